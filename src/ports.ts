@@ -1,0 +1,140 @@
+/**
+ * Ports: the only ways the pure core touches the world.
+ *
+ * Everything under `src/` is pure TypeScript that runs unchanged in Node, Deno and the browser.
+ * Time, randomness, logging, storage and the network come in through these interfaces; the
+ * implementations live in `adapters/`, one factory per file, each returning a plain object.
+ */
+
+/** A monotonic clock in milliseconds. The real one reads `performance.now()`; the virtual one moves only when told. */
+export interface Clock {
+  /** Milliseconds since an arbitrary origin; never decreases. */
+  now(): number;
+  /**
+   * Calls `fn` once after `delayMs`. Returns a function that cancels the call.
+   * A virtual clock runs it when time is advanced past the deadline.
+   */
+  setTimer(delayMs: number, fn: () => void): () => void;
+}
+
+/** A source of uniformly distributed random numbers. Seeded in tests so that a run can be replayed. */
+export interface Rand {
+  /** A float in [0, 1). */
+  next(): number;
+  /** An integer in [0, n). */
+  int(n: number): number;
+}
+
+/** Structured logging; the core never writes to a console itself. */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** A logger that drops everything; the default wherever a logger is optional. */
+export const nullLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+// ---------------------------------------------------------------------------------------------
+
+/** One operation of an atomic write batch. Keys order by unsigned bytes. */
+export type WriteOp =
+  | { type: 'put'; key: Uint8Array; value: Uint8Array }
+  | { type: 'delete'; key: Uint8Array }
+  /** Deletes every key k with start <= k < end. */
+  | { type: 'deleteRange'; start: Uint8Array; end: Uint8Array };
+
+/** Options of {@link StorageEngine.write}. */
+export interface WriteOptions {
+  /**
+   * `true`: the returned promise resolves only once the whole batch is durable on the medium
+   * (it survives a crash of the process and of the machine, as far as the medium's flush allows).
+   * `false` (default): it resolves once the batch is visible to reads in this process; a crash may
+   * lose it, but never part of it, and never a batch written before a synced one that survived.
+   */
+  sync?: boolean;
+}
+
+/** A range scan. `start` is inclusive, `end` exclusive; both optional (unbounded). */
+export interface ScanOptions {
+  start?: Uint8Array;
+  end?: Uint8Array;
+  /** At most this many pairs; unbounded when absent. */
+  limit?: number;
+  /** Newest-to-oldest order (largest key first) when true. */
+  reverse?: boolean;
+}
+
+/** A key/value pair returned by a scan. */
+export interface KeyValue {
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+/** A half-open key range `[start, end)`; absent bounds are unbounded. */
+export interface KeyRange {
+  start?: Uint8Array;
+  end?: Uint8Array;
+}
+
+/** A consistent, read-only view of the engine as it was when the snapshot was taken. */
+export interface StorageSnapshot {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  scan(options?: ScanOptions): Promise<KeyValue[]>;
+  /** Releases whatever the snapshot holds. Using it afterwards throws `StorageClosedError`. */
+  release(): void;
+}
+
+/**
+ * An ordered map of byte keys to byte values with atomic write batches. All regions of a store
+ * share one engine: Raft state and user data are keys under different prefixes.
+ */
+export interface StorageEngine {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  scan(options?: ScanOptions): Promise<KeyValue[]>;
+  /** Applies every op of the batch or none of them. See {@link WriteOptions} for `sync`. */
+  write(batch: readonly WriteOp[], options?: WriteOptions): Promise<void>;
+  /** Approximate number of keys and bytes (keys + values) in `[start, end)`, for split decisions. */
+  approximateSize(range?: KeyRange): Promise<{ keys: number; bytes: number }>;
+  /** A consistent view for building Raft snapshots while writes go on. */
+  snapshot(): Promise<StorageSnapshot>;
+  /** Flushes and releases the engine. Any later call rejects with `StorageClosedError`. */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transport
+// ---------------------------------------------------------------------------------------------
+
+/** Why a link to a peer store went away. */
+export interface DisconnectInfo {
+  storeId: number;
+  reason: string;
+}
+
+/**
+ * Carries encoded frames between stores (and between clients and stores). A transport knows store
+ * ids, not regions: the store batches every region's messages for one destination into one frame.
+ */
+export interface Transport {
+  /** This end's store id (or client id). */
+  readonly localId: number;
+  /**
+   * Queues a frame for `storeId`. Returns false when the frame cannot be queued (unknown peer,
+   * queue full); Raft tolerates the loss and retries by itself.
+   */
+  send(storeId: number, frame: Uint8Array): boolean;
+  /** Registers the handler of inbound frames (already size-checked and authenticated). */
+  onFrame(handler: (fromStoreId: number, frame: Uint8Array) => void): void;
+  /** Registers the handler told when a link is lost. */
+  onDisconnect(handler: (info: DisconnectInfo) => void): void;
+  close(): Promise<void>;
+}
