@@ -1,1 +1,7 @@
-export const x = 1;
+/**
+ * Flotilla: a Multi-Raft key-value store that runs the same cluster in a browser tab, in Deno and in Node.
+ */
+export type * from './ports.ts';
+export { nullLogger } from './ports.ts';
+export * from './raft/index.ts';
+export { createSeededRand } from './util/rand.ts';

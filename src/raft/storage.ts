@@ -10,7 +10,10 @@ import { emptyConfState } from './types.ts';
 
 /** What the core needs to read from the stable log. */
 export interface RaftStorage {
-  /** The persisted hard state and membership (from the latest snapshot plus committed changes). */
+  /**
+   * The persisted hard state, and the membership as of the latest snapshot. The core replays
+   * every configuration-change entry after the snapshot, since a change takes effect when appended.
+   */
   initialState(): { hardState: HardState; confState: ConfState };
   /** Entries in [lo, hi), at most `maxBytes` of payload but always at least one. */
   entries(lo: number, hi: number, maxBytes: number): Entry[];
@@ -37,28 +40,19 @@ export class MemoryRaftStorage implements RaftStorage {
   private snap: Snapshot = { metadata: { index: 0, term: 0, confState: emptyConfState() }, data: new Uint8Array(0) };
   // Invariant: ents[0].index === snap.metadata.index and ents[i].index === ents[0].index + i.
   private ents: Entry[] = [{ term: 0, index: 0, type: 'normal', data: new Uint8Array(0) }];
-  /** The membership to report at start when no snapshot carries one (a brand-new group). */
-  private confState: ConfState = emptyConfState();
-
   /** A storage for a brand-new group whose initial voters are `voters`. */
   static withVoters(voters: number[], learners: number[] = []): MemoryRaftStorage {
     const s = new MemoryRaftStorage();
-    s.confState = { ...emptyConfState(), voters: [...voters], learners: [...learners] };
-    s.snap.metadata.confState = s.confState;
+    s.snap.metadata.confState = { ...emptyConfState(), voters: [...voters], learners: [...learners] };
     return s;
   }
 
   initialState(): { hardState: HardState; confState: ConfState } {
-    return { hardState: { ...this.hardState }, confState: this.confState };
+    return { hardState: { ...this.hardState }, confState: this.snap.metadata.confState };
   }
 
   setHardState(hs: HardState): void {
     this.hardState = { ...hs };
-  }
-
-  /** Records the membership that committed entries established (the driver calls it on apply). */
-  setConfState(cs: ConfState): void {
-    this.confState = cs;
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
@@ -101,7 +95,6 @@ export class MemoryRaftStorage implements RaftStorage {
       throw new SnapshotOutOfDateError(snap.metadata.index, this.snap.metadata.index);
     }
     this.snap = snap;
-    this.confState = snap.metadata.confState;
     this.ents = [{ term: snap.metadata.term, index: snap.metadata.index, type: 'normal', data: new Uint8Array(0) }];
   }
 
