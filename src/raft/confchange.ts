@@ -8,7 +8,8 @@
  */
 import { InvalidConfChangeError } from './errors.ts';
 import type { TrackerConfig } from './tracker.ts';
-import type { ConfChange, ConfChangeSingle, ConfChangeTransition, NodeId } from './types.ts';
+import { configFromConfState, confStateFromConfig } from './tracker.ts';
+import type { ConfChange, ConfChangeSingle, ConfChangeTransition, ConfState, NodeId } from './types.ts';
 
 const without = (ids: NodeId[], id: NodeId) => ids.filter((x) => x !== id);
 const withId = (ids: NodeId[], id: NodeId) => (ids.includes(id) ? ids : [...ids, id].sort((a, b) => a - b));
@@ -195,4 +196,17 @@ export function describeConfChange(cc: ConfChange): string {
   const letter = { addNode: 'v', addLearner: 'l', removeNode: 'r' } as const;
   const body = cc.changes.map((c) => `${letter[c.type]}${c.nodeId}`).join(' ');
   return cc.transition === 'auto' ? body : `${body} (${cc.transition})`;
+}
+
+/**
+ * The membership after a committed configuration entry: what an application tracks as it applies
+ * entries, so that a snapshot taken at an applied index carries the membership of that index.
+ * Invalid changes are no-ops, exactly as in the core.
+ */
+export function nextConfState(cs: ConfState, data: Uint8Array): ConfState {
+  try {
+    return confStateFromConfig(applyConfChange(configFromConfState(cs), decodeConfChange(data)));
+  } catch {
+    return cs;
+  }
 }

@@ -3,7 +3,7 @@
  * See `rawnode.ts` for how a driver uses it.
  */
 export type { RaftConfig, ReadOnlyOption } from './config.ts';
-export { applyConfChange, decodeConfChange, describeConfChange, encodeConfChange } from './confchange.ts';
+export { applyConfChange, decodeConfChange, describeConfChange, encodeConfChange, nextConfState } from './confchange.ts';
 export * from './errors.ts';
 export type { ProgressStatus, RaftStatus, ReadMode } from './rawnode.ts';
 export { RawNode } from './rawnode.ts';
