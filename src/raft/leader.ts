@@ -74,7 +74,8 @@ function handlePropose(r: Raft, m: Message): void {
     dropProposal(r, m, new ProposalDroppedError('tooLarge', 'too many uncommitted bytes; wait for commits'));
     return;
   }
-  bcastAppend(r);
+  // Committing may have removed this leader (a single-voter group applying its own removal).
+  if (r.state === 'leader') bcastAppend(r);
 }
 
 /** Why the leader cannot append this proposal now, or undefined if it can. */

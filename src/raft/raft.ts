@@ -349,9 +349,12 @@ export class Raft {
 
   // --- step -------------------------------------------------------------------------------------
 
-  /** Queues a message for sending; fills in `from` and, for non-local messages without one, the term. */
+  /**
+   * Queues a message for sending. `from` defaults to this node (a forwarded request keeps its
+   * originator); every message but a forwarded MsgProp / MsgReadIndex carries our term.
+   */
   send(m: Message): void {
-    m.from = this.id;
+    if (m.from === NONE) m.from = this.id;
     if (m.type === 'MsgVote' || m.type === 'MsgVoteResp' || m.type === 'MsgPreVote' || m.type === 'MsgPreVoteResp') {
       // Vote messages carry the term they are about, set by the caller.
       if (m.term === 0) throw new Error(`${m.type} must carry a term`);
