@@ -110,17 +110,19 @@ export function checkOperations<S, I, O>(
   for (let p = 0; p < groups.length; p++) {
     const members = groups[p];
     const before = budget.used;
+    // A read whose outcome is unknown may sit anywhere without changing anything: leave it out.
+    const searched = members.filter((i) => !(history[i].unknown === true && model.readOnly?.(history[i].input) === true));
     const outcome = searchPartition(
       model,
-      members.map((i) => history[i]),
+      searched.map((i) => history[i]),
       budget,
     );
     const steps = budget.used - before;
     if (outcome.kind === 'ok') {
-      partitions[p] = { ...partitions[p], result: 'ok', steps, linearization: outcome.order.map((i) => members[i]) };
+      partitions[p] = { ...partitions[p], result: 'ok', steps, linearization: outcome.order.map((i) => searched[i]) };
     } else if (outcome.kind === 'illegal') {
       partitions[p] = { ...partitions[p], result: 'illegal', steps };
-      const illegal = explainIllegal(model, history, members, names[p], outcome.longestPrefix, outcome.stateAfterPrefix);
+      const illegal = explainIllegal(model, history, searched, names[p], outcome.longestPrefix, outcome.stateAfterPrefix);
       return { result: 'illegal', steps: budget.used, partitions, illegal };
     } else {
       partitions[p] = { ...partitions[p], result: 'unknown', steps };

@@ -52,7 +52,8 @@ function defaultDescribe(input: unknown, output: unknown): string {
  *
  * @param model - the model checked against.
  * @param history - the whole history.
- * @param members - the partition's operations (indexes into `history`); the search numbered them 0..n-1.
+ * @param members - the partition's operations that were searched (indexes into `history`), which the
+ *   search numbered 0..n-1.
  * @param partition - the partition's name.
  * @param localPrefix - the longest prefix found, in the partition's own numbering.
  * @param stateAfterPrefix - the state after that prefix.

@@ -71,6 +71,11 @@ export interface Model<State, Input, Output> {
   init(): State;
   /** Applies `input` to `state` and says whether `output` is a possible answer, and the next state(s). */
   step(state: State, input: Input, output: Output | undefined): StepResult<State>;
+  /**
+   * Whether an input never changes the state (a read). Such operations with unknown outcome
+   * constrain nothing, so the checker leaves them out instead of searching their placements.
+   */
+  readOnly?(input: Input): boolean;
   /** Whether two states are the same; `Object.is` when absent. Must agree with `hash`. */
   equal?(a: State, b: State): boolean;
   /** A 32-bit hash of a state for memoisation; equal states must hash equally. A constant when absent. */

@@ -72,6 +72,15 @@ describe('checker', () => {
     expect(() => checkOperations(register, [lost<RegisterInput, RegisterOutput>(1, Number.NaN, { op: 'read' })])).toThrow(RangeError);
   });
 
+  it('leaves out reads whose outcome is unknown, which would only multiply the configurations', () => {
+    const reads = Array.from({ length: 24 }, (_, i) => lost<RegisterInput, RegisterOutput>(10 + i, 1, { op: 'read' }));
+    const history = [...reads, done(1, 0, 2, { op: 'write', value: 1 }, true), done(2, 3, 4, { op: 'read' }, 2)];
+    const result = checkOperations(register, history, { maxSteps: 100 });
+    expect(result.result).toBe('illegal');
+    const noHint = checkOperations({ ...register, readOnly: undefined }, history, { maxSteps: 100 });
+    expect(noHint.result).toBe('unknown');
+  });
+
   it('checks partitions independently and reports the one that failed', () => {
     const byClient: Model<number | string | null, RegisterInput & { k?: string }, RegisterOutput> = {
       ...register,

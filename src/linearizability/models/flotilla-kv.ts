@@ -167,6 +167,7 @@ export function flotillaKvModel(
       const handler = handlers[input.op] as Handler<Op>;
       return handler(state, input as never, output, separator);
     },
+    readOnly: (input) => input.op === 'get' || input.op === 'containsKey' || input.op === 'getLatestSequence',
     equal: (a, b) => a.sequence === b.sequence && bytesEqual(a.value, b.value),
     hash: (s) => combineHash(s.value === null ? 0x2545f491 : hashBytes(s.value), mix32(s.sequence)),
     partition: partitionBy((input) => `${namespaceOf(input.op)}:${keyId(input.key)}`),

@@ -32,6 +32,7 @@ export function kvModel(): Model<string, KvInput, KvOutput> {
           return { ok: true, state: state + input.value };
       }
     },
+    readOnly: (input) => input.op === 'get',
     hash: hashString,
     partition: partitionBy((input) => input.key),
     describePartition: (history, members) => `key ${JSON.stringify(history[members[0]].input.key)}`,

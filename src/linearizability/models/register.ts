@@ -58,6 +58,7 @@ export function registerModel(options: RegisterModelOptions = {}): Model<Registe
         }
       }
     },
+    readOnly: (input) => input.op === 'read',
     hash: hashValue,
     describeOperation(input, output) {
       const out = output === undefined ? '?' : JSON.stringify(output);
