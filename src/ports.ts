@@ -49,7 +49,7 @@ export const nullLogger: Logger = {
 export type WriteOp =
   | { type: 'put'; key: Uint8Array; value: Uint8Array }
   | { type: 'delete'; key: Uint8Array }
-  /** Deletes every key k with start <= k < end. */
+  /** Deletes every key k with start <= k < end; a no-op when start >= end. */
   | { type: 'deleteRange'; start: Uint8Array; end: Uint8Array };
 
 /** Options of {@link StorageEngine.write}. */
@@ -96,17 +96,28 @@ export interface StorageSnapshot {
 /**
  * An ordered map of byte keys to byte values with atomic write batches. All regions of a store
  * share one engine: Raft state and user data are keys under different prefixes.
+ *
+ * Keys are non-empty `Uint8Array`s, values any `Uint8Array` (empty included), both within the
+ * engine's limits (defaults: key 8 KiB, value 8 MiB, batch 100 000 ops / 64 MiB). Bad input
+ * rejects with a typed `StorageError` (see `src/storage/errors.ts`) and changes nothing. The
+ * engine copies what it is given and what it returns, so callers own their buffers.
+ * Implementations: `flotilla/storage/memory`, `flotilla/storage/fs`, `flotilla/storage/indexeddb`.
  */
 export interface StorageEngine {
+  /** The value stored under `key`, or undefined. Sees every write whose `write` was called before. */
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Pairs in `[start, end)` in unsigned byte order (or reverse), at most `limit`. */
   scan(options?: ScanOptions): Promise<KeyValue[]>;
   /** Applies every op of the batch or none of them. See {@link WriteOptions} for `sync`. */
   write(batch: readonly WriteOp[], options?: WriteOptions): Promise<void>;
   /** Approximate number of keys and bytes (keys + values) in `[start, end)`, for split decisions. */
   approximateSize(range?: KeyRange): Promise<{ keys: number; bytes: number }>;
-  /** A consistent view for building Raft snapshots while writes go on. */
+  /**
+   * A consistent view for building Raft snapshots while writes go on. It holds every batch whose
+   * `write` was called before `snapshot()` and none called after.
+   */
   snapshot(): Promise<StorageSnapshot>;
-  /** Flushes and releases the engine. Any later call rejects with `StorageClosedError`. */
+  /** Flushes and releases the engine. Any later call rejects with `StorageClosedError`; closing again is a no-op. */
   close(): Promise<void>;
 }
 
