@@ -46,6 +46,11 @@ export interface RaftConfig {
    * ticks from the moment the confirming heartbeat was sent.
    */
   leaseDriftTicks?: number;
+  /**
+   * Ticks a leader waits for a snapshot to be reported (`reportSnapshot`) or acknowledged before it
+   * assumes the snapshot was lost and tries again; default 5 × electionTick.
+   */
+  snapshotTimeoutTicks?: number;
   /** Followers refuse to forward proposals to the leader when true. */
   disableProposalForwarding?: boolean;
   logger?: Logger;
@@ -72,6 +77,7 @@ export function resolveConfig(c: RaftConfig): ResolvedRaftConfig {
     preVote: c.preVote ?? false,
     readOnlyOption: c.readOnlyOption ?? 'safe',
     leaseDriftTicks: c.leaseDriftTicks ?? 1,
+    snapshotTimeoutTicks: c.snapshotTimeoutTicks ?? 5 * (c.electionTick ?? 10),
     disableProposalForwarding: c.disableProposalForwarding ?? false,
     logger: c.logger ?? nullLogger,
   };
@@ -87,6 +93,7 @@ export function resolveConfig(c: RaftConfig): ResolvedRaftConfig {
   positiveInt('maxSizePerMsg', r.maxSizePerMsg);
   positiveInt('maxInflightMsgs', r.maxInflightMsgs);
   positiveInt('maxCommittedSizePerReady', r.maxCommittedSizePerReady);
+  positiveInt('snapshotTimeoutTicks', r.snapshotTimeoutTicks);
   nonNegativeInt('applied', r.applied);
   nonNegativeInt('maxInflightBytes', r.maxInflightBytes);
   nonNegativeInt('maxUncommittedEntriesSize', r.maxUncommittedEntriesSize);

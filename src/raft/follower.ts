@@ -137,8 +137,8 @@ function handleSnapshot(r: Raft, m: Message): void {
 function restore(r: Raft, s: Snapshot): boolean {
   const { index, term, confState } = s.metadata;
   if (index <= r.raftLog.committed) return false; // stale: we already have all of it
-  const members = [...confState.voters, ...confState.learners, ...confState.votersOutgoing, ...confState.learnersNext];
-  if (!members.includes(r.id)) return false; // not for us: a snapshot must name its recipient
+  // The snapshot may predate this node's own addition (configurations take effect when appended,
+  // and the leader sends the latest snapshot it has); the entries after it will add us again.
   if (r.raftLog.matchTerm(index, term)) {
     // We hold the snapshot's last entry: just fast-forward the commit index.
     r.raftLog.commitTo(index);

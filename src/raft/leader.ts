@@ -279,7 +279,7 @@ export function leaseExpiry(r: Raft): number {
 }
 
 export function leaseValid(r: Raft): boolean {
-  return r.cfg.checkQuorum && r.leadTransferee === NONE && r.tickCount < leaseExpiry(r);
+  return r.cfg.checkQuorum && r.leadTransferee === NONE && !r.timeoutNowSent && r.tickCount < leaseExpiry(r);
 }
 
 function respondToReadIndex(r: Raft, m: Message): void {
@@ -327,5 +327,6 @@ function handleTransferLeader(r: Raft, m: Message, pr: Progress): void {
 }
 
 function sendTimeoutNow(r: Raft, to: NodeId): void {
+  r.timeoutNowSent = true;
   r.send(makeMessage({ type: 'MsgTimeoutNow', to }));
 }

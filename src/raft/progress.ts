@@ -19,6 +19,8 @@ export class Progress {
   msgAppFlowPaused = false;
   /** In snapshot state: the index of the snapshot being sent. */
   pendingSnapshot = 0;
+  /** In snapshot state: ticks since the snapshot was sent (a lost one is retried after a timeout). */
+  snapshotElapsedTicks = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
   isLearner: boolean;
@@ -35,6 +37,7 @@ export class Progress {
   private resetState(state: ProgressState): void {
     this.msgAppFlowPaused = false;
     this.pendingSnapshot = 0;
+    this.snapshotElapsedTicks = 0;
     this.state = state;
     this.inflights.reset();
   }

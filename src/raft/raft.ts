@@ -45,6 +45,11 @@ export class Raft {
   readStates: ReadState[] = [];
   /** The node leadership is being handed to, or NONE. Invariant: NONE unless leader. */
   leadTransferee: NodeId = NONE;
+  /**
+   * Set once this leader sent MsgTimeoutNow: the target may win an election at any time from then
+   * on (even after the transfer was abandoned here), so the lease is void for the rest of the term.
+   */
+  timeoutNowSent = false;
   readonly readOnly: ReadOnly = new ReadOnly();
   /** ReadIndex requests that arrived before this leader committed an entry of its term. */
   pendingReadIndexMessages: Message[] = [];
@@ -180,6 +185,7 @@ export class Raft {
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
     this.leadTransferee = NONE;
+    this.timeoutNowSent = false;
     this.trk.resetVotes();
     const last = this.raftLog.lastIndex();
     for (const [id, pr] of this.trk.progress) {
@@ -277,6 +283,13 @@ export class Raft {
       if (this.state === 'leader' && this.leadTransferee !== NONE) this.leadTransferee = NONE;
     }
     if (this.state !== 'leader') return;
+    for (const pr of this.trk.progress.values()) {
+      if (pr.state === 'snapshot' && ++pr.snapshotElapsedTicks >= this.cfg.snapshotTimeoutTicks) {
+        // Neither reported nor acknowledged: assume it was lost and start over from a probe.
+        pr.pendingSnapshot = 0;
+        pr.becomeProbe();
+      }
+    }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0;
       this.stepLocal('MsgBeat');

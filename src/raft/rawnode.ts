@@ -114,6 +114,8 @@ export class RawNode {
       }
       Raft.assertNotLocal(m);
     }
+    // Only forwarded requests travel without a term; anything else without one is malformed.
+    if (m.term === 0 && m.type !== 'MsgProp' && m.type !== 'MsgReadIndex' && !isLocalMessage(m.type)) return;
     // Responses from nodes that are not members are dropped: they would create progress entries.
     if (m.type.endsWith('Resp') && m.type !== 'MsgReadIndexResp' && !this.raft.trk.progress.has(m.from)) return;
     this.raft.step(m);
