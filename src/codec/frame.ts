@@ -1,0 +1,131 @@
+/**
+ * Encoding and decoding of frames: the unit a transport carries between two stores.
+ *
+ * Decoding is the trust boundary. In order: the size is checked before a byte is parsed, the
+ * MessagePack structure is pre-scanned (declared lengths, nesting, value count, no extensions),
+ * msgpackr decodes, zod validates and builds the domain objects, and the header is checked
+ * against what the link expects (version, cluster, authenticated sender, recipient). Any failure
+ * is a {@link FrameError}; decoding throws nothing else, whatever the bytes.
+ */
+import type { Entry, Message, Snapshot } from '../raft/types.ts';
+import { FrameError } from './errors.ts';
+import { DEFAULT_FRAME_LIMITS, type FrameLimits } from './limits.ts';
+import { scanMsgpack } from './msgpack-scan.ts';
+import { packValue, unpackValue } from './msgpack.ts';
+import { createFrameSchema, type Frame, type FrameItem, ITEM_RAFT, ITEM_REQUEST, ITEM_RESPONSE, WIRE_MESSAGE_CODE } from './schema.ts';
+
+/** The protocol version this build speaks. A frame or handshake with another version is refused. */
+export const PROTOCOL_VERSION = 1;
+
+/** A frame to encode: the version is always {@link PROTOCOL_VERSION}. */
+export type OutboundFrame = Omit<Frame, 'version'>;
+
+/** What the receiving link expects of a frame's header. */
+export interface FrameExpectation {
+  /** The cluster this store belongs to. */
+  clusterId: string;
+  /** The authenticated peer on this link; the frame's `from` must equal it. */
+  from?: number;
+  /** This store's id; the frame's `to` must equal it. */
+  to?: number;
+}
+
+const schemas = new WeakMap<FrameLimits, ReturnType<typeof createFrameSchema>>();
+
+function schemaFor(limits: FrameLimits) {
+  let schema = schemas.get(limits);
+  if (schema === undefined) {
+    schema = createFrameSchema(limits);
+    schemas.set(limits, schema);
+  }
+  return schema;
+}
+
+function entryTuple(e: Entry): unknown[] {
+  return [e.term, e.index, e.type === 'confChange' ? 1 : 0, e.data];
+}
+
+function snapshotTuple(s: Snapshot | null): unknown[] | null {
+  if (s === null) return null;
+  const { index, term, confState: c } = s.metadata;
+  return [index, term, c.voters, c.learners, c.votersOutgoing, c.learnersNext, c.autoLeave, s.data];
+}
+
+function messageTuple(m: Message): unknown[] {
+  const code = WIRE_MESSAGE_CODE.get(m.type);
+  if (code === undefined) throw new FrameError('FrameInvalid', `${m.type} is local to a node and cannot be sent`);
+  return [code, m.from, m.to, m.term, m.logTerm, m.index, m.entries.map(entryTuple), m.commit, m.reject, m.rejectHint, snapshotTuple(m.snapshot), m.context];
+}
+
+function itemTuple(item: FrameItem): unknown[] {
+  if (item.kind === 'raft') return [ITEM_RAFT, item.regionId, messageTuple(item.message)];
+  return [item.kind === 'request' ? ITEM_REQUEST : ITEM_RESPONSE, item.requestId, item.payload];
+}
+
+/**
+ * Encodes a frame. Throws {@link FrameError} `FrameTooLarge` when the result is over
+ * `limits.frameBytesMax` (send large payloads in chunks) and `FrameInvalid` for a local message type.
+ * The result may be a view into a shared buffer; copy it before transferring its `buffer`.
+ * @param frame - header and batch; the version is added.
+ * @param limits - the limits of the link (default {@link DEFAULT_FRAME_LIMITS}).
+ */
+export function encodeFrame(frame: OutboundFrame, limits: FrameLimits = DEFAULT_FRAME_LIMITS): Uint8Array {
+  const wire = { v: PROTOCOL_VERSION, c: frame.clusterId, f: frame.from, t: frame.to, b: frame.items.map(itemTuple) };
+  const bytes = packValue(wire);
+  if (bytes.length > limits.frameBytesMax) {
+    throw new FrameError('FrameTooLarge', `frame of ${bytes.length} bytes is over the limit of ${limits.frameBytesMax}; send large payloads in chunks`);
+  }
+  return bytes;
+}
+
+function peekVersion(value: unknown): unknown {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as { v?: unknown }).v : undefined;
+}
+
+/**
+ * Decodes and validates a frame. Returns only a fully valid {@link Frame}; otherwise throws a
+ * {@link FrameError} whose `code` says what was wrong. Never throws anything else.
+ * @param bytes - the frame as received.
+ * @param expect - the cluster id, and optionally the authenticated sender and this store's id.
+ * @param limits - the limits of the link (default {@link DEFAULT_FRAME_LIMITS}).
+ */
+export function decodeFrame(bytes: Uint8Array, expect: FrameExpectation, limits: FrameLimits = DEFAULT_FRAME_LIMITS): Frame {
+  if (!(bytes instanceof Uint8Array)) throw new FrameError('FrameMalformed', 'a frame must be a Uint8Array');
+  if (bytes.length > limits.frameBytesMax) {
+    throw new FrameError('FrameTooLarge', `frame of ${bytes.length} bytes is over the limit of ${limits.frameBytesMax}`);
+  }
+  const problem = scanMsgpack(bytes, limits);
+  if (problem !== null) throw new FrameError('FrameMalformed', `not a well-formed frame: ${problem}`);
+  let value: unknown;
+  try {
+    value = unpackValue(bytes);
+  } catch (err) {
+    throw new FrameError('FrameMalformed', `not a well-formed frame: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const version = peekVersion(value);
+  if (typeof version === 'number' && version !== PROTOCOL_VERSION) {
+    throw new FrameError('WrongVersion', `frame speaks protocol version ${version}, this store speaks ${PROTOCOL_VERSION}`);
+  }
+  let frame: Frame;
+  try {
+    const parsed = schemaFor(limits).safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new FrameError('FrameInvalid', `invalid frame at ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    }
+    frame = parsed.data;
+  } catch (err) {
+    if (err instanceof FrameError) throw err;
+    throw new FrameError('FrameInvalid', `invalid frame: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (frame.clusterId !== expect.clusterId) {
+    throw new FrameError('WrongCluster', `frame belongs to cluster ${JSON.stringify(frame.clusterId)}, not ${JSON.stringify(expect.clusterId)}`);
+  }
+  if (expect.from !== undefined && frame.from !== expect.from) {
+    throw new FrameError('WrongSender', `frame claims to come from store ${frame.from} on the link of store ${expect.from}`);
+  }
+  if (expect.to !== undefined && frame.to !== expect.to) {
+    throw new FrameError('WrongRecipient', `frame is addressed to store ${frame.to}, this is store ${expect.to}`);
+  }
+  return frame;
+}

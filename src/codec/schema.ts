@@ -1,0 +1,122 @@
+/**
+ * zod schemas of the wire format, version 1. They take the plain values msgpackr decodes (tuples,
+ * to keep frames small) and give back the domain objects of `src/raft/types.ts`, so that a frame
+ * that passes is exactly what the core expects and nothing else.
+ *
+ * Wire shapes (arrays are MessagePack arrays, in this order):
+ * - frame: map `{ v: version, c: clusterId, f: from, t: to, b: batch[] }`
+ * - batch item: `[0, regionId, message]` | `[1, requestId, payload]` | `[2, requestId, payload]`
+ * - message: `[type, from, to, term, logTerm, index, entries[], commit, reject, rejectHint, snapshot | nil, context]`
+ * - entry: `[term, index, 0 normal | 1 confChange, data]`
+ * - snapshot: `[index, term, voters[], learners[], votersOutgoing[], learnersNext[], autoLeave, data]`
+ */
+import { z } from 'zod';
+import type { Entry, Message, MessageType, Snapshot } from '../raft/types.ts';
+import type { FrameLimits } from './limits.ts';
+
+/**
+ * Message types that may cross the network, indexed by their wire code. Local types (MsgHup,
+ * MsgBeat, MsgUnreachable, MsgSnapStatus, MsgCheckQuorum) have no code and are refused.
+ * Append only: the position of a type is part of the protocol.
+ */
+export const WIRE_MESSAGE_TYPES: readonly MessageType[] = Object.freeze([
+  'MsgProp', 'MsgApp', 'MsgAppResp', 'MsgVote', 'MsgVoteResp', 'MsgPreVote', 'MsgPreVoteResp',
+  'MsgSnap', 'MsgHeartbeat', 'MsgHeartbeatResp', 'MsgTransferLeader', 'MsgTimeoutNow',
+  'MsgReadIndex', 'MsgReadIndexResp',
+] as const);
+
+/** Wire code of each network message type; see {@link WIRE_MESSAGE_TYPES}. */
+export const WIRE_MESSAGE_CODE: ReadonlyMap<MessageType, number> = new Map(WIRE_MESSAGE_TYPES.map((t, i) => [t, i]));
+
+/** Batch item kinds on the wire. */
+export const ITEM_RAFT = 0;
+export const ITEM_REQUEST = 1;
+export const ITEM_RESPONSE = 2;
+
+/** One item of a frame's batch: a Raft message for a region, or an opaque client payload. */
+export type FrameItem =
+  | { kind: 'raft'; regionId: number; message: Message }
+  | { kind: 'request'; requestId: number; payload: Uint8Array }
+  | { kind: 'response'; requestId: number; payload: Uint8Array };
+
+/** A decoded, validated frame. `from` and `to` are store (or client) ids. */
+export interface Frame {
+  version: number;
+  clusterId: string;
+  from: number;
+  to: number;
+  items: FrameItem[];
+}
+
+const index = z.int().nonnegative();
+const id = z.int().positive();
+const bytes = z.instanceof(Uint8Array);
+
+function entrySchema() {
+  return z.tuple([index, index, z.union([z.literal(0), z.literal(1)]), bytes]).transform(
+    ([term, idx, type, data]): Entry => ({ term, index: idx, type: type === 1 ? 'confChange' : 'normal', data }),
+  );
+}
+
+function snapshotSchema(limits: FrameLimits) {
+  const nodes = z.array(id).max(limits.confNodesMax);
+  return z.tuple([index, index, nodes, nodes, nodes, nodes, z.boolean(), bytes]).transform(
+    ([idx, term, voters, learners, votersOutgoing, learnersNext, autoLeave, data]): Snapshot => ({
+      metadata: { index: idx, term, confState: { voters, learners, votersOutgoing, learnersNext, autoLeave } },
+      data,
+    }),
+  );
+}
+
+/** Invariants of a message the core relies on beyond field types. Returns a reason or null. */
+function messageProblem(m: Message): string | null {
+  if (m.type === 'MsgSnap' && m.snapshot === null) return 'MsgSnap without a snapshot';
+  if (m.type === 'MsgApp') {
+    for (let i = 0; i < m.entries.length; i++) {
+      const e = m.entries[i];
+      if (e.index !== m.index + 1 + i) return `MsgApp entry ${i} has index ${e.index}, expected ${m.index + 1 + i}`;
+      if (e.term > m.term) return `MsgApp entry ${i} has term ${e.term} above the message term ${m.term}`;
+      if (e.term < (i === 0 ? m.logTerm : m.entries[i - 1].term)) return `MsgApp entry ${i} has a decreasing term`;
+    }
+  }
+  return null;
+}
+
+function messageSchema(limits: FrameLimits) {
+  const type = z.int().nonnegative().max(WIRE_MESSAGE_TYPES.length - 1);
+  return z
+    .tuple([type, id, id, index, index, index, z.array(entrySchema()).max(limits.entriesMax), index, z.boolean(), index, snapshotSchema(limits).nullable(), bytes])
+    .transform(
+      ([code, from, to, term, logTerm, idx, entries, commit, reject, rejectHint, snapshot, context], ctx): Message => {
+        const m: Message = { type: WIRE_MESSAGE_TYPES[code], from, to, term, logTerm, index: idx, entries, commit, reject, rejectHint, snapshot, context };
+        const problem = messageProblem(m);
+        if (problem !== null) ctx.issues.push({ code: 'custom', message: problem, input: m });
+        return m;
+      },
+    );
+}
+
+/**
+ * Builds the zod schema of a whole frame for the given limits. The output is a {@link Frame}.
+ * @param limits - resolved limits (see `resolveFrameLimits`).
+ */
+export function createFrameSchema(limits: FrameLimits) {
+  const payload = z.tuple([z.literal(ITEM_REQUEST), index, bytes]).transform(
+    ([, requestId, p]): FrameItem => ({ kind: 'request', requestId, payload: p }),
+  );
+  const response = z.tuple([z.literal(ITEM_RESPONSE), index, bytes]).transform(
+    ([, requestId, p]): FrameItem => ({ kind: 'response', requestId, payload: p }),
+  );
+  const raft = z.tuple([z.literal(ITEM_RAFT), id, messageSchema(limits)]).transform(
+    ([, regionId, message]): FrameItem => ({ kind: 'raft', regionId, message }),
+  );
+  return z
+    .object({
+      v: z.int().positive(),
+      c: z.string().min(1).max(limits.clusterIdLengthMax),
+      f: id,
+      t: id,
+      b: z.array(z.union([raft, payload, response])).max(limits.batchItemsMax),
+    })
+    .transform((w): Frame => ({ version: w.v, clusterId: w.c, from: w.f, to: w.t, items: w.b }));
+}

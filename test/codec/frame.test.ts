@@ -1,0 +1,106 @@
+import { Packr } from 'msgpackr';
+import { describe, expect, it } from 'vitest';
+import { FrameError } from '../../src/codec/errors.ts';
+import { decodeFrame, encodeFrame, PROTOCOL_VERSION } from '../../src/codec/frame.ts';
+import { resolveFrameLimits } from '../../src/codec/limits.ts';
+import { makeMessage } from '../../src/raft/types.ts';
+import { createSeededRand } from '../../src/util/rand.ts';
+import { randomFrame } from './gen.ts';
+
+const header = { clusterId: 'c1', from: 1, to: 2 };
+const expectLink = { clusterId: 'c1', from: 1, to: 2 };
+const raw = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** Normalises Buffers to plain Uint8Arrays so equality ignores the subclass. */
+function plain(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Uint8Array.from(value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
+}
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof FrameError) return err.code;
+    return `untyped: ${String(err)}`;
+  }
+  return 'accepted';
+}
+
+/** A valid wire value for hand-made corruption. */
+function wire(overrides: Record<string, unknown> = {}, msg: unknown[] = [1, 1, 2, 5, 4, 10, [], 9, false, 0, null, new Uint8Array()]) {
+  return { v: PROTOCOL_VERSION, c: 'c1', f: 1, t: 2, b: [[0, 7, msg]], ...overrides };
+}
+
+describe('frame codec', () => {
+  it('round-trips 2,000 random frames exactly', () => {
+    const rand = createSeededRand(11);
+    for (let i = 0; i < 2000; i++) {
+      const frame = randomFrame(rand, header);
+      const decoded = decodeFrame(encodeFrame(frame), expectLink);
+      expect(plain(decoded)).toEqual(plain({ version: PROTOCOL_VERSION, ...frame }));
+    }
+  });
+
+  it('accepts the hand-made valid wire value (so the corruptions below test one thing each)', () => {
+    expect(codeOf(() => decodeFrame(raw.pack(wire()), expectLink))).toBe('accepted');
+  });
+
+  it('refuses a frame over the size limit before decoding it', () => {
+    const limits = resolveFrameLimits({ frameBytesMax: 1024 });
+    const big = encodeFrame({ ...header, items: [{ kind: 'request', requestId: 1, payload: new Uint8Array(2000) }] });
+    expect(codeOf(() => decodeFrame(big, expectLink, limits))).toBe('FrameTooLarge');
+    expect(codeOf(() => encodeFrame({ ...header, items: [{ kind: 'request', requestId: 1, payload: new Uint8Array(2000) }] }, limits))).toBe('FrameTooLarge');
+    // A declared 4 GiB array in five bytes is refused by the pre-scan, not allocated.
+    expect(codeOf(() => decodeFrame(Uint8Array.of(0xdd, 0xff, 0xff, 0xff, 0xff), expectLink))).toBe('FrameMalformed');
+  });
+
+  it.each([
+    ['negative term', wire({}, [1, 1, 2, -5, 4, 10, [], 9, false, 0, null, new Uint8Array()])],
+    ['fractional index', wire({}, [1, 1, 2, 5, 4, 10.5, [], 9, false, 0, null, new Uint8Array()])],
+    ['unsafe integer commit', wire({}, [1, 1, 2, 5, 4, 10, [], 2 ** 60, false, 0, null, new Uint8Array()])],
+    ['local message type code', wire({}, [99, 1, 2, 5, 4, 10, [], 9, false, 0, null, new Uint8Array()])],
+    ['string where bytes belong', wire({}, [1, 1, 2, 5, 4, 10, [], 9, false, 0, null, 'ctx'])],
+    ['short message tuple', wire({}, [1, 1, 2])],
+    ['node id zero', wire({}, [1, 0, 2, 5, 4, 10, [], 9, false, 0, null, new Uint8Array()])],
+    ['MsgApp entries out of order', wire({}, [1, 1, 2, 5, 4, 10, [[5, 12, 0, new Uint8Array()]], 9, false, 0, null, new Uint8Array()])],
+    ['MsgApp entry term above message term', wire({}, [1, 1, 2, 5, 4, 10, [[6, 11, 0, new Uint8Array()]], 9, false, 0, null, new Uint8Array()])],
+    ['MsgSnap without snapshot', wire({}, [7, 1, 2, 5, 4, 10, [], 9, false, 0, null, new Uint8Array()])],
+    ['batch is not an array', wire({ b: 'x' })],
+    ['unknown item kind', wire({ b: [[9, 7, new Uint8Array()]] })],
+    ['empty cluster id', wire({ c: '' })],
+    ['null sender', wire({ f: null })],
+  ])('refuses %s as FrameInvalid', (_name, value) => {
+    expect(codeOf(() => decodeFrame(raw.pack(value), { clusterId: value.c === '' ? '' : 'c1' }))).toBe('FrameInvalid');
+  });
+
+  it('checks version, cluster, sender and recipient against the link', () => {
+    expect(codeOf(() => decodeFrame(raw.pack(wire({ v: 2 })), expectLink))).toBe('WrongVersion');
+    expect(codeOf(() => decodeFrame(raw.pack(wire()), { ...expectLink, clusterId: 'other' }))).toBe('WrongCluster');
+    expect(codeOf(() => decodeFrame(raw.pack(wire()), { ...expectLink, from: 3 }))).toBe('WrongSender');
+    expect(codeOf(() => decodeFrame(raw.pack(wire()), { ...expectLink, to: 3 }))).toBe('WrongRecipient');
+  });
+
+  it('refuses deep nesting, extensions, non-string keys and trailing bytes as FrameMalformed', () => {
+    expect(codeOf(() => decodeFrame(new Uint8Array(100_000).fill(0x91), expectLink))).toBe('FrameMalformed');
+    expect(codeOf(() => decodeFrame(Uint8Array.of(0xd4, 0x72, 0x01), expectLink))).toBe('FrameMalformed');
+    expect(codeOf(() => decodeFrame(Uint8Array.of(0x81, 0x01, 0x02), expectLink))).toBe('FrameMalformed');
+    const ok = raw.pack(wire());
+    const trailing = new Uint8Array(ok.length + 1);
+    trailing.set(ok);
+    expect(codeOf(() => decodeFrame(trailing, expectLink))).toBe('FrameMalformed');
+    expect(codeOf(() => decodeFrame('nope' as unknown as Uint8Array, expectLink))).toBe('FrameMalformed');
+  });
+
+  it('refuses to encode a local message type', () => {
+    const items = [{ kind: 'raft' as const, regionId: 1, message: makeMessage({ type: 'MsgHup', from: 1, to: 1 }) }];
+    expect(codeOf(() => encodeFrame({ ...header, items }))).toBe('FrameInvalid');
+  });
+
+  it('rejects limits that are not positive integers', () => {
+    expect(() => resolveFrameLimits({ frameBytesMax: 0 })).toThrow(RangeError);
+    expect(() => resolveFrameLimits({ depthMax: 3 })).toThrow(RangeError);
+  });
+});
