@@ -18,6 +18,7 @@ export interface FsStorageOptions {
   groupBytesMax?: number;
   onCorruption?: 'throw' | 'truncate';
   logger?: Logger;
+  onGroupCommit?: (group: { batches: number; bytes: number; synced: boolean }) => void;
 }
 
 /**

@@ -42,7 +42,9 @@ export interface FsStorageOptions {
   limits?: Partial<StorageLimits>;
   /**
    * A checkpoint is written once the active log holds at least this many bytes and at least as
-   * many as the live data, which bounds the log to max(this, live bytes). Default 64 MiB.
+   * many as the live data. With L = max(this, live bytes), the active log stays under 2L plus one
+   * group (writes wait for a checkpoint in progress beyond that), the directory under about
+   * 2 checkpoints + 3L, and start-up reads one checkpoint and at most about 3L of log. Default 64 MiB.
    */
   checkpointLogBytes?: number;
   /** Most bytes written by one group commit (one writev + one fdatasync). Default 8 MiB. */
@@ -54,6 +56,8 @@ export interface FsStorageOptions {
   onCorruption?: OnCorruption;
   /** Where warnings (a dropped torn tail, a failed checkpoint) go. */
   logger?: Logger;
+  /** Called after each group commit with its size: for metrics and for tests of the grouping. */
+  onGroupCommit?: (group: { batches: number; bytes: number; synced: boolean }) => void;
 }
 
 interface Pending {
@@ -127,6 +131,8 @@ export async function createFsStorage(options: FsStorageOptions): Promise<Storag
   // and, if any of them asked for sync, one fdatasync. That is the group commit.
   async function flushLoop(): Promise<void> {
     while (queue.length > 0 && !failed) {
+      // Back-pressure: while a checkpoint is being written the log may grow to twice its bound, no more.
+      if (checkpointing && logBytes >= 2 * Math.max(checkpointLogBytes, map.byteCount)) await checkpointing;
       const rotating = checkpointing === undefined && logBytes >= checkpointLogBytes && logBytes >= map.byteCount;
       let n = 0;
       let bytes = 0;
@@ -137,8 +143,10 @@ export async function createFsStorage(options: FsStorageOptions): Promise<Storag
         if (rotating) await rotate(group);
         else {
           await writeAll(fd, group.map((p) => p.record));
-          if (group.some((p) => p.sync)) await call<void>((cb) => fs.fdatasync(fd, (e) => cb(e, undefined)));
+          const synced = group.some((p) => p.sync);
+          if (synced) await call<void>((cb) => fs.fdatasync(fd, (e) => cb(e, undefined)));
           logBytes += bytes;
+          options.onGroupCommit?.({ batches: group.length, bytes, synced });
         }
         for (const p of group) p.resolve();
       } catch (e) {

@@ -1,0 +1,23 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { runCrashRounds } from './crash-harness.ts';
+import { testSeed } from './helpers.ts';
+
+const KILLS = 40;
+
+it(`fs: ${KILLS} SIGKILLs of a process writing synced batches lose nothing acknowledged`, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-crash-'));
+  try {
+    const seed = testSeed('fs crash');
+    const r = await runCrashRounds({ kills: KILLS, seed, dir });
+    console.log(`[fs crash] ${JSON.stringify(r)}`);
+    expect(r.kills).toBe(KILLS);
+    // The test must have exercised something: acknowledged batches and checkpoints on disk.
+    expect(r.ackedBatches).toBeGreaterThan(KILLS * 5);
+    expect(r.checkpointsSeen).toBeGreaterThan(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
