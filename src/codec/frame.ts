@@ -18,7 +18,7 @@ import { createFrameSchema, type Frame, type FrameItem, ITEM_RAFT, ITEM_REQUEST,
 export const PROTOCOL_VERSION = 1;
 
 /** A frame to encode: the version is always {@link PROTOCOL_VERSION}. */
-export type OutboundFrame = Omit<Frame, 'version'>;
+export type OutboundFrame = Omit<Frame, 'version' | 'items'> & { items: readonly FrameItem[] };
 
 /** What the receiving link expects of a frame's header. */
 export interface FrameExpectation {

@@ -34,10 +34,12 @@ export const DEFAULT_FRAME_LIMITS: Readonly<FrameLimits> = Object.freeze({
 
 /**
  * Completes partial limits with the defaults and checks that every limit is a positive safe integer.
- * @param limits - overrides; absent fields take {@link DEFAULT_FRAME_LIMITS}.
+ * @param limits - overrides; absent or undefined fields take {@link DEFAULT_FRAME_LIMITS}.
  */
 export function resolveFrameLimits(limits?: Partial<FrameLimits>): FrameLimits {
-  const out = { ...DEFAULT_FRAME_LIMITS, ...limits };
+  const out: FrameLimits = { ...DEFAULT_FRAME_LIMITS };
+  // An override left undefined keeps the default.
+  for (const [name, value] of Object.entries(limits ?? {})) if (value !== undefined) out[name as keyof FrameLimits] = value;
   for (const [name, value] of Object.entries(out)) {
     if (!Number.isSafeInteger(value) || value <= 0) {
       throw new RangeError(`frame limit ${name} must be a positive safe integer, got ${String(value)}`);
