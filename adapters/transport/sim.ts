@@ -171,7 +171,7 @@ export function createSimNetwork(options: SimNetworkOptions): SimNetwork {
           stats.dropped++;
           return true;
         }
-        let payload: Uint8Array = bytes.slice();
+        let payload = bytes;
         if (faults.corruptRate > 0 && rand.next() < faults.corruptRate) {
           stats.corrupted++;
           payload[rand.int(payload.length)] = rand.int(256);

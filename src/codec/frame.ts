@@ -65,16 +65,20 @@ function itemTuple(item: FrameItem): unknown[] {
 /**
  * Encodes a frame. Throws {@link FrameError} `FrameTooLarge` when the result is over
  * `limits.frameBytesMax` (send large payloads in chunks) and `FrameInvalid` for a local message type.
- * The result may be a view into a shared buffer; copy it before transferring its `buffer`.
+ * The result is a plain Uint8Array that owns its exact-size `buffer` (safe to transfer).
  * @param frame - header and batch; the version is added.
  * @param limits - the limits of the link (default {@link DEFAULT_FRAME_LIMITS}).
  */
 export function encodeFrame(frame: OutboundFrame, limits: FrameLimits = DEFAULT_FRAME_LIMITS): Uint8Array {
   const wire = { v: PROTOCOL_VERSION, c: frame.clusterId, f: frame.from, t: frame.to, b: frame.items.map(itemTuple) };
-  const bytes = packValue(wire);
-  if (bytes.length > limits.frameBytesMax) {
-    throw new FrameError('FrameTooLarge', `frame of ${bytes.length} bytes is over the limit of ${limits.frameBytesMax}; send large payloads in chunks`);
+  const packed = packValue(wire);
+  if (packed.length > limits.frameBytesMax) {
+    throw new FrameError('FrameTooLarge', `frame of ${packed.length} bytes is over the limit of ${limits.frameBytesMax}; send large payloads in chunks`);
   }
+  // msgpackr returns a view into its reusable buffer (a Buffer in Node); hand out a plain copy
+  // that owns exactly its bytes, so it can be transferred, kept or mutated safely.
+  const bytes = new Uint8Array(packed.length);
+  bytes.set(packed);
   return bytes;
 }
 

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { createMessageChannelTransport, linkInPage, type MessageChannelTransport } from '../../adapters/transport/message-channel.ts';
+import { encodeFrame } from '../../src/codec/frame.ts';
+import type { Transport } from '../../src/ports.ts';
+import { describeTransport, record, req, settleUntil, type TransportHarness } from './conformance.ts';
+
+const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 5));
+
+function harness(): TransportHarness {
+  let all: MessageChannelTransport[] = [];
+  const byId = (t: Transport) => all.find((x) => x.localId === t.localId)!;
+  return {
+    async start(ids, options) {
+      all = ids.map((localId) => createMessageChannelTransport({ localId, clusterId: 'mc', windowBytes: options?.queueBytesMax, limits: { frameBytesMax: options?.frameBytesMax } }));
+      for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) linkInPage(all[i], all[j]);
+      return all;
+    },
+    settle: tick,
+    async interrupt(a, b) {
+      byId(a).disconnect(b.localId, 'test interrupt');
+      await tick();
+      linkInPage(byId(a), byId(b));
+    },
+    async stop() {
+      await Promise.all(all.map((t) => t.close()));
+    },
+  };
+}
+
+describeTransport('MessageChannel', harness);
+
+describe('MessageChannel transport', () => {
+  it('transfers each frame as an exact-size ArrayBuffer', async () => {
+    const channel = new MessageChannel();
+    const a = createMessageChannelTransport({ localId: 1, clusterId: 'mc' });
+    a.connect(2, channel.port1);
+    const seen: unknown[] = [];
+    channel.port2.onmessage = (ev) => seen.push(ev.data);
+    a.send(2, [req(7, 1000)]);
+    await tick();
+    expect(seen[0]).toBeInstanceOf(ArrayBuffer);
+    expect((seen[0] as ArrayBuffer).byteLength).toBe(encodeFrame({ clusterId: 'mc', from: 1, to: 2, items: [req(7, 1000)] }).length);
+    await a.close();
+    channel.port2.close();
+  });
+
+  it('drops and counts bad frames, tells the peer why, and cuts it off after three', async () => {
+    const channel = new MessageChannel();
+    const b = createMessageChannelTransport({ localId: 2, clusterId: 'mc' });
+    const got = record(b);
+    b.connect(1, channel.port2);
+    const notices: { t: string; code?: string; reason: string }[] = [];
+    channel.port1.onmessage = (ev) => notices.push(ev.data);
+    const wrongCluster = encodeFrame({ clusterId: 'other', from: 1, to: 2, items: [] });
+    const spoofed = encodeFrame({ clusterId: 'mc', from: 3, to: 2, items: [] });
+    channel.port1.postMessage(new Uint8Array([0xc1]).buffer);
+    channel.port1.postMessage(wrongCluster.buffer);
+    channel.port1.postMessage('not a frame');
+    channel.port1.postMessage(spoofed.buffer);
+    await settleUntil({ settle: tick } as never, () => notices.some((n) => n.t === 'bye'), 50);
+    expect(got.frames).toEqual([]);
+    expect(b.stats()).toMatchObject({ accepted: 0, rejected: 3, disconnected: 1, rejectedByCode: { FrameMalformed: 2, WrongCluster: 1 } });
+    expect(notices.filter((n) => n.t === 'refused').map((n) => n.code)).toEqual(['FrameMalformed', 'WrongCluster', 'FrameMalformed']);
+    expect(notices.find((n) => n.t === 'bye')?.reason).toMatch(/too many bad frames/);
+    expect(got.disconnects).toEqual([{ storeId: 1, reason: expect.stringMatching(/too many bad frames/) }]);
+    expect(b.send(1, [req(1)])).toBe(false);
+    await b.close();
+    channel.port1.close();
+  });
+});
