@@ -112,6 +112,12 @@ export function isLeaveJoint(cc: ConfChange): boolean {
 
 /** The configuration that results from `cc`; throws {@link InvalidConfChangeError} and changes nothing if it is invalid. */
 export function applyConfChange(cur: TrackerConfig, cc: ConfChange): TrackerConfig {
+  if (cur.voters.length === 0 && cur.votersOutgoing.length === 0) {
+    // No group has zero voters: an empty configuration means "not known yet" (a replica that
+    // joined with empty storage). A change is a delta, and a delta against an unknown base would
+    // make up a membership (v4 on nothing gives voters=(4), a group of one that elects itself).
+    throw new InvalidConfChangeError('the current configuration is unknown (no voters); it comes with a snapshot');
+  }
   if (isLeaveJoint(cc)) return leaveJoint(cur);
   if (cc.transition === 'auto') {
     const trial = cloneConfig(cur);
