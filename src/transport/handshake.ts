@@ -1,0 +1,217 @@
+/**
+ * The authentication handshake every WebSocket link runs before any frame (pure: the adapters
+ * carry its text messages and enforce its timeout).
+ *
+ * 1. client → server `hello`     { v, c: cluster, s: client store id, n: client nonce }
+ * 2. server → client `challenge` { v, c, s: server store id, n: server nonce, p: server proof }
+ * 3. client → server `proof`     { p: client proof }
+ * 4. server → client `welcome`   — or, at any step, `refuse` { code, reason } and the link closes.
+ *
+ * A proof is HMAC-SHA256 under the shared cluster secret over the role, the cluster id, both store
+ * ids and both nonces, so it proves the secret without revealing it, binds this very link (a proof
+ * recorded from another link never verifies against fresh nonces) and cannot be reflected (the
+ * roles differ). The server also refuses a client nonce it has seen before (an outright replay).
+ */
+import { z } from 'zod';
+import { PROTOCOL_VERSION } from '../codec/frame.ts';
+import { encodeUtf8, fromHex, toHex } from '../codec/utf8.ts';
+import { type HandshakeCrypto, type HandshakeKey, hmacSha256, verifyHmacSha256 } from './hmac.ts';
+
+/** Why a handshake failed; sent to the peer in `refuse` and used as the close reason. */
+export type HandshakeFailure =
+  | 'WrongVersion'
+  | 'WrongCluster'
+  | 'BadProof'
+  | 'DuplicateStoreId'
+  | 'UnexpectedPeer'
+  | 'Replay'
+  | 'Malformed'
+  | 'Timeout'
+  | 'OriginRefused';
+
+/** What the adapter does next with the handshake's output. */
+export type HandshakeStep =
+  /** Send `message` to the peer and wait for its answer. */
+  | { kind: 'send'; message: string }
+  /** Authenticated as `peerId`; send `message` first when present. Frames may flow. */
+  | { kind: 'done'; peerId: number; message?: string }
+  /** Failed: send `message` when present (our refusal), then close with `code` and `reason`. */
+  | { kind: 'refuse'; code: HandshakeFailure; reason: string; message?: string };
+
+/** Who this end is. */
+export interface HandshakeIdentity {
+  clusterId: string;
+  localId: number;
+  key: HandshakeKey;
+  crypto: HandshakeCrypto;
+}
+
+/** Longest handshake message accepted, in UTF-16 code units. */
+export const HANDSHAKE_MESSAGE_MAX = 1024;
+const NONCE_BYTES = 16;
+
+const id = z.int().positive();
+const nonce = z.string().regex(/^[0-9a-f]{32}$/);
+const proof = z.string().regex(/^[0-9a-f]{64}$/);
+const message = z.discriminatedUnion('h', [
+  z.object({ h: z.literal('hello'), v: z.int(), c: z.string().max(128), s: id, n: nonce }),
+  z.object({ h: z.literal('challenge'), v: z.int(), c: z.string().max(128), s: id, n: nonce, p: proof }),
+  z.object({ h: z.literal('proof'), p: proof }),
+  z.object({ h: z.literal('welcome') }),
+  z.object({ h: z.literal('refuse'), code: z.string().max(64), reason: z.string().max(256) }),
+]);
+type HandshakeMessage = z.infer<typeof message>;
+
+function parse(text: unknown): HandshakeMessage | undefined {
+  if (typeof text !== 'string' || text.length > HANDSHAKE_MESSAGE_MAX) return undefined;
+  try {
+    const parsed = message.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function refuse(code: HandshakeFailure, reason: string, tellPeer = true): HandshakeStep {
+  return { kind: 'refuse', code, reason, message: tellPeer ? JSON.stringify({ h: 'refuse', code, reason }) : undefined };
+}
+
+function proofInput(role: 'client' | 'server', clusterId: string, clientId: number, serverId: number, nonceC: string, nonceS: string): Uint8Array {
+  // The cluster id is length-prefixed so that no two field lists give the same text.
+  return encodeUtf8(`flotilla-handshake/v${PROTOCOL_VERSION}|${role}|${clusterId.length}:${clusterId}|${clientId}|${serverId}|${nonceC}|${nonceS}`);
+}
+
+function checkHeader(m: { v: number; c: string }, self: HandshakeIdentity): HandshakeStep | undefined {
+  if (m.v !== PROTOCOL_VERSION) return refuse('WrongVersion', `peer speaks protocol version ${m.v}, this store speaks ${PROTOCOL_VERSION}`);
+  if (m.c !== self.clusterId) return refuse('WrongCluster', `peer belongs to cluster ${JSON.stringify(m.c)}, not ${JSON.stringify(self.clusterId)}`);
+  return undefined;
+}
+
+function peerRefusal(m: HandshakeMessage): HandshakeStep | undefined {
+  if (m.h !== 'refuse') return undefined;
+  return { kind: 'refuse', code: (m.code as HandshakeFailure) ?? 'Malformed', reason: `peer refused: ${m.reason}` };
+}
+
+/** The dialling side of a handshake. */
+export interface ClientHandshake {
+  /** The first message to send. */
+  hello(): string;
+  /** Handles the server's next message. */
+  receive(text: unknown): Promise<HandshakeStep>;
+}
+
+/**
+ * Starts the client side of a handshake.
+ * @param self - this store's identity, key and crypto.
+ * @param expectPeerId - the store id the dialled address should belong to, when known.
+ */
+export function createClientHandshake(self: HandshakeIdentity, expectPeerId?: number): ClientHandshake {
+  const nonceC = toHex(self.crypto.getRandomValues(new Uint8Array(NONCE_BYTES)));
+  let state: 'hello' | 'challenge' | 'welcome' | 'over' = 'hello';
+  let peerId = 0;
+  return {
+    hello() {
+      state = 'challenge';
+      return JSON.stringify({ h: 'hello', v: PROTOCOL_VERSION, c: self.clusterId, s: self.localId, n: nonceC });
+    },
+    async receive(text) {
+      const m = parse(text);
+      const expected = state;
+      state = 'over';
+      if (m === undefined) return refuse('Malformed', 'unreadable handshake message');
+      const refused = peerRefusal(m);
+      if (refused) return refused;
+      if (expected === 'welcome' && m.h === 'welcome') return { kind: 'done', peerId };
+      if (expected !== 'challenge' || m.h !== 'challenge') return refuse('Malformed', `unexpected ${m.h} message`);
+      const bad = checkHeader(m, self);
+      if (bad) return bad;
+      if (m.s === self.localId) return refuse('DuplicateStoreId', `peer claims this store's own id ${m.s}`);
+      if (expectPeerId !== undefined && m.s !== expectPeerId) return refuse('UnexpectedPeer', `expected store ${expectPeerId} at this address, found store ${m.s}`);
+      const serverProof = fromHex(m.p)!;
+      if (!(await verifyHmacSha256(self.crypto, self.key, serverProof, proofInput('server', self.clusterId, self.localId, m.s, nonceC, m.n)))) {
+        return refuse('BadProof', 'server did not prove the cluster secret');
+      }
+      peerId = m.s;
+      state = 'welcome';
+      const p = toHex(await hmacSha256(self.crypto, self.key, proofInput('client', self.clusterId, self.localId, m.s, nonceC, m.n)));
+      return { kind: 'send', message: JSON.stringify({ h: 'proof', p }) };
+    },
+  };
+}
+
+/** Remembers recent client nonces so a replayed `hello` is refused; bounded, oldest forgotten first. */
+export interface NonceRegistry {
+  /** Records `nonce`; false when it was already recorded. */
+  claim(nonce: string): boolean;
+}
+
+/**
+ * Creates a {@link NonceRegistry} holding at most `capacity` nonces.
+ * @param capacity - how many recent nonces to remember (default 65,536).
+ */
+export function createNonceRegistry(capacity = 65_536): NonceRegistry {
+  const seen = new Set<string>();
+  return {
+    claim(n) {
+      if (seen.has(n)) return false;
+      seen.add(n);
+      if (seen.size > capacity) seen.delete(seen.values().next().value as string);
+      return true;
+    },
+  };
+}
+
+/** The accepting side of a handshake. */
+export interface ServerHandshake {
+  /** Handles the client's next message. */
+  receive(text: unknown): Promise<HandshakeStep>;
+}
+
+/**
+ * Starts the server side of a handshake.
+ * @param self - this store's identity, key and crypto.
+ * @param isConnected - whether a store id already has an authenticated link here.
+ * @param nonces - the registry of client nonces seen, shared by all links of the server.
+ */
+export function createServerHandshake(self: HandshakeIdentity, isConnected: (storeId: number) => boolean, nonces: NonceRegistry): ServerHandshake {
+  const nonceS = toHex(self.crypto.getRandomValues(new Uint8Array(NONCE_BYTES)));
+  let state: 'hello' | 'proof' | 'over' = 'hello';
+  let client = { id: 0, nonce: '' };
+  return {
+    async receive(text) {
+      const m = parse(text);
+      const expected = state;
+      state = 'over';
+      if (m === undefined) return refuse('Malformed', 'unreadable handshake message');
+      const refused = peerRefusal(m);
+      if (refused) return refused;
+      if (expected === 'proof' && m.h === 'proof') {
+        const ok = await verifyHmacSha256(self.crypto, self.key, fromHex(m.p)!, proofInput('client', self.clusterId, client.id, self.localId, client.nonce, nonceS));
+        if (!ok) return refuse('BadProof', 'client did not prove the cluster secret');
+        if (isConnected(client.id)) return refuse('DuplicateStoreId', `store ${client.id} is already connected`);
+        return { kind: 'done', peerId: client.id, message: JSON.stringify({ h: 'welcome' }) };
+      }
+      if (expected !== 'hello' || m.h !== 'hello') return refuse('Malformed', `unexpected ${m.h} message`);
+      const bad = checkHeader(m, self);
+      if (bad) return bad;
+      if (m.s === self.localId) return refuse('DuplicateStoreId', `peer claims this store's own id ${m.s}`);
+      if (isConnected(m.s)) return refuse('DuplicateStoreId', `store ${m.s} is already connected`);
+      if (!nonces.claim(m.n)) return refuse('Replay', 'this hello was seen before (replayed handshake)');
+      client = { id: m.s, nonce: m.n };
+      state = 'proof';
+      const p = toHex(await hmacSha256(self.crypto, self.key, proofInput('server', self.clusterId, m.s, self.localId, m.n, nonceS)));
+      return { kind: 'send', message: JSON.stringify({ h: 'challenge', v: PROTOCOL_VERSION, c: self.clusterId, s: self.localId, n: nonceS, p }) };
+    },
+  };
+}
+
+/**
+ * Whether a browser `Origin` may connect. No allow-list: every origin (and none) may. With one:
+ * only listed origins; a request without an Origin header (not a browser) is allowed.
+ * @param origin - the request's Origin header, if any.
+ * @param allowList - allowed origins, e.g. `['https://app.example.com']`.
+ */
+export function originAllowed(origin: string | null | undefined, allowList: readonly string[] | undefined): boolean {
+  if (allowList === undefined || origin === null || origin === undefined) return true;
+  return allowList.includes(origin);
+}
