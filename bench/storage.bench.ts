@@ -1,0 +1,174 @@
+/**
+ * Storage benchmarks: synced batch writes with 1 and 16 concurrent writers for every engine
+ * (16 writers shows group commit), the fs engine against a plain `fs.appendFile` + `fdatasync`
+ * per record loop, and point gets, scans and start-up on 1M keys for memory and fs.
+ */
+import 'fake-indexeddb/auto';
+import * as fs from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { IDBFactory } from 'fake-indexeddb';
+import { createFsStorage } from '../adapters/storage/fs.ts';
+import { createIndexedDbStorage } from '../adapters/storage/indexeddb.ts';
+import { createMemoryStorage } from '../adapters/storage/memory.ts';
+import { OrderedMap } from '../adapters/storage/ordered-map.ts';
+import type { StorageEngine, WriteOp } from '../src/ports.ts';
+import { encodeBatchRecord } from '../src/storage/batch-codec.ts';
+import { compareBytes } from '../src/storage/bytes.ts';
+import { type BenchRow, timed } from './table.ts';
+
+const WRITE_MS = 1500;
+const PUTS_PER_BATCH = 4;
+const VALUE_BYTES = 1024;
+const BATCH_BYTES = PUTS_PER_BATCH * (16 + VALUE_BYTES);
+const KEYS = 1_000_000;
+const GETS = 300_000;
+
+/** A 16-byte key spread over the key space by a multiplicative hash, then the index. */
+function key(i: number, salt = 0): Uint8Array {
+  const k = new Uint8Array(16);
+  const v = new DataView(k.buffer);
+  v.setUint32(0, Math.imul(i ^ salt, 2654435761) >>> 0);
+  v.setUint32(4, salt);
+  v.setUint32(8, i);
+  return k;
+}
+
+function batch(writer: number, i: number): WriteOp[] {
+  const value = new Uint8Array(VALUE_BYTES).fill(i & 0xff);
+  return Array.from({ length: PUTS_PER_BATCH }, (_, p) => ({ type: 'put' as const, key: key(i * PUTS_PER_BATCH + p, writer + 1), value }));
+}
+
+async function syncedWrites(label: string, db: StorageEngine, writers: number, note?: string): Promise<BenchRow[]> {
+  const counts = await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      let i = 0;
+      return timed(WRITE_MS, () => db.write(batch(w, i++), { sync: true }));
+    }),
+  );
+  const batches = counts.reduce((n, c) => n + c.count, 0);
+  const seconds = Math.max(...counts.map((c) => c.seconds));
+  const name = `${label} synced batches, ${writers} writer${writers > 1 ? 's' : ''}`;
+  return [
+    { group: 'storage', name, value: batches / seconds, unit: 'batches/s', note: note ?? `${PUTS_PER_BATCH} puts x ${VALUE_BYTES} B` },
+    { group: 'storage', name, value: (batches * BATCH_BYTES) / seconds / 1e6, unit: 'MB/s' },
+  ];
+}
+
+/** The loop group commit replaces: append one record, fdatasync, repeat. */
+async function appendFileLoop(dir: string): Promise<number> {
+  const fd = fs.openSync(join(dir, 'plain.log'), 'a');
+  let i = 0;
+  const r = await timed(WRITE_MS, async () => {
+    const rec = encodeBatchRecord(batch(0, i++));
+    await new Promise<void>((res, rej) => fs.appendFile(fd, rec, (e) => (e ? rej(e) : res())));
+    await new Promise<void>((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res())));
+  });
+  fs.closeSync(fd);
+  return r.count / r.seconds;
+}
+
+async function writeBenchmarks(dir: string): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const writers of [1, 16]) rows.push(...(await syncedWrites('memory', createMemoryStorage(), writers, 'no durability: sync is a no-op')));
+  const fsRates: number[] = [];
+  for (const writers of [1, 16]) {
+    const db = await createFsStorage({ dir: join(dir, `w${writers}`) });
+    const r = await syncedWrites('fs', db, writers);
+    fsRates.push(r[0].value);
+    rows.push(...r);
+    await db.close();
+  }
+  for (const writers of [1, 16]) {
+    const db = await createIndexedDbStorage({ name: `bench-${writers}`, indexedDB: new IDBFactory() });
+    rows.push(...(await syncedWrites('indexeddb (fake-indexeddb)', db, writers, 'in-memory fake: measures the adapter, not a disk')));
+    await db.close();
+  }
+  const plain = await appendFileLoop(dir);
+  rows.push({ group: 'storage', name: 'plain fs.appendFile + fdatasync per record', value: plain, unit: 'records/s', note: 'same record bytes' });
+  rows.push({ group: 'storage', name: 'fs group commit (16 writers) / plain loop', value: fsRates[1] / plain, unit: 'ratio' });
+  rows.push({ group: 'storage', name: 'fs (1 writer) / plain loop', value: fsRates[0] / plain, unit: 'ratio' });
+  return rows;
+}
+
+async function readBenchmarks(label: string, db: StorageEngine): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const value = new Uint8Array(100).fill(7);
+  let t0 = performance.now();
+  for (let i = 0; i < KEYS; i += 1000) {
+    const ops: WriteOp[] = [];
+    for (let j = i; j < i + 1000; j++) ops.push({ type: 'put', key: key(j), value });
+    await db.write(ops);
+  }
+  await db.write([], { sync: true });
+  rows.push({ group: 'storage', name: `${label} load 1M keys`, value: KEYS / ((performance.now() - t0) / 1000), unit: 'keys/s', note: 'batches of 1000, 16 B keys, 100 B values' });
+  t0 = performance.now();
+  for (let i = 0; i < GETS; i++) if ((await db.get(key((i * 7919) % KEYS))) === undefined) throw new Error('missing key');
+  rows.push({ group: 'storage', name: `${label} point gets on 1M keys`, value: GETS / ((performance.now() - t0) / 1000), unit: 'gets/s', note: 'random keys, one await each' });
+  t0 = performance.now();
+  let n = 0;
+  let start: Uint8Array | undefined;
+  for (;;) {
+    const page = await db.scan({ start, limit: 1000 });
+    n += page.length;
+    if (page.length < 1000) break;
+    const last = page[page.length - 1].key;
+    start = new Uint8Array(last.length + 1);
+    start.set(last);
+  }
+  if (n !== KEYS) throw new Error(`scanned ${n} rows`);
+  rows.push({ group: 'storage', name: `${label} scan 1M keys`, value: KEYS / ((performance.now() - t0) / 1000), unit: 'rows/s', note: 'pages of 1000' });
+  return rows;
+}
+
+/** Raw lookups without the engine's async call and copy, and a sorted array as the bar a custom structure would have to beat. */
+function structureBaseline(): BenchRow[] {
+  const keys = Array.from({ length: KEYS }, (_, i) => key(i));
+  const map = new OrderedMap();
+  map.apply(keys.map((k) => ({ type: 'put', key: k, value: k })));
+  const sorted = [...keys].sort(compareBytes);
+  let t0 = performance.now();
+  for (let i = 0; i < GETS; i++) if (!map.get(keys[(i * 7919) % KEYS])) throw new Error('missing');
+  const tree = GETS / ((performance.now() - t0) / 1000);
+  t0 = performance.now();
+  for (let i = 0; i < GETS; i++) {
+    const k = keys[(i * 7919) % KEYS];
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareBytes(sorted[mid], k) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (compareBytes(sorted[lo], k) !== 0) throw new Error('missing');
+  }
+  const array = GETS / ((performance.now() - t0) / 1000);
+  return [
+    { group: 'storage', name: 'sorted-btree get, 1M keys (sync, no copy)', value: tree, unit: 'gets/s' },
+    { group: 'storage', name: 'sorted array binary search, 1M keys (sync)', value: array, unit: 'gets/s', note: 'read-only bound for a custom structure' },
+  ];
+}
+
+/** Runs the storage benchmarks; about a minute and a half. */
+export async function run(): Promise<BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
+  try {
+    const rows = await writeBenchmarks(dir);
+    const mem = createMemoryStorage();
+    rows.push(...(await readBenchmarks('memory', mem)));
+    await mem.close();
+    const fsDir = join(dir, 'reads');
+    const db = await createFsStorage({ dir: fsDir });
+    rows.push(...(await readBenchmarks('fs', db)));
+    await db.close();
+    const t0 = performance.now();
+    const reopened = await createFsStorage({ dir: fsDir });
+    rows.push({ group: 'storage', name: 'fs open (recovery) with 1M keys', value: (performance.now() - t0) / 1000, unit: 's', note: 'checkpoint + log replay' });
+    await reopened.close();
+    rows.push(...structureBaseline());
+    return rows;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
