@@ -3,11 +3,11 @@
  * The only module here that touches the file system (node:fs, which Deno provides too).
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TranscriptCore } from './core.ts';
 import type { TranscriptResult } from './runner.ts';
-import { runTranscriptFile } from './runner.ts';
+import { describeMismatches, runTranscriptFile } from './runner.ts';
 
 /** The folder of the project's transcripts. */
 export const TESTDATA_DIR: string = fileURLToPath(new URL('../testdata/', import.meta.url));
@@ -35,4 +35,29 @@ export function runTranscriptPath(path: string, core: TranscriptCore, update = f
 export function updateRequested(): boolean {
   const v = process.env.UPDATE_TRANSCRIPTS;
   return v !== undefined && v !== '' && v !== '0';
+}
+
+/** One transcript's verdict, by file name. */
+export interface TranscriptVerdict {
+  name: string;
+  ok: boolean;
+  /** A short report of the first differences, empty when ok. */
+  detail: string;
+}
+
+/**
+ * Runs every transcript of `dir` against `core` (never rewriting them): what a mutation tester
+ * calls with a mutated copy of the core, to learn which transcripts kill it. A transcript that
+ * throws (a core stuck in a loop is cut off by the environment's bounds) counts as failed.
+ */
+export function runTranscriptDir(core: TranscriptCore, dir: string = TESTDATA_DIR): TranscriptVerdict[] {
+  return listTranscripts(dir).map((path) => {
+    const name = basename(path);
+    try {
+      const res = runTranscriptPath(path, core, false);
+      return { name, ok: res.ok, detail: res.ok ? '' : describeMismatches(name, res) };
+    } catch (err) {
+      return { name, ok: false, detail: `  ${name}: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  });
 }
