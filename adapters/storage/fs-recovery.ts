@@ -32,7 +32,8 @@ function replayFile(path: string, map: OrderedMap, expectEnd: boolean) {
     if (ended) throw new CorruptionError(path, offset, 'record after the end mark of a checkpoint');
     let rec: ReturnType<typeof decodeRecordPayload>;
     try {
-      rec = decodeRecordPayload(buf, start, end);
+      // A checkpoint's bytes are all live data: keep views into its buffer instead of copying each.
+      rec = decodeRecordPayload(buf, start, end, !expectEnd);
     } catch (e) {
       throw new CorruptionError(path, offset, (e as Error).message);
     }

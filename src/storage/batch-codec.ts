@@ -66,15 +66,17 @@ export function encodeCheckpointEndRecord(keyCount: number): Uint8Array {
   return out;
 }
 
-/** A decoded payload. Keys and values are fresh copies, so they do not pin the file buffer. */
+/** A decoded payload. Keys and values are fresh copies unless asked for views into the buffer. */
 export type DecodedRecord = { kind: 'batch'; ops: WriteOp[] } | { kind: 'checkpointEnd'; keyCount: number };
 
 /**
  * Decodes a payload whose checksum already matched. Throws a plain `Error` describing the
  * problem when the payload is malformed anyway (a bug or a checksum collision); callers turn it
  * into a `CorruptionError` that names the file and offset.
+ * @param copy - true (default): keys and values are copies; false: views into `buf`, which then
+ *   stays alive as long as any of them does (right for a checkpoint, whose bytes are all live)
  */
-export function decodeRecordPayload(buf: Uint8Array, start: number, end: number): DecodedRecord {
+export function decodeRecordPayload(buf: Uint8Array, start: number, end: number, copy = true): DecodedRecord {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   let at = start;
   const need = (n: number): void => {
@@ -94,7 +96,7 @@ export function decodeRecordPayload(buf: Uint8Array, start: number, end: number)
     need(4);
     const n = view.getUint32(at, true);
     need(4 + n);
-    const b = buf.slice(at + 4, at + 4 + n);
+    const b = copy ? buf.slice(at + 4, at + 4 + n) : buf.subarray(at + 4, at + 4 + n);
     at += 4 + n;
     return b;
   };
