@@ -76,6 +76,26 @@ describe('fs engine', () => {
     await again.close();
   });
 
+  it('stops with StorageIOError after a failed log write and reopens with only what reached the disk', async () => {
+    const db = await createFsStorage({ dir });
+    await db.write([{ type: 'put', key: b(1), value: b(1) }], { sync: true });
+    // The immutable attribute makes the next write(2) on the open log fail with EPERM (ext4, as root).
+    const log = join(dir, 'log-0000000001.wal');
+    execFileSync('chattr', ['+i', log]);
+    try {
+      await expect(db.write([{ type: 'put', key: b(2), value: b(2) }], { sync: true })).rejects.toMatchObject({ code: 'StorageIO' });
+      // Memory may be ahead of the log now, so nothing is served any more.
+      await expect(db.get(b(1))).rejects.toMatchObject({ code: 'StorageIO' });
+      await expect(db.write([{ type: 'put', key: b(3), value: b(3) }])).rejects.toMatchObject({ code: 'StorageIO' });
+    } finally {
+      execFileSync('chattr', ['-i', log]);
+    }
+    await db.close();
+    const again = await createFsStorage({ dir });
+    expect((await again.scan()).map((r) => r.key[0])).toEqual([1]);
+    await again.close();
+  });
+
   it('runs unchanged under Deno 2 (node:fs only)', () => {
     const out = execFileSync(join(process.cwd(), 'node_modules/.bin/deno'), ['run', '-A', 'test/storage/deno-smoke.ts', join(dir, 'deno')], {
       encoding: 'utf8',
