@@ -31,6 +31,8 @@ export interface FrameGuard {
    * @param bytes - the frame as received.
    */
   check(peerId: number, bytes: Uint8Array): FrameVerdict;
+  /** Counts an offence found outside a frame (an unexpected message on the link). */
+  offend(peerId: number, error: FrameError): FrameVerdict;
   /** Clears the offence count of `peerId` (a new, freshly authenticated link). */
   reset(peerId: number): void;
   stats(): FrameGuardStats;
@@ -54,6 +56,15 @@ export function createFrameGuard(options: FrameGuardOptions): FrameGuard {
   const offencesMax = options.offencesMax ?? 3;
   const offences = new Map<number, number>();
   const stats: FrameGuardStats = { accepted: 0, rejected: 0, rejectedByCode: {}, disconnected: 0 };
+  const offend = (peerId: number, error: FrameError): FrameVerdict => {
+    stats.rejected++;
+    stats.rejectedByCode[error.code] = (stats.rejectedByCode[error.code] ?? 0) + 1;
+    const count = (offences.get(peerId) ?? 0) + 1;
+    offences.set(peerId, count);
+    const disconnect = count >= offencesMax;
+    if (disconnect) stats.disconnected++;
+    return { ok: false, error, disconnect };
+  };
   return {
     check(peerId, bytes) {
       try {
@@ -63,15 +74,10 @@ export function createFrameGuard(options: FrameGuardOptions): FrameGuard {
       } catch (err) {
         // decodeFrame throws nothing but FrameError; anything else is our bug and must surface.
         if (!(err instanceof FrameError)) throw err;
-        stats.rejected++;
-        stats.rejectedByCode[err.code] = (stats.rejectedByCode[err.code] ?? 0) + 1;
-        const count = (offences.get(peerId) ?? 0) + 1;
-        offences.set(peerId, count);
-        const disconnect = count >= offencesMax;
-        if (disconnect) stats.disconnected++;
-        return { ok: false, error: err, disconnect };
+        return offend(peerId, err);
       }
     },
+    offend,
     reset: (peerId) => void offences.delete(peerId),
     stats: () => ({ ...stats, rejectedByCode: { ...stats.rejectedByCode } }),
   };

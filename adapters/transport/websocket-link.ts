@@ -1,0 +1,130 @@
+/**
+ * One WebSocket connection of the WebSocket transport, from open to close: runs the handshake
+ * (client or server side) under a timeout, then carries frames (binary messages) and control
+ * notices (text messages) until either side closes. Works over any WHATWG-style socket: the
+ * browser's and Deno's WebSocket, and `ws` in Node.
+ */
+import type { ClientHandshake, HandshakeStep, ServerHandshake } from '../../src/transport/handshake.ts';
+
+/**
+ * The part of a WHATWG WebSocket the transport uses (browser, Deno, `ws` and `isomorphic-ws` all
+ * fit). Handler parameters are typed `never` so that every runtime's own event types are accepted;
+ * the transport reads only `data` of a message event and `code`/`reason` of a close event.
+ */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly bufferedAmount: number;
+  readonly readyState: number;
+  send(data: string | Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: never) => void) | null;
+  onmessage: ((ev: never) => void) | null;
+  onclose: ((ev: never) => void) | null;
+  onerror: ((ev: never) => void) | null;
+}
+
+/** A WebSocket constructor: `globalThis.WebSocket` in browsers and Deno, `ws`'s `WebSocket` in Node. */
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** Close codes the transport uses beside 1000 (normal) and 1009 (message too big, set by `ws`). */
+export const CLOSE_AUTH_FAILED = 4001;
+export const CLOSE_BAD_FRAMES = 4002;
+
+/** The WebSocket `OPEN` ready state. */
+export const OPEN = 1;
+
+/** What a link reports to its transport. */
+export interface LinkEvents {
+  /** The handshake succeeded: frames may flow to and from `peerId`. Return false to refuse the peer after all. */
+  authenticated(peerId: number): boolean;
+  /** A binary message arrived from `peerId` after the handshake. */
+  frame(peerId: number, bytes: Uint8Array): void;
+  /** A text message arrived from `peerId` after the handshake (a control notice, or an offence). */
+  control(peerId: number, text: string): void;
+  /** The socket closed; `authenticatedAs` is the peer id if the handshake had finished. */
+  closed(code: number, reason: string, authenticatedAs: number | undefined): void;
+  /** The handshake failed with `code` (counted by the transport). */
+  refused(code: string, reason: string): void;
+}
+
+/** Trims a close reason to the 123 bytes a close frame allows (ASCII-safe cut). */
+export function closeReason(reason: string): string {
+  return reason.length <= 120 ? reason : `${reason.slice(0, 117)}...`;
+}
+
+function bytesOf(data: unknown): Uint8Array | undefined {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (data instanceof Uint8Array) return data;
+  return undefined;
+}
+
+/**
+ * Drives one socket through the handshake and then its frames.
+ * @param socket - a socket; for the client side not yet open, for the server side already open.
+ * @param handshake - the client or server side of a fresh handshake.
+ * @param timeoutMs - how long the handshake may take before the socket is closed.
+ * @param events - callbacks into the transport.
+ */
+export function runLink(socket: WebSocketLike, handshake: ClientHandshake | ServerHandshake, timeoutMs: number, events: LinkEvents): void {
+  socket.binaryType = 'arraybuffer';
+  let peerId: number | undefined;
+  let failed = false;
+  // Handshake messages are handled one at a time, in order, although each awaits WebCrypto.
+  let chain: Promise<void> = Promise.resolve();
+
+  const fail = (code: string, reason: string, message?: string) => {
+    if (failed) return;
+    failed = true;
+    clearTimeout(timer);
+    events.refused(code, reason);
+    try {
+      if (message !== undefined && socket.readyState === OPEN) socket.send(message);
+      socket.close(CLOSE_AUTH_FAILED, closeReason(`${code}: ${reason}`));
+    } catch {
+      // The socket may already be gone; the close handler reports it.
+    }
+  };
+  const timer = setTimeout(() => fail('Timeout', `handshake did not finish within ${timeoutMs} ms`), timeoutMs);
+
+  const apply = (step: HandshakeStep) => {
+    if (failed) return;
+    if (step.kind === 'refuse') return fail(step.code, step.reason, step.message);
+    if (step.message !== undefined) socket.send(step.message);
+    if (step.kind === 'done') {
+      clearTimeout(timer);
+      if (!events.authenticated(step.peerId)) return fail('DuplicateStoreId', `store ${step.peerId} is already connected`);
+      peerId = step.peerId;
+    }
+  };
+
+  const dispatch = (data: unknown) => {
+    // Once either side has begun closing, nothing more is handed on.
+    if (socket.readyState !== OPEN) return;
+    const bytes = bytesOf(data);
+    if (bytes !== undefined) events.frame(peerId!, bytes);
+    else events.control(peerId!, typeof data === 'string' ? data : '');
+  };
+  // Messages waiting in `chain`; while any wait, later ones queue behind them to keep their order
+  // (the peer may send frames right behind its last handshake message).
+  let queued = 0;
+
+  if ('hello' in handshake) socket.onopen = () => socket.send(handshake.hello());
+  socket.onmessage = (ev: { data: unknown }) => {
+    if (failed) return;
+    if (peerId !== undefined && queued === 0) return dispatch(ev.data);
+    queued++;
+    chain = chain
+      .then(async () => {
+        if (failed) return;
+        if (peerId !== undefined) return dispatch(ev.data);
+        apply(await handshake.receive(ev.data));
+      })
+      .catch((err) => fail('Malformed', String(err)))
+      .finally(() => void queued--);
+  };
+  socket.onerror = () => {};
+  socket.onclose = (ev: { code: number; reason: string }) => {
+    clearTimeout(timer);
+    events.closed(ev.code, ev.reason, peerId);
+  };
+}

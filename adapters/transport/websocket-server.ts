@@ -1,0 +1,111 @@
+/**
+ * The WebSocket server side: listens, checks the browser `Origin` against an allow-list, limits
+ * message size, and hands every upgraded socket to a WebSocket transport, which authenticates it.
+ * Node uses the `ws` package (with `maxPayload`); Deno uses its native `Deno.upgradeWebSocket`.
+ * Browsers cannot listen: the `browser` export condition resolves to a stub that throws.
+ */
+import { DEFAULT_FRAME_LIMITS } from '../../src/codec/limits.ts';
+import { originAllowed } from '../../src/transport/handshake.ts';
+import type { WebSocketLike } from './websocket-link.ts';
+
+/** Options of {@link createWebSocketServer}. */
+export interface WebSocketServerOptions {
+  /** Receives each upgraded socket (a `WebSocketTransport`'s `accept`). */
+  accept(socket: WebSocketLike): void;
+  /** Interface to listen on (default `127.0.0.1`). */
+  host?: string;
+  /** Port (default 0: any free port; read the chosen one from the result). */
+  port?: number;
+  /** Browser origins allowed to connect; absent: any. Requests without an Origin (not browsers) pass. */
+  allowedOrigins?: readonly string[];
+  /** Largest WebSocket message accepted before the socket is closed with 1009 (Node only; default frame limit + 64 KiB). */
+  maxPayloadBytes?: number;
+}
+
+/** A listening server. */
+export interface WebSocketServer {
+  /** The port actually listened on. */
+  readonly port: number;
+  /** `ws://host:port`. */
+  readonly url: string;
+  /** Connections refused before the upgrade because of their Origin. */
+  originRefused(): number;
+  /** Stops listening and closes every socket it accepted. */
+  close(): Promise<void>;
+}
+
+interface DenoLike {
+  serve(options: { hostname: string; port: number; onListen?: (addr: { port: number }) => void }, handler: (req: Request) => Response): { finished: Promise<void>; shutdown(): Promise<void>; addr: { port: number } };
+  upgradeWebSocket(req: Request): { socket: WebSocketLike; response: Response };
+}
+
+/**
+ * Starts a WebSocket server (Node via `ws`, Deno natively).
+ * @param options - where to listen, whom to hand sockets to, origins and size limit.
+ */
+export async function createWebSocketServer(options: WebSocketServerOptions): Promise<WebSocketServer> {
+  const host = options.host ?? '127.0.0.1';
+  const deno = (globalThis as { Deno?: DenoLike }).Deno;
+  return deno !== undefined ? serveDeno(deno, host, options) : serveNode(host, options);
+}
+
+async function serveNode(host: string, options: WebSocketServerOptions): Promise<WebSocketServer> {
+  const { WebSocketServer: WsServer } = await import('ws');
+  let refused = 0;
+  const wss = new WsServer({
+    host,
+    port: options.port ?? 0,
+    maxPayload: options.maxPayloadBytes ?? DEFAULT_FRAME_LIMITS.frameBytesMax + 64 * 1024,
+    verifyClient: (info: { origin?: string }, done: (ok: boolean, code?: number, message?: string) => void) => {
+      if (originAllowed(info.origin, options.allowedOrigins)) return done(true);
+      refused++;
+      done(false, 403, 'origin not allowed');
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    wss.once('listening', resolve);
+    wss.once('error', reject);
+  });
+  wss.on('connection', (socket) => options.accept(socket as unknown as WebSocketLike));
+  const port = (wss.address() as { port: number }).port;
+  return {
+    port,
+    url: `ws://${host}:${port}`,
+    originRefused: () => refused,
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+async function serveDeno(deno: DenoLike, host: string, options: WebSocketServerOptions): Promise<WebSocketServer> {
+  let refused = 0;
+  const sockets = new Set<WebSocketLike>();
+  let resolvePort: (port: number) => void = () => {};
+  const listening = new Promise<number>((resolve) => {
+    resolvePort = resolve;
+  });
+  const server = deno.serve({ hostname: host, port: options.port ?? 0, onListen: (addr) => resolvePort(addr.port) }, (req) => {
+    if (req.headers.get('upgrade')?.toLowerCase() !== 'websocket') return new Response('WebSocket only', { status: 426 });
+    if (!originAllowed(req.headers.get('origin'), options.allowedOrigins)) {
+      refused++;
+      return new Response('origin not allowed', { status: 403 });
+    }
+    const { socket, response } = deno.upgradeWebSocket(req);
+    sockets.add(socket);
+    // Deno's socket is not open until the upgrade response is sent: accept it once it is.
+    socket.onopen = () => options.accept(socket);
+    return response;
+  });
+  const port = await listening;
+  return {
+    port,
+    url: `ws://${host}:${port}`,
+    originRefused: () => refused,
+    async close() {
+      for (const s of sockets) s.close(1001, 'server closing');
+      await server.shutdown();
+    },
+  };
+}

@@ -1,0 +1,282 @@
+/**
+ * The WebSocket transport of one store: dials the peers it is told about (reconnecting with
+ * jittered exponential back-off), accepts sockets handed over by a server adapter, authenticates
+ * every link with the cluster-secret handshake, and keeps a bounded send queue per peer that
+ * survives reconnection. Runs in browsers, Deno and Node (pass `ws`'s `WebSocket` in Node 20).
+ */
+import { FrameError, TransportError } from '../../src/codec/errors.ts';
+import { encodeFrame } from '../../src/codec/frame.ts';
+import { type FrameLimits, resolveFrameLimits } from '../../src/codec/limits.ts';
+import type { Frame, FrameItem } from '../../src/codec/schema.ts';
+import type { DisconnectInfo, Rand, Transport } from '../../src/ports.ts';
+import { createFrameGuard, createHandlerList, type FrameGuardStats, type FrameVerdict } from '../../src/transport/guard.ts';
+import { createClientHandshake, createNonceRegistry, createServerHandshake, type HandshakeIdentity } from '../../src/transport/handshake.ts';
+import { type HandshakeCrypto, importClusterSecret } from '../../src/transport/hmac.ts';
+import { CLOSE_BAD_FRAMES, closeReason, OPEN, runLink, type WebSocketConstructor, type WebSocketLike } from './websocket-link.ts';
+
+export type { WebSocketConstructor, WebSocketLike } from './websocket-link.ts';
+
+/** Options of {@link createWebSocketTransport}. */
+export interface WebSocketTransportOptions {
+  localId: number;
+  clusterId: string;
+  /** The shared cluster secret (at least 16 bytes; a string is taken as UTF-8). */
+  secret: string | Uint8Array;
+  /** Peers this store dials, by store id: `{ 2: 'ws://127.0.0.1:7002' }`. Others may dial in. */
+  peers?: Record<number, string>;
+  /** The WebSocket constructor (default `globalThis.WebSocket`; in Node 20 pass `ws`'s `WebSocket`). */
+  WebSocket?: WebSocketConstructor;
+  /** Bytes queued per peer (ours plus the socket's buffer) beyond which sends are refused (default 8 MiB). */
+  queueBytesMax?: number;
+  /** Socket buffer level above which queued frames wait (default 1 MiB). */
+  socketBufferBytesMax?: number;
+  /** How long a handshake may take (default 5000 ms). */
+  handshakeTimeoutMs?: number;
+  /** Reconnection back-off: first delay and cap, in ms (defaults 100 and 10,000); each delay is jittered. */
+  reconnectDelayMs?: { min: number; max: number };
+  /** Bad frames from one peer after which its link is closed (default 3). */
+  offencesMax?: number;
+  limits?: Partial<FrameLimits>;
+  /** Randomness for the back-off jitter (default `Math.random`). */
+  rand?: Pick<Rand, 'next'>;
+  /** WebCrypto (default `globalThis.crypto`). */
+  crypto?: HandshakeCrypto;
+}
+
+/** Counters of a WebSocket transport. */
+export interface WebSocketTransportStats extends FrameGuardStats {
+  /** Handshakes refused, by failure code (both directions). */
+  handshakeRefused: Record<string, number>;
+  /** Sends refused because a peer's queue was full. */
+  queueFull: number;
+  /** Refusal notices received from peers about our frames. */
+  refusedByPeer: number;
+  reconnects: number;
+}
+
+/** A {@link Transport} over WebSockets, with a server-side entry point and typed send errors. */
+export interface WebSocketTransport extends Transport {
+  /** Takes over a socket accepted by a server adapter (already open); runs the server handshake on it. */
+  accept(socket: WebSocketLike): void;
+  /** Like `send`, but throws a {@link TransportError} saying why a frame cannot be queued. */
+  enqueue(storeId: number, items: readonly FrameItem[]): void;
+  /** Closes the link to `storeId` (a dialled peer is dialled again after the back-off). */
+  disconnect(storeId: number, reason: string): void;
+  /** Resolves once the link to `storeId` is authenticated (or rejects after `timeoutMs`). */
+  connected(storeId: number, timeoutMs?: number): Promise<void>;
+  stats(): WebSocketTransportStats;
+}
+
+/** Whether `text` is a peer's notice that it refused one of our frames (`{ t: 'refused', code, reason }`). */
+function isRefusalNotice(text: string): boolean {
+  if (text.length > 1024) return false;
+  try {
+    const v = JSON.parse(text) as { t?: unknown; code?: unknown };
+    return v?.t === 'refused' && typeof v.code === 'string';
+  } catch {
+    return false;
+  }
+}
+
+interface Peer {
+  id: number;
+  url: string | undefined;
+  socket: WebSocketLike | undefined;
+  queue: Uint8Array[];
+  /** Invariant: the sum of `queue` lengths. */
+  queueBytes: number;
+  attempts: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  waiters: (() => void)[];
+}
+
+/**
+ * Creates the WebSocket transport of one store. The cluster secret is imported first, hence async.
+ * @param options - identity, secret, peers to dial, WebSocket constructor and limits.
+ */
+export async function createWebSocketTransport(options: WebSocketTransportOptions): Promise<WebSocketTransport> {
+  const { localId, clusterId } = options;
+  const crypto = options.crypto ?? (globalThis.crypto as unknown as HandshakeCrypto);
+  const Ctor = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  const limits = resolveFrameLimits(options.limits);
+  const queueBytesMax = options.queueBytesMax ?? 8 * 1024 * 1024;
+  const socketBufferBytesMax = options.socketBufferBytesMax ?? 1024 * 1024;
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
+  const backoff = options.reconnectDelayMs ?? { min: 100, max: 10_000 };
+  const rand = options.rand ?? { next: Math.random };
+  const identity: HandshakeIdentity = { clusterId, localId, crypto, key: await importClusterSecret(crypto, options.secret) };
+  const guard = createFrameGuard({ clusterId, localId, limits, offencesMax: options.offencesMax });
+  const nonces = createNonceRegistry();
+  const frames = createHandlerList<Frame>();
+  const disconnects = createHandlerList<DisconnectInfo>();
+  const peers = new Map<number, Peer>();
+  const sockets = new Set<WebSocketLike>();
+  const counters = { handshakeRefused: {} as Record<string, number>, queueFull: 0, refusedByPeer: 0, reconnects: 0 };
+  let closed = false;
+
+  const peerOf = (id: number, url?: string): Peer => {
+    let p = peers.get(id);
+    if (p === undefined) {
+      p = { id, url, socket: undefined, queue: [], queueBytes: 0, attempts: 0, timer: undefined, waiters: [] };
+      peers.set(id, p);
+    }
+    return p;
+  };
+
+  const flush = (p: Peer) => {
+    const s = p.socket;
+    if (s === undefined || s.readyState !== OPEN) return;
+    while (p.queue.length > 0 && s.bufferedAmount < socketBufferBytesMax) {
+      const bytes = p.queue.shift()!;
+      p.queueBytes -= bytes.length;
+      s.send(bytes);
+    }
+    // Browsers have no drain event: look again shortly while frames wait.
+    if (p.queue.length > 0 && p.timer === undefined) {
+      p.timer = setTimeout(() => {
+        p.timer = undefined;
+        flush(p);
+      }, 5);
+    }
+  };
+
+  const scheduleDial = (p: Peer) => {
+    if (closed || p.url === undefined || p.timer !== undefined) return;
+    const cap = Math.min(backoff.max, backoff.min * 2 ** Math.min(p.attempts, 30));
+    const delay = p.attempts === 0 ? 0 : cap / 2 + (rand.next() * cap) / 2;
+    p.attempts++;
+    p.timer = setTimeout(() => {
+      p.timer = undefined;
+      dial(p);
+    }, delay);
+  };
+
+  /** Tells the peer why its message was refused, and cuts it off at the offence limit. */
+  const judge = (socket: WebSocketLike, verdict: FrameVerdict) => {
+    if (verdict.ok) return;
+    socket.send(JSON.stringify({ t: 'refused', code: verdict.error.code, reason: verdict.error.message.slice(0, 200) }));
+    if (verdict.disconnect) socket.close(CLOSE_BAD_FRAMES, closeReason(`too many bad frames (last: ${verdict.error.code})`));
+  };
+
+  const attach = (socket: WebSocketLike, side: 'client' | 'server', dialled?: Peer) => {
+    sockets.add(socket);
+    const handshake = side === 'client' ? createClientHandshake(identity, dialled!.id) : createServerHandshake(identity, (id) => peers.get(id)?.socket !== undefined, nonces);
+    runLink(socket, handshake, handshakeTimeoutMs, {
+      authenticated(peerId) {
+        const p = peerOf(peerId);
+        if (closed || p.socket !== undefined) return false;
+        p.socket = socket;
+        p.attempts = 0;
+        guard.reset(peerId);
+        for (const w of p.waiters.splice(0)) w();
+        flush(p);
+        return true;
+      },
+      frame(peerId, bytes) {
+        const verdict = guard.check(peerId, bytes);
+        if (verdict.ok) frames.emit(verdict.frame);
+        else judge(socket, verdict);
+      },
+      control(peerId, text) {
+        if (isRefusalNotice(text)) counters.refusedByPeer++;
+        else judge(socket, guard.offend(peerId, new FrameError('FrameMalformed', 'unexpected text message after the handshake')));
+      },
+      refused(code) {
+        counters.handshakeRefused[code] = (counters.handshakeRefused[code] ?? 0) + 1;
+      },
+      closed(code, reason, peerId) {
+        sockets.delete(socket);
+        const p = peerId === undefined ? dialled : peers.get(peerId);
+        if (p !== undefined && p.socket === socket) {
+          p.socket = undefined;
+          if (!closed) disconnects.emit({ storeId: p.id, reason: reason || `socket closed (${code})` });
+        }
+        if (dialled !== undefined && !closed) {
+          if (peerId !== undefined) counters.reconnects++;
+          scheduleDial(dialled);
+        }
+      },
+    });
+  };
+
+  const dial = (p: Peer) => {
+    if (closed || p.url === undefined) return;
+    if (Ctor === undefined) throw new TransportError('Unsupported', 'no WebSocket constructor: pass options.WebSocket (in Node 20, `WebSocket` from the ws package)');
+    let socket: WebSocketLike;
+    try {
+      socket = new Ctor(p.url);
+    } catch {
+      return scheduleDial(p);
+    }
+    attach(socket, 'client', p);
+  };
+
+  for (const [id, url] of Object.entries(options.peers ?? {})) {
+    const p = peerOf(Number(id), url);
+    scheduleDial(p);
+  }
+
+  const enqueue = (storeId: number, items: readonly FrameItem[]) => {
+    const bytes = encodeFrame({ clusterId, from: localId, to: storeId, items }, limits);
+    if (closed) throw new TransportError('TransportClosed', 'the transport is closed');
+    const p = peers.get(storeId);
+    if (p === undefined) throw new TransportError('InvalidArgument', `no link to store ${storeId}: it is not in options.peers and has not connected`);
+    const queued = p.queueBytes + (p.socket?.bufferedAmount ?? 0);
+    if (queued > 0 && queued + bytes.length > queueBytesMax) {
+      counters.queueFull++;
+      throw new TransportError('QueueFull', `send queue to store ${storeId} is full (${queued} bytes queued, queueBytesMax ${queueBytesMax}); wait for queuedBytes() to fall`);
+    }
+    p.queue.push(bytes);
+    p.queueBytes += bytes.length;
+    flush(p);
+  };
+
+  return {
+    localId,
+    accept(socket) {
+      if (closed) return socket.close(1001, 'transport closed');
+      attach(socket, 'server');
+    },
+    enqueue,
+    send(storeId, items) {
+      try {
+        enqueue(storeId, items);
+        return true;
+      } catch (err) {
+        if (err instanceof TransportError) return false;
+        throw err;
+      }
+    },
+    onFrame: frames.add,
+    onDisconnect: disconnects.add,
+    queuedBytes(storeId) {
+      const p = peers.get(storeId);
+      return p === undefined ? 0 : p.queueBytes + (p.socket?.bufferedAmount ?? 0);
+    },
+    disconnect(storeId, reason) {
+      peers.get(storeId)?.socket?.close(1000, closeReason(reason));
+    },
+    connected(storeId, timeoutMs = 10_000) {
+      const p = peerOf(storeId);
+      if (p.socket !== undefined) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new TransportError('AuthFailed', `no authenticated link to store ${storeId} after ${timeoutMs} ms`)), timeoutMs);
+        p.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    },
+    stats: () => ({ ...guard.stats(), ...counters, handshakeRefused: { ...counters.handshakeRefused } }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const p of peers.values()) clearTimeout(p.timer);
+      const open = [...sockets];
+      for (const s of open) s.close(1000, 'closed');
+      // Give the close handshakes a moment, without ever hanging on a dead peer.
+      const deadline = Date.now() + 1000;
+      while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { TransportError } from '../../src/codec/errors.ts';
+import { encodeFrame } from '../../src/codec/frame.ts';
+import type { Transport } from '../../src/ports.ts';
+import { describeTransport, record, req, settleUntil, type TransportHarness } from './conformance.ts';
+import { rawClient, SECRET, sleep, startStore, type TestStore } from './ws-helpers.ts';
+
+function harness(): TransportHarness {
+  let stores: TestStore[] = [];
+  const byId = (t: Transport) => stores.find((s) => s.transport.localId === t.localId)!.transport;
+  return {
+    async start(ids, options) {
+      stores = [];
+      for (const id of ids) {
+        // Each store dials the ones started before it, so every pair has one link.
+        const peers = Object.fromEntries(stores.map((s) => [s.transport.localId, s.server.url]));
+        stores.push(await startStore(id, { peers, queueBytesMax: options?.queueBytesMax, socketBufferBytesMax: options?.queueBytesMax && options.queueBytesMax / 2, limits: { frameBytesMax: options?.frameBytesMax } }, { maxPayloadBytes: options?.frameBytesMax && options.frameBytesMax + 65536 }));
+      }
+      for (const a of stores) for (const b of stores) if (a !== b) await a.transport.connected(b.transport.localId);
+      return stores.map((s) => s.transport);
+    },
+    settle: () => sleep(10),
+    async interrupt(a, b) {
+      byId(a).disconnect(b.localId, 'test interrupt');
+      await sleep(20);
+    },
+    async stop() {
+      await Promise.all(stores.map((s) => s.close()));
+    },
+  };
+}
+
+describeTransport('WebSocket (Node, ws, loopback)', harness);
+
+describe('WebSocket transport: authentication', { timeout: 15_000 }, () => {
+  it('refuses a wrong secret and a wrong cluster, and never delivers their frames', async () => {
+    const server = await startStore(2);
+    const wrongSecret = await startStore(1, { peers: { 2: server.server.url }, secret: 'not the cluster secret at all' });
+    const wrongCluster = await startStore(3, { peers: { 2: server.server.url }, clusterId: 'other' });
+    const got = record(server.transport);
+    await settleUntil({ settle: () => sleep(20) } as TransportHarness, () => (wrongSecret.transport.stats().handshakeRefused.BadProof ?? 0) > 0 && (server.transport.stats().handshakeRefused.WrongCluster ?? 0) > 0, 100);
+    expect(wrongSecret.transport.stats().handshakeRefused.BadProof).toBeGreaterThan(0);
+    expect(server.transport.stats().handshakeRefused.WrongCluster).toBeGreaterThan(0);
+    expect(wrongSecret.transport.send(2, [req(1)])).toBe(true); // queued, never delivered
+    await sleep(50);
+    expect(got.frames).toEqual([]);
+    await Promise.all([server.close(), wrongSecret.close(), wrongCluster.close()]);
+  });
+
+  it('refuses a duplicate store id, a replayed hello, a silent client (timeout) and a foreign origin', async () => {
+    const server = await startStore(2, { handshakeTimeoutMs: 200 }, { allowedOrigins: ['https://app.example'] });
+    const first = await rawClient(server.server.url, 1);
+    await expect(rawClient(server.server.url, 1)).rejects.toThrow(/DuplicateStoreId/);
+    const silent = await rawClient(server.server.url, 5, { handshake: false });
+    expect(await silent.closed).toMatchObject({ code: 4001, reason: expect.stringMatching(/^Timeout/) });
+    // Replay: record a hello, then send it again on a new socket.
+    const spy = await rawClient(server.server.url, 6, { handshake: false });
+    const { createClientHandshake } = await import('../../src/transport/handshake.ts');
+    const { importClusterSecret } = await import('../../src/transport/hmac.ts');
+    const hello = createClientHandshake({ clusterId: 'ws-test', localId: 7, crypto: globalThis.crypto, key: await importClusterSecret(globalThis.crypto, SECRET) }).hello();
+    spy.socket.send(hello);
+    await sleep(30);
+    const replay = await rawClient(server.server.url, 7, { handshake: false });
+    replay.socket.send(hello);
+    expect(await replay.closed).toMatchObject({ code: 4001, reason: expect.stringMatching(/^Replay/) });
+    await expect(rawClient(server.server.url, 8, { headers: { Origin: 'https://evil.example' } })).rejects.toThrow(/HTTP 403/);
+    expect(server.server.originRefused()).toBe(1);
+    const fromApp = await rawClient(server.server.url, 9, { headers: { Origin: 'https://app.example' } });
+    expect(server.transport.stats().handshakeRefused).toMatchObject({ DuplicateStoreId: 1, Timeout: 1, Replay: 1 });
+    for (const c of [first, spy, fromApp]) c.socket.close();
+    await server.close();
+  });
+});
+
+describe('WebSocket transport: bad frames and queues', { timeout: 15_000 }, () => {
+  it('drops and counts bad frames, tells the peer why, and disconnects it after three', async () => {
+    const server = await startStore(2);
+    const got = record(server.transport);
+    const client = await rawClient(server.server.url, 1);
+    client.socket.send(Uint8Array.of(0xc1));
+    client.socket.send(encodeFrame({ clusterId: 'ws-test', from: 3, to: 2, items: [] }));
+    client.socket.send('hello?');
+    client.socket.send(encodeFrame({ clusterId: 'ws-test', from: 1, to: 2, items: [req(1)] }));
+    const closed = await client.closed;
+    expect(closed).toMatchObject({ code: 4002, reason: expect.stringMatching(/too many bad frames/) });
+    expect(client.texts.map((t) => JSON.parse(t).code)).toEqual(['FrameMalformed', 'WrongSender', 'FrameMalformed']);
+    expect(server.transport.stats()).toMatchObject({ rejected: 3, disconnected: 1 });
+    expect(got.frames).toEqual([]);
+    await settleUntil({ settle: () => sleep(10) } as TransportHarness, () => got.disconnects.length > 0, 100);
+    expect(got.disconnects).toEqual([{ storeId: 1, reason: expect.stringMatching(/too many bad frames/) }]);
+    await server.close();
+  });
+
+  it('throws typed errors from enqueue: unknown peer, full queue, closed transport', async () => {
+    const server = await startStore(2);
+    const client = await startStore(1, { peers: { 2: server.server.url }, queueBytesMax: 64 * 1024 });
+    await client.transport.connected(2);
+    const code = (fn: () => void) => {
+      try {
+        fn();
+        return 'ok';
+      } catch (err) {
+        return err instanceof TransportError ? err.code : String(err);
+      }
+    };
+    expect(code(() => client.transport.enqueue(9, [req(1)]))).toBe('InvalidArgument');
+    let result = 'ok';
+    for (let i = 0; i < 1000 && result === 'ok'; i++) result = code(() => client.transport.enqueue(2, [req(i, 16 * 1024)]));
+    expect(result).toBe('QueueFull');
+    expect(client.transport.stats().queueFull).toBe(1);
+    await client.close();
+    expect(code(() => client.transport.enqueue(2, [req(1)]))).toBe('TransportClosed');
+    await server.close();
+  });
+});
