@@ -55,6 +55,23 @@ function applyOp(store: Store, op: WriteOp): Promise<unknown> {
   return range === 'empty' ? Promise.resolve() : range === undefined ? store.clear() : store.delete(range);
 }
 
+/** Keys and bytes in `[start, end)`, read in pages within one transaction so memory stays bounded. */
+async function sizeOf(store: Store, start: Uint8Array | undefined, end: Uint8Array | undefined): Promise<{ keys: number; bytes: number }> {
+  const PAGE = 1000;
+  let keys = 0;
+  let bytes = 0;
+  for (let from = start; ; ) {
+    const page = await scanStore(store, { start: from, end, limit: PAGE, reverse: false });
+    for (const row of page) bytes += row.key.length + row.value.length;
+    keys += page.length;
+    if (page.length < PAGE) return { keys, bytes };
+    // The smallest key after the last one read: the last key with a 0x00 byte appended.
+    const last = page[page.length - 1].key;
+    from = new Uint8Array(last.length + 1);
+    from.set(last);
+  }
+}
+
 /**
  * Opens (or creates) the IndexedDB database `options.name` as a {@link StorageEngine}.
  * @param options - database name, optional factory and size limits
@@ -119,12 +136,7 @@ export async function createIndexedDbStorage(options: IndexedDbStorageOptions): 
     },
     async approximateSize(range) {
       const r = validateRange(range);
-      const rows = await scanStore(live().transaction(STORE, 'readonly').store as unknown as Store, { ...r, limit: Number.POSITIVE_INFINITY, reverse: false }).catch(
-        io('size failed'),
-      );
-      let bytes = 0;
-      for (const row of rows) bytes += row.key.length + row.value.length;
-      return { keys: rows.length, bytes };
+      return sizeOf(live().transaction(STORE, 'readonly').store as unknown as Store, r.start, r.end).catch(io('size failed'));
     },
     async snapshot() {
       live();
