@@ -225,8 +225,13 @@ export function errorFromData(data: ErrorData): FlotillaError {
   const error = Object.create(proto) as FlotillaError;
   Object.assign(error, data.fields);
   Object.defineProperty(error, 'message', { value: data.message, writable: true, configurable: true });
-  Object.defineProperty(error, 'code', { value: data.code, enumerable: true });
-  Object.defineProperty(error, 'name', { value: proto.constructor.name, writable: true, configurable: true });
+  // The same own properties a constructed error has: `name` and `code` enumerable, `message` not.
+  for (const [name, value] of [
+    ['name', proto.constructor.name],
+    ['code', data.code],
+  ]) {
+    Object.defineProperty(error, name, { value, writable: true, enumerable: true, configurable: true });
+  }
   return error;
 }
 
