@@ -1,0 +1,102 @@
+/**
+ * What one simulation run looks like, and how a seed picks it. Everything is derived from the
+ * seed alone, so `--seed N` replays exactly the run that failed.
+ */
+
+/** How hostile the world is during the fault phase. Probabilities are per message or per tick. */
+export interface FaultProfile {
+  name: string;
+  /** A message is lost. */
+  dropP: number;
+  /** A message is delivered twice. */
+  dupP: number;
+  /** A message is delivered 0..maxDelayTicks ticks after it was sent (random order within a tick). */
+  maxDelayTicks: number;
+  /** Per tick: the partition changes (a new one, or healed). */
+  partitionP: number;
+  /** Per tick: a running replica crashes. */
+  crashP: number;
+  /** Per tick and crashed replica: it restarts. */
+  restartP: number;
+}
+
+export const PROFILES: readonly FaultProfile[] = [
+  { name: 'calm', dropP: 0, dupP: 0, maxDelayTicks: 1, partitionP: 0, crashP: 0, restartP: 0 },
+  { name: 'lossy', dropP: 0.1, dupP: 0.05, maxDelayTicks: 3, partitionP: 0, crashP: 0, restartP: 0 },
+  { name: 'partitions', dropP: 0.02, dupP: 0.01, maxDelayTicks: 2, partitionP: 0.04, crashP: 0, restartP: 0 },
+  { name: 'crashes', dropP: 0.02, dupP: 0.02, maxDelayTicks: 2, partitionP: 0, crashP: 0.015, restartP: 0.08 },
+  { name: 'chaos', dropP: 0.05, dupP: 0.03, maxDelayTicks: 3, partitionP: 0.03, crashP: 0.01, restartP: 0.08 },
+];
+
+export interface SimOptions {
+  seed: number;
+  /** Initial voters, ids 1..voters. */
+  voters: number;
+  /** Extra ids, not members at first, that membership changes may add. */
+  spares: number;
+  profile: FaultProfile;
+  preVote: boolean;
+  checkQuorum: boolean;
+  /** Reads confirmed by the leader lease (only with checkQuorum). */
+  leaseReads: boolean;
+  /** Probability that a Ready's write stays in flight across scheduler steps (an asynchronous disk). */
+  asyncWriteP: number;
+  electionTick: number;
+  heartbeatTick: number;
+  maxSizePerMsg: number;
+  maxInflightMsgs: number;
+  /** Applied entries between snapshots (0: never compact). */
+  snapshotEvery: number;
+  /** Ticks of workload under faults. */
+  faultTicks: number;
+  /** After the faults heal: a leader exists and a new proposal commits within this many ticks. */
+  livenessBoundTicks: number;
+  /** At heal time, crash and restart every replica at once (a cold start of the whole group). */
+  coldRestart: boolean;
+  proposeP: number;
+  readP: number;
+  transferP: number;
+  confChangeP: number;
+}
+
+/** splitmix32 step: a well-mixed 32-bit value from a seed, to pick options independently of the run's Rand. */
+function mix(seed: number, salt: number): number {
+  let t = (seed ^ Math.imul(salt, 0x9e3779b9)) >>> 0;
+  t = Math.imul(t ^ (t >>> 16), 0x21f0aaad);
+  t = Math.imul(t ^ (t >>> 15), 0x735a2d97);
+  return (t ^ (t >>> 15)) >>> 0;
+}
+
+/** The run that `seed` names: group size, fault profile and features alternate across seeds. */
+export function optionsForSeed(seed: number): SimOptions {
+  const pick = (salt: number, n: number) => mix(seed, salt) % n;
+  const voters = seed % 2 === 0 ? 3 : 5;
+  const profile = PROFILES[Math.floor(seed / 2) % PROFILES.length];
+  const checkQuorum = pick(1, 2) === 0;
+  const electionTick = 10;
+  return {
+    seed,
+    voters,
+    spares: 2,
+    profile,
+    preVote: pick(2, 2) === 0,
+    checkQuorum,
+    leaseReads: checkQuorum && pick(3, 3) === 0,
+    asyncWriteP: [0, 0.3, 0.7][pick(4, 3)],
+    electionTick,
+    heartbeatTick: 2,
+    maxSizePerMsg: [64, 256, 4096][pick(5, 3)],
+    maxInflightMsgs: [1, 4, 64][pick(6, 3)],
+    snapshotEvery: [0, 8, 25][pick(7, 3)],
+    faultTicks: 200 + pick(8, 400),
+    // Without pre-vote a replica with a stale configuration may keep moving the term up and
+    // recovery is a matter of timeouts falling right; the slowest of 10,000 seeds needed 32
+    // election timeouts. A livelock (for example timers that are not randomized) never ends.
+    livenessBoundTicks: 60 * electionTick,
+    coldRestart: pick(9, 4) === 0,
+    proposeP: 0.3,
+    readP: 0.1,
+    transferP: 0.01,
+    confChangeP: pick(10, 2) === 0 ? 0.03 : 0,
+  };
+}
