@@ -5,3 +5,6 @@ export type * from './ports.ts';
 export { nullLogger } from './ports.ts';
 export * from './raft/index.ts';
 export { createSeededRand } from './util/rand.ts';
+export * from './errors.ts';
+export * from './kv/index.ts';
+export * from './region/index.ts';
