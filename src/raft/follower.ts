@@ -7,17 +7,17 @@ import { bcastAppend } from './leader.ts';
 import type { Raft } from './raft.ts';
 import { configFromConfState } from './tracker.ts';
 import type { Message, Snapshot } from './types.ts';
-import { makeMessage, NONE } from './types.ts';
+import { isLocalRequest, makeMessage, NONE } from './types.ts';
 
 export function stepFollower(r: Raft, m: Message): void {
   switch (m.type) {
     case 'MsgProp':
       if (r.lead === NONE) {
-        if (m.from === r.id || m.from === NONE) throw new ProposalDroppedError('noLeader', `node ${r.id} knows no leader`);
+        if (isLocalRequest(m)) throw new ProposalDroppedError('noLeader', `node ${r.id} knows no leader`);
         return;
       }
       if (r.cfg.disableProposalForwarding) {
-        if (m.from === r.id || m.from === NONE) {
+        if (isLocalRequest(m)) {
           throw new ProposalDroppedError('forwardingDisabled', `node ${r.id} is not the leader (leader is ${r.lead})`);
         }
         return;
@@ -49,7 +49,7 @@ export function stepFollower(r: Raft, m: Message): void {
       return;
     case 'MsgReadIndex':
       if (r.lead === NONE) {
-        if (m.from === r.id || m.from === NONE) throw new ProposalDroppedError('noLeader', `node ${r.id} knows no leader for a read`);
+        if (isLocalRequest(m)) throw new ProposalDroppedError('noLeader', `node ${r.id} knows no leader for a read`);
         return;
       }
       r.send(makeMessage({ ...m, to: r.lead }));
@@ -65,7 +65,7 @@ export function stepCandidate(r: Raft, m: Message): void {
   switch (m.type) {
     case 'MsgProp':
     case 'MsgReadIndex':
-      if (m.from === r.id || m.from === NONE) throw new ProposalDroppedError('noLeader', `node ${r.id} is campaigning`);
+      if (isLocalRequest(m)) throw new ProposalDroppedError('noLeader', `node ${r.id} is campaigning`);
       return;
     case 'MsgApp':
       r.becomeFollower(m.term, m.from);

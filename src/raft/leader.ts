@@ -9,7 +9,7 @@ import { jointCommitted } from './quorum.ts';
 import type { Raft } from './raft.ts';
 import { entrySize } from './storage.ts';
 import type { Entry, Message, NodeId } from './types.ts';
-import { EMPTY_BYTES, makeMessage, NONE } from './types.ts';
+import { EMPTY_BYTES, isLocalRequest, makeMessage, NONE } from './types.ts';
 
 /** MsgReadIndex `index` value asking for a lease read instead of a heartbeat round. */
 export const READ_LEASE = 1;
@@ -59,19 +59,19 @@ export function stepLeader(r: Raft, m: Message): void {
   }
 }
 
-function dropProposal(r: Raft, m: Message, err: RaftError): void {
+function dropProposal(m: Message, err: RaftError): void {
   // Only the local caller can be told; a forwarded proposal is dropped and its client retries.
-  if (m.from === r.id || m.from === NONE) throw err;
+  if (isLocalRequest(m)) throw err;
 }
 
 function handlePropose(r: Raft, m: Message): void {
   const refusal = proposalRefusal(r, m);
   if (refusal) {
-    dropProposal(r, m, refusal);
+    dropProposal(m, refusal);
     return;
   }
   if (!r.appendEntries(m.entries.map((e) => ({ term: 0, index: 0, type: e.type, data: e.data })))) {
-    dropProposal(r, m, new ProposalDroppedError('tooLarge', 'too many uncommitted bytes; wait for commits'));
+    dropProposal(m, new ProposalDroppedError('tooLarge', 'too many uncommitted bytes; wait for commits'));
     return;
   }
   // Committing may have removed this leader (a single-voter group applying its own removal).
@@ -248,11 +248,28 @@ function handleHeartbeatResponse(r: Raft, m: Message, pr: Progress): void {
   pr.recentActive = true;
   pr.msgAppFlowPaused = false;
   if (m.index > pr.heartbeatAckTick && m.index <= r.tickCount) pr.heartbeatAckTick = m.index;
-  if (pr.match < r.raftLog.lastIndex()) sendAppend(r, m.from);
+  if (pr.state === 'replicate' && pr.inflights.full()) sendEmptyAppend(r, m.from, pr);
+  else if (pr.match < r.raftLog.lastIndex()) sendAppend(r, m.from);
   if (m.context.length === 0) return;
   const acks = r.readOnly.recvAck(m.from, m.context);
   if (!acks || !r.trk.quorumOf(acks)) return;
   for (const rs of r.readOnly.advance(m.context)) answerRead(r, rs.req, rs.index);
+}
+
+/**
+ * Every append in flight to a follower with a full window may have been lost, and then nothing
+ * would ever free the window: an empty append at `next - 1` makes the follower say where it is
+ * (acknowledged: the window frees; rejected: back to probing). etcd-io/raft does the same.
+ */
+function sendEmptyAppend(r: Raft, to: NodeId, pr: Progress): void {
+  const prevIndex = pr.next - 1;
+  if (prevIndex < r.raftLog.firstIndex() - 1) {
+    // What it lacks is compacted: start over from a probe, which sends the snapshot.
+    pr.becomeProbe();
+    sendAppend(r, to);
+    return;
+  }
+  r.send(makeMessage({ type: 'MsgApp', to, index: prevIndex, logTerm: r.raftLog.term(prevIndex), commit: r.raftLog.committed }));
 }
 
 // --- reads ---------------------------------------------------------------------------------------
@@ -320,7 +337,7 @@ function handleTransferLeader(r: Raft, m: Message, pr: Progress): void {
   }
   if (transferee === r.id) return; // already the leader
   // The transfer must finish within an election timeout or it is abandoned.
-  r.electionElapsed = 0;
+  r.transferElapsed = 0;
   r.leadTransferee = transferee;
   if (pr.match === r.raftLog.lastIndex()) sendTimeoutNow(r, transferee);
   else sendAppend(r, transferee);

@@ -59,6 +59,11 @@ export class Raft {
 
   /** Ticks since the last election timeout reset (leader: since the last check-quorum round). */
   electionElapsed = 0;
+  /**
+   * Leader: ticks since the transfer to `leadTransferee` began; it is abandoned at electionTick.
+   * A timer of its own, so that transfer requests cannot postpone check-quorum.
+   */
+  transferElapsed = 0;
   heartbeatElapsed = 0;
   /** In [electionTick, 2*electionTick); drawn anew on every reset so that split votes resolve. */
   randomizedElectionTimeout = 0;
@@ -279,10 +284,10 @@ export class Raft {
     if (this.electionElapsed >= this.cfg.electionTick) {
       this.electionElapsed = 0;
       if (this.cfg.checkQuorum) this.stepLocal('MsgCheckQuorum');
-      // A transfer that did not finish within an election timeout is abandoned.
-      if (this.state === 'leader' && this.leadTransferee !== NONE) this.leadTransferee = NONE;
     }
     if (this.state !== 'leader') return;
+    // A transfer that did not finish within an election timeout is abandoned.
+    if (this.leadTransferee !== NONE && ++this.transferElapsed >= this.cfg.electionTick) this.leadTransferee = NONE;
     for (const pr of this.trk.progress.values()) {
       if (pr.state === 'snapshot' && ++pr.snapshotElapsedTicks >= this.cfg.snapshotTimeoutTicks) {
         // Neither reported nor acknowledged: assume it was lost and start over from a probe.
@@ -405,6 +410,11 @@ export class Raft {
         this.send(makeMessage({ type: 'MsgAppResp', to: m.from }));
       } else if (m.type === 'MsgPreVote') {
         this.send(makeMessage({ type: 'MsgPreVoteResp', to: m.from, term: this.term, reject: true }));
+      } else if (m.type === 'MsgVote') {
+        // Tell a candidate of an older term about ours (Figure 2: the reply carries currentTerm).
+        // Otherwise a voter whose term ran ahead but whose stale configuration does not list the
+        // candidate is never heard of, and neither can win until terms cross by chance.
+        this.send(makeMessage({ type: 'MsgVoteResp', to: m.from, term: this.term, reject: true }));
       }
       return;
     }

@@ -195,6 +195,15 @@ export function emptyConfState(): ConfState {
   return { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
 }
 
+/**
+ * True for a proposal or read stepped by this node's own caller (it has no recipient), as opposed
+ * to one that came over the network: a forwarded request keeps its originator as `from`, so a
+ * request forwarded back to its originator must not be mistaken for a local call (that throws).
+ */
+export function isLocalRequest(m: Message): boolean {
+  return m.to === NONE;
+}
+
 /** True for messages that only make sense inside the node that produced them. */
 export function isLocalMessage(type: MessageType): boolean {
   return (
