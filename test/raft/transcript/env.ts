@@ -8,8 +8,7 @@
  * wrapping the core's `become*` methods, so the trace shows every transition even when several
  * happen within one step.
  */
-import type { ConfState, Message, RaftConfig, RawNode, Snapshot, TranscriptCore } from './core.ts';
-import type { MemoryRaftStorage } from './core.ts';
+import type { ConfState, MemoryRaftStorage, Message, RaftConfig, RawNode, Snapshot, TranscriptCore } from './core.ts';
 import { describeMessage, describeReady } from './format.ts';
 
 /** An error in how a transcript drives the environment (as opposed to an error of the core). */
