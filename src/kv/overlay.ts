@@ -132,6 +132,19 @@ export class WriteOverlay implements KvReader {
     this.#bytes += start.length + end.length;
   }
 
+  /**
+   * Stages engine write ops in order (for example what `copySessions` returns), so they join
+   * this turn's one batch and later commands read them.
+   * @param ops - the ops to stage.
+   */
+  stage(ops: readonly WriteOp[]): void {
+    for (const op of ops) {
+      if (op.type === 'put') this.put(op.key, op.value);
+      else if (op.type === 'delete') this.delete(op.key);
+      else this.deleteRange(op.start, op.end);
+    }
+  }
+
   /** A new overlay reading through this one, to stage one command's writes. */
   child(): WriteOverlay {
     return new WriteOverlay(this);

@@ -13,7 +13,9 @@
  * ```
  * Commands applied into the same overlay read each other's writes, and the turn ends in ONE
  * engine batch (flush earlier when `overlay.opCount`/`byteSize` near the engine's batch limits).
- * `currentRegion` must reflect splits applied earlier in the same turn.
+ * `currentRegion` must reflect splits applied earlier in the same turn. When the store applies a
+ * split entry it also stages `overlay.stage(await copySessions(overlay, parentId, childId))`; a
+ * merge stages `copySessions(overlay, sourceId, targetId)` and deletes `sessionRange(sourceId)`.
  *
  * `apply` is deterministic: it depends only on the state, the region and the command (time comes
  * from `command.nowMs`), and checks values against the fixed `HARD_KV_LIMITS`, so every replica

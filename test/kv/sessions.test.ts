@@ -118,8 +118,8 @@ describe('session bounds and region changes', () => {
     await at(1, 'b', 7);
     await at(2, 'b', 3);
     const overlay = new WriteOverlay(h.engine);
-    for (const op of await copySessions(overlay, 2, 1)) if (op.type === 'put') overlay.put(op.key, op.value);
-    overlay.deleteRange(sessionRange(2).start, sessionRange(2).end);
+    overlay.stage(await copySessions(overlay, 2, 1));
+    overlay.stage([{ type: 'deleteRange', ...sessionRange(2) }]);
     await h.engine.write(overlay.toWriteOps());
     expect((await readSession(h.engine, 1, encodeUtf8('a')))?.seq).toBe(9);
     expect((await readSession(h.engine, 1, encodeUtf8('b')))?.seq).toBe(7);
