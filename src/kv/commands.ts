@@ -70,8 +70,8 @@ export type KvWriteType = KvWriteOp['type'];
  *   empty `clientId` opts out of deduplication (store-internal commands such as `expireSessions`).
  * - `nowMs` is the leader's region time when it proposed the command. Replicas never read a clock:
  *   lock leases and session idleness are judged by `nowMs` alone, so every replica decides alike.
- *   The store must make it a time that does not run backwards across leader changes, e.g.
- *   `max(localClock - anchor + lastAppliedNowMs, lastAppliedNowMs)` anchored when it became leader.
+ *   The store stamps it with a `RegionClock`, which anchors the new leader's clock to the latest
+ *   applied `nowMs` so region time neither runs backwards nor leaps ahead across leader changes.
  */
 export interface KvCommand {
   clientId: string;

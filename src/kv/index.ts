@@ -43,6 +43,7 @@ export { DEFAULT_KV_LIMITS, HARD_KV_LIMITS, type KvLimits, resolveKvLimits } fro
 export { decodeLockRecord, encodeLockRecord, type LockRecord } from './locks.ts';
 export { type KvReader, WriteOverlay } from './overlay.ts';
 export { decodeSequence, encodeSequence, readSequence } from './read.ts';
+export { RegionClock } from './region-clock.ts';
 export { copySessions, DEFAULT_SESSION_IDLE_MS, decodeSession, encodeSession, readSession, type Session } from './sessions.ts';
 export { type RestoredRegion, type RestoreOptions, restoreRegion, SNAPSHOT_FORMAT_VERSION, snapshotRegion } from './snapshot.ts';
 export { type ApplyOutcome, KvStateMachine, type KvStateMachineOptions, type RegionRange } from './state-machine.ts';
