@@ -30,6 +30,8 @@ export default defineConfig({
         test: {
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],
+          // A Node WebSocket store for the browser transport tests to dial.
+          globalSetup: ['test/browser/transport-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           browser: {

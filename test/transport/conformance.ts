@@ -85,7 +85,7 @@ export function describeTransport(name: string, makeHarness: () => TransportHarn
       expect(a.send(2, [{ kind: 'response', requestId: 9, payload }])).toBe(true);
       await settleUntil(h, () => got.frames.length === 1);
       const item = got.frames[0]?.items[0];
-      expect(item?.kind === 'response' && item.payload.length === payload.length && Buffer.compare(item.payload, payload) === 0).toBe(true);
+      expect(item?.kind === 'response' && item.payload.length === payload.length && item.payload.every((b, i) => b === payload[i])).toBe(true);
       const tooBig = () => a.send(2, [{ kind: 'response', requestId: 10, payload: new Uint8Array(9 * 1024 * 1024) }]);
       expect(tooBig).toThrow(FrameError);
     });

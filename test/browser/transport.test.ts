@@ -1,0 +1,87 @@
+// Transports in real headless Chromium: MessageChannel conformance in the page, and the browser's
+// own WebSocket dialling a Node store (started by transport-setup.ts).
+import { describe, expect, inject, it } from 'vitest';
+import { createMessageChannelTransport, linkInPage, type MessageChannelTransport } from '../../adapters/transport/message-channel.ts';
+import { createWebSocketTransport } from '../../adapters/transport/websocket.ts';
+import { createWebSocketServer } from '../../adapters/transport/websocket-server.browser.ts';
+import type { Frame } from '../../src/codec/schema.ts';
+import type { Transport } from '../../src/ports.ts';
+import { describeTransport, req, type TransportHarness } from '../transport/conformance.ts';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function messageChannelHarness(): TransportHarness {
+  let all: MessageChannelTransport[] = [];
+  const byId = (t: Transport) => all.find((x) => x.localId === t.localId)!;
+  return {
+    async start(ids, options) {
+      all = ids.map((localId) => createMessageChannelTransport({ localId, clusterId: 'mc', windowBytes: options?.queueBytesMax, limits: { frameBytesMax: options?.frameBytesMax } }));
+      for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) linkInPage(all[i], all[j]);
+      return all;
+    },
+    settle: () => sleep(5),
+    async interrupt(a, b) {
+      byId(a).disconnect(b.localId, 'test interrupt');
+      await sleep(5);
+      linkInPage(byId(a), byId(b));
+    },
+    async stop() {
+      await Promise.all(all.map((t) => t.close()));
+    },
+  };
+}
+
+it('runs in a real browser', () => {
+  expect(navigator.userAgent).toMatch(/Chrome\//);
+  expect(typeof globalThis.crypto.subtle.sign).toBe('function');
+});
+
+describeTransport('MessageChannel (Chromium)', messageChannelHarness);
+
+describe('MessageChannel between the page and a Worker', () => {
+  it('echoes frames through a store in a Worker, in order, buffers transferred', async () => {
+    const worker = new Worker(new URL('./transport-worker.ts', import.meta.url), { type: 'module' });
+    const page = createMessageChannelTransport({ localId: 1, clusterId: 'mc-worker' });
+    const channel = new MessageChannel();
+    const linked = new Promise((resolve) => {
+      worker.onmessage = resolve;
+    });
+    worker.postMessage({ peerId: 1, port: channel.port2 }, [channel.port2]);
+    await linked;
+    page.connect(2, channel.port1);
+    const got: Frame[] = [];
+    page.onFrame((f) => got.push(f));
+    for (let i = 0; i < 300; i++) expect(page.send(2, [req(i, i === 150 ? 512 * 1024 : 32)])).toBe(true);
+    for (let w = 0; w < 500 && got.length < 300; w++) await sleep(5);
+    expect(got.map((f) => (f.items[0].kind === 'response' ? f.items[0].requestId : -1))).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    expect(got[150].items[0].kind === 'response' && got[150].items[0].payload.length).toBe(512 * 1024);
+    await page.close();
+    worker.terminate();
+  });
+});
+
+describe('WebSocket from the browser to a Node store', () => {
+  it('authenticates with the native WebSocket and echoes frames in order, large ones intact', async () => {
+    const t = await createWebSocketTransport({ localId: 7, clusterId: 'browser-test', secret: 'flotilla browser test secret!!', peers: { 100: inject('transportEchoUrl') } });
+    await t.connected(100, 20_000);
+    const got: Frame[] = [];
+    t.onFrame((f) => got.push(f));
+    for (let i = 0; i < 200; i++) expect(t.send(100, [req(i, i === 100 ? 1024 * 1024 : 64)])).toBe(true);
+    for (let w = 0; w < 500 && got.length < 200; w++) await sleep(10);
+    expect(got.map((f) => (f.items[0].kind === 'response' ? f.items[0].requestId : -1))).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    const big = got[100].items[0];
+    expect(big.kind === 'response' && big.payload.length === 1024 * 1024 && big.payload.every((b) => b === 100)).toBe(true);
+    await t.close();
+  });
+
+  it('is refused with a wrong secret', async () => {
+    const t = await createWebSocketTransport({ localId: 8, clusterId: 'browser-test', secret: 'not the browser test secret!!', peers: { 100: inject('transportEchoUrl') }, reconnectDelayMs: { min: 50, max: 100 } });
+    for (let w = 0; w < 200 && !t.stats().handshakeRefused.BadProof; w++) await sleep(10);
+    expect(t.stats().handshakeRefused.BadProof).toBeGreaterThan(0);
+    await t.close();
+  });
+
+  it('cannot start a WebSocket server in a browser (the browser build says why)', async () => {
+    await expect(createWebSocketServer({ accept() {} })).rejects.toThrow(/cannot run in a browser/);
+  });
+});
