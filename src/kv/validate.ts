@@ -169,6 +169,8 @@ export function validateKvCommand(command: KvCommand, limits: KvLimits): void {
   if (typeof command !== 'object' || command === null) throw new InvalidArgumentError('command', 'must be an object');
   text(command.clientId, 'clientId', limits.clientIdBytesMax, true);
   if (command.clientId !== '') integer(command.seq, 'seq', 1, Number.MAX_SAFE_INTEGER);
+  // Store-internal: a client must not be able to expire sessions (its own retries would re-apply).
+  if (command.op?.type === 'expireSessions' && command.clientId !== '') throw new InvalidArgumentError('clientId', 'must be empty for expireSessions, a store-internal command');
   integer(command.nowMs, 'nowMs', 0, Number.MAX_SAFE_INTEGER);
   if (typeof command.op !== 'object' || command.op === null) throw new InvalidArgumentError('op', 'must be an object');
   validateWriteOp(command.op, limits);

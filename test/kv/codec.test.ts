@@ -54,7 +54,7 @@ const ALL_OPS: KvWriteOp[] = [
 describe('command encoding', () => {
   it('round-trips every write type with its envelope', () => {
     for (const op of ALL_OPS) {
-      const cmd: KvCommand = { clientId: 'c-1', seq: 2 ** 50, nowMs: 1_700_000_000_000, op };
+      const cmd: KvCommand = { clientId: op.type === 'expireSessions' ? '' : 'c-1', seq: 2 ** 50, nowMs: 1_700_000_000_000, op };
       validateKvCommand(cmd, DEFAULT_KV_LIMITS);
       const decoded = decodeKvCommand(encodeKvCommand(cmd));
       expect(decoded, op.type).toEqual(cmd);
@@ -116,6 +116,8 @@ describe('validation before proposing', () => {
     expect(() => validateKvCommand({ clientId: 'c', seq: 0, nowMs: 0, op }, DEFAULT_KV_LIMITS)).toThrow(/seq/);
     expect(() => validateKvCommand({ clientId: '', seq: 0, nowMs: 0, op }, DEFAULT_KV_LIMITS)).not.toThrow();
     expect(() => validateKvCommand({ clientId: 'c', seq: 1, nowMs: -1, op }, DEFAULT_KV_LIMITS)).toThrow(/nowMs/);
+    const expire = { type: 'expireSessions' as const, idleMs: 1, limit: 1 };
+    expect(() => validateKvCommand({ clientId: 'c', seq: 1, nowMs: 0, op: expire }, DEFAULT_KV_LIMITS)).toThrow(/store-internal/);
     expect(() => validateKvCommand({ clientId: 'x'.repeat(129), seq: 1, nowMs: 0, op }, DEFAULT_KV_LIMITS)).toThrow(/clientId/);
     expect(() => validateReadOp({ type: 'scan', start: b('a'), end: b('b'), limit: 0 }, limits)).toThrow(/limit/);
     expect(() => validateReadOp({ type: 'scan', start: b('a'), end: b('b'), limit: 10_001 }, DEFAULT_KV_LIMITS)).toThrow(/limit/);
