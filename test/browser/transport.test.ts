@@ -1,35 +1,14 @@
 // Transports in real headless Chromium: MessageChannel conformance in the page, and the browser's
 // own WebSocket dialling a Node store (started by transport-setup.ts).
 import { describe, expect, inject, it } from 'vitest';
-import { createMessageChannelTransport, linkInPage, type MessageChannelTransport } from '../../adapters/transport/message-channel.ts';
+import { createMessageChannelTransport } from '../../adapters/transport/message-channel.ts';
 import { createWebSocketTransport } from '../../adapters/transport/websocket.ts';
 import { createWebSocketServer } from '../../adapters/transport/websocket-server.browser.ts';
 import type { Frame } from '../../src/codec/schema.ts';
-import type { Transport } from '../../src/ports.ts';
-import { describeTransport, req, type TransportHarness } from '../transport/conformance.ts';
+import { describeTransport, req } from '../transport/conformance.ts';
+import { messageChannelHarness } from '../transport/message-channel-harness.ts';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-function messageChannelHarness(): TransportHarness {
-  let all: MessageChannelTransport[] = [];
-  const byId = (t: Transport) => all.find((x) => x.localId === t.localId)!;
-  return {
-    async start(ids, options) {
-      all = ids.map((localId) => createMessageChannelTransport({ localId, clusterId: 'mc', windowBytes: options?.queueBytesMax, limits: { frameBytesMax: options?.frameBytesMax } }));
-      for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) linkInPage(all[i], all[j]);
-      return all;
-    },
-    settle: () => sleep(5),
-    async interrupt(a, b) {
-      byId(a).disconnect(b.localId, 'test interrupt');
-      await sleep(5);
-      linkInPage(byId(a), byId(b));
-    },
-    async stop() {
-      await Promise.all(all.map((t) => t.close()));
-    },
-  };
-}
 
 it('runs in a real browser', () => {
   expect(navigator.userAgent).toMatch(/Chrome\//);

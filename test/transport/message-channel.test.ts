@@ -1,33 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createMessageChannelTransport, linkInPage, type MessageChannelTransport } from '../../adapters/transport/message-channel.ts';
+import { createMessageChannelTransport } from '../../adapters/transport/message-channel.ts';
 import { encodeFrame } from '../../src/codec/frame.ts';
-import type { Transport } from '../../src/ports.ts';
-import { describeTransport, record, req, settleUntil, type TransportHarness } from './conformance.ts';
+import { describeTransport, record, req, settleUntil } from './conformance.ts';
+import { messageChannelHarness } from './message-channel-harness.ts';
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 5));
 
-function harness(): TransportHarness {
-  let all: MessageChannelTransport[] = [];
-  const byId = (t: Transport) => all.find((x) => x.localId === t.localId)!;
-  return {
-    async start(ids, options) {
-      all = ids.map((localId) => createMessageChannelTransport({ localId, clusterId: 'mc', windowBytes: options?.queueBytesMax, limits: { frameBytesMax: options?.frameBytesMax } }));
-      for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) linkInPage(all[i], all[j]);
-      return all;
-    },
-    settle: tick,
-    async interrupt(a, b) {
-      byId(a).disconnect(b.localId, 'test interrupt');
-      await tick();
-      linkInPage(byId(a), byId(b));
-    },
-    async stop() {
-      await Promise.all(all.map((t) => t.close()));
-    },
-  };
-}
-
-describeTransport('MessageChannel', harness);
+describeTransport('MessageChannel', messageChannelHarness);
 
 describe('MessageChannel transport', () => {
   it('transfers each frame as an exact-size ArrayBuffer', async () => {
