@@ -27,7 +27,7 @@ export class RaftError extends Error {
 }
 
 /** Why a proposal was not appended. */
-export type DropReason = 'noLeader' | 'transferring' | 'notMember' | 'tooLarge' | 'forwardingDisabled';
+export type DropReason = 'noLeader' | 'notLeader' | 'transferring' | 'notMember' | 'tooLarge' | 'forwardingDisabled';
 
 /** A proposal could not be appended to the log; nothing was changed. Retry on the leader, later. */
 export class ProposalDroppedError extends RaftError {

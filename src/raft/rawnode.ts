@@ -100,7 +100,11 @@ export class RawNode {
    */
   proposeConfChange(cc: ConfChange): void {
     if (this.raft.state !== 'leader') {
-      throw new ProposalDroppedError('noLeader', `configuration changes must be proposed on the leader (leader is ${this.raft.lead})`);
+      const lead = this.raft.lead;
+      throw new ProposalDroppedError(
+        lead === NONE ? 'noLeader' : 'notLeader',
+        lead === NONE ? 'no leader is known; retry once one is elected' : `configuration changes must be proposed on the leader (node ${lead})`,
+      );
     }
     this.raft.propose([{ term: 0, index: 0, type: 'confChange', data: encodeConfChange(cc) }]);
   }
