@@ -146,7 +146,12 @@ export async function createFsStorage(options: FsStorageOptions): Promise<Storag
           const synced = group.some((p) => p.sync);
           if (synced) await call<void>((cb) => fs.fdatasync(fd, (e) => cb(e, undefined)));
           logBytes += bytes;
-          options.onGroupCommit?.({ batches: group.length, bytes, synced });
+          // A throwing observer must not look like a failed write.
+          try {
+            options.onGroupCommit?.({ batches: group.length, bytes, synced });
+          } catch (e) {
+            logger.warn('storage: onGroupCommit threw', { error: String(e) });
+          }
         }
         for (const p of group) p.resolve();
       } catch (e) {
