@@ -1,7 +1,9 @@
 /**
- * zod schemas of the wire format, version 1. They take the plain values msgpackr decodes (tuples,
- * to keep frames small) and give back the domain objects of `src/raft/types.ts`, so that a frame
- * that passes is exactly what the core expects and nothing else.
+ * zod schemas of the wire format, version 1: the reference statement of what a valid frame is.
+ * They take the plain values msgpackr decodes (tuples, to keep frames small) and give back the
+ * domain objects of `src/raft/types.ts`, so that a frame that passes is exactly what the core
+ * expects and nothing else. `validate.ts` applies the same rules on the hot path, faster; the
+ * tests hold the two to the same verdict on every input.
  *
  * Wire shapes (arrays are MessagePack arrays, in this order):
  * - frame: map `{ v: version, c: clusterId, f: from, t: to, b: batch[] }`
@@ -68,8 +70,11 @@ function snapshotSchema(limits: FrameLimits) {
   );
 }
 
-/** Invariants of a message the core relies on beyond field types. Returns a reason or null. */
-function messageProblem(m: Message): string | null {
+/**
+ * Invariants of a message the core relies on beyond field types. Returns a reason or null.
+ * @param m - a message whose fields have the right types.
+ */
+export function messageProblem(m: Message): string | null {
   if (m.type === 'MsgSnap' && m.snapshot === null) return 'MsgSnap without a snapshot';
   if (m.type === 'MsgApp') {
     for (let i = 0; i < m.entries.length; i++) {

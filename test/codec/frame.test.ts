@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { FrameError } from '../../src/codec/errors.ts';
-import { decodeFrame, encodeFrame, PROTOCOL_VERSION } from '../../src/codec/frame.ts';
+import { decodeFrame, decodeFrameWithSchema, encodeFrame, PROTOCOL_VERSION } from '../../src/codec/frame.ts';
 import { resolveFrameLimits } from '../../src/codec/limits.ts';
 import { makeMessage } from '../../src/raft/types.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
@@ -72,8 +72,10 @@ describe('frame codec', () => {
     ['unknown item kind', wire({ b: [[9, 7, new Uint8Array()]] })],
     ['empty cluster id', wire({ c: '' })],
     ['null sender', wire({ f: null })],
-  ])('refuses %s as FrameInvalid', (_name, value) => {
-    expect(codeOf(() => decodeFrame(raw.pack(value), { clusterId: value.c === '' ? '' : 'c1' }))).toBe('FrameInvalid');
+  ])('refuses %s as FrameInvalid (validator and zod schema alike)', (_name, value) => {
+    const link = { clusterId: value.c === '' ? '' : 'c1' };
+    expect(codeOf(() => decodeFrame(raw.pack(value), link))).toBe('FrameInvalid');
+    expect(codeOf(() => decodeFrameWithSchema(raw.pack(value), link))).toBe('FrameInvalid');
   });
 
   it('checks version, cluster, sender and recipient against the link', () => {
