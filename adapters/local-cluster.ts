@@ -1,0 +1,192 @@
+/**
+ * createLocalCluster: N stores in this page or process, wired together, with a client and the
+ * controls tests and the playground need: stop (crash) and restart a store, partition and heal.
+ *
+ * Defaults: memory storage, a real clock, and in-page MessageChannel links. Pass a virtual clock
+ * (`createVirtualClock()`) to run the whole cluster deterministically on the simulated network
+ * (`network` is then exposed for drops, duplicates and delays).
+ */
+import type { KvClientOptions } from '../src/client/client.ts';
+import { KvClient } from '../src/client/client.ts';
+import type { StoreConnector, StoreRequest, StoreResponses } from '../src/client/connector.ts';
+import { ServerBusyError } from '../src/errors.ts';
+import type { Clock, Rand, StorageEngine, Transport } from '../src/ports.ts';
+import type { Region } from '../src/region/types.ts';
+import type { RaftItem, RoleListener, StoreEngineOptions } from '../src/store/store-engine.ts';
+import { StoreEngine } from '../src/store/store-engine.ts';
+import { createSeededRand } from '../src/util/rand.ts';
+import { createRealClock } from './runtime/real-clock.ts';
+import type { VirtualClock } from './runtime/virtual-clock.ts';
+import { createMemoryStorage } from './storage/memory.ts';
+import { createMessageChannelTransport, linkInPage, type MessageChannelTransport } from './transport/message-channel.ts';
+import { createSimNetwork, type SimNetwork } from './transport/sim.ts';
+import { initialRegions } from './local-regions.ts';
+
+export interface LocalClusterOptions {
+  /** Number of stores (ids 1..n); default 3. */
+  stores?: number;
+  /** Storage of each store: a factory (called once per store; its engine survives restarts). Default: memory. */
+  storage?: (storeId: number) => StorageEngine | Promise<StorageEngine>;
+  /** A virtual clock makes the cluster deterministic (simulated network); default a real clock. */
+  clock?: Clock | VirtualClock;
+  /** Seeds elections, the network and clients; default 1. */
+  seed?: number;
+  /** Keys at which the key space is cut into initial regions (each replicated on every store, up to 3). */
+  initialSplitKeys?: Array<string | Uint8Array>;
+  /** Replicas per region; default min(3, stores). */
+  replicas?: number;
+  /** Passed to each StoreEngine (tick length, Raft timing, limits). */
+  store?: Partial<Omit<StoreEngineOptions, 'storeId' | 'engine' | 'clock' | 'rand' | 'sendRaft'>>;
+}
+
+export interface LocalCluster {
+  readonly storeIds: number[];
+  readonly clock: Clock;
+  /** The simulated network, when the cluster runs on a virtual clock. */
+  readonly network: SimNetwork | undefined;
+  /** The running store, or undefined while it is stopped. */
+  store(id: number): StoreEngine | undefined;
+  /** A client of the cluster. */
+  client(options?: Partial<Omit<KvClientOptions, 'connector'>>): KvClient;
+  /** Crashes a store: it stops at once; what its engine had not made durable may be lost. */
+  stopStore(id: number): Promise<void>;
+  /** Starts a stopped store again from its engine. */
+  restartStore(id: number): Promise<void>;
+  /** Cuts every link between stores of different groups (stores in no group keep their links). */
+  partition(...groups: number[][]): void;
+  /** Restores every link. */
+  heal(): void;
+  /** Subscribes to leadership changes on every store. */
+  onLeaderChange(listener: RoleListener): () => void;
+  /** Resolves once every region has a leader (polling; real or virtual time). */
+  waitForLeaders(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+function isVirtual(clock: Clock): clock is VirtualClock {
+  return typeof (clock as VirtualClock).advance === 'function';
+}
+
+export async function createLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+  const n = options.stores ?? 3;
+  const storeIds = Array.from({ length: n }, (_, i) => i + 1);
+  const seed = options.seed ?? 1;
+  const clock = options.clock ?? createRealClock();
+  const regions: Region[] = initialRegions(storeIds, options.initialSplitKeys ?? [], options.replicas ?? Math.min(3, n));
+  const network = isVirtual(clock) ? createSimNetwork({ seed, clock, clusterId: 'local' }) : undefined;
+  const engines = new Map<number, StorageEngine>();
+  const stores = new Map<number, StoreEngine>();
+  const transports = new Map<number, Transport>();
+  const listeners = new Set<RoleListener>();
+  const unsubscribe = new Map<number, () => void>();
+  let groups: number[][] | undefined;
+  const cut = (a: number, b: number) => groups !== undefined && groups.some((g) => g.includes(a)) && groups.some((g) => g.includes(b)) && !groups.some((g) => g.includes(a) && g.includes(b));
+
+  const openTransport = (id: number): Transport => {
+    if (network) return network.endpoint(id);
+    const t = createMessageChannelTransport({ localId: id, clusterId: 'local' });
+    for (const [other, peer] of transports) if (other !== id) linkInPage(t, peer as MessageChannelTransport);
+    return t;
+  };
+
+  const start = async (id: number) => {
+    const engine = engines.get(id)!;
+    await StoreEngine.bootstrap(engine, id, regions);
+    const transport = openTransport(id);
+    transports.set(id, transport);
+    const store = await StoreEngine.open({
+      ...options.store,
+      storeId: id,
+      engine,
+      clock,
+      rand: createSeededRand(seed * 1000 + id),
+      sendRaft: (to: number, items: RaftItem[]) => {
+        if (cut(id, to)) return;
+        transport.send(
+          to,
+          items.map((i) => ({ kind: 'raft' as const, regionId: i.regionId, message: i.message })),
+        );
+      },
+    });
+    transport.onFrame((frame) => {
+      if (cut(frame.from, id)) return;
+      const items: RaftItem[] = [];
+      for (const item of frame.items) if (item.kind === 'raft') items.push({ regionId: item.regionId, message: item.message });
+      stores.get(id)?.receiveRaft(frame.from, items);
+    });
+    unsubscribe.set(id, store.onRoleChange((e) => { for (const l of listeners) l(e); }));
+    stores.set(id, store);
+  };
+
+  for (const id of storeIds) engines.set(id, await (options.storage ? options.storage(id) : createMemoryStorage()));
+  for (const id of storeIds) await start(id);
+
+  const connector: StoreConnector = {
+    storeIds: () => [...storeIds],
+    call<R extends StoreRequest>(storeId: number, request: R): Promise<StoreResponses[R['type']]> {
+      const store = stores.get(storeId);
+      if (!store) return Promise.reject(new ServerBusyError(`store ${storeId} is down`));
+      switch (request.type) {
+        case 'write':
+          return store.write(request.regionId, request.epoch, request.clientId, request.seq, request.op) as Promise<StoreResponses[R['type']]>;
+        case 'read':
+          return store.read(request.regionId, request.epoch, request.op, request.consistency) as Promise<StoreResponses[R['type']]>;
+        default:
+          return Promise.resolve(store.regions()) as Promise<StoreResponses[R['type']]>;
+      }
+    },
+  };
+
+  let clients = 0;
+  const cluster: LocalCluster = {
+    storeIds,
+    clock,
+    network,
+    store: (id) => stores.get(id),
+    client: (opts = {}) => new KvClient({ clock, rand: createSeededRand(seed * 7919 + ++clients), ...opts, connector }),
+    async stopStore(id) {
+      const store = stores.get(id);
+      if (!store) return;
+      stores.delete(id);
+      unsubscribe.get(id)?.();
+      await store.close();
+      await transports.get(id)?.close();
+      transports.delete(id);
+      const engine = engines.get(id) as StorageEngine & { crash?: () => Promise<unknown> };
+      if (typeof engine.crash === 'function') await engine.crash();
+    },
+    async restartStore(id) {
+      if (stores.has(id)) return;
+      await start(id);
+    },
+    partition(...g) {
+      groups = g;
+    },
+    heal() {
+      groups = undefined;
+    },
+    onLeaderChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    async waitForLeaders(timeoutMs = 30_000) {
+      const deadline = clock.now() + timeoutMs;
+      const done = () => regions.every((r) => [...stores.values()].some((s) => s.regions().some((i) => i.region.id === r.id && i.leaderStoreId > 0)));
+      while (!done()) {
+        if (clock.now() > deadline) throw new Error(`not every region elected a leader within ${timeoutMs} ms`);
+        if (isVirtual(clock)) clock.advance(10);
+        await new Promise<void>((resolve) => (isVirtual(clock) ? resolve() : clock.setTimer(10, resolve)));
+      }
+    },
+    async close() {
+      for (const id of [...stores.keys()]) {
+        const store = stores.get(id)!;
+        stores.delete(id);
+        await store.close();
+      }
+      for (const t of transports.values()) await t.close();
+      for (const e of engines.values()) await e.close();
+    },
+  };
+  return cluster;
+}

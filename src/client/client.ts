@@ -1,0 +1,385 @@
+/**
+ * KvClient: RheaKV's whole KV API over a Multi-Raft cluster. It routes each key to its region,
+ * splits multi-key calls by region and runs the parts in parallel, batches concurrent `put`s to
+ * the same region into one `batchPut`, and retries through leader changes, splits and busy stores
+ * without ever applying a write twice.
+ *
+ * Keys and values are `string | Uint8Array` (strings are UTF-8 encoded); values come back as
+ * `Uint8Array`, or `null` when absent. Every error is a typed `FlotillaError` with a stable `code`.
+ */
+import { encodeUtf8 } from '../codec/utf8.ts';
+import { InvalidArgumentError, OutcomeUnknownError, RegionNotFoundError, TimeoutError } from '../errors.ts';
+import type { CasEntry, KvEntry, KvReadOp, KvReadResults, KvWriteOp, KvWriteResults, ScanEntry, SequenceRange } from '../kv/commands.ts';
+import { DEFAULT_KV_LIMITS, type KvLimits, resolveKvLimits } from '../kv/limits.ts';
+import { validateReadOp, validateWriteOp } from '../kv/validate.ts';
+import type { Clock, Rand } from '../ports.ts';
+import { compareEndKeys, compareKeys, intersectRanges, keyInRegion, nextKey } from '../region/keys.ts';
+import type { Region } from '../region/types.ts';
+import type { ReadConsistency } from '../store/region-peer.ts';
+import type { StoreConnector } from './connector.ts';
+import { DEFAULT_RETRY, Executor, RegroupError, type RetryOptions } from './executor.ts';
+import { DistributedLock, type LockOptions } from './lock.ts';
+import { PutBatcher } from './put-batcher.ts';
+import { Router } from './router.ts';
+import { SessionSlots } from './sessions.ts';
+
+/** A key or value as callers pass it. */
+export type Bytes = string | Uint8Array;
+
+/** Options of reads. `linearizable` (default: ReadIndex on the leader), `lease` (leader lease), `follower` (ReadIndex served by any replica), `stale` (local, may be behind). */
+export interface ReadOptions {
+  consistency?: ReadConsistency;
+}
+
+/** Options of range reads. */
+export interface ScanOptions extends ReadOptions {
+  /** At most this many pairs (default: the store's `scanLimitMax`). */
+  limit?: number;
+  /** Leave values out (null) when false; default true. */
+  returnValue?: boolean;
+}
+
+export interface KvClientOptions {
+  connector: StoreConnector;
+  clock: Clock;
+  rand: Rand;
+  /** Identifies this client's sessions; default a random id. */
+  clientId?: string;
+  retry?: Partial<RetryOptions>;
+  limits?: Partial<KvLimits>;
+  /** What `merge` puts between the old value and the appended one; default `,` (RheaKV). */
+  mergeSeparator?: Bytes;
+  /** Default read consistency; default `linearizable`. */
+  readConsistency?: ReadConsistency;
+  /** Most puts merged into one batch; default 128. */
+  putBatchMax?: number;
+}
+
+export function toBytes(value: Bytes, argument: string): Uint8Array {
+  if (typeof value === 'string') return encodeUtf8(value);
+  if (value instanceof Uint8Array) return value;
+  throw new InvalidArgumentError(argument, `expected a string or Uint8Array, got ${value === null ? 'null' : typeof value}`);
+}
+
+export class KvClient {
+  readonly clientId: string;
+  readonly router: Router;
+  readonly limits: KvLimits;
+  private readonly executor: Executor;
+  private readonly slots: SessionSlots;
+  private readonly batcher: PutBatcher;
+  private readonly separator: Uint8Array;
+  private readonly consistency: ReadConsistency;
+  private readonly clock: Clock;
+  private readonly rand: Rand;
+
+  constructor(opts: KvClientOptions) {
+    this.clock = opts.clock;
+    this.rand = opts.rand;
+    this.clientId = opts.clientId ?? `c${opts.rand.int(2 ** 31).toString(36)}${opts.rand.int(2 ** 31).toString(36)}`;
+    this.limits = resolveKvLimits(opts.limits ?? DEFAULT_KV_LIMITS);
+    this.router = new Router(opts.connector, opts.rand);
+    this.executor = new Executor(opts.connector, this.router, opts.clock, opts.rand, { ...DEFAULT_RETRY, ...opts.retry });
+    this.slots = new SessionSlots(this.clientId);
+    this.separator = toBytes(opts.mergeSeparator ?? ',', 'mergeSeparator');
+    this.consistency = opts.readConsistency ?? 'linearizable';
+    this.batcher = new PutBatcher(opts.putBatchMax ?? 128, (entries) => this.putParts(entries));
+  }
+
+  // --- the write path --------------------------------------------------------------------------
+
+  /** Applies one write to the region of `routeKey`, retrying with the same session seq. */
+  private async write<T extends KvWriteOp>(op: T, routeKey: Uint8Array, keys?: readonly Uint8Array[]): Promise<KvWriteResults[T['type']]> {
+    validateWriteOp(op, this.limits);
+    const slot = this.slots.acquire();
+    try {
+      const outcome = await this.executor.run(
+        routeKey,
+        true,
+        (region) => ({ type: 'write', regionId: region.id, epoch: region.epoch, clientId: slot.clientId, seq: slot.seq, op }),
+        op.type,
+        keys && ((region) => keys.every((k) => keyInRegion(k, region))),
+      );
+      if (!outcome.ok) throw outcome.error;
+      return outcome.result as KvWriteResults[T['type']];
+    } finally {
+      this.slots.release(slot);
+    }
+  }
+
+  /** Splits a multi-key write by region (each part atomic within its region) and runs the parts in parallel. */
+  private async writeGrouped(op: Extract<KvWriteOp, { type: 'batchPut' | 'batchDelete' | 'batchCompareAndPut' }>): Promise<boolean> {
+    const keys = op.type === 'batchDelete' ? op.keys : op.entries.map((e) => e.key);
+    const part = (idx: number[]) => {
+      const sub = op.type === 'batchDelete' ? { type: op.type, keys: idx.map((i) => op.keys[i]) } : { type: op.type, entries: idx.map((i) => op.entries[i]) };
+      const subKeys = idx.map((i) => keys[i]);
+      return this.write(sub as typeof op, subKeys[0], subKeys);
+    };
+    // A compare-and-put batch re-sent under a new grouping could apply twice if an earlier
+    // attempt's fate is unknown; puts and deletes are idempotent.
+    const results = await this.runGroups(keys, part, op.type !== 'batchCompareAndPut');
+    return results.every((r) => r.value === true);
+  }
+
+  /** Writes a put batch region by region; for each entry, undefined or the error of its region's part. */
+  private async putParts(entries: KvEntry[]): Promise<unknown[]> {
+    const errors: unknown[] = new Array(entries.length).fill(undefined);
+    const keys = entries.map((e) => e.key);
+    await this.runGroups(
+      keys,
+      (idx) =>
+        this.write({ type: 'batchPut', entries: idx.map((i) => entries[i]) }, keys[idx[0]], idx.map((i) => keys[i])).catch((e) => {
+          if (e instanceof RegroupError) throw e;
+          for (const i of idx) errors[i] = e;
+        }),
+      true,
+    );
+    return errors;
+  }
+
+  /**
+   * Groups `keys` by region and runs `part` on each group in parallel; a group whose keys a split
+   * has since divided is regrouped and run again (a bounded number of times).
+   */
+  private async runGroups<T>(keys: readonly Uint8Array[], part: (idx: number[]) => Promise<T>, idempotent: boolean): Promise<Array<{ idx: number[]; value: T }>> {
+    const out: Array<{ idx: number[]; value: T }> = [];
+    if (keys.length === 0) return out;
+    let todo: number[][] = await this.group(keys, keys.map((_, i) => i));
+    for (let round = 0; todo.length > 0; round++) {
+      const again: number[][] = [];
+      await Promise.all(
+        todo.map(async (idx) => {
+          try {
+            out.push({ idx, value: await part(idx) });
+          } catch (e) {
+            if (!(e instanceof RegroupError)) throw e;
+            if (e.maybeApplied && !idempotent) throw new OutcomeUnknownError('a batch part may have applied before a split divided its keys');
+            if (round >= 8) throw new TimeoutError('the regions of a batch kept changing while it was sent');
+            for (const g of await this.group(keys, idx)) again.push(g);
+          }
+        }),
+      );
+      todo = again;
+    }
+    return out;
+  }
+
+  /** The indexes `which` of `keys`, grouped by the region serving them (refreshing routes for unrouted keys). */
+  private async group(keys: readonly Uint8Array[], which: readonly number[]): Promise<number[][]> {
+    const subset = which.map((i) => keys[i]);
+    let lookup = this.router.table.findRegionsByKeys(subset);
+    if (lookup.unrouted.length > 0) {
+      await this.router.refresh();
+      lookup = this.router.table.findRegionsByKeys(subset);
+    }
+    const groups = lookup.groups.map((g) => g.indexes.map((j) => which[j]));
+    // Keys no region is known for yet go one group each; the executor keeps looking them up.
+    for (const j of lookup.unrouted) groups.push([which[j]]);
+    return groups;
+  }
+
+  // --- reads -----------------------------------------------------------------------------------
+
+  private async read<T extends KvReadOp>(op: T, routeKey: Uint8Array, opts?: ReadOptions, keys?: readonly Uint8Array[]): Promise<KvReadResults[T['type']]> {
+    validateReadOp(op, this.limits);
+    const consistency = opts?.consistency ?? this.consistency;
+    const fits = keys && ((region: Region) => keys.every((k) => keyInRegion(k, region)));
+    return (await this.executor.run(routeKey, false, (region) => ({ type: 'read', regionId: region.id, epoch: region.epoch, op, consistency }), op.type, fits)) as KvReadResults[T['type']];
+  }
+
+  /** The value of `key`, or null. */
+  get(key: Bytes, opts?: ReadOptions): Promise<Uint8Array | null> {
+    const k = toBytes(key, 'key');
+    return this.read({ type: 'get', key: k }, k, opts);
+  }
+
+  /** The values of `keys`, as pairs in key order (duplicates once). */
+  async multiGet(keys: readonly Bytes[], opts?: ReadOptions): Promise<ScanEntry[]> {
+    const ks = uniqueSorted(keys.map((k, i) => toBytes(k, `keys[${i}]`)));
+    const parts = await this.runGroups(ks, (idx) => this.read({ type: 'multiGet', keys: idx.map((i) => ks[i]) }, ks[idx[0]], opts, idx.map((i) => ks[i])), true);
+    const out: ScanEntry[] = [];
+    for (const { idx, value } of parts) {
+      for (let j = 0; j < idx.length; j++) out.push({ key: ks[idx[j]], value: value[j] });
+    }
+    return out.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  /** Whether `key` has a value. */
+  containsKey(key: Bytes, opts?: ReadOptions): Promise<boolean> {
+    const k = toBytes(key, 'key');
+    return this.read({ type: 'containsKey', key: k }, k, opts);
+  }
+
+  /** Pairs in `[start, end)` in ascending key order, across region boundaries. Empty `end` is +∞. */
+  scan(start: Bytes, end: Bytes, opts?: ScanOptions): Promise<ScanEntry[]> {
+    return this.scanRange(toBytes(start, 'start'), toBytes(end, 'end'), false, opts);
+  }
+
+  /** Pairs in `[start, end)` in descending key order, across region boundaries. */
+  reverseScan(start: Bytes, end: Bytes, opts?: ScanOptions): Promise<ScanEntry[]> {
+    return this.scanRange(toBytes(start, 'start'), toBytes(end, 'end'), true, opts);
+  }
+
+  private async scanRange(start: Uint8Array, end: Uint8Array, reverse: boolean, opts?: ScanOptions): Promise<ScanEntry[]> {
+    if (end.length > 0 && compareKeys(start, end) > 0) throw new InvalidArgumentError('end', 'the range end is before its start');
+    const limit = opts?.limit ?? this.limits.scanLimitMax;
+    if (!Number.isSafeInteger(limit) || limit <= 0) throw new InvalidArgumentError('limit', `must be a positive integer, got ${limit}`);
+    const out: ScanEntry[] = [];
+    // Walk the range region by region (from the far end when reverse); each step looks the next
+    // region up again, so splits during the walk only make the steps smaller.
+    let lo = start;
+    let hi = end;
+    while (out.length < limit && (hi.length === 0 || compareKeys(lo, hi) < 0)) {
+      const region = await this.edgeRegion(lo, hi, reverse);
+      const part = intersectRanges(lo, hi, region.startKey, region.endKey)!;
+      const op = { type: reverse ? 'reverseScan' : 'scan', start: part.start, end: part.end, limit: limit - out.length, returnValue: opts?.returnValue ?? true } as const;
+      for (const r of await this.read(op, part.start, opts)) out.push(r);
+      if (reverse) {
+        if (region.startKey.length === 0 || compareKeys(region.startKey, lo) <= 0) break;
+        hi = region.startKey;
+      } else {
+        if (region.endKey.length === 0 || (end.length > 0 && compareKeys(region.endKey, end) >= 0)) break;
+        lo = region.endKey;
+      }
+    }
+    return out;
+  }
+
+  /** The first (or, reverse, the last) region of `[lo, hi)`, with no gap in the route table before it. */
+  private async edgeRegion(lo: Uint8Array, hi: Uint8Array, reverse: boolean): Promise<Region> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const regions = this.router.table.findRegionsByRange(lo, hi);
+      const edge = reverse ? regions[regions.length - 1] : regions[0];
+      const covered = edge && (reverse ? compareEndKeys(edge.endKey, hi) >= 0 : compareKeys(edge.startKey, lo) <= 0);
+      if (covered) return edge;
+      await this.router.refresh();
+    }
+    throw new RegionNotFoundError(0);
+  }
+
+  /** Iterates over `[start, end)` page by page (`pageSize` pairs per request). */
+  async *iterator(start: Bytes, end: Bytes, opts: ScanOptions & { pageSize?: number } = {}): AsyncGenerator<ScanEntry> {
+    const pageSize = opts.pageSize ?? 100;
+    let lo = toBytes(start, 'start');
+    const hi = toBytes(end, 'end');
+    for (;;) {
+      const page = await this.scanRange(lo, hi, false, { ...opts, limit: pageSize });
+      for (const row of page) yield row;
+      if (page.length < pageSize) return;
+      lo = nextKey(page[page.length - 1].key);
+    }
+  }
+
+  // --- writes ----------------------------------------------------------------------------------
+
+  /** Sets `key` to `value`. Concurrent puts to one region travel as one batch. */
+  async put(key: Bytes, value: Bytes): Promise<true> {
+    const k = toBytes(key, 'key');
+    const v = toBytes(value, 'value');
+    validateWriteOp({ type: 'put', key: k, value: v }, this.limits);
+    await this.batcher.add({ key: k, value: v });
+    return true;
+  }
+
+  /** Sets many keys; atomic within each region, not across regions. */
+  putAll(entries: ReadonlyArray<{ key: Bytes; value: Bytes }>): Promise<boolean> {
+    return this.writeGrouped({ type: 'batchPut', entries: entries.map((e, i) => ({ key: toBytes(e.key, `entries[${i}].key`), value: toBytes(e.value, `entries[${i}].value`) })) });
+  }
+
+  /** Sets `key` and returns its previous value (or null). */
+  getAndPut(key: Bytes, value: Bytes): Promise<Uint8Array | null> {
+    const k = toBytes(key, 'key');
+    return this.write({ type: 'getAndPut', key: k, value: toBytes(value, 'value') }, k);
+  }
+
+  /** Sets `key` to `update` only if its value is `expect` (null: only if absent). Returns whether it did. */
+  compareAndPut(key: Bytes, expect: Bytes | null, update: Bytes): Promise<boolean> {
+    const k = toBytes(key, 'key');
+    return this.write({ type: 'compareAndPut', key: k, expect: expect === null ? null : toBytes(expect, 'expect'), update: toBytes(update, 'update') }, k);
+  }
+
+  /** Compare-and-put of many keys: all-or-nothing within each region. Returns whether every part succeeded. */
+  compareAndPutAll(entries: ReadonlyArray<{ key: Bytes; expect: Bytes | null; update: Bytes }>): Promise<boolean> {
+    const cas: CasEntry[] = entries.map((e, i) => ({
+      key: toBytes(e.key, `entries[${i}].key`),
+      expect: e.expect === null ? null : toBytes(e.expect, `entries[${i}].expect`),
+      update: toBytes(e.update, `entries[${i}].update`),
+    }));
+    return this.writeGrouped({ type: 'batchCompareAndPut', entries: cas });
+  }
+
+  /** Sets `key` only if absent. Returns the previous value (null: it was absent and is now set). */
+  putIfAbsent(key: Bytes, value: Bytes): Promise<Uint8Array | null> {
+    const k = toBytes(key, 'key');
+    return this.write({ type: 'putIfAbsent', key: k, value: toBytes(value, 'value') }, k);
+  }
+
+  /** Appends `value` to the current value with the merge separator (sets it when absent). */
+  merge(key: Bytes, value: Bytes): Promise<true> {
+    const k = toBytes(key, 'key');
+    return this.write({ type: 'merge', key: k, value: toBytes(value, 'value'), separator: this.separator }, k);
+  }
+
+  /** Removes `key` (absent is fine). */
+  delete(key: Bytes): Promise<true> {
+    const k = toBytes(key, 'key');
+    return this.write({ type: 'delete', key: k }, k);
+  }
+
+  /** Removes many keys; atomic within each region. */
+  deleteAll(keys: readonly Bytes[]): Promise<boolean> {
+    return this.writeGrouped({ type: 'batchDelete', keys: keys.map((k, i) => toBytes(k, `keys[${i}]`)) });
+  }
+
+  /** Removes every key in `[start, end)`, region by region. */
+  async deleteRange(start: Bytes, end: Bytes): Promise<true> {
+    const s = toBytes(start, 'start');
+    const e = toBytes(end, 'end');
+    validateWriteOp({ type: 'deleteRange', start: s, end: e }, this.limits);
+    let lo = s;
+    for (;;) {
+      const region = await this.router.regionFor(lo);
+      const part = intersectRanges(lo, e, region.startKey, region.endKey);
+      if (part) await this.write({ type: 'deleteRange', start: part.start, end: part.end }, part.start);
+      if (region.endKey.length === 0 || (e.length > 0 && compareKeys(region.endKey, e) >= 0)) return true;
+      lo = region.endKey;
+    }
+  }
+
+  /** Hands out `[startValue, startValue + step)` of the sequence at `key`. */
+  getSequence(key: Bytes, step: number): Promise<SequenceRange> {
+    const k = toBytes(key, 'key');
+    return this.write({ type: 'getSequence', key: k, step }, k);
+  }
+
+  /** The next value the sequence at `key` would hand out. */
+  getLatestSequence(key: Bytes, opts?: ReadOptions): Promise<number> {
+    const k = toBytes(key, 'key');
+    return this.read({ type: 'getLatestSequence', key: k }, k, opts);
+  }
+
+  /** Restarts the sequence at `key` from 0. */
+  resetSequence(key: Bytes): Promise<true> {
+    const k = toBytes(key, 'key');
+    return this.write({ type: 'resetSequence', key: k }, k);
+  }
+
+  /** A distributed lock on `key` with a lease of `leaseMs`, and a fencing token that only rises. */
+  getDistributedLock(key: Bytes, leaseMs: number, opts: LockOptions = {}): DistributedLock {
+    const k = toBytes(key, 'key');
+    if (!Number.isSafeInteger(leaseMs) || leaseMs <= 0) throw new InvalidArgumentError('leaseMs', `must be a positive integer, got ${leaseMs}`);
+    const owner = opts.owner ?? `${this.clientId}:${this.rand.int(2 ** 31).toString(36)}`;
+    return new DistributedLock(k, owner, leaseMs, opts, (op) => this.write(op, k), this.clock);
+  }
+
+  /** The regions the client knows, in key order (refreshing first). */
+  async regions(): Promise<Region[]> {
+    await this.router.refresh();
+    return this.router.table.list();
+  }
+}
+
+function uniqueSorted(keys: Uint8Array[]): Uint8Array[] {
+  const sorted = [...keys].sort(compareKeys);
+  return sorted.filter((k, i) => i === 0 || compareKeys(sorted[i - 1], k) !== 0);
+}

@@ -1,0 +1,55 @@
+/**
+ * How a client reaches stores. The in-page cluster calls its StoreEngines directly; the remote
+ * client (over WebSocket) sends the same requests as frames. Either way a call either returns the
+ * store's answer or throws a typed error (the store's own, or `StoreUnreachable` when the store
+ * could not be asked at all).
+ */
+import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
+import type { ApplyOutcome } from '../kv/state-machine.ts';
+import type { RegionEpoch } from '../region/types.ts';
+import type { ReadConsistency } from '../store/region-peer.ts';
+import type { RegionInfo } from '../store/store-engine.ts';
+
+/** A write for one region. `clientId` + `seq` make a retry apply at most once. */
+export interface WriteRequest {
+  type: 'write';
+  regionId: number;
+  epoch: RegionEpoch;
+  clientId: string;
+  seq: number;
+  op: KvWriteOp;
+}
+
+/** A read for one region. */
+export interface ReadRequest {
+  type: 'read';
+  regionId: number;
+  epoch: RegionEpoch;
+  op: KvReadOp;
+  consistency: ReadConsistency;
+}
+
+/** The regions a store hosts, for routing. */
+export interface RegionsRequest {
+  type: 'regions';
+}
+
+export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest;
+
+/** What each request type answers. */
+export interface StoreResponses {
+  write: ApplyOutcome;
+  read: KvReadResult;
+  regions: RegionInfo[];
+}
+
+/** The client's door to the stores of a cluster. */
+export interface StoreConnector {
+  /** The stores the client may ask (the ones it knows of). */
+  storeIds(): number[];
+  /**
+   * Sends `request` to `storeId` and returns its answer. Throws the store's typed error, or a
+   * `ServerBusy`/`Timeout`-style error when the store cannot be reached; must not hang forever.
+   */
+  call<R extends StoreRequest>(storeId: number, request: R): Promise<StoreResponses[R['type']]>;
+}

@@ -1,0 +1,157 @@
+/**
+ * The client's retry loop for one region-scoped request: route by key, send to the believed
+ * leader, and react to what comes back — follow `NotLeader` hints, refresh routes on
+ * `EpochNotMatch` / `RegionNotFound` / `KeyNotInRegion`, back off on `ServerBusy` — with jittered
+ * exponential back-off, a bounded number of attempts and an overall deadline.
+ *
+ * Writes keep their `(clientId, seq)` across attempts, so a retry of a write that did apply is
+ * answered from the session table instead of applying twice. If the deadline passes after an
+ * attempt whose fate is unknown, the write fails with `OutcomeUnknown`; a write that certainly did
+ * not apply fails with `Timeout`.
+ */
+import { EpochNotMatchError, FlotillaError, NotLeaderError, OutcomeUnknownError, TimeoutError } from '../errors.ts';
+import type { Clock, Rand } from '../ports.ts';
+import type { Region } from '../region/types.ts';
+import type { StoreConnector, StoreRequest, StoreResponses } from './connector.ts';
+import type { Router } from './router.ts';
+
+/** Retry policy. */
+export interface RetryOptions {
+  /** Overall deadline of one operation; default 10 000 ms. */
+  timeoutMs: number;
+  /** Deadline of one attempt (one store call); default 3 000 ms. */
+  attemptTimeoutMs: number;
+  /** Most attempts per operation; default 64. */
+  attemptsMax: number;
+  /** Back-off between attempts: grows from `backoffMinMs` to `backoffMaxMs`, with full jitter. */
+  backoffMinMs: number;
+  backoffMaxMs: number;
+}
+
+export const DEFAULT_RETRY: RetryOptions = { timeoutMs: 10_000, attemptTimeoutMs: 3_000, attemptsMax: 64, backoffMinMs: 2, backoffMaxMs: 500 };
+
+/** Errors that say the request reached no leader that would apply it: retrying is always safe. */
+const ROUTING = new Set(['NotLeader', 'EpochNotMatch', 'RegionNotFound', 'KeyNotInRegion', 'ServerBusy']);
+
+class AttemptTimeout extends Error {}
+
+/**
+ * Thrown by {@link Executor.run} when a multi-key request no longer fits one region (a split
+ * moved some of its keys): the caller regroups the keys by region and sends new requests.
+ * `maybeApplied` says whether an earlier attempt's fate is unknown.
+ */
+export class RegroupError extends Error {
+  readonly maybeApplied: boolean;
+  constructor(maybeApplied: boolean) {
+    super('the keys of the request now span more than one region');
+    this.maybeApplied = maybeApplied;
+  }
+}
+
+export class Executor {
+  private readonly connector: StoreConnector;
+  private readonly router: Router;
+  private readonly clock: Clock;
+  private readonly rand: Rand;
+  readonly retry: RetryOptions;
+
+  constructor(connector: StoreConnector, router: Router, clock: Clock, rand: Rand, retry: RetryOptions) {
+    this.connector = connector;
+    this.router = router;
+    this.clock = clock;
+    this.rand = rand;
+    this.retry = retry;
+  }
+
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.clock.setTimer(ms, resolve));
+  }
+
+  private backoff(attempt: number): Promise<void> {
+    const cap = Math.min(this.retry.backoffMaxMs, this.retry.backoffMinMs * 2 ** Math.min(attempt, 16));
+    return this.sleep(Math.max(1, Math.floor(this.rand.next() * cap)));
+  }
+
+  private withAttemptTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const cancel = this.clock.setTimer(ms, () => reject(new AttemptTimeout()));
+      p.then(
+        (v) => {
+          cancel();
+          resolve(v);
+        },
+        (e) => {
+          cancel();
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /**
+   * Runs `build(region)` against the region serving `routeKey` until it succeeds or fails for good.
+   * `isWrite` decides what a lost answer means (possibly applied) and which error the deadline gives.
+   * `fits` says whether the request still fits a region; when it does not, {@link RegroupError} is thrown.
+   */
+  async run<R extends StoreRequest>(
+    routeKey: Uint8Array,
+    isWrite: boolean,
+    build: (region: Region) => R,
+    what: string,
+    fits?: (region: Region) => boolean,
+  ): Promise<StoreResponses[R['type']]> {
+    const deadline = this.clock.now() + this.retry.timeoutMs;
+    let maybeApplied = false;
+    let avoid = 0;
+    let lastError: unknown;
+    for (let attempt = 0; attempt < this.retry.attemptsMax; attempt++) {
+      const remaining = deadline - this.clock.now();
+      if (remaining <= 0) break;
+      let region: Region;
+      try {
+        region = await this.router.regionFor(routeKey);
+      } catch (e) {
+        lastError = e;
+        await this.backoff(attempt);
+        continue;
+      }
+      if (fits && !fits(region)) throw new RegroupError(maybeApplied);
+      const request = build(region);
+      const storeId = this.router.targetStore(region, avoid);
+      avoid = 0;
+      try {
+        return await this.withAttemptTimeout(this.connector.call(storeId, request), Math.min(remaining, this.retry.attemptTimeoutMs));
+      } catch (e) {
+        lastError = e;
+        if (e instanceof AttemptTimeout || !(e instanceof FlotillaError)) {
+          // No answer: the store may be down or slow, and a write may have been proposed.
+          if (isWrite) maybeApplied = true;
+          this.router.setLeader(region.id, 0);
+          avoid = storeId;
+        } else if (e.code === 'OutcomeUnknown') {
+          maybeApplied = true;
+          avoid = storeId;
+        } else if (e.code === 'StaleCommand') {
+          // Our seq was overtaken in the session table: an earlier attempt may or may not have applied.
+          throw new OutcomeUnknownError(`${what}: ${e.message}`);
+        } else if (!ROUTING.has(e.code)) {
+          throw e; // a definite answer: a bad argument, a value over a limit, ...
+        } else if (e instanceof NotLeaderError) {
+          this.router.setLeader(region.id, e.leaderStoreId);
+          if (e.leaderStoreId === 0 || e.leaderStoreId === storeId) avoid = storeId;
+        } else if (e instanceof EpochNotMatchError) {
+          this.router.learn(e.regions);
+          if (!this.router.table.findRegionByKey(routeKey)) await this.router.refresh();
+        } else if (e.code === 'RegionNotFound' || e.code === 'KeyNotInRegion') {
+          this.router.table.remove(region.id);
+          await this.router.refresh();
+        }
+        if (e instanceof FlotillaError && e.code === 'NotLeader' && attempt < 2 && !avoid) continue; // follow a fresh hint at once
+        await this.backoff(attempt);
+      }
+    }
+    const detail = lastError instanceof Error ? lastError.message : String(lastError);
+    if (isWrite && maybeApplied) throw new OutcomeUnknownError(`${what} may or may not have been applied: no definite answer before the deadline (last error: ${detail})`);
+    throw new TimeoutError(`${what} did not complete within ${this.retry.timeoutMs} ms (last error: ${detail})`);
+  }
+}

@@ -1,0 +1,251 @@
+/**
+ * RegionPeer: one replica of one region on this store (RheaKV's RegionEngine, TiKV's Peer). It
+ * owns the Raft node and its PeerStorage, remembers which client is waiting for which log index,
+ * batches linearizable reads into one ReadIndex round, and applies committed entries.
+ */
+import { encodeUtf8 } from '../codec/utf8.ts';
+import { EpochNotMatchError, type FlotillaError, NotLeaderError } from '../errors.ts';
+import type { KvCommand, KvReadOp, KvReadResult } from '../kv/commands.ts';
+import { decodeKvCommand, encodeKvCommand } from '../kv/codec.ts';
+import type { KvReader, WriteOverlay } from '../kv/overlay.ts';
+import type { ApplyOutcome, KvStateMachine } from '../kv/state-machine.ts';
+import { ctxKey } from '../raft/readonly.ts';
+import { decodeConfChange, nextConfState } from '../raft/confchange.ts';
+import { ProposalDroppedError, RaftError } from '../raft/errors.ts';
+import type { RawNode } from '../raft/rawnode.ts';
+import type { Entry, ReadState } from '../raft/types.ts';
+import type { Region } from '../region/types.ts';
+import { applyConfChangeToRegion } from './membership.ts';
+import { TAG_KV, tagEntryData, untagEntryData } from './entry-data.ts';
+import type { PeerStorage } from './peer-storage.ts';
+
+/** How a read is made linearizable, or not. */
+export type ReadConsistency = 'linearizable' | 'lease' | 'follower' | 'stale';
+
+interface PendingProposal {
+  term: number;
+  resolve: (outcome: ApplyOutcome) => void;
+  reject: (error: Error) => void;
+}
+
+interface PendingRead {
+  op: KvReadOp;
+  epochVersion: number;
+  resolve: (result: KvReadResult) => void;
+  reject: (error: Error) => void;
+}
+
+interface ReadBatch {
+  reads: PendingRead[];
+  /** The read index, once the ReadState arrived. */
+  index: number;
+}
+
+export class RegionPeer {
+  readonly storeId: number;
+  readonly peerId: number;
+  region: Region;
+  readonly node: RawNode;
+  readonly storage: PeerStorage;
+  /** Proposals waiting for their entry to apply, by log index. */
+  private proposals = new Map<number, PendingProposal>();
+  /** Reads not yet sent for a ReadIndex round, by mode. */
+  private readQueue = new Map<'safe' | 'lease', PendingRead[]>();
+  /** Reads whose ReadIndex round is under way or answered, by request context. */
+  private readBatches = new Map<string, ReadBatch>();
+  private readSeq = 0;
+  /** The largest region time (`nowMs`) of any applied command; region time never runs backwards. */
+  lastNowMs = 0;
+  /** Local clock and region time when this replica last became leader. */
+  private leaderAnchor = { clockMs: 0, regionMs: 0 };
+  /** Set when the region state changed while applying and must be written with the apply batch. */
+  regionDirty = false;
+
+  constructor(storeId: number, peerId: number, region: Region, node: RawNode, storage: PeerStorage) {
+    this.storeId = storeId;
+    this.peerId = peerId;
+    this.region = region;
+    this.node = node;
+    this.storage = storage;
+    this.lastNowMs = storage.applyState.nowMs;
+  }
+
+  get regionId(): number {
+    return this.region.id;
+  }
+
+  isLeader(): boolean {
+    return this.node.raft.state === 'leader';
+  }
+
+  /** The store of a peer of this region, or 0 if it is not a member. */
+  storeOf(peerId: number): number {
+    return this.region.peers.find((p) => p.id === peerId)?.storeId ?? 0;
+  }
+
+  /** The store of the leader this replica believes in, or 0. */
+  leaderStoreId(): number {
+    return this.storeOf(this.node.raft.lead);
+  }
+
+  notLeader(): NotLeaderError {
+    return new NotLeaderError(this.regionId, this.leaderStoreId());
+  }
+
+  /** Called when the soft state changed: a new leader anchors region time to the local clock. */
+  onRoleChange(clockMs: number): void {
+    if (this.isLeader()) this.leaderAnchor = { clockMs, regionMs: this.lastNowMs };
+    else this.failReads(this.notLeader());
+  }
+
+  /** The region time a new proposal carries: never behind anything applied, advancing with the local clock. */
+  regionTime(clockMs: number): number {
+    const t = this.leaderAnchor.regionMs + Math.max(0, Math.floor(clockMs - this.leaderAnchor.clockMs));
+    return Math.max(t, this.lastNowMs);
+  }
+
+  /** Number of proposals waiting to apply. */
+  get pendingProposals(): number {
+    return this.proposals.size;
+  }
+
+  /**
+   * Proposes a KV command. Resolves with the outcome once its entry applies; rejects with
+   * NotLeader if this replica cannot propose (nothing was appended: safe to retry anywhere), or
+   * with StaleCommand if another entry took its place (it will never apply: safe to retry).
+   */
+  proposeKv(command: KvCommand): Promise<ApplyOutcome> {
+    if (!this.isLeader()) return Promise.reject(this.notLeader());
+    try {
+      this.node.propose(tagEntryData(TAG_KV, encodeKvCommand(command)));
+    } catch (e) {
+      if (e instanceof RaftError) return Promise.reject(this.notLeader());
+      throw e;
+    }
+    const index = this.node.raft.raftLog.lastIndex();
+    const term = this.node.raft.term;
+    return new Promise((resolve, reject) => this.proposals.set(index, { term, resolve, reject }));
+  }
+
+  /** Queues a read; it is served once a ReadIndex round (or the lease) says the applied state is current. */
+  read(op: KvReadOp, consistency: Exclude<ReadConsistency, 'stale'>): Promise<KvReadResult> {
+    if (consistency !== 'follower' && !this.isLeader()) return Promise.reject(this.notLeader());
+    const mode = consistency === 'lease' ? 'lease' : 'safe';
+    return new Promise((resolve, reject) => {
+      const queue = this.readQueue.get(mode) ?? [];
+      queue.push({ op, epochVersion: this.region.epoch.version, resolve, reject });
+      this.readQueue.set(mode, queue);
+    });
+  }
+
+  /** Starts one ReadIndex round for every queued read of each mode (batched reads). */
+  flushReads(): void {
+    for (const [mode, reads] of this.readQueue) {
+      if (reads.length === 0) continue;
+      this.readQueue.set(mode, []);
+      const ctx = encodeUtf8(`${this.peerId}:${++this.readSeq}`);
+      try {
+        this.node.readIndex(ctx, mode);
+        this.readBatches.set(ctxKey(ctx), { reads, index: -1 });
+      } catch (e) {
+        const err = e instanceof ProposalDroppedError || e instanceof RaftError ? this.notLeader() : (e as Error);
+        for (const r of reads) r.reject(err);
+      }
+    }
+  }
+
+  /** Records the read indexes a Ready delivered. */
+  onReadStates(states: readonly ReadState[]): void {
+    for (const rs of states) {
+      const batch = this.readBatches.get(ctxKey(rs.requestCtx));
+      if (batch) batch.index = rs.index;
+    }
+  }
+
+  /** Serves every read whose index is applied, from `view`. */
+  async serveReads(view: KvReader, sm: KvStateMachine): Promise<void> {
+    const applied = this.storage.applyState.applied;
+    for (const [key, batch] of this.readBatches) {
+      if (batch.index < 0 || batch.index > applied) continue;
+      this.readBatches.delete(key);
+      for (const r of batch.reads) await this.serveOne(view, sm, r);
+    }
+  }
+
+  /** Serves a read now from the local applied state (`stale`, or a batch that is ready). */
+  async serveOne(view: KvReader, sm: KvStateMachine, r: PendingRead): Promise<void> {
+    try {
+      // A split or merge since the read was queued may have moved its keys elsewhere.
+      if (r.epochVersion !== this.region.epoch.version) throw new EpochNotMatchError(this.regionId, [this.region]);
+      r.resolve(await sm.read(view, this.region, r.op));
+    } catch (e) {
+      r.reject(e as Error);
+    }
+  }
+
+  /** Fails every waiting read (leadership lost, replica closing). Reads are idempotent: the client retries. */
+  failReads(error: FlotillaError | Error): void {
+    for (const batch of this.readBatches.values()) for (const r of batch.reads) r.reject(error);
+    this.readBatches.clear();
+    for (const reads of this.readQueue.values()) for (const r of reads) r.reject(error);
+    this.readQueue.clear();
+  }
+
+  /** Fails every waiting proposal with `error` (the store is closing: their outcome is unknown). */
+  failProposals(error: Error): void {
+    for (const p of this.proposals.values()) p.reject(error);
+    this.proposals.clear();
+  }
+
+  /**
+   * Applies committed entries into `overlay`. Returns the callbacks to run once the overlay is
+   * durable in the engine (clients must not hear of a write before it is in the engine).
+   */
+  async applyEntries(overlay: WriteOverlay, sm: KvStateMachine, entries: readonly Entry[]): Promise<Array<() => void>> {
+    const done: Array<() => void> = [];
+    for (const e of entries) {
+      const waiting = this.proposals.get(e.index);
+      if (waiting) this.proposals.delete(e.index);
+      if (waiting && waiting.term !== e.term) {
+        // Another leader's entry took this index: ours was never committed and never will be,
+        // so the client may retry it anywhere.
+        const err = this.notLeader();
+        done.push(() => waiting.reject(err));
+      }
+      if (e.type === 'confChange') {
+        this.applyConfChange(e);
+      } else if (e.data.length > 0) {
+        const { tag, payload } = untagEntryData(e.data);
+        if (tag === TAG_KV) {
+          const command = decodeKvCommand(payload);
+          this.observeNow(command.nowMs);
+          const outcome = await sm.apply(overlay, this.region, command);
+          if (waiting && waiting.term === e.term) done.push(() => waiting.resolve(outcome));
+        }
+      }
+      this.storage.applyState = { ...this.storage.applyState, applied: e.index, nowMs: this.lastNowMs };
+    }
+    return done;
+  }
+
+  /** Notes the region time of an applied command. */
+  observeNow(nowMs: number): void {
+    if (nowMs > this.lastNowMs) this.lastNowMs = nowMs;
+  }
+
+  private applyConfChange(e: Entry): void {
+    const a = this.storage.applyState;
+    this.storage.applyState = { ...a, appliedConfState: nextConfState(a.appliedConfState, e.data) };
+    let cc: ReturnType<typeof decodeConfChange>;
+    try {
+      cc = decodeConfChange(e.data);
+    } catch {
+      return; // the core treats it as a no-op too
+    }
+    const next = applyConfChangeToRegion(this.region, cc);
+    if (next !== this.region) {
+      this.region = next;
+      this.regionDirty = true;
+    }
+  }
+}

@@ -1,0 +1,391 @@
+/**
+ * StoreEngine: hosts the region replicas of one store over one storage engine and drives all of
+ * their Raft groups from one loop (RheaKV's StoreEngine, TiKV's raftstore, TinyKV's raft worker).
+ *
+ * One loop turn, for every replica with something to do:
+ * 1. collect each Ready; write every replica's hard state, entries and snapshots in ONE storage
+ *    batch (group commit), synced if any needs it;
+ * 2. send the messages, grouped into one call per destination store;
+ * 3. apply the committed entries of every replica into one overlay, written as ONE batch together
+ *    with the apply states; only then answer the clients;
+ * 4. advance, and serve the reads whose index is now applied.
+ * Requests are checked against the region's epoch and range before anything is proposed.
+ */
+import type { Clock, Logger, Rand, StorageEngine, WriteOp } from '../ports.ts';
+import { nullLogger } from '../ports.ts';
+import { EpochNotMatchError, type FlotillaError, OutcomeUnknownError, RegionNotFoundError, ServerBusyError } from '../errors.ts';
+import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
+import type { KvLimits } from '../kv/limits.ts';
+import { WriteOverlay } from '../kv/overlay.ts';
+import { type ApplyOutcome, KvStateMachine } from '../kv/state-machine.ts';
+import { checkOpInRegion, validateReadOp, validateWriteOp } from '../kv/validate.ts';
+import { RawNode } from '../raft/rawnode.ts';
+import type { Message, Ready } from '../raft/types.ts';
+import type { Region, RegionEpoch } from '../region/types.ts';
+import { cloneRegion } from '../region/types.ts';
+import { PeerStorage } from './peer-storage.ts';
+import { regionStateKey, regionStateRange } from './raft-keys.ts';
+import { decodeRegionState, encodeRegionState } from './records.ts';
+import { type ReadConsistency, RegionPeer } from './region-peer.ts';
+import { buildRegionSnapshot, stageSnapshotInstall } from './snapshot.ts';
+
+/** A Raft message of one region, as stores exchange them. */
+export interface RaftItem {
+  regionId: number;
+  message: Message;
+}
+
+/** Raft timing and limits of every replica on the store. */
+export interface StoreRaftOptions {
+  electionTick?: number;
+  heartbeatTick?: number;
+  preVote?: boolean;
+  checkQuorum?: boolean;
+  maxInflightMsgs?: number;
+  maxSizePerMsg?: number;
+}
+
+export interface StoreEngineOptions {
+  storeId: number;
+  engine: StorageEngine;
+  clock: Clock;
+  rand: Rand;
+  /** Delivers the messages of one loop turn to one store. */
+  sendRaft: (toStoreId: number, items: RaftItem[]) => void;
+  /** Milliseconds per Raft tick; default 50. */
+  tickMs?: number;
+  raft?: StoreRaftOptions;
+  /** Proposals waiting to apply per region before new writes get ServerBusy; default 4096. */
+  maxPendingProposals?: number;
+  /** Log entries kept behind the applied index before the log is compacted; default 1000. */
+  logGcThreshold?: number;
+  kvLimits?: Partial<KvLimits>;
+  logger?: Logger;
+}
+
+/** A region as a client routes by it, with the leader this store believes in. */
+export interface RegionInfo {
+  region: Region;
+  /** 0 when unknown. */
+  leaderStoreId: number;
+}
+
+/** A listener of leadership changes of the store's replicas. */
+export type RoleListener = (event: { regionId: number; storeId: number; role: string; leaderStoreId: number }) => void;
+
+export class StoreEngine {
+  readonly storeId: number;
+  private readonly opts: Required<Omit<StoreEngineOptions, 'raft' | 'kvLimits'>> & Pick<StoreEngineOptions, 'raft' | 'kvLimits'>;
+  private readonly engine: StorageEngine;
+  private readonly peers = new Map<number, RegionPeer>();
+  private readonly sm: KvStateMachine;
+  private readonly listeners = new Set<RoleListener>();
+  private running = false;
+  private again = false;
+  private closed = false;
+  private cancelTick: () => void = () => {};
+  /** Resolves when the loop goes idle (for close and tests). */
+  private idle: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+
+  private constructor(opts: StoreEngineOptions) {
+    this.storeId = opts.storeId;
+    this.engine = opts.engine;
+    this.opts = { tickMs: 50, maxPendingProposals: 4096, logGcThreshold: 1000, logger: nullLogger, ...opts };
+    this.sm = new KvStateMachine({ limits: opts.kvLimits });
+  }
+
+  /**
+   * Writes the initial state of `regions` (those with a peer on this store) into an empty engine.
+   * Every store of a new cluster bootstraps the same regions. Does nothing if the engine already
+   * holds regions, so it is safe to call on every start.
+   */
+  static async bootstrap(engine: StorageEngine, storeId: number, regions: readonly Region[]): Promise<void> {
+    const existing = await engine.scan({ ...regionStateRange(), limit: 1 });
+    if (existing.length > 0) return;
+    const ops: WriteOp[] = [];
+    for (const region of regions) {
+      const me = region.peers.find((p) => p.storeId === storeId);
+      if (!me) continue;
+      const voters = region.peers.filter((p) => p.role === 'voter').map((p) => p.id);
+      const learners = region.peers.filter((p) => p.role === 'learner').map((p) => p.id);
+      const storage = PeerStorage.initial(region.id, { voters, learners, votersOutgoing: [], learnersNext: [], autoLeave: false });
+      storage.stageApplyState(ops);
+      ops.push({ type: 'put', key: regionStateKey(region.id), value: encodeRegionState({ region, peerId: me.id, state: 'normal' }) });
+    }
+    await engine.write(ops, { sync: true });
+  }
+
+  /** Opens a store: restores every replica it hosts from the engine and starts ticking. */
+  static async open(opts: StoreEngineOptions): Promise<StoreEngine> {
+    const store = new StoreEngine(opts);
+    for (const row of await opts.engine.scan(regionStateRange())) {
+      const rs = decodeRegionState(row.value);
+      if (rs.state !== 'normal') continue;
+      const storage = await PeerStorage.load(opts.engine, rs.region.id);
+      store.addPeer(rs.region, rs.peerId, storage);
+    }
+    store.scheduleTick();
+    return store;
+  }
+
+  private addPeer(region: Region, peerId: number, storage: PeerStorage): RegionPeer {
+    const r = this.opts.raft ?? {};
+    const node = new RawNode({
+      id: peerId,
+      storage,
+      rand: this.opts.rand,
+      applied: storage.applyState.applied,
+      electionTick: r.electionTick ?? 10,
+      heartbeatTick: r.heartbeatTick ?? 2,
+      preVote: r.preVote ?? true,
+      checkQuorum: r.checkQuorum ?? true,
+      maxInflightMsgs: r.maxInflightMsgs ?? 256,
+      maxSizePerMsg: r.maxSizePerMsg ?? 1024 * 1024,
+      logger: this.opts.logger,
+    });
+    const peer = new RegionPeer(this.storeId, peerId, cloneRegion(region), node, storage);
+    this.peers.set(region.id, peer);
+    return peer;
+  }
+
+  // --- inbound ---------------------------------------------------------------------------------
+
+  /** Steps Raft messages received from another store. Messages for unknown regions are dropped. */
+  receiveRaft(fromStoreId: number, items: readonly RaftItem[]): void {
+    if (this.closed) return;
+    for (const { regionId, message } of items) {
+      const peer = this.peers.get(regionId);
+      if (!peer || message.to !== peer.peerId || peer.storeOf(message.from) !== fromStoreId) continue;
+      try {
+        peer.node.step(message);
+      } catch (e) {
+        this.opts.logger.warn('dropped a message the replica refused', { regionId, type: message.type, error: String(e) });
+      }
+    }
+    this.kick();
+  }
+
+  /** The regions this store hosts, with leader hints. */
+  regions(): RegionInfo[] {
+    return [...this.peers.values()].map((p) => ({ region: cloneRegion(p.region), leaderStoreId: p.leaderStoreId() }));
+  }
+
+  /** Subscribes to leadership changes of this store's replicas; returns the unsubscribe function. */
+  onRoleChange(listener: RoleListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private peerFor(regionId: number, epoch: RegionEpoch | undefined): RegionPeer {
+    this.checkOpen();
+    const peer = this.peers.get(regionId);
+    if (!peer) throw new RegionNotFoundError(regionId);
+    const cur = peer.region.epoch;
+    if (epoch && (epoch.version !== cur.version || epoch.confVer !== cur.confVer)) {
+      throw new EpochNotMatchError(regionId, this.regions().map((r) => r.region));
+    }
+    return peer;
+  }
+
+  /**
+   * Proposes a write to a region. Resolves with the outcome once applied (and written to the
+   * engine); rejects with a typed error when it was not proposed (nothing changed).
+   */
+  async write(regionId: number, epoch: RegionEpoch | undefined, clientId: string, seq: number, op: KvWriteOp): Promise<ApplyOutcome> {
+    const peer = this.peerFor(regionId, epoch);
+    validateWriteOp(op, this.sm.limits);
+    checkOpInRegion(op, peer.region);
+    if (!peer.isLeader()) throw peer.notLeader();
+    if (peer.pendingProposals >= this.opts.maxPendingProposals) {
+      throw new ServerBusyError(`region ${regionId} has ${peer.pendingProposals} proposals waiting to apply`);
+    }
+    const result = peer.proposeKv({ clientId, seq, nowMs: peer.regionTime(this.opts.clock.now()), op });
+    this.kick();
+    return result;
+  }
+
+  /** Serves a read with the given consistency; rejects with a typed error (retryable ones say so). */
+  async read(regionId: number, epoch: RegionEpoch | undefined, op: KvReadOp, consistency: ReadConsistency = 'linearizable'): Promise<KvReadResult> {
+    const peer = this.peerFor(regionId, epoch);
+    validateReadOp(op, this.sm.limits);
+    checkOpInRegion(op, peer.region);
+    if (consistency === 'stale') {
+      return new Promise((resolve, reject) => {
+        void peer.serveOne(this.engine, this.sm, { op, epochVersion: peer.region.epoch.version, resolve, reject });
+      });
+    }
+    const result = peer.read(op, consistency);
+    this.kick();
+    return result;
+  }
+
+  // --- the loop --------------------------------------------------------------------------------
+
+  private scheduleTick(): void {
+    if (this.closed) return;
+    this.cancelTick = this.opts.clock.setTimer(this.opts.tickMs, () => {
+      for (const peer of this.peers.values()) peer.node.tick();
+      this.kick();
+      this.scheduleTick();
+    });
+  }
+
+  /** Runs loop turns until no replica has work. */
+  kick(): void {
+    if (this.closed && !this.running) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.idle = this.loop();
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        for (const peer of this.peers.values()) peer.flushReads();
+        await this.turn();
+      } while (this.again || [...this.peers.values()].some((p) => p.node.hasReady()));
+    } catch (e) {
+      // A storage failure leaves the replicas' memory ahead of the disk: stop, as RheaKV does on a
+      // critical state machine error. Clients see their requests fail; a restart recovers.
+      this.failure = e as Error;
+      this.opts.logger.error('store loop failed; stopping the store', { storeId: this.storeId, error: String(e) });
+      await this.shutdown(e as Error);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async turn(): Promise<void> {
+    const work: Array<{ peer: RegionPeer; rd: Ready }> = [];
+    const ops: WriteOp[] = [];
+    let sync = false;
+    const installs = new Map<RegionPeer, ReturnType<typeof stageSnapshotInstall>>();
+    for (const peer of this.peers.values()) {
+      if (!peer.node.hasReady()) continue;
+      const rd = peer.node.ready();
+      if (rd.snapshot) installs.set(peer, stageSnapshotInstall(peer, rd.snapshot, ops));
+      peer.storage.stageEntries(rd.entries, ops);
+      if (rd.hardState) peer.storage.stageHardState(rd.hardState, ops);
+      sync ||= rd.mustSync;
+      work.push({ peer, rd });
+    }
+    if (work.length === 0) return;
+    // 1. Durable before anything that depends on it leaves.
+    if (ops.length > 0) await this.engine.write(ops, { sync });
+    for (const { peer, rd } of work) {
+      const install = installs.get(peer);
+      if (install) {
+        peer.storage.installSnapshot(install.applyState);
+        peer.region = install.regionState.region;
+        peer.observeNow(install.applyState.nowMs);
+      }
+      peer.storage.appendEntries(rd.entries);
+      if (rd.hardState) peer.storage.hardState = rd.hardState;
+    }
+    // 2. Send, one call per destination store.
+    await this.send(work);
+    // 3. Apply everything committed into one batch; answer clients only once it is written.
+    const overlay = new WriteOverlay(this.engine);
+    const answers: Array<() => void> = [];
+    const applied = new Set<RegionPeer>();
+    for (const { peer, rd } of work) {
+      if (rd.committedEntries.length === 0) continue;
+      for (const cb of await peer.applyEntries(overlay, this.sm, rd.committedEntries)) answers.push(cb);
+      applied.add(peer);
+    }
+    if (applied.size > 0) {
+      const applyOps = overlay.toWriteOps();
+      for (const peer of applied) {
+        peer.storage.stageApplyState(applyOps);
+        if (peer.regionDirty) {
+          applyOps.push({ type: 'put', key: regionStateKey(peer.regionId), value: encodeRegionState({ region: peer.region, peerId: peer.peerId, state: 'normal' }) });
+          peer.regionDirty = false;
+        }
+        const gc = this.maybeCompact(peer);
+        for (const op of gc) applyOps.push(op);
+      }
+      await this.engine.write(applyOps, { sync: false });
+    }
+    for (const answer of answers) answer();
+    // 4. Advance; serve reads that are now answerable.
+    for (const { peer, rd } of work) {
+      peer.node.advance(rd);
+      if (rd.softState) this.roleChanged(peer);
+      peer.onReadStates(rd.readStates);
+      await peer.serveReads(this.engine, this.sm);
+    }
+  }
+
+  private async send(work: ReadonlyArray<{ peer: RegionPeer; rd: Ready }>): Promise<void> {
+    const out = new Map<number, RaftItem[]>();
+    for (const { peer, rd } of work) {
+      for (const m of rd.messages) {
+        const to = peer.storeOf(m.to);
+        if (to === 0) continue;
+        let message = m;
+        // The core names the truncation point; what is sent is the region as applied right now.
+        if (m.type === 'MsgSnap') message = { ...m, snapshot: await buildRegionSnapshot(this.engine, peer) };
+        const list = out.get(to) ?? [];
+        list.push({ regionId: peer.regionId, message });
+        out.set(to, list);
+      }
+    }
+    for (const [to, items] of out) {
+      if (to === this.storeId) this.receiveRaft(this.storeId, items);
+      else this.opts.sendRaft(to, items);
+    }
+  }
+
+  /** Drops log entries far behind the applied index; returns the writes that delete them. */
+  private maybeCompact(peer: RegionPeer): WriteOp[] {
+    const a = peer.storage.applyState;
+    if (a.applied - a.truncatedIndex <= this.opts.logGcThreshold) return [];
+    return peer.storage.compact(a.applied, a.appliedConfState);
+  }
+
+  private roleChanged(peer: RegionPeer): void {
+    peer.onRoleChange(this.opts.clock.now());
+    const event = { regionId: peer.regionId, storeId: this.storeId, role: peer.node.raft.state as string, leaderStoreId: peer.leaderStoreId() };
+    for (const l of this.listeners) l(event);
+  }
+
+  // --- shutdown ----------------------------------------------------------------------------------
+
+  private checkOpen(): void {
+    if (this.failure) throw new ServerBusyError(`store ${this.storeId} stopped after a storage failure: ${this.failure.message}`);
+    if (this.closed) throw new ServerBusyError(`store ${this.storeId} is closed`);
+  }
+
+  private async shutdown(reason: FlotillaError | Error): Promise<void> {
+    this.closed = true;
+    this.cancelTick();
+    for (const peer of this.peers.values()) {
+      peer.failReads(reason);
+      peer.failProposals(reason);
+    }
+  }
+
+  /** Stops ticking, waits for the current turn, fails what is still waiting, and leaves the engine open for its owner to close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.cancelTick();
+    await this.idle;
+    await this.shutdown(new OutcomeUnknownError(`store ${this.storeId} closed while the write waited to apply`));
+  }
+
+  /** Raft status of every replica (for status pages, tests and the playground). */
+  status(): Array<{ region: Region; peerId: number; raft: ReturnType<RawNode['status']>; applied: number }> {
+    return [...this.peers.values()].map((p) => ({
+      region: cloneRegion(p.region),
+      peerId: p.peerId,
+      raft: p.node.status(),
+      applied: p.storage.applyState.applied,
+    }));
+  }
+}
