@@ -19,7 +19,7 @@ import type { Router } from './router.ts';
 export interface RetryOptions {
   /** Overall deadline of one operation; default 10 000 ms. */
   timeoutMs: number;
-  /** Deadline of one attempt (one store call); default 3 000 ms. */
+  /** Deadline of one attempt (one store call); default 1 000 ms. */
   attemptTimeoutMs: number;
   /** Most attempts per operation; default 64. */
   attemptsMax: number;
@@ -28,7 +28,7 @@ export interface RetryOptions {
   backoffMaxMs: number;
 }
 
-export const DEFAULT_RETRY: RetryOptions = { timeoutMs: 10_000, attemptTimeoutMs: 3_000, attemptsMax: 64, backoffMinMs: 2, backoffMaxMs: 500 };
+export const DEFAULT_RETRY: RetryOptions = { timeoutMs: 10_000, attemptTimeoutMs: 1_000, attemptsMax: 64, backoffMinMs: 2, backoffMaxMs: 500 };
 
 /** Errors that say the request reached no leader that would apply it: retrying is always safe. */
 const ROUTING = new Set(['NotLeader', 'EpochNotMatch', 'RegionNotFound', 'KeyNotInRegion', 'ServerBusy']);

@@ -1,0 +1,87 @@
+/**
+ * The cluster under crashes and partitions: acknowledged writes survive a store crash that loses
+ * its unsynced writes, a minority partition cannot commit, and a restarted store catches up.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LocalCluster } from '../../adapters/local-cluster.ts';
+import { createFaultyStorage } from '../../adapters/storage/faulty.ts';
+import { createMemoryStorage } from '../../adapters/storage/memory.ts';
+import { FlotillaError } from '../../src/errors.ts';
+import { createSeededRand } from '../../src/util/rand.ts';
+import { drive, elapse, virtualCluster } from './helpers.ts';
+
+const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
+let cluster: LocalCluster | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+function leaderStore(c: LocalCluster, regionId: number): number {
+  for (const id of c.storeIds) {
+    const s = c.store(id);
+    const info = s?.status().find((x) => x.region.id === regionId);
+    if (info && info.raft.role === 'leader') return id;
+  }
+  return 0;
+}
+
+describe('faults', () => {
+  it('keeps every acknowledged write through leader crashes that lose unsynced writes', async () => {
+    const v = await virtualCluster({
+      stores: 3,
+      storage: async (id) => createFaultyStorage(createMemoryStorage(), { rand: createSeededRand(100 + id) }),
+    });
+    cluster = v.cluster;
+    const client = cluster.client();
+    const acked: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      for (let i = 0; i < 10; i++) {
+        const key = `k${round}-${i}`;
+        await drive(v.clock, client.put(key, key));
+        acked.push(key);
+      }
+      const leader = leaderStore(cluster, 1);
+      expect(leader).toBeGreaterThan(0);
+      await cluster.stopStore(leader);
+      await elapse(v.clock, 1500);
+      await cluster.restartStore(leader);
+    }
+    await drive(v.clock, cluster.waitForLeaders());
+    for (const key of acked) expect(text(await drive(v.clock, client.get(key)))).toBe(key);
+  });
+
+  it('a minority cannot commit; the majority goes on; healing reconciles', async () => {
+    const v = await virtualCluster({ stores: 3 });
+    cluster = v.cluster;
+    const client = cluster.client({ retry: { timeoutMs: 3000 } });
+    await drive(v.clock, client.put('before', '1'));
+    const leader = leaderStore(cluster, 1);
+    const others = cluster.storeIds.filter((s) => s !== leader);
+    cluster.partition([leader], others);
+    // The client keeps retrying until the majority elects a new leader, then succeeds there.
+    await drive(v.clock, client.put('during', '2'));
+    expect(leaderStore(cluster, 1)).not.toBe(0);
+    cluster.heal();
+    await elapse(v.clock, 2000);
+    expect(text(await drive(v.clock, client.get('during')))).toBe('2');
+    // Every replica has applied the same entries once healed.
+    await elapse(v.clock, 500);
+    const applied = cluster.storeIds.map((id) => cluster!.store(id)!.status()[0].applied);
+    expect(new Set(applied).size).toBe(1);
+  });
+
+  it('a write that cannot reach a quorum reports OutcomeUnknown or Timeout, never success', async () => {
+    const v = await virtualCluster({ stores: 3 });
+    cluster = v.cluster;
+    const client = cluster.client({ retry: { timeoutMs: 2000, attemptTimeoutMs: 500 } });
+    await drive(v.clock, client.put('x', '0'));
+    cluster.partition([1], [2], [3]);
+    const err = await drive(v.clock, client.put('x', '1')).then(
+      () => undefined,
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(FlotillaError);
+    expect(['OutcomeUnknown', 'Timeout']).toContain((err as FlotillaError).code);
+  });
+});
