@@ -15,8 +15,9 @@ const packr = new Packr({
   mapsAsObjects: true,
   variableMapSize: true,
   encodeUndefinedAsNil: true,
-  // Byte strings are copied out of the frame so a transferred or pooled frame buffer can be reused.
-  copyBuffers: true,
+  // Byte strings come out as views into the frame; the validators copy the non-empty ones (see
+  // `ownBytes`), which is much cheaper than msgpackr copying every empty context and payload.
+  copyBuffers: false,
   int64AsType: 'number',
 });
 
@@ -27,6 +28,17 @@ const packr = new Packr({
  */
 export function packValue(value: unknown): Uint8Array {
   return packr.pack(value);
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Detaches decoded bytes from the frame they were read from: a plain Uint8Array that owns its
+ * buffer (so a transferred or pooled frame buffer may be reused), or one shared empty array.
+ * @param view - bytes as msgpackr decoded them (a view into the frame).
+ */
+export function ownBytes(view: Uint8Array): Uint8Array {
+  return view.length === 0 ? EMPTY : new Uint8Array(view);
 }
 
 /**

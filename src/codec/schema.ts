@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import type { Entry, Message, MessageType, Snapshot } from '../raft/types.ts';
 import type { FrameLimits } from './limits.ts';
+import { ownBytes } from './msgpack.ts';
 
 /**
  * Message types that may cross the network, indexed by their wire code. Local types (MsgHup,
@@ -52,7 +53,8 @@ export interface Frame {
 
 const index = z.int().nonnegative();
 const id = z.int().positive();
-const bytes = z.instanceof(Uint8Array);
+// Byte fields are detached from the frame they were decoded from, as in `validate.ts`.
+const bytes = z.instanceof(Uint8Array).transform(ownBytes);
 
 function entrySchema() {
   return z.tuple([index, index, z.union([z.literal(0), z.literal(1)]), bytes]).transform(

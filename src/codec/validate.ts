@@ -6,6 +6,7 @@
  */
 import { FrameError } from './errors.ts';
 import type { FrameLimits } from './limits.ts';
+import { ownBytes } from './msgpack.ts';
 import { type Frame, type FrameItem, ITEM_RAFT, ITEM_REQUEST, ITEM_RESPONSE, messageProblem, WIRE_MESSAGE_TYPES } from './schema.ts';
 import type { Entry, Message, NodeId, Snapshot } from '../raft/types.ts';
 
@@ -30,7 +31,7 @@ function id(v: unknown, path: Path, key: string | number): number {
 
 function bytes(v: unknown, path: Path, key: string | number): Uint8Array {
   if (!(v instanceof Uint8Array)) fail(path, `expected bytes, got ${describe(v)}`, key);
-  return v;
+  return ownBytes(v);
 }
 
 function bool(v: unknown, path: Path, key: string | number): boolean {

@@ -44,6 +44,16 @@ describe('frame codec', () => {
     }
   });
 
+  it('detaches decoded bytes from the frame buffer, with either validator', () => {
+    for (const decode of [decodeFrame, decodeFrameWithSchema]) {
+      const bytes = encodeFrame({ ...header, items: [{ kind: 'request', requestId: 1, payload: Uint8Array.of(1, 2, 3) }] });
+      const frame = decode(bytes, expectLink);
+      bytes.fill(0);
+      const item = frame.items[0];
+      expect(item.kind === 'request' && [...item.payload]).toEqual([1, 2, 3]);
+    }
+  });
+
   it('accepts the hand-made valid wire value (so the corruptions below test one thing each)', () => {
     expect(codeOf(() => decodeFrame(raw.pack(wire()), expectLink))).toBe('accepted');
   });
