@@ -127,7 +127,9 @@ function checkHeader(frame: Frame, expect: FrameExpectation): Frame {
 /**
  * Decodes and validates a frame. Returns only a fully valid {@link Frame}; otherwise throws a
  * {@link FrameError} whose `code` says what was wrong. Never throws anything else.
- * @param bytes - the frame as received.
+ * Non-empty byte fields of the result (entry data, contexts, payloads) are views into `bytes`:
+ * do not modify or reuse `bytes` afterwards, and copy a field that must outlive the frame's memory.
+ * @param bytes - the frame as received; the result keeps views into it.
  * @param expect - the cluster id, and optionally the authenticated sender and this store's id.
  * @param limits - the limits of the link (default {@link DEFAULT_FRAME_LIMITS}).
  */
