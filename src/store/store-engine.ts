@@ -15,6 +15,7 @@ import type { Clock, Logger, Rand, StorageEngine, WriteOp } from '../ports.ts';
 import { nullLogger } from '../ports.ts';
 import { EpochNotMatchError, type FlotillaError, OutcomeUnknownError, RegionNotFoundError, ServerBusyError } from '../errors.ts';
 import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
+import { regionRanges } from '../kv/keys.ts';
 import type { KvLimits } from '../kv/limits.ts';
 import { WriteOverlay } from '../kv/overlay.ts';
 import { type ApplyOutcome, KvStateMachine } from '../kv/state-machine.ts';
@@ -377,6 +378,34 @@ export class StoreEngine {
     this.cancelTick();
     await this.idle;
     await this.shutdown(new OutcomeUnknownError(`store ${this.storeId} closed while the write waited to apply`));
+  }
+
+  /**
+   * A digest of a region's state on this replica (every pair of its KV ranges, FNV-1a), for
+   * checking that replicas agree once quiet.
+   */
+  async regionDigest(regionId: number): Promise<{ applied: number; pairs: number; digest: number }> {
+    const peer = this.peers.get(regionId);
+    if (!peer) throw new RegionNotFoundError(regionId);
+    const view = await this.engine.snapshot();
+    try {
+      let h = 0x811c9dc5;
+      let pairs = 0;
+      const mix = (b: Uint8Array) => {
+        for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193) >>> 0;
+        h = Math.imul(h ^ 0xff, 0x01000193) >>> 0;
+      };
+      for (const range of regionRanges(peer.region)) {
+        for (const kv of await view.scan(range)) {
+          mix(kv.key);
+          mix(kv.value);
+          pairs++;
+        }
+      }
+      return { applied: peer.storage.applyState.applied, pairs, digest: h };
+    } finally {
+      view.release();
+    }
   }
 
   /** Raft status of every replica (for status pages, tests and the playground). */

@@ -1,0 +1,321 @@
+/**
+ * A deterministic simulation of a whole Flotilla cluster: 3 or 5 stores with several regions on a
+ * virtual clock and the simulated network, concurrent clients issuing every kind of single-key
+ * operation, and a seeded fault schedule — partitions, drops, duplicates, reordering, and store
+ * crashes that lose unsynced writes. At the end the client history must be linearizable per key,
+ * lock fencing tokens must rise, and every replica of a region must hold the same data.
+ *
+ * Plain functions (no test framework), so `npm run soak:kv` can run many more seeds.
+ */
+import { createLocalCluster, type LocalCluster } from '../../adapters/local-cluster.ts';
+import { createVirtualClock, type VirtualClock } from '../../adapters/runtime/virtual-clock.ts';
+import { createFaultyStorage } from '../../adapters/storage/faulty.ts';
+import { createMemoryStorage } from '../../adapters/storage/memory.ts';
+import type { KvClient } from '../../src/client/client.ts';
+import { FlotillaError } from '../../src/errors.ts';
+import { checkOperations, flotillaKvModel, type FlotillaKvInput, type FlotillaKvOutput, type Operation } from '../../src/linearizability/index.ts';
+import type { Rand } from '../../src/ports.ts';
+import { createSeededRand } from '../../src/util/rand.ts';
+
+export interface KvSimOptions {
+  seed: number;
+  stores?: 3 | 5;
+  clients?: number;
+  /** Virtual ms of workload under faults. */
+  workloadMs?: number;
+  /** Print each fault as it happens. */
+  verbose?: boolean;
+}
+
+export interface KvSimResult {
+  seed: number;
+  ok: boolean;
+  failures: string[];
+  operations: number;
+  unknown: number;
+  faults: number;
+  virtualMs: number;
+}
+
+const KEYS = ['a', 'f', 'k', 'p', 'u'];
+const SPLITS = ['e', 'n'];
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
+
+interface LockEvent {
+  owner: string;
+  token: number;
+  call: number;
+  ret: number;
+}
+
+/** Runs one seed; never throws for a found bug, it reports it in `failures`. */
+export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> {
+  const rand = createSeededRand(opts.seed);
+  const stores = opts.stores ?? (rand.int(2) === 0 ? 3 : 5);
+  const clock = createVirtualClock();
+  const cluster = await createLocalCluster({
+    stores,
+    clock,
+    seed: opts.seed,
+    initialSplitKeys: SPLITS,
+    storage: async (id) => createFaultyStorage(createMemoryStorage(), { rand: createSeededRand(opts.seed * 31 + id) }),
+  });
+  const failures: string[] = [];
+  const history: Operation<FlotillaKvInput, FlotillaKvOutput>[] = [];
+  const locks: LockEvent[] = [];
+  let running = true;
+  let faults = 0;
+  try {
+    await drive(clock, cluster.waitForLeaders(), 60_000);
+    const workloadMs = opts.workloadMs ?? 3000;
+    const nClients = opts.clients ?? 4;
+    const workers = Array.from({ length: nClients }, (_, i) =>
+      clientLoop(cluster.client({ retry: { timeoutMs: 2000, attemptTimeoutMs: 400 } }), i, createSeededRand(opts.seed * 977 + i), clock, history, locks, () => running),
+    );
+    const nemesis = faultLoop(cluster, clock, rand, () => running, opts.verbose ?? false, () => faults++);
+    await elapse(clock, workloadMs);
+    running = false;
+    await drive(clock, Promise.all([...workers, nemesis]), 60_000);
+    // Quiet: heal everything, restart every store, let replicas converge.
+    cluster.heal();
+    cluster.network?.setFaults({ dropRate: 0, duplicateRate: 0, reorder: false });
+    for (const id of cluster.storeIds) await cluster.restartStore(id);
+    await drive(clock, cluster.waitForLeaders(), 60_000);
+    await elapse(clock, 2000);
+    const final = cluster.client();
+    for (const key of KEYS) {
+      const call = clock.now();
+      const value = await drive(clock, final.get(key), 60_000);
+      history.push({ clientId: 1000, input: { op: 'get', key }, output: value, call, return: clock.now() });
+    }
+    await elapse(clock, 500);
+    checkHistory(history, failures);
+    checkLocks(locks, failures);
+    await checkReplicas(cluster, clock, failures);
+  } catch (e) {
+    failures.push(`simulation error: ${(e as Error).stack ?? e}`);
+  } finally {
+    running = false;
+    await cluster.close();
+  }
+  return {
+    seed: opts.seed,
+    ok: failures.length === 0,
+    failures,
+    operations: history.length,
+    unknown: history.filter((h) => h.unknown).length,
+    faults,
+    virtualMs: clock.now(),
+  };
+}
+
+async function drive<T>(clock: VirtualClock, p: Promise<T>, maxMs: number): Promise<T> {
+  let settled = false;
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let ms = 0; ms < maxMs && !settled; ms++) {
+    clock.advance(1);
+    await tick();
+  }
+  if (!settled) throw new Error(`did not settle within ${maxMs} virtual ms`);
+  return p;
+}
+
+async function elapse(clock: VirtualClock, ms: number): Promise<void> {
+  for (let i = 0; i < ms; i++) {
+    clock.advance(1);
+    await tick();
+  }
+}
+
+function sleep(clock: VirtualClock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimer(ms, resolve));
+}
+
+function randomInput(rand: Rand, client: number, n: number): FlotillaKvInput {
+  const key = KEYS[rand.int(KEYS.length)];
+  const value = `${client}.${n}`;
+  switch (rand.int(12)) {
+    case 0:
+    case 1:
+      return { op: 'put', key, value };
+    case 2:
+      return { op: 'getAndPut', key, value };
+    case 3:
+      return { op: 'compareAndPut', key, expect: rand.int(3) === 0 ? null : `${rand.int(4)}.${rand.int(20)}`, update: value };
+    case 4:
+      return { op: 'putIfAbsent', key, value };
+    case 5:
+      return { op: 'merge', key, value };
+    case 6:
+      return { op: 'delete', key };
+    case 7:
+      return { op: 'containsKey', key };
+    case 8:
+      return { op: 'getSequence', key, step: 1 + rand.int(3) };
+    case 9:
+      return rand.int(8) === 0 ? { op: 'resetSequence', key } : { op: 'getLatestSequence', key };
+    default:
+      return { op: 'get', key };
+  }
+}
+
+async function invoke(client: KvClient, input: FlotillaKvInput, consistency: 'linearizable' | 'lease' | 'follower'): Promise<FlotillaKvOutput> {
+  switch (input.op) {
+    case 'get':
+      return client.get(input.key, { consistency });
+    case 'containsKey':
+      return client.containsKey(input.key, { consistency });
+    case 'put':
+      return client.put(input.key, input.value);
+    case 'delete':
+      return client.delete(input.key);
+    case 'getAndPut':
+      return client.getAndPut(input.key, input.value);
+    case 'compareAndPut':
+      return client.compareAndPut(input.key, input.expect, input.update);
+    case 'putIfAbsent':
+      return client.putIfAbsent(input.key, input.value);
+    case 'merge':
+      return client.merge(input.key, input.value);
+    case 'getSequence': {
+      const r = await client.getSequence(input.key, input.step);
+      return { start: r.startValue, end: r.endValue };
+    }
+    case 'getLatestSequence':
+      return client.getLatestSequence(input.key, { consistency });
+    case 'resetSequence':
+      return client.resetSequence(input.key);
+  }
+}
+
+const READS = new Set(['get', 'containsKey', 'getLatestSequence']);
+
+async function clientLoop(
+  client: KvClient,
+  id: number,
+  rand: Rand,
+  clock: VirtualClock,
+  history: Operation<FlotillaKvInput, FlotillaKvOutput>[],
+  locks: LockEvent[],
+  running: () => boolean,
+): Promise<void> {
+  const lock = client.getDistributedLock('lock', 300, { owner: `owner-${id}` });
+  for (let n = 0; running(); n++) {
+    if (rand.int(10) === 0) {
+      await lockStep(lock, clock, locks);
+      continue;
+    }
+    const input = randomInput(rand, id, n);
+    const consistency = (['linearizable', 'lease', 'follower'] as const)[rand.int(3)];
+    const call = clock.now();
+    try {
+      const output = await invoke(client, input, consistency);
+      history.push({ clientId: id, input, output, call, return: clock.now() });
+    } catch (e) {
+      const code = e instanceof FlotillaError ? e.code : 'unexpected';
+      if (code === 'unexpected' || !['OutcomeUnknown', 'Timeout', 'ServerBusy', 'NotLeader', 'RegionNotFound'].includes(code)) {
+        throw new Error(`client ${id}: ${input.op} failed unexpectedly: ${(e as Error).message}`);
+      }
+      // A read that failed told us nothing; a write whose fate is unknown may take effect any time later.
+      if (!READS.has(input.op)) history.push({ clientId: id, input, call, unknown: true });
+    }
+    await sleep(clock, rand.int(20));
+  }
+}
+
+async function lockStep(lock: ReturnType<KvClient['getDistributedLock']>, clock: VirtualClock, locks: LockEvent[]): Promise<void> {
+  const call = clock.now();
+  try {
+    if (await lock.tryLock()) {
+      locks.push({ owner: lock.owner, token: lock.fencingToken, call, ret: clock.now() });
+      await lock.unlock();
+    }
+  } catch {
+    // An unknown outcome teaches nothing about tokens.
+  }
+}
+
+async function faultLoop(cluster: LocalCluster, clock: VirtualClock, rand: Rand, running: () => boolean, verbose: boolean, count: () => void): Promise<void> {
+  const ids = cluster.storeIds;
+  const down = new Set<number>();
+  while (running()) {
+    await sleep(clock, 100 + rand.int(400));
+    if (!running()) break;
+    count();
+    const action = rand.int(6);
+    const log = (what: string) => verbose && console.log(`t=${clock.now()} ${what}`);
+    if (action === 0) {
+      const cut = rand.int(ids.length - 1) + 1;
+      const shuffled = [...ids].sort(() => rand.next() - 0.5);
+      cluster.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+      log(`partition ${shuffled.slice(0, cut)} | ${shuffled.slice(cut)}`);
+    } else if (action === 1) {
+      cluster.heal();
+      log('heal');
+    } else if (action === 2 && down.size < Math.floor((ids.length - 1) / 2)) {
+      const id = ids[rand.int(ids.length)];
+      if (!down.has(id)) {
+        down.add(id);
+        await cluster.stopStore(id);
+        log(`crash ${id}`);
+      }
+    } else if (action === 3 && down.size > 0) {
+      const id = [...down][rand.int(down.size)];
+      down.delete(id);
+      await cluster.restartStore(id);
+      log(`restart ${id}`);
+    } else if (action === 4) {
+      const faults = { dropRate: rand.int(3) * 0.05, duplicateRate: rand.int(3) * 0.05, reorder: rand.int(2) === 0 };
+      cluster.network?.setFaults(faults);
+      log(`network ${JSON.stringify(faults)}`);
+    } else {
+      cluster.network?.setFaults({ dropRate: 0, duplicateRate: 0, reorder: false });
+      log('network calm');
+    }
+  }
+  for (const id of down) await cluster.restartStore(id);
+}
+
+function checkHistory(history: Operation<FlotillaKvInput, FlotillaKvOutput>[], failures: string[]): void {
+  const result = checkOperations(flotillaKvModel(), history, { maxSteps: 20_000_000 });
+  if (result.result === 'illegal') failures.push(`history is not linearizable: ${result.illegal?.message ?? ''}`);
+  if (result.result === 'unknown') failures.push('linearizability check ran out of budget');
+}
+
+function checkLocks(locks: LockEvent[], failures: string[]): void {
+  // A hold acquired after another hold was released (in real time) must carry a higher token.
+  for (const a of locks) {
+    for (const b of locks) {
+      if (a !== b && a.ret < b.call && b.token <= a.token) {
+        failures.push(`fencing token did not rise: ${a.owner} got ${a.token}, later ${b.owner} got ${b.token}`);
+        return;
+      }
+    }
+  }
+}
+
+async function checkReplicas(cluster: LocalCluster, clock: VirtualClock, failures: string[]): Promise<void> {
+  const byRegion = new Map<number, Array<{ store: number; applied: number; pairs: number; digest: number }>>();
+  for (const id of cluster.storeIds) {
+    const store = cluster.store(id);
+    for (const s of store?.status() ?? []) {
+      const d = await drive(clock, store!.regionDigest(s.region.id), 1000);
+      const list = byRegion.get(s.region.id) ?? [];
+      list.push({ store: id, ...d });
+      byRegion.set(s.region.id, list);
+    }
+  }
+  for (const [region, replicas] of byRegion) {
+    const applied = new Set(replicas.map((r) => r.applied));
+    const digests = new Set(replicas.map((r) => r.digest));
+    if (applied.size !== 1 || digests.size !== 1) {
+      failures.push(`region ${region}: replicas differ when quiet: ${JSON.stringify(replicas)}`);
+    }
+  }
+}
+
+export { text };
