@@ -12,15 +12,20 @@ import { runSeed } from './simulation.ts';
 const enc = new TextEncoder();
 const ent = (index: number, term: number, data = `e${index}`): Entry => ({ index, term, type: 'normal', data: enc.encode(data) });
 
-describe('scenario: pre-vote keeps a rejoining replica from disrupting the leader', () => {
-  for (let from = 0; from < SCENARIO_SEEDS; from += 50) {
-    it(`seeds ${from}..${from + 49}`, () => {
-      const s = runRange(core, 'prevote', from, 50);
-      console.log(`prevote scenario seeds ${from}..${from + s.count - 1}: ${s.count - s.failures.length}/${s.count} passed, ${s.steps} steps`);
-      expect(s.failures.map((r) => describeFailure('prevote', r))).toEqual([]);
-    });
-  }
-});
+for (const [kind, what] of [
+  ['prevote', 'pre-vote keeps a rejoining replica from disrupting the leader'],
+  ['lease', 'lease reads on a leader that is cut off stay linearizable'],
+] as const) {
+  describe(`scenario ${kind}: ${what}`, () => {
+    for (let from = 0; from < SCENARIO_SEEDS; from += 100) {
+      it(`seeds ${from}..${from + 99}`, () => {
+        const s = runRange(core, kind, from, 100);
+        console.log(`${kind} scenario seeds ${from}..${from + s.count - 1}: ${s.count - s.failures.length}/${s.count} passed, ${s.steps} steps`);
+        expect(s.failures.map((r) => describeFailure(kind, r))).toEqual([]);
+      });
+    }
+  });
+}
 
 describe('determinism', () => {
   it('the same seed gives the same trace hash, different seeds different ones', () => {

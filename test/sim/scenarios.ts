@@ -10,13 +10,14 @@ import { optionsForSeed, PROFILES } from './options.ts';
 import type { Sim } from './replica.ts';
 import { event } from './replica.ts';
 import type { SimResult } from './simulation.ts';
-import { replayCommand, runWith, tick, workload } from './simulation.ts';
-import { currentLeader } from './workload.ts';
+import { isolate, replayCommand, runWith, tick, workload } from './simulation.ts';
+import { currentLeader, issueRead } from './workload.ts';
 
 /**
  * Pre-vote keeps a rejoining replica from disrupting the group: a follower is cut off for several
- * election timeouts while the leader keeps committing, so its log falls behind; after the
- * partition heals the leader and the term must stay as they were.
+ * election timeouts while the leader keeps committing, so its log falls behind; then it hears
+ * every replica but the leader (so it keeps campaigning), then everyone. Throughout, the leader
+ * and the term must stay as they were.
  */
 export function runPreVoteScenario(core: SimCore, seed: number, trace: ((line: string) => void) | null = null): SimResult {
   const base = optionsForSeed(seed);
@@ -29,25 +30,31 @@ export function runPreVoteScenario(core: SimCore, seed: number, trace: ((line: s
     transferP: 0,
     confChangeP: 0,
     coldRestart: false,
+    // A slow disk delays the leader's heartbeats and may cause a legitimate election.
+    asyncWriteP: 0,
   };
   return runWith(core, opts, trace, replayCommand(seed, 'prevote'), (sim) => {
     const e = opts.electionTick;
     const leader = runUntilLeaderCommits(sim, 30 * e);
     const followers = sim.ids.filter((id) => id <= opts.voters && id !== leader);
     const cut = followers[sim.rand.int(followers.length)];
-    for (const id of sim.ids) {
-      if (id === cut) continue;
-      sim.net.blocked.add(`${id}>${cut}`);
-      sim.net.blocked.add(`${cut}>${id}`);
-    }
-    event(sim, `partition isolate ${cut}`);
+    isolate(sim, cut);
+    event(sim, `partition ${sim.net.partition}`);
     for (let t = 0; t < 6 * e; t++) tick(sim, () => workload(sim));
-    heal(sim.net);
-    event(sim, 'partition none');
     const l = currentLeader(sim);
     if (!l) violation('no leader before the isolated replica rejoined');
     const term = l.node!.raft.term;
-    for (let t = 0; t < 6 * e; t++) {
+    // Rejoin in two steps: first it hears everyone but the leader (so it keeps campaigning),
+    // then the partition heals completely.
+    heal(sim.net);
+    sim.net.blocked.add(`${l.id}>${cut}`);
+    sim.net.partition = `one-way ${l.id}>${cut}`;
+    event(sim, `partition ${sim.net.partition}`);
+    for (let t = 0; t < 8 * e; t++) {
+      if (t === 4 * e) {
+        heal(sim.net);
+        event(sim, 'partition none');
+      }
       tick(sim, () => workload(sim));
       for (const rep of sim.replicas.values()) {
         if (rep.status !== 'up' || rep.id > opts.voters) continue; // spares never joined
@@ -58,6 +65,40 @@ export function runPreVoteScenario(core: SimCore, seed: number, trace: ((line: s
       }
       if (currentLeader(sim) !== l) violation(`pre-vote: leader ${l.id} lost its leadership after replica ${cut} rejoined`);
     }
+    return 0;
+  });
+}
+
+/**
+ * Lease reads stay linearizable when the leader is cut off: the old leader is asked for lease
+ * reads every tick while the others elect a new leader and commit writes. It may answer only
+ * while no other leader can have been elected (the read check then finds nothing stale).
+ */
+export function runLeaseScenario(core: SimCore, seed: number, trace: ((line: string) => void) | null = null): SimResult {
+  const base = optionsForSeed(seed);
+  const opts: SimOptions = {
+    ...base,
+    profile: PROFILES[0],
+    checkQuorum: true,
+    leaseReads: true,
+    transferP: 0,
+    confChangeP: 0,
+    coldRestart: false,
+  };
+  return runWith(core, opts, trace, replayCommand(seed, 'lease'), (sim) => {
+    const e = opts.electionTick;
+    const old = sim.replicas.get(runUntilLeaderCommits(sim, 30 * e))!;
+    isolate(sim, old.id);
+    event(sim, `partition ${sim.net.partition}`);
+    for (let t = 0; t < 4 * e; t++) {
+      tick(sim, () => {
+        workload(sim);
+        if (old.status === 'up' && old.node!.raft.state === 'leader') issueRead(sim, old, true);
+      });
+    }
+    heal(sim.net);
+    event(sim, 'partition none');
+    for (let t = 0; t < 2 * e; t++) tick(sim, () => workload(sim));
     return 0;
   });
 }
@@ -78,4 +119,5 @@ function runUntilLeaderCommits(sim: Sim, bound: number): number {
 /** The scenarios by name, for the soak CLI and the mutant runner. */
 export const SCENARIOS: Record<string, (core: SimCore, seed: number, trace?: ((line: string) => void) | null) => SimResult> = {
   prevote: runPreVoteScenario,
+  lease: runLeaseScenario,
 };

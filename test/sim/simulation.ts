@@ -36,6 +36,11 @@ export interface SimResult {
 
 /** Each run stops after this many steps, whatever happens: a bound on everything. */
 const STEP_LIMIT = 200_000;
+/**
+ * Steps within one tick (a healthy group needs a few dozen): more means messages breed
+ * messages without time passing, a livelock that no tick-based bound would catch.
+ */
+const STEPS_PER_TICK_MAX = 5_000;
 
 export function replayCommand(seed: number, scenario?: string): string {
   return `npm run soak -- ${scenario ? `--scenario ${scenario} ` : ''}--seed ${seed} --verbose`;
@@ -148,14 +153,31 @@ function completeWrites(sim: Sim, p: number): void {
 export function faults(sim: Sim): void {
   const p = sim.opts.profile;
   if (p.partitionP > 0 && sim.rand.next() < p.partitionP) {
+    const leader = currentLeader(sim);
     if (sim.net.partition !== 'none' && sim.rand.next() < 0.4) heal(sim.net);
+    else if (leader && sim.rand.next() < 0.3) isolate(sim, leader.id);
     else partition(sim.net, sim.rand, sim.ids);
     event(sim, `partition ${sim.net.partition}`);
   }
+  // Leaders fail more often than the average replica: their failures are the interesting ones
+  // (Figure 8 needs a leader to fail right after replicating an entry of an older term).
+  const leader = currentLeader(sim);
+  if (leader && p.crashP > 0 && sim.rand.next() < 2 * p.crashP) crashReplica(sim, leader);
   for (const rep of sim.replicas.values()) {
     if (rep.status === 'up' && p.crashP > 0 && sim.rand.next() < p.crashP) crashReplica(sim, rep);
     else if (rep.status === 'down' && sim.rand.next() < p.restartP) startReplica(sim, rep);
   }
+}
+
+/** Cuts one replica off from every other. */
+export function isolate(sim: Sim, id: number): void {
+  heal(sim.net);
+  for (const other of sim.ids) {
+    if (other === id) continue;
+    sim.net.blocked.add(`${id}>${other}`);
+    sim.net.blocked.add(`${other}>${id}`);
+  }
+  sim.net.partition = `isolate ${id}`;
 }
 
 export function workload(sim: Sim): void {
@@ -172,9 +194,11 @@ export function tick(sim: Sim, actions: () => void): void {
   actions();
   for (const rep of sim.replicas.values()) if (rep.status === 'up') rep.node!.tick();
   afterStep(sim);
+  const first = sim.steps;
   for (;;) {
     if (sim.rand.next() < 0.1) completeWrites(sim, 0.5);
     if (!deliver(sim)) break;
+    if (sim.steps - first > STEPS_PER_TICK_MAX) violation(`message storm: over ${STEPS_PER_TICK_MAX} steps in tick ${sim.now} without the group settling`);
   }
   completeWrites(sim, 0.5);
 }

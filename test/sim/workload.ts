@@ -38,10 +38,14 @@ function attempt(sim: Sim, what: string, fn: () => void): boolean {
   }
 }
 
+/**
+ * A replica for a client request: with probability `leaderBias` one that believes it leads (a
+ * deposed leader that does not know it yet is the interesting one), else any running replica.
+ */
 function pickTarget(sim: Sim, leaderBias: number): Replica | undefined {
-  const leader = currentLeader(sim);
-  if (leader && sim.rand.next() < leaderBias) return leader;
   const up = upReplicas(sim);
+  const leaders = up.filter((r) => r.node!.raft.state === 'leader');
+  if (leaders.length > 0 && sim.rand.next() < leaderBias) return leaders[sim.rand.int(leaders.length)];
   return up.length > 0 ? up[sim.rand.int(up.length)] : undefined;
 }
 
@@ -52,11 +56,12 @@ export function propose(sim: Sim, payload: string, target?: Replica): boolean {
   return attempt(sim, `propose ${payload} on ${rep.id}`, () => rep.node!.propose(enc.encode(payload)));
 }
 
-export function issueRead(sim: Sim): void {
-  const rep = pickTarget(sim, 0.5);
+/** Issues a read on `target` (default: a random replica, leaders preferred); lease mode when `lease` or by chance. */
+export function issueRead(sim: Sim, target?: Replica, lease?: boolean): void {
+  const rep = target ?? pickTarget(sim, 0.5);
   if (!rep) return;
   const ctx = `r${++sim.seq}`;
-  const lease = sim.opts.leaseReads && sim.rand.next() < 0.5;
+  lease ??= sim.opts.leaseReads && sim.rand.next() < 0.5;
   sim.reads.set(ctx, { id: rep.id, minIndex: sim.g.maxCommitted, issuedTick: sim.now });
   attempt(sim, `read ${ctx} on ${rep.id}${lease ? ' (lease)' : ''}`, () => rep.node!.readIndex(enc.encode(ctx), lease ? 'lease' : 'safe'));
 }
