@@ -58,7 +58,7 @@ export interface LocalCluster {
   heal(): void;
   /** Subscribes to leadership changes on every store. */
   onLeaderChange(listener: RoleListener): () => void;
-  /** Resolves once every region has a leader (polling; real or virtual time). */
+  /** Resolves once every region has a leader known to all its running replicas (polling; real or virtual time). */
   waitForLeaders(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -171,7 +171,13 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
     },
     async waitForLeaders(timeoutMs = 30_000) {
       const deadline = clock.now() + timeoutMs;
-      const done = () => regions.every((r) => [...stores.values()].some((s) => s.regions().some((i) => i.region.id === r.id && i.leaderStoreId > 0)));
+      // Every region has a leader, and every running replica of it knows which store that is.
+      const done = () =>
+        regions.every((r) => {
+          const views = [...stores.values()].flatMap((s) => s.regions().filter((i) => i.region.id === r.id));
+          const leader = views[0]?.leaderStoreId ?? 0;
+          return leader > 0 && stores.has(leader) && views.every((v) => v.leaderStoreId === leader);
+        });
       while (!done()) {
         if (clock.now() > deadline) throw new Error(`not every region elected a leader within ${timeoutMs} ms`);
         if (isVirtual(clock)) clock.advance(10);
