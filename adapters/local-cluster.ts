@@ -63,6 +63,8 @@ export interface LocalCluster {
   close(): Promise<void>;
 }
 
+let virtualClients = 0;
+
 function isVirtual(clock: Clock): clock is VirtualClock {
   return typeof (clock as VirtualClock).advance === 'function';
 }
@@ -138,12 +140,15 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
   };
 
   let clients = 0;
+  // Client ids must never repeat, not even across clusters in one process (a test restarting a
+  // cluster from the same engines): a real UUID on a real clock, a process-wide counter on a virtual one.
+  const newClientId = () => (isVirtual(clock) || typeof globalThis.crypto?.randomUUID !== 'function' ? `sim-${seed}-${++virtualClients}` : globalThis.crypto.randomUUID());
   const cluster: LocalCluster = {
     storeIds,
     clock,
     network,
     store: (id) => stores.get(id),
-    client: (opts = {}) => new KvClient({ clock, rand: createSeededRand(seed * 7919 + ++clients), ...opts, connector }),
+    client: (opts = {}) => new KvClient({ clock, rand: createSeededRand(seed * 7919 + ++clients), clientId: newClientId(), ...opts, connector }),
     async stopStore(id) {
       const store = stores.get(id);
       if (!store) return;

@@ -43,7 +43,7 @@ export interface KvClientOptions {
   connector: StoreConnector;
   clock: Clock;
   rand: Rand;
-  /** Identifies this client's sessions; default a random id. */
+  /** Identifies this client's sessions; must be unique per client instance (default: random bits and the clock). */
   clientId?: string;
   retry?: Partial<RetryOptions>;
   limits?: Partial<KvLimits>;
@@ -76,7 +76,9 @@ export class KvClient {
   constructor(opts: KvClientOptions) {
     this.clock = opts.clock;
     this.rand = opts.rand;
-    this.clientId = opts.clientId ?? `c${opts.rand.int(2 ** 31).toString(36)}${opts.rand.int(2 ** 31).toString(36)}`;
+    // Must be unique per client instance: a reused id could be answered from another client's
+    // session. The default draws 62 random bits and the clock; give a UUID where one is at hand.
+    this.clientId = opts.clientId ?? `c${opts.rand.int(2 ** 31).toString(36)}${opts.rand.int(2 ** 31).toString(36)}-${Math.floor(opts.clock.now()).toString(36)}`;
     this.limits = resolveKvLimits(opts.limits ?? DEFAULT_KV_LIMITS);
     this.router = new Router(opts.connector, opts.rand);
     this.executor = new Executor(opts.connector, this.router, opts.clock, opts.rand, { ...DEFAULT_RETRY, ...opts.retry });
@@ -99,6 +101,7 @@ export class KvClient {
         (region) => ({ type: 'write', regionId: region.id, epoch: region.epoch, clientId: slot.clientId, seq: slot.seq, op }),
         op.type,
         keys && ((region) => keys.every((k) => keyInRegion(k, region))),
+        (lastSeq) => this.slots.bump(slot, lastSeq),
       );
       if (!outcome.ok) throw outcome.error;
       return outcome.result as KvWriteResults[T['type']];

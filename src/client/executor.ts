@@ -9,7 +9,7 @@
  * attempt whose fate is unknown, the write fails with `OutcomeUnknown`; a write that certainly did
  * not apply fails with `Timeout`.
  */
-import { EpochNotMatchError, FlotillaError, NotLeaderError, OutcomeUnknownError, TimeoutError } from '../errors.ts';
+import { EpochNotMatchError, FlotillaError, NotLeaderError, OutcomeUnknownError, type StaleCommandError, TimeoutError } from '../errors.ts';
 import type { Clock, Rand } from '../ports.ts';
 import type { Region } from '../region/types.ts';
 import type { StoreConnector, StoreRequest, StoreResponses } from './connector.ts';
@@ -99,6 +99,7 @@ export class Executor {
     build: (region: Region) => R,
     what: string,
     fits?: (region: Region) => boolean,
+    bumpSeq?: (lastSeq: number) => void,
   ): Promise<StoreResponses[R['type']]> {
     const deadline = this.clock.now() + this.retry.timeoutMs;
     let maybeApplied = false;
@@ -120,7 +121,18 @@ export class Executor {
       const storeId = this.router.targetStore(region, avoid);
       avoid = 0;
       try {
-        return await this.withAttemptTimeout(this.connector.call(storeId, request), Math.min(remaining, this.retry.attemptTimeoutMs));
+        const answer = await this.withAttemptTimeout(this.connector.call(storeId, request), Math.min(remaining, this.retry.attemptTimeoutMs));
+        const failed = isWrite ? (answer as { ok: boolean; error?: FlotillaError }) : undefined;
+        if (failed && !failed.ok && failed.error?.code === 'StaleCommand' && bumpSeq) {
+          // The session table is ahead of our seq. If no attempt of this write can have applied,
+          // our client id was used before (a restarted client): move past it and send again.
+          if (!maybeApplied) {
+            bumpSeq((failed.error as StaleCommandError).lastSeq);
+            continue;
+          }
+          throw new OutcomeUnknownError(`${what}: ${failed.error.message}`);
+        }
+        return answer;
       } catch (e) {
         lastError = e;
         if (e instanceof AttemptTimeout || !(e instanceof FlotillaError)) {

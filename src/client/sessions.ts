@@ -32,6 +32,14 @@ export class SessionSlots {
     return { clientId: `${this.base}/${index}`, seq, index };
   }
 
+  /** Moves a slot's seq past `lastSeq` (the session table knew the slot's id from an earlier client). */
+  bump(slot: Slot, lastSeq: number): void {
+    if (lastSeq >= slot.seq) {
+      slot.seq = lastSeq + 1;
+      this.seqs[slot.index] = slot.seq;
+    }
+  }
+
   /** Returns a slot once its write has a definite answer (or was given up: its next seq supersedes it). */
   release(slot: Slot): void {
     this.free.push(slot);

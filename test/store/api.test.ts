@@ -132,3 +132,13 @@ describe('KV API', () => {
     expect(await run(client.containsKey('k'))).toBe(false);
   });
 });
+
+describe('client identity', () => {
+  it('a client that reuses an id moves its seq past the old session instead of failing', async () => {
+    const first = cluster.client({ clientId: 'reused-id' });
+    for (let i = 0; i < 3; i++) await run(first.put(`ri-${i}`, 'old'));
+    const second = cluster.client({ clientId: 'reused-id' });
+    expect(await run(second.getAndPut('ri-0', 'new'))).toEqual(new TextEncoder().encode('old'));
+    expect(text(await run(second.get('ri-0')))).toBe('new');
+  });
+});
