@@ -12,7 +12,7 @@ import { FrameError } from './errors.ts';
 import { DEFAULT_FRAME_LIMITS, type FrameLimits } from './limits.ts';
 import { scanMsgpack } from './msgpack-scan.ts';
 import { packValue, unpackValue } from './msgpack.ts';
-import { createFrameSchema, type Frame, type FrameItem, ITEM_RAFT, ITEM_REQUEST, ITEM_RESPONSE, WIRE_MESSAGE_CODE } from './schema.ts';
+import { createFrameSchema, type Frame, type FrameItem, ITEM_CHUNK, ITEM_RAFT, ITEM_REQUEST, ITEM_RESPONSE, WIRE_MESSAGE_CODE } from './schema.ts';
 import { validateFrame } from './validate.ts';
 
 /** The protocol version this build speaks. A frame or handshake with another version is refused. */
@@ -60,6 +60,7 @@ function messageTuple(m: Message): unknown[] {
 
 function itemTuple(item: FrameItem): unknown[] {
   if (item.kind === 'raft') return [ITEM_RAFT, item.regionId, messageTuple(item.message)];
+  if (item.kind === 'chunk') return [ITEM_CHUNK, item.streamId, item.seq, item.total, item.payload];
   return [item.kind === 'request' ? ITEM_REQUEST : ITEM_RESPONSE, item.requestId, item.payload];
 }
 

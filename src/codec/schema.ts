@@ -8,6 +8,7 @@
  * Wire shapes (arrays are MessagePack arrays, in this order):
  * - frame: map `{ v: version, c: clusterId, f: from, t: to, b: batch[] }`
  * - batch item: `[0, regionId, message]` | `[1, requestId, payload]` | `[2, requestId, payload]`
+ *   | `[3, streamId, seq, total, payload]` (one chunk of a large payload, seq < total)
  * - message: `[type, from, to, term, logTerm, index, entries[], commit, reject, rejectHint, snapshot | nil, context]`
  * - entry: `[term, index, 0 normal | 1 confChange, data]`
  * - snapshot: `[index, term, voters[], learners[], votersOutgoing[], learnersNext[], autoLeave, data]`
@@ -35,12 +36,15 @@ export const WIRE_MESSAGE_CODE: ReadonlyMap<MessageType, number> = new Map(WIRE_
 export const ITEM_RAFT = 0;
 export const ITEM_REQUEST = 1;
 export const ITEM_RESPONSE = 2;
+export const ITEM_CHUNK = 3;
 
 /** One item of a frame's batch: a Raft message for a region, or an opaque client payload. */
 export type FrameItem =
   | { kind: 'raft'; regionId: number; message: Message }
   | { kind: 'request'; requestId: number; payload: Uint8Array }
-  | { kind: 'response'; requestId: number; payload: Uint8Array };
+  | { kind: 'response'; requestId: number; payload: Uint8Array }
+  /** Chunk `seq` of `total` of a large payload (a snapshot), reassembled by `src/transport/chunks.ts`. */
+  | { kind: 'chunk'; streamId: number; seq: number; total: number; payload: Uint8Array };
 
 /** A decoded, validated frame. `from` and `to` are store (or client) ids. */
 export interface Frame {
@@ -114,6 +118,10 @@ export function createFrameSchema(limits: FrameLimits) {
   const response = z.tuple([z.literal(ITEM_RESPONSE), index, bytes]).transform(
     ([, requestId, p]): FrameItem => ({ kind: 'response', requestId, payload: p }),
   );
+  const chunk = z
+    .tuple([z.literal(ITEM_CHUNK), index, index, id, bytes])
+    .refine(([, , seq, total]) => seq < total, 'chunk seq must be below total')
+    .transform(([, streamId, seq, total, p]): FrameItem => ({ kind: 'chunk', streamId, seq, total, payload: p }));
   const raft = z.tuple([z.literal(ITEM_RAFT), id, messageSchema(limits)]).transform(
     ([, regionId, message]): FrameItem => ({ kind: 'raft', regionId, message }),
   );
@@ -123,7 +131,7 @@ export function createFrameSchema(limits: FrameLimits) {
       c: z.string().min(1).max(limits.clusterIdLengthMax),
       f: id,
       t: id,
-      b: z.array(z.union([raft, payload, response])).max(limits.batchItemsMax),
+      b: z.array(z.union([raft, payload, response, chunk])).max(limits.batchItemsMax),
     })
     .transform((w): Frame => ({ version: w.v, clusterId: w.c, from: w.f, to: w.t, items: w.b }));
 }

@@ -7,7 +7,7 @@
 import { FrameError } from './errors.ts';
 import type { FrameLimits } from './limits.ts';
 import { ownBytes } from './msgpack.ts';
-import { type Frame, type FrameItem, ITEM_RAFT, ITEM_REQUEST, ITEM_RESPONSE, messageProblem, WIRE_MESSAGE_TYPES } from './schema.ts';
+import { type Frame, type FrameItem, ITEM_CHUNK, ITEM_RAFT, ITEM_REQUEST, ITEM_RESPONSE, messageProblem, WIRE_MESSAGE_TYPES } from './schema.ts';
 import type { Entry, Message, NodeId, Snapshot } from '../raft/types.ts';
 
 type Path = readonly (string | number)[];
@@ -118,7 +118,15 @@ function message(v: unknown, limits: FrameLimits, path: Path): Message {
   return m;
 }
 
+function chunk(t: unknown[], path: Path): FrameItem {
+  const seq = index(t[2], path, 2);
+  const total = id(t[3], path, 3);
+  if (seq >= total) fail(path, 'chunk seq must be below total');
+  return { kind: 'chunk', streamId: index(t[1], path, 1), seq, total, payload: bytes(t[4], path, 4) };
+}
+
 function item(v: unknown, limits: FrameLimits, path: Path): FrameItem {
+  if (Array.isArray(v) && v[0] === ITEM_CHUNK) return chunk(tuple(v, 5, path), path);
   const t = tuple(v, 3, path);
   if (t[0] === ITEM_RAFT) return { kind: 'raft', regionId: id(t[1], path, 1), message: message(t[2], limits, [...path, 2]) };
   if (t[0] === ITEM_REQUEST || t[0] === ITEM_RESPONSE) {

@@ -79,6 +79,8 @@ describe('frame codec', () => {
     ['MsgSnap without snapshot', wire({}, [7, 1, 2, 5, 4, 10, [], 9, false, 0, null, new Uint8Array()])],
     ['batch is not an array', wire({ b: 'x' })],
     ['unknown item kind', wire({ b: [[9, 7, new Uint8Array()]] })],
+    ['chunk seq not below total', wire({ b: [[3, 1, 4, 4, new Uint8Array(1)]] })],
+    ['chunk of zero total', wire({ b: [[3, 1, 0, 0, new Uint8Array(1)]] })],
     ['empty cluster id', wire({ c: '' })],
     ['null sender', wire({ f: null })],
   ])('refuses %s as FrameInvalid (validator and zod schema alike)', (_name, value) => {

@@ -59,9 +59,12 @@ export function randomFrame(rand: Rand, header: { clusterId: string; from: numbe
   const items: FrameItem[] = [];
   const n = rand.int(itemsMax + 1);
   for (let i = 0; i < n; i++) {
-    const k = rand.int(6);
+    const k = rand.int(7);
     if (k < 4) items.push({ kind: 'raft', regionId: 1 + rand.int(100), message: randomMessage(rand) });
-    else items.push({ kind: k === 4 ? 'request' : 'response', requestId: rand.int(1 << 30), payload: randomBytes(rand, rand.int(100)) });
+    else if (k === 6) {
+      const total = 1 + rand.int(50);
+      items.push({ kind: 'chunk', streamId: rand.int(1000), seq: rand.int(total), total, payload: randomBytes(rand, rand.int(100)) });
+    } else items.push({ kind: k === 4 ? 'request' : 'response', requestId: rand.int(1 << 30), payload: randomBytes(rand, rand.int(100)) });
   }
   return { ...header, items };
 }

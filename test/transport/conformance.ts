@@ -5,7 +5,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameError } from '../../src/codec/errors.ts';
 import type { Frame, FrameItem } from '../../src/codec/schema.ts';
-import type { DisconnectInfo, Transport } from '../../src/ports.ts';
+import type { Clock, DisconnectInfo, Transport } from '../../src/ports.ts';
+import { createChunkAssembler, sendChunked } from '../../src/transport/chunks.ts';
 
 /** Options a test may ask of a harness. */
 export interface HarnessOptions {
@@ -17,6 +18,8 @@ export interface HarnessOptions {
 
 /** How the suite drives one adapter. */
 export interface TransportHarness {
+  /** The clock the adapter runs on (the simulator's virtual clock, or the real one). */
+  readonly clock: Clock;
   /** Starts one endpoint per id, all linked to each other and ready to send. */
   start(ids: number[], options?: HarnessOptions): Promise<Transport[]>;
   /** Lets frames in flight arrive (advances a virtual clock, or waits for real I/O). */
@@ -41,7 +44,7 @@ export function req(id: number, bytes = 16): FrameItem {
 }
 
 function ids(frames: Frame[], from: number): number[] {
-  return frames.filter((f) => f.from === from).flatMap((f) => f.items.map((i) => (i.kind === 'raft' ? -1 : i.requestId)));
+  return frames.filter((f) => f.from === from).flatMap((f) => f.items.map((i) => (i.kind === 'request' || i.kind === 'response' ? i.requestId : -1)));
 }
 
 /** Calls `settle` until `done()` or `attempts` run out. */
@@ -118,6 +121,41 @@ export function describeTransport(name: string, makeHarness: () => TransportHarn
       expect(ids(got.frames, 1)).toEqual(Array.from({ length: accepted }, (_, i) => i));
       expect(a.queuedBytes(2)).toBe(0);
       expect(a.send(2, [req(5000)])).toBe(true);
+    });
+
+    it('sends a 12 MiB payload in 256 KiB chunks without queueing past the high-water mark', async () => {
+      h = makeHarness();
+      const [a, b] = await h.start([1, 2], { queueBytesMax: 2 * 1024 * 1024 });
+      const payload = new Uint8Array(12 * 1024 * 1024);
+      for (let i = 0; i < payload.length; i += 1009) payload[i] = (i >>> 10) & 0xff;
+      const assembler = createChunkAssembler();
+      let received: Uint8Array | undefined;
+      b.onFrame((f) => {
+        for (const item of f.items) {
+          if (item.kind !== 'chunk') continue;
+          const r = assembler.add(f.from, item);
+          if (r.kind === 'complete') received = r.payload;
+          expect(r.kind).not.toBe('dropped');
+        }
+      });
+      let queuedMax = 0;
+      let sent = false;
+      const sending = sendChunked(a, h.clock, 2, 7, payload, { chunkBytes: 256 * 1024, highWaterBytes: 1024 * 1024 }).then(() => {
+        sent = true;
+      });
+      await settleUntil(
+        h,
+        () => {
+          queuedMax = Math.max(queuedMax, a.queuedBytes(2));
+          return sent && received !== undefined;
+        },
+        3000,
+      );
+      await sending;
+      expect(queuedMax).toBeLessThanOrEqual(1024 * 1024 + 4096);
+      expect(received?.length).toBe(payload.length);
+      expect(received?.every((byte, i) => byte === payload[i])).toBe(true);
+      expect(assembler.heldBytes()).toBe(0);
     });
 
     it('delivers again after the link is broken and comes back', async () => {

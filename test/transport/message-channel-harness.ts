@@ -3,6 +3,7 @@
  * Chromium test: every pair of stores linked by its own channel in the same page.
  */
 import { createMessageChannelTransport, linkInPage, type MessageChannelTransport } from '../../adapters/transport/message-channel.ts';
+import { createRealClock } from '../../adapters/runtime/real-clock.ts';
 import type { Transport } from '../../src/ports.ts';
 import type { TransportHarness } from './conformance.ts';
 
@@ -16,6 +17,7 @@ export function messageChannelHarness(clusterId = 'mc'): TransportHarness {
   let all: MessageChannelTransport[] = [];
   const byId = (t: Transport) => all.find((x) => x.localId === t.localId)!;
   return {
+    clock: createRealClock(),
     async start(ids, options) {
       all = ids.map((localId) => createMessageChannelTransport({ localId, clusterId, windowBytes: options?.queueBytesMax, limits: { frameBytesMax: options?.frameBytesMax } }));
       for (let i = 0; i < all.length; i++) for (let j = i + 1; j < all.length; j++) linkInPage(all[i], all[j]);

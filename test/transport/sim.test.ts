@@ -10,8 +10,13 @@ describeTransport('simulated network', () => {
       net = createSimNetwork({ seed: 1, linkBytesMax: options?.queueBytesMax, limits: { frameBytesMax: options?.frameBytesMax } });
       return ids.map((id) => net.endpoint(id));
     },
+    get clock() {
+      return net.clock;
+    },
     async settle() {
       net.settle();
+      // Also let timers run that wait for nothing in flight (a chunked sender's polling).
+      net.clock.advance(10);
     },
     async interrupt(a, b) {
       net.partition([a.localId], [b.localId]);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createRealClock } from '../../adapters/runtime/real-clock.ts';
 import { TransportError } from '../../src/codec/errors.ts';
 import { encodeFrame } from '../../src/codec/frame.ts';
 import type { Transport } from '../../src/ports.ts';
@@ -9,6 +10,7 @@ function harness(): TransportHarness {
   let stores: TestStore[] = [];
   const byId = (t: Transport) => stores.find((s) => s.transport.localId === t.localId)!.transport;
   return {
+    clock: createRealClock(),
     async start(ids, options) {
       stores = [];
       for (const id of ids) {
