@@ -8,3 +8,5 @@ export { createSeededRand } from './util/rand.ts';
 export * from './errors.ts';
 export * from './kv/index.ts';
 export * from './region/index.ts';
+export * from './codec/index.ts';
+export * from './transport/index.ts';
