@@ -8,5 +8,7 @@ export { createSeededRand } from './util/rand.ts';
 export * from './errors.ts';
 export * from './kv/index.ts';
 export * from './region/index.ts';
+export * from './client/index.ts';
+export * from './store/index.ts';
 export * from './codec/index.ts';
 export * from './transport/index.ts';

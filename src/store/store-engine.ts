@@ -16,6 +16,7 @@ import { nullLogger } from '../ports.ts';
 import { EpochNotMatchError, type FlotillaError, OutcomeUnknownError, RegionNotFoundError, ServerBusyError } from '../errors.ts';
 import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
 import { regionRanges } from '../kv/keys.ts';
+import { DEFAULT_SESSION_IDLE_MS } from '../kv/sessions.ts';
 import type { KvLimits } from '../kv/limits.ts';
 import { WriteOverlay } from '../kv/overlay.ts';
 import { type ApplyOutcome, KvStateMachine } from '../kv/state-machine.ts';
@@ -60,6 +61,10 @@ export interface StoreEngineOptions {
   maxPendingProposals?: number;
   /** Log entries kept behind the applied index before the log is compacted; default 1000. */
   logGcThreshold?: number;
+  /** How often a leader proposes forgetting idle client sessions; default 60 000 ms. */
+  sessionGcIntervalMs?: number;
+  /** Sessions idle this long are forgotten; default 10 minutes. Clients must give up on a write well before. */
+  sessionIdleMs?: number;
   kvLimits?: Partial<KvLimits>;
   logger?: Logger;
 }
@@ -88,11 +93,20 @@ export class StoreEngine {
   /** Resolves when the loop goes idle (for close and tests). */
   private idle: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
+  private lastSessionGcMs = 0;
 
   private constructor(opts: StoreEngineOptions) {
     this.storeId = opts.storeId;
     this.engine = opts.engine;
-    this.opts = { tickMs: 50, maxPendingProposals: 4096, logGcThreshold: 1000, logger: nullLogger, ...opts };
+    this.opts = {
+      tickMs: 50,
+      maxPendingProposals: 4096,
+      logGcThreshold: 1000,
+      sessionGcIntervalMs: 60_000,
+      sessionIdleMs: DEFAULT_SESSION_IDLE_MS,
+      logger: nullLogger,
+      ...opts,
+    };
     this.sm = new KvStateMachine({ limits: opts.kvLimits });
   }
 
@@ -227,6 +241,7 @@ export class StoreEngine {
     if (this.closed) return;
     this.cancelTick = this.opts.clock.setTimer(this.opts.tickMs, () => {
       for (const peer of this.peers.values()) peer.node.tick();
+      this.maybeExpireSessions();
       this.kick();
       this.scheduleTick();
     });
@@ -339,6 +354,20 @@ export class StoreEngine {
     for (const [to, items] of out) {
       if (to === this.storeId) this.receiveRaft(this.storeId, items);
       else this.opts.sendRaft(to, items);
+    }
+  }
+
+  /** On leaders, now and then, proposes forgetting client sessions idle longer than `sessionIdleMs`. */
+  private maybeExpireSessions(): void {
+    const now = this.opts.clock.now();
+    if (now - this.lastSessionGcMs < this.opts.sessionGcIntervalMs) return;
+    this.lastSessionGcMs = now;
+    for (const peer of this.peers.values()) {
+      if (!peer.isLeader() || peer.pendingProposals >= this.opts.maxPendingProposals) continue;
+      const op = { type: 'expireSessions' as const, idleMs: this.opts.sessionIdleMs, limit: 1000 };
+      peer.proposeKv({ clientId: '', seq: 0, nowMs: peer.regionTime(now), op }).catch(() => {
+        // Lost leadership meanwhile: the next leader will do it.
+      });
     }
   }
 

@@ -97,3 +97,22 @@ describe('StoreEngine', () => {
     expect(FlotillaError).toBeDefined();
   });
 });
+
+describe('session expiry', () => {
+  it('forgets client sessions idle longer than sessionIdleMs', async () => {
+    const v = await virtualCluster({ stores: 3, store: { sessionGcIntervalMs: 500, sessionIdleMs: 2000 } });
+    try {
+      const client = v.cluster.client();
+      await drive(v.clock, client.put('k', 'v'));
+      await elapse(v.clock, 200); // every replica applies it
+      const store = v.cluster.store(1)!;
+      const before = await drive(v.clock, store.regionDigest(1));
+      expect(before.pairs).toBe(2); // the value and the client's session
+      await elapse(v.clock, 4000);
+      const after = await drive(v.clock, store.regionDigest(1));
+      expect(after.pairs).toBe(1);
+    } finally {
+      await v.cluster.close();
+    }
+  });
+});
