@@ -142,7 +142,8 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
 
   const scheduleDial = (p: Peer) => {
     if (closed || p.url === undefined || p.timer !== undefined) return;
-    const cap = Math.min(backoff.max, backoff.min * 2 ** Math.min(p.attempts, 30));
+    // The first dial is immediate; retry n waits a random time in [cap/2, cap), cap = min * 2^(n-1).
+    const cap = Math.min(backoff.max, backoff.min * 2 ** Math.min(p.attempts - 1, 30));
     const delay = p.attempts === 0 ? 0 : cap / 2 + (rand.next() * cap) / 2;
     p.attempts++;
     p.timer = setTimeout(() => {

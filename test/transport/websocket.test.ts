@@ -115,3 +115,41 @@ describe('WebSocket transport: bad frames and queues', { timeout: 15_000 }, () =
     await server.close();
   });
 });
+
+describe('WebSocket transport: reconnection', { timeout: 15_000 }, () => {
+  it('redials with jittered exponential back-off, capped', async () => {
+    const dials: number[] = [];
+    // A socket that can never connect: it reports a close right after it is made.
+    class Refused {
+      binaryType = '';
+      bufferedAmount = 0;
+      readyState = 3;
+      onopen = null;
+      onmessage = null;
+      onerror = null;
+      onclose: ((ev: { code: number; reason: string }) => void) | null = null;
+      constructor() {
+        dials.push(performance.now());
+        setTimeout(() => this.onclose?.({ code: 1006, reason: '' }), 0);
+      }
+      send() {}
+      close() {}
+    }
+    const { createWebSocketTransport } = await import('../../adapters/transport/websocket.ts');
+    const t = await createWebSocketTransport({ localId: 1, clusterId: 'c', secret: SECRET, peers: { 2: 'ws://127.0.0.1:9' }, WebSocket: Refused, reconnectDelayMs: { min: 40, max: 200 }, rand: { next: () => 0.5 } });
+    await sleep(1500);
+    await t.close();
+    const gaps = dials.slice(1).map((at, i) => at - dials[i]);
+    // Expected waits with jitter 0.5 (three quarters of the cap): 30, 60, 120, 150, 150, ...
+    expect(gaps.length).toBeGreaterThanOrEqual(6);
+    expect(gaps.length).toBeLessThanOrEqual(12);
+    const expected = [30, 60, 120, 150, 150];
+    expected.forEach((ms, i) => {
+      expect(gaps[i]).toBeGreaterThanOrEqual(ms - 2);
+      expect(gaps[i]).toBeLessThan(ms + 60);
+    });
+    const count = dials.length;
+    await sleep(300);
+    expect(dials.length).toBe(count); // closed: no more dials
+  });
+});
