@@ -8,8 +8,7 @@
  */
 import type { KvClientOptions } from '../src/client/client.ts';
 import { KvClient } from '../src/client/client.ts';
-import type { StoreConnector, StoreRequest, StoreResponses } from '../src/client/connector.ts';
-import { ServerBusyError } from '../src/errors.ts';
+import { type StoreConnector, type StoreRequest, type StoreResponses, StoreUnreachableError } from '../src/client/connector.ts';
 import type { Clock, Rand, StorageEngine, Transport } from '../src/ports.ts';
 import type { Region } from '../src/region/types.ts';
 import type { RaftItem, RoleListener, StoreEngineOptions } from '../src/store/store-engine.ts';
@@ -127,7 +126,7 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
     storeIds: () => [...storeIds],
     call<R extends StoreRequest>(storeId: number, request: R): Promise<StoreResponses[R['type']]> {
       const store = stores.get(storeId);
-      if (!store) return Promise.reject(new ServerBusyError(`store ${storeId} is down`));
+      if (!store) return Promise.reject(new StoreUnreachableError(storeId, false, 'the store is stopped'));
       switch (request.type) {
         case 'write':
           return store.write(request.regionId, request.epoch, request.clientId, request.seq, request.op) as Promise<StoreResponses[R['type']]>;

@@ -43,6 +43,22 @@ export interface StoreResponses {
   regions: RegionInfo[];
 }
 
+/**
+ * A store could not be asked (down, connection refused or lost). Not a `FlotillaError`: the client
+ * handles it by trying another store, and callers only ever see `Timeout` or `OutcomeUnknown`.
+ */
+export class StoreUnreachableError extends Error {
+  readonly storeId: number;
+  /** Whether the request may have left before the link failed (a write may then have applied). */
+  readonly maybeSent: boolean;
+  constructor(storeId: number, maybeSent: boolean, detail: string) {
+    super(`store ${storeId} is unreachable: ${detail}`);
+    this.name = 'StoreUnreachableError';
+    this.storeId = storeId;
+    this.maybeSent = maybeSent;
+  }
+}
+
 /** The client's door to the stores of a cluster. */
 export interface StoreConnector {
   /** The stores the client may ask (the ones it knows of). */

@@ -12,7 +12,7 @@
 import { EpochNotMatchError, FlotillaError, NotLeaderError, OutcomeUnknownError, type StaleCommandError, TimeoutError } from '../errors.ts';
 import type { Clock, Rand } from '../ports.ts';
 import type { Region } from '../region/types.ts';
-import type { StoreConnector, StoreRequest, StoreResponses } from './connector.ts';
+import { type StoreConnector, type StoreRequest, type StoreResponses, StoreUnreachableError } from './connector.ts';
 import type { Router } from './router.ts';
 
 /** Retry policy. */
@@ -136,8 +136,9 @@ export class Executor {
       } catch (e) {
         lastError = e;
         if (e instanceof AttemptTimeout || !(e instanceof FlotillaError)) {
-          // No answer: the store may be down or slow, and a write may have been proposed.
-          if (isWrite) maybeApplied = true;
+          // No answer: the store may be down or slow, and a write may have been proposed (unless
+          // the request certainly never left).
+          if (isWrite && !(e instanceof StoreUnreachableError && !e.maybeSent)) maybeApplied = true;
           this.router.setLeader(region.id, 0);
           avoid = storeId;
         } else if (e.code === 'OutcomeUnknown') {

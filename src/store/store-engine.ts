@@ -94,6 +94,8 @@ export class StoreEngine {
   private idle: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private lastSessionGcMs = 0;
+  /** Counters for metrics, status pages and tests. */
+  readonly counters = { turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0 };
 
   private constructor(opts: StoreEngineOptions) {
     this.storeId = opts.storeId;
@@ -291,8 +293,13 @@ export class StoreEngine {
       work.push({ peer, rd });
     }
     if (work.length === 0) return;
+    this.counters.turns++;
+    this.counters.snapshotsInstalled += installs.size;
     // 1. Durable before anything that depends on it leaves.
-    if (ops.length > 0) await this.engine.write(ops, { sync });
+    if (ops.length > 0) {
+      await this.engine.write(ops, { sync });
+      this.counters.raftBatches++;
+    }
     for (const { peer, rd } of work) {
       const install = installs.get(peer);
       if (install) {
@@ -313,6 +320,7 @@ export class StoreEngine {
       if (rd.committedEntries.length === 0) continue;
       for (const cb of await peer.applyEntries(overlay, this.sm, rd.committedEntries)) answers.push(cb);
       applied.add(peer);
+      this.counters.entriesApplied += rd.committedEntries.length;
     }
     if (applied.size > 0) {
       const applyOps = overlay.toWriteOps();
@@ -326,6 +334,7 @@ export class StoreEngine {
         for (const op of gc) applyOps.push(op);
       }
       await this.engine.write(applyOps, { sync: false });
+      this.counters.applyBatches++;
     }
     for (const answer of answers) answer();
     // 4. Advance; serve reads that are now answerable.
@@ -345,13 +354,17 @@ export class StoreEngine {
         if (to === 0) continue;
         let message = m;
         // The core names the truncation point; what is sent is the region as applied right now.
-        if (m.type === 'MsgSnap') message = { ...m, snapshot: await buildRegionSnapshot(this.engine, peer) };
+        if (m.type === 'MsgSnap') {
+          message = { ...m, snapshot: await buildRegionSnapshot(this.engine, peer) };
+          this.counters.snapshotsSent++;
+        }
         const list = out.get(to) ?? [];
         list.push({ regionId: peer.regionId, message });
         out.set(to, list);
       }
     }
     for (const [to, items] of out) {
+      this.counters.messagesSent += items.length;
       if (to === this.storeId) this.receiveRaft(this.storeId, items);
       else this.opts.sendRaft(to, items);
     }

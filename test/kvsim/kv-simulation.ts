@@ -34,6 +34,8 @@ export interface KvSimResult {
   operations: number;
   unknown: number;
   faults: number;
+  /** Raft snapshots installed by replicas that fell behind a compacted log. */
+  snapshots: number;
   virtualMs: number;
 }
 
@@ -59,6 +61,8 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     clock,
     seed: opts.seed,
     initialSplitKeys: SPLITS,
+    // Compact logs early and often, so that replicas that fall behind catch up by snapshot.
+    store: { logGcThreshold: 5 + rand.int(40) },
     storage: async (id) => createFaultyStorage(createMemoryStorage(), { rand: createSeededRand(opts.seed * 31 + id) }),
   });
   const failures: string[] = [];
@@ -66,6 +70,7 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
   const locks: LockEvent[] = [];
   let running = true;
   let faults = 0;
+  let snapshots = 0;
   try {
     await drive(clock, cluster.waitForLeaders(), 60_000);
     const workloadMs = opts.workloadMs ?? 3000;
@@ -93,6 +98,7 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     checkHistory(history, failures);
     checkLocks(locks, failures);
     await checkReplicas(cluster, clock, failures);
+    for (const id of cluster.storeIds) snapshots += cluster.store(id)?.counters.snapshotsInstalled ?? 0;
   } catch (e) {
     failures.push(`simulation error: ${(e as Error).stack ?? e}`);
   } finally {
@@ -106,6 +112,7 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     operations: history.length,
     unknown: history.filter((h) => h.unknown).length,
     faults,
+    snapshots,
     virtualMs: clock.now(),
   };
 }
