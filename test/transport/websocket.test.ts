@@ -49,7 +49,7 @@ describe('WebSocket transport: authentication', { timeout: 15_000 }, () => {
     await Promise.all([server.close(), wrongSecret.close(), wrongCluster.close()]);
   });
 
-  it('refuses a duplicate store id, a replayed hello, a silent client (timeout) and a foreign origin', async () => {
+  it('refuses a duplicate store id, a replayed hello, a silent client (timeout), a wrong version and a foreign origin', async () => {
     const server = await startStore(2, { handshakeTimeoutMs: 200 }, { allowedOrigins: ['https://app.example'] });
     const first = await rawClient(server.server.url, 1);
     await expect(rawClient(server.server.url, 1)).rejects.toThrow(/DuplicateStoreId/);
@@ -65,10 +65,13 @@ describe('WebSocket transport: authentication', { timeout: 15_000 }, () => {
     const replay = await rawClient(server.server.url, 7, { handshake: false });
     replay.socket.send(hello);
     expect(await replay.closed).toMatchObject({ code: 4001, reason: expect.stringMatching(/^Replay/) });
+    const future = await rawClient(server.server.url, 10, { handshake: false });
+    future.socket.send(JSON.stringify({ ...JSON.parse(hello), s: 10, n: 'ab'.repeat(16), v: 2 }));
+    expect(await future.closed).toMatchObject({ code: 4001, reason: expect.stringMatching(/^WrongVersion/) });
     await expect(rawClient(server.server.url, 8, { headers: { Origin: 'https://evil.example' } })).rejects.toThrow(/HTTP 403/);
     expect(server.server.originRefused()).toBe(1);
     const fromApp = await rawClient(server.server.url, 9, { headers: { Origin: 'https://app.example' } });
-    expect(server.transport.stats().handshakeRefused).toMatchObject({ DuplicateStoreId: 1, Timeout: 1, Replay: 1 });
+    expect(server.transport.stats().handshakeRefused).toMatchObject({ DuplicateStoreId: 1, Timeout: 1, Replay: 1, WrongVersion: 1 });
     for (const c of [first, spy, fromApp]) c.socket.close();
     await server.close();
   });
