@@ -9,6 +9,7 @@
 import type { KvClientOptions } from '../src/client/client.ts';
 import { KvClient } from '../src/client/client.ts';
 import { type StoreConnector, type StoreRequest, type StoreResponses, StoreUnreachableError } from '../src/client/connector.ts';
+import { InvalidArgumentError } from '../src/errors.ts';
 import type { Clock, Rand, StorageEngine, Transport } from '../src/ports.ts';
 import type { Region } from '../src/region/types.ts';
 import type { RaftItem, RoleListener, StoreEngineOptions } from '../src/store/store-engine.ts';
@@ -28,6 +29,12 @@ export interface LocalClusterOptions {
   storage?: (storeId: number) => StorageEngine | Promise<StorageEngine>;
   /** A virtual clock makes the cluster deterministic (simulated network); default a real clock. */
   clock?: Clock | VirtualClock;
+  /**
+   * How stores talk: `'message-channel'` (in-page MessagePorts; the default on a real clock) or
+   * `'sim'` (the simulated network: seeded delays, drops, duplicates; needs a virtual clock, and is
+   * the default on one).
+   */
+  transport?: 'message-channel' | 'sim';
   /** Seeds elections, the network and clients; default 1. */
   seed?: number;
   /** Keys at which the key space is cut into initial regions (each replicated on every store, up to 3). */
@@ -70,11 +77,19 @@ function isVirtual(clock: Clock): clock is VirtualClock {
 
 export async function createLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
   const n = options.stores ?? 3;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('stores', `must be an integer from 1 to 64, got ${n}`);
   const storeIds = Array.from({ length: n }, (_, i) => i + 1);
   const seed = options.seed ?? 1;
   const clock = options.clock ?? createRealClock();
   const regions: Region[] = initialRegions(storeIds, options.initialSplitKeys ?? [], options.replicas ?? Math.min(3, n));
-  const network = isVirtual(clock) ? createSimNetwork({ seed, clock, clusterId: 'local' }) : undefined;
+  const transportKind = options.transport ?? (isVirtual(clock) ? 'sim' : 'message-channel');
+  if (transportKind === 'sim' && !isVirtual(clock)) {
+    throw new InvalidArgumentError('transport', "'sim' runs on a virtual clock: pass clock: createVirtualClock()");
+  }
+  if (transportKind !== 'sim' && transportKind !== 'message-channel') {
+    throw new InvalidArgumentError('transport', `expected 'message-channel' or 'sim', got ${String(transportKind)}`);
+  }
+  const network = transportKind === 'sim' ? createSimNetwork({ seed, clock: clock as VirtualClock, clusterId: 'local' }) : undefined;
   const engines = new Map<number, StorageEngine>();
   const stores = new Map<number, StoreEngine>();
   const transports = new Map<number, Transport>();

@@ -25,3 +25,30 @@ describe('in-page cluster', () => {
     expect(rev.map((r) => text(r.key))).toEqual(['zebra', 'apple']);
   });
 });
+
+describe('createLocalCluster options', () => {
+  it('refuses bad options with typed errors', async () => {
+    const { createLocalCluster } = await import('../../adapters/local-cluster.ts');
+    await expect(createLocalCluster({ stores: 0 })).rejects.toMatchObject({ code: 'InvalidArgument' });
+    await expect(createLocalCluster({ transport: 'sim' })).rejects.toMatchObject({ code: 'InvalidArgument' });
+    await expect(createLocalCluster({ stores: 2, replicas: 3 })).rejects.toMatchObject({ code: 'InvalidArgument' });
+    await expect(createLocalCluster({ initialSplitKeys: ['a', 'a'] })).rejects.toMatchObject({ code: 'InvalidArgument' });
+  });
+
+  it('runs on the simulated network over a virtual clock and on MessageChannel over a real one', async () => {
+    const v = await virtualCluster({ stores: 3, transport: 'sim' });
+    expect(v.cluster.network).toBeDefined();
+    await v.cluster.close();
+    const { createLocalCluster } = await import('../../adapters/local-cluster.ts');
+    const real = await createLocalCluster({ stores: 3, store: { tickMs: 10 } });
+    try {
+      expect(real.network).toBeUndefined();
+      await real.waitForLeaders(10_000);
+      const kv = real.client();
+      await kv.put('k', 'v');
+      expect(text(await kv.get('k'))).toBe('v');
+    } finally {
+      await real.close();
+    }
+  });
+});
