@@ -119,7 +119,15 @@ export function runLink(socket: WebSocketLike, handshake: ClientHandshake | Serv
         if (peerId !== undefined) return dispatch(ev.data);
         apply(await handshake.receive(ev.data));
       })
-      .catch((err) => fail('Malformed', String(err)))
+      .catch((err) => {
+        // Before authentication a throw is the handshake's failure; after it, it is the frame
+        // handler's own error, which must surface as it would outside the queue, not close the link.
+        if (peerId === undefined) fail('Malformed', String(err));
+        else
+          setTimeout(() => {
+            throw err;
+          }, 0);
+      })
       .finally(() => void queued--);
   };
   socket.onerror = () => {};

@@ -8,7 +8,7 @@ import { FrameError, TransportError } from '../../src/codec/errors.ts';
 import { encodeFrame } from '../../src/codec/frame.ts';
 import { type FrameLimits, resolveFrameLimits } from '../../src/codec/limits.ts';
 import type { Frame, FrameItem } from '../../src/codec/schema.ts';
-import type { DisconnectInfo, Rand, Transport } from '../../src/ports.ts';
+import { type DisconnectInfo, type Logger, nullLogger, type Rand, type Transport } from '../../src/ports.ts';
 import { createFrameGuard, createHandlerList, type FrameGuardStats, type FrameVerdict } from '../../src/transport/guard.ts';
 import { createClientHandshake, createNonceRegistry, createServerHandshake, type HandshakeIdentity } from '../../src/transport/handshake.ts';
 import { type HandshakeCrypto, importClusterSecret } from '../../src/transport/hmac.ts';
@@ -41,6 +41,8 @@ export interface WebSocketTransportOptions {
   rand?: Pick<Rand, 'next'>;
   /** WebCrypto (default `globalThis.crypto`). */
   crypto?: HandshakeCrypto;
+  /** Where refused handshakes, cut-off peers and lost links are reported (default: nowhere). */
+  logger?: Logger;
 }
 
 /** Counters of a WebSocket transport. */
@@ -104,6 +106,7 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
   const backoff = options.reconnectDelayMs ?? { min: 100, max: 10_000 };
   const rand = options.rand ?? { next: Math.random };
+  const logger = options.logger ?? nullLogger;
   const identity: HandshakeIdentity = { clusterId, localId, crypto, key: await importClusterSecret(crypto, options.secret) };
   const guard = createFrameGuard({ clusterId, localId, limits, offencesMax: options.offencesMax });
   const nonces = createNonceRegistry();
@@ -156,7 +159,10 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
   const judge = (socket: WebSocketLike, verdict: FrameVerdict) => {
     if (verdict.ok) return;
     socket.send(JSON.stringify({ t: 'refused', code: verdict.error.code, reason: verdict.error.message.slice(0, 200) }));
-    if (verdict.disconnect) socket.close(CLOSE_BAD_FRAMES, closeReason(`too many bad frames (last: ${verdict.error.code})`));
+    if (verdict.disconnect) {
+      logger.warn('transport: peer cut off after repeated bad frames', { localId, code: verdict.error.code, reason: verdict.error.message });
+      socket.close(CLOSE_BAD_FRAMES, closeReason(`too many bad frames (last: ${verdict.error.code})`));
+    }
   };
 
   const attach = (socket: WebSocketLike, side: 'client' | 'server', dialled?: Peer) => {
@@ -182,15 +188,19 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
         if (isRefusalNotice(text)) counters.refusedByPeer++;
         else judge(socket, guard.offend(peerId, new FrameError('FrameMalformed', 'unexpected text message after the handshake')));
       },
-      refused(code) {
+      refused(code, reason) {
         counters.handshakeRefused[code] = (counters.handshakeRefused[code] ?? 0) + 1;
+        logger.warn('transport: handshake refused', { localId, side, peer: dialled?.id, code, reason });
       },
       closed(code, reason, peerId) {
         sockets.delete(socket);
         const p = peerId === undefined ? dialled : peers.get(peerId);
         if (p !== undefined && p.socket === socket) {
           p.socket = undefined;
-          if (!closed) disconnects.emit({ storeId: p.id, reason: reason || `socket closed (${code})` });
+          if (!closed) {
+            logger.info('transport: link lost', { localId, peer: p.id, code, reason });
+            disconnects.emit({ storeId: p.id, reason: reason || `socket closed (${code})` });
+          }
         }
         if (dialled !== undefined && !closed) {
           if (peerId !== undefined) counters.reconnects++;

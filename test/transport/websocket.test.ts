@@ -79,7 +79,9 @@ describe('WebSocket transport: authentication', { timeout: 15_000 }, () => {
 
 describe('WebSocket transport: bad frames and queues', { timeout: 15_000 }, () => {
   it('drops and counts bad frames, tells the peer why, and disconnects it after three', async () => {
-    const server = await startStore(2);
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (msg: string) => void warnings.push(msg), error() {} };
+    const server = await startStore(2, { logger });
     const got = record(server.transport);
     const client = await rawClient(server.server.url, 1);
     client.socket.send(Uint8Array.of(0xc1));
@@ -90,6 +92,7 @@ describe('WebSocket transport: bad frames and queues', { timeout: 15_000 }, () =
     expect(closed).toMatchObject({ code: 4002, reason: expect.stringMatching(/too many bad frames/) });
     expect(client.texts.map((t) => JSON.parse(t).code)).toEqual(['FrameMalformed', 'WrongSender', 'FrameMalformed']);
     expect(server.transport.stats()).toMatchObject({ rejected: 3, disconnected: 1 });
+    expect(warnings).toEqual(['transport: peer cut off after repeated bad frames']);
     expect(got.frames).toEqual([]);
     await settleUntil({ settle: () => sleep(10) } as TransportHarness, () => got.disconnects.length > 0, 100);
     expect(got.disconnects).toEqual([{ storeId: 1, reason: expect.stringMatching(/too many bad frames/) }]);
