@@ -124,6 +124,9 @@ export class RegionPeer {
     }
     const index = this.node.raft.raftLog.lastIndex();
     const term = this.node.raft.term;
+    // An older proposal still waiting at this index was truncated away by a later leader: it
+    // can never apply, so its client may safely retry.
+    this.proposals.get(index)?.reject(this.notLeader());
     return new Promise((resolve, reject) => this.proposals.set(index, { term, resolve, reject }));
   }
 

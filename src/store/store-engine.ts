@@ -27,7 +27,8 @@ import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
 import { PeerStorage } from './peer-storage.ts';
 import { regionStateKey, regionStateRange } from './raft-keys.ts';
-import { decodeRegionState, encodeRegionState } from './records.ts';
+import { decodeRegionState, decodeSnapshotEnvelope, encodeRegionState } from './records.ts';
+import { restoreRegion } from '../kv/snapshot.ts';
 import { type ReadConsistency, RegionPeer } from './region-peer.ts';
 import { buildRegionSnapshot, stageSnapshotInstall } from './snapshot.ts';
 
@@ -95,7 +96,7 @@ export class StoreEngine {
   private failure: Error | undefined;
   private lastSessionGcMs = 0;
   /** Counters for metrics, status pages and tests. */
-  readonly counters = { turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0 };
+  readonly counters = { badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0 };
 
   private constructor(opts: StoreEngineOptions) {
     this.storeId = opts.storeId;
@@ -174,6 +175,7 @@ export class StoreEngine {
     for (const { regionId, message } of items) {
       const peer = this.peers.get(regionId);
       if (!peer || message.to !== peer.peerId || peer.storeOf(message.from) !== fromStoreId) continue;
+      if (message.type === 'MsgSnap' && !this.snapshotAcceptable(peer, message)) continue;
       try {
         peer.node.step(message);
       } catch (e) {
@@ -181,6 +183,23 @@ export class StoreEngine {
       }
     }
     this.kick();
+  }
+
+  /**
+   * Whether a snapshot's data is intact and for this region. Checked before the core sees it: once
+   * stepped, the core has already replaced its log, so a bad snapshot must never get that far.
+   */
+  private snapshotAcceptable(peer: RegionPeer, message: Message): boolean {
+    try {
+      const envelope = decodeSnapshotEnvelope(message.snapshot?.data ?? new Uint8Array(0));
+      if (envelope.region.id !== peer.regionId) throw new Error(`it is for region ${envelope.region.id}`);
+      restoreRegion(envelope.kv); // checks magic, version, checksum and that every key is in range
+      return true;
+    } catch (e) {
+      this.counters.badSnapshots++;
+      this.opts.logger.warn('dropped a snapshot that failed its checks', { regionId: peer.regionId, error: String(e) });
+      return false;
+    }
   }
 
   /** The regions this store hosts, with leader hints. */
@@ -266,7 +285,7 @@ export class StoreEngine {
         this.again = false;
         for (const peer of this.peers.values()) peer.flushReads();
         await this.turn();
-      } while (this.again || [...this.peers.values()].some((p) => p.node.hasReady()));
+      } while (!this.closed && (this.again || [...this.peers.values()].some((p) => p.node.hasReady())));
     } catch (e) {
       // A storage failure leaves the replicas' memory ahead of the disk: stop, as RheaKV does on a
       // critical state machine error. Clients see their requests fail; a restart recovers.

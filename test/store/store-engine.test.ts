@@ -83,6 +83,20 @@ describe('StoreEngine', () => {
     await elapse(clock, 3000);
   });
 
+  it('drops a snapshot whose data fails its checks before the core sees it', async () => {
+    const { leader, follower } = leaderOf(1);
+    const info = follower.status().find((x) => x.region.id === 1)!;
+    const leaderPeer = info.region.peers.find((p) => p.storeId === leader.storeId)!;
+    const before = follower.counters.badSnapshots;
+    const snapshot = { metadata: { index: 1_000, term: 99, confState: { voters: info.region.peers.map((p) => p.id), learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false } }, data: new Uint8Array([1, 2, 3]) };
+    follower.receiveRaft(leader.storeId, [
+      { regionId: 1, message: { type: 'MsgSnap', from: leaderPeer.id, to: info.peerId, term: 99, logTerm: 0, index: 0, entries: [], commit: 0, reject: false, rejectHint: 0, snapshot, context: new Uint8Array(0) } },
+    ]);
+    expect(follower.counters.badSnapshots).toBe(before + 1);
+    expect(follower.status().find((x) => x.region.id === 1)!.raft.term).toBeLessThan(99);
+    await elapse(clock, 100);
+  });
+
   it('reports leadership changes to listeners', async () => {
     const events: string[] = [];
     const off = cluster.onLeaderChange((e) => events.push(`${e.regionId}:${e.storeId}:${e.role}`));
