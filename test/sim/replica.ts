@@ -95,6 +95,8 @@ export interface Sim {
   seq: number;
   /** Payload of the first marker applied after the heal, if any. */
   markerApplied: string | null;
+  /** Its index. */
+  markerIndex: number;
   trace: ((line: string) => void) | null;
   /** When each replica was first seen leading its current term (check-quorum). */
   leaderSince: Map<number, { term: number; incarnation: number; tick: number }>;
@@ -223,7 +225,7 @@ function sync(rep: Replica): void {
   const who = `node ${rep.id}`;
   if (hs.term < rep.durableTerm) violation(`${who}: durable term went back from ${rep.durableTerm} to ${hs.term}`);
   if (hs.term === rep.durableTerm && rep.durableVote !== 0 && hs.vote !== rep.durableVote) {
-    violation(`${who} voted twice in term ${hs.term}: for ${rep.durableVote}, then for ${hs.vote}`);
+    violation(`${who} changed its durable vote in term ${hs.term} from ${rep.durableVote} to ${hs.vote} (a vote once cast in a term is final)`);
   }
   if (hs.commit < rep.durableCommit) violation(`${who}: durable commit went back from ${rep.durableCommit} to ${hs.commit}`);
   rep.durableTerm = hs.term;
@@ -352,7 +354,10 @@ function firstApplied(sim: Sim, e: Entry): void {
   }
   if (e.data.length > 0) {
     const p = dec.decode(e.data);
-    if (p.startsWith('marker') && sim.markerApplied === null) sim.markerApplied = p;
+    if (p.startsWith('marker') && sim.markerApplied === null) {
+      sim.markerApplied = p;
+      sim.markerIndex = e.index;
+    }
   }
 }
 

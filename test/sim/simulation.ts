@@ -67,6 +67,7 @@ export function newSim(core: SimCore, opts: SimOptions, trace: ((line: string) =
     reads: new Map(),
     seq: 0,
     markerApplied: null,
+    markerIndex: 0,
     leaderSince: new Map(),
     lastHeard: new Map(),
     trace,
@@ -243,6 +244,30 @@ export function recover(sim: Sim): number {
 }
 
 /**
+ * After the recovery every running member (voter or learner of the applied configuration)
+ * applies the new proposal too, within a bound: no follower is left stalled behind.
+ */
+export function catchUp(sim: Sim): void {
+  const bound = 20 * sim.opts.electionTick;
+  const members = () => {
+    const cs = sim.globalConf;
+    return [...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext];
+  };
+  for (let t = 0; ; t++) {
+    const behind = members().filter((id) => {
+      const rep = sim.replicas.get(id)!;
+      return rep.status === 'up' && rep.sm.index < sim.markerIndex;
+    });
+    if (behind.length === 0) return;
+    if (t >= bound) {
+      const r = sim.replicas.get(behind[0])!;
+      violation(`catch-up: ${bound} ticks after ${sim.markerApplied} committed at ${sim.markerIndex}, member ${r.id} has applied only up to ${r.sm.index}`);
+    }
+    tick(sim, () => {});
+  }
+}
+
+/**
  * Runs `body` over a fresh simulation and packs the outcome. Never throws: a broken invariant
  * or an exception of the core ends up in the result, with the command that replays it.
  */
@@ -287,7 +312,9 @@ export function runSimulation(core: SimCore, opts: SimOptions, trace: ((line: st
       });
     }
     healAll(sim);
-    return recover(sim);
+    const recoveryTicks = recover(sim);
+    catchUp(sim);
+    return recoveryTicks;
   });
 }
 
