@@ -64,7 +64,10 @@ export interface WebSocketTransport extends Transport {
   enqueue(storeId: number, items: readonly FrameItem[]): void;
   /** Closes the link to `storeId` (a dialled peer is dialled again after the back-off). */
   disconnect(storeId: number, reason: string): void;
-  /** Resolves once the link to `storeId` is authenticated (or rejects after `timeoutMs`). */
+  /**
+   * Resolves once the link to `storeId` is authenticated (or rejects with `TransportError` after
+   * `timeoutMs`). Registers `storeId` as a peer, so frames sent to it queue until it connects.
+   */
   connected(storeId: number, timeoutMs?: number): Promise<void>;
   stats(): WebSocketTransportStats;
 }
