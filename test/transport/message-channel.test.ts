@@ -47,3 +47,31 @@ describe('MessageChannel transport', () => {
     channel.port1.close();
   });
 });
+
+describe('MessageChannel between Node worker threads', () => {
+  it('echoes frames through a store in a worker thread, in order', async () => {
+    const { Worker } = await import('node:worker_threads');
+    // The worker registers tsx itself, then loads the TypeScript store module.
+    const entry = new URL('./mc-worker.ts', import.meta.url).href;
+    const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+    const worker = new Worker(boot, { eval: true });
+    const page = createMessageChannelTransport({ localId: 1, clusterId: 'mc-worker' });
+    const got = record(page);
+    const channel = new MessageChannel();
+    const linked = new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    worker.postMessage({ peerId: 1, port: channel.port2 }, [channel.port2 as never]);
+    await linked;
+    page.connect(2, channel.port1);
+    for (let i = 0; i < 300; i++) expect(page.send(2, [req(i, i === 150 ? 512 * 1024 : 32)])).toBe(true);
+    await settleUntil({ settle: tick } as never, () => got.frames.length === 300, 1000);
+    expect(got.frames.map((f) => (f.items[0].kind === 'response' ? f.items[0].requestId : -1))).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    worker.postMessage('close');
+    await settleUntil({ settle: tick } as never, () => got.disconnects.length > 0, 400);
+    expect(got.disconnects).toEqual([{ storeId: 2, reason: 'closed' }]);
+    await page.close();
+    await worker.terminate();
+  });
+});
