@@ -20,6 +20,8 @@ export interface WebSocketServerOptions {
   allowedOrigins?: readonly string[];
   /** Largest WebSocket message accepted before the socket is closed with 1009 (Node only; default frame limit + 64 KiB). */
   maxPayloadBytes?: number;
+  /** Open sockets beyond which upgrades are refused with 503 (default 1024): bounds what unauthenticated peers can hold. */
+  connectionsMax?: number;
 }
 
 /** A listening server. */
@@ -30,13 +32,19 @@ export interface WebSocketServer {
   readonly url: string;
   /** Connections refused before the upgrade because of their Origin. */
   originRefused(): number;
+  /** Connections refused before the upgrade because `connectionsMax` sockets were open. */
+  busyRefused(): number;
   /** Stops listening and closes every socket it accepted. */
   close(): Promise<void>;
 }
 
+interface DenoSocket extends WebSocketLike {
+  addEventListener(type: 'close', listener: () => void): void;
+}
+
 interface DenoLike {
   serve(options: { hostname: string; port: number; onListen?: (addr: { port: number }) => void }, handler: (req: Request) => Response): { finished: Promise<void>; shutdown(): Promise<void>; addr: { port: number } };
-  upgradeWebSocket(req: Request): { socket: WebSocketLike; response: Response };
+  upgradeWebSocket(req: Request): { socket: DenoSocket; response: Response };
 }
 
 /**
@@ -51,15 +59,23 @@ export async function createWebSocketServer(options: WebSocketServerOptions): Pr
 
 async function serveNode(host: string, options: WebSocketServerOptions): Promise<WebSocketServer> {
   const { WebSocketServer: WsServer } = await import('ws');
+  const connectionsMax = options.connectionsMax ?? 1024;
   let refused = 0;
+  let busy = 0;
   const wss = new WsServer({
     host,
     port: options.port ?? 0,
     maxPayload: options.maxPayloadBytes ?? DEFAULT_FRAME_LIMITS.frameBytesMax + 64 * 1024,
     verifyClient: (info: { origin?: string }, done: (ok: boolean, code?: number, message?: string) => void) => {
-      if (originAllowed(info.origin, options.allowedOrigins)) return done(true);
-      refused++;
-      done(false, 403, 'origin not allowed');
+      if (!originAllowed(info.origin, options.allowedOrigins)) {
+        refused++;
+        return done(false, 403, 'origin not allowed');
+      }
+      if (wss.clients.size >= connectionsMax) {
+        busy++;
+        return done(false, 503, 'too many connections');
+      }
+      done(true);
     },
   });
   await new Promise<void>((resolve, reject) => {
@@ -72,6 +88,7 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
     port,
     url: `ws://${host}:${port}`,
     originRefused: () => refused,
+    busyRefused: () => busy,
     async close() {
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
@@ -80,8 +97,10 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
 }
 
 async function serveDeno(deno: DenoLike, host: string, options: WebSocketServerOptions): Promise<WebSocketServer> {
+  const connectionsMax = options.connectionsMax ?? 1024;
   let refused = 0;
-  const sockets = new Set<WebSocketLike>();
+  let busy = 0;
+  const sockets = new Set<DenoSocket>();
   let resolvePort: (port: number) => void = () => {};
   const listening = new Promise<number>((resolve) => {
     resolvePort = resolve;
@@ -92,8 +111,13 @@ async function serveDeno(deno: DenoLike, host: string, options: WebSocketServerO
       refused++;
       return new Response('origin not allowed', { status: 403 });
     }
+    if (sockets.size >= connectionsMax) {
+      busy++;
+      return new Response('too many connections', { status: 503 });
+    }
     const { socket, response } = deno.upgradeWebSocket(req);
     sockets.add(socket);
+    socket.addEventListener('close', () => sockets.delete(socket));
     // Deno's socket is not open until the upgrade response is sent: accept it once it is.
     socket.onopen = () => options.accept(socket);
     return response;
@@ -103,6 +127,7 @@ async function serveDeno(deno: DenoLike, host: string, options: WebSocketServerO
     port,
     url: `ws://${host}:${port}`,
     originRefused: () => refused,
+    busyRefused: () => busy,
     async close() {
       for (const s of sockets) s.close(1001, 'server closing');
       await server.shutdown();

@@ -77,6 +77,22 @@ describe('WebSocket transport: authentication', { timeout: 15_000 }, () => {
   });
 });
 
+describe('WebSocket server: connection limit', { timeout: 15_000 }, () => {
+  it('refuses upgrades beyond connectionsMax with 503 and accepts again once one closes', async () => {
+    const server = await startStore(2, {}, { connectionsMax: 2 });
+    const a = await rawClient(server.server.url, 1, { handshake: false });
+    const b = await rawClient(server.server.url, 3, { handshake: false });
+    await expect(rawClient(server.server.url, 4, { handshake: false })).rejects.toThrow(/HTTP 503/);
+    expect(server.server.busyRefused()).toBe(1);
+    a.socket.close();
+    await a.closed;
+    await sleep(20);
+    const c = await rawClient(server.server.url, 5);
+    for (const x of [b, c]) x.socket.close();
+    await server.close();
+  });
+});
+
 describe('WebSocket transport: bad frames and queues', { timeout: 15_000 }, () => {
   it('drops and counts bad frames, tells the peer why, and disconnects it after three', async () => {
     const warnings: string[] = [];

@@ -27,7 +27,7 @@ export interface TestStore {
 export async function startStore(
   localId: number,
   options: Partial<WebSocketTransportOptions> = {},
-  serverOptions: { allowedOrigins?: string[]; maxPayloadBytes?: number } = {},
+  serverOptions: { allowedOrigins?: string[]; maxPayloadBytes?: number; connectionsMax?: number } = {},
 ): Promise<TestStore> {
   let transport: WebSocketTransport | undefined;
   const server = await createWebSocketServer({ accept: (s) => transport!.accept(s), ...serverOptions });
