@@ -28,10 +28,10 @@ function plain(value: unknown): unknown {
 }
 
 describe(`hot-path validator against the zod schema (seed ${SEED})`, () => {
-  it('gives the same verdict and the same frame on 45,000 valid, wrong-typed and mutated frames', () => {
+  it('gives the same verdict and the same frame on 30,000 valid, wrong-typed and mutated frames', () => {
     const rand = createSeededRand(SEED + 7);
     const counts = { accepted: 0, refused: 0 };
-    for (let i = 0; i < 45_000; i++) {
+    for (let i = 0; i < 30_000; i++) {
       const k = i % 3;
       const bytes = k === 0 ? encodeFrame(randomFrame(rand, header)) : k === 1 ? hostileFrame(rand, 'wrongType', header, 1 << 20) : mutatedFrame(rand, header);
       const fast = verdict((b) => decodeFrame(b, expectLink), bytes);
@@ -41,7 +41,7 @@ describe(`hot-path validator against the zod schema (seed ${SEED})`, () => {
       counts[fast.code === 'accepted' ? 'accepted' : 'refused']++;
     }
     console.log('validator vs schema', counts);
-    expect(counts.accepted).toBeGreaterThan(15_000);
-    expect(counts.refused).toBeGreaterThan(15_000);
+    expect(counts.accepted).toBeGreaterThan(10_000);
+    expect(counts.refused).toBeGreaterThan(10_000);
   });
 });
