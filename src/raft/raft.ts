@@ -69,6 +69,8 @@ export class Raft {
   randomizedElectionTimeout = 0;
   /** Ticks since this node started; also the clock of lease accounting. Only rises. */
   tickCount = 0;
+  /** Whether this node started from a hard state with a term (it may have granted a lease before). */
+  readonly restarted: boolean;
 
   /** The membership as of the last committed configuration entry (or the snapshot). */
   private baseConfig: TrackerConfig;
@@ -82,6 +84,7 @@ export class Raft {
     this.trk = new ProgressTracker(cfg.maxInflightMsgs, cfg.maxInflightBytes);
     this.raftLog.onAppend = (ents) => this.onAppended(ents);
     const { hardState, confState } = cfg.storage.initialState();
+    this.restarted = hardState.term > 0;
     this.baseConfig = configFromConfState(confState);
     this.trk.applyConfig(this.baseConfig, this.raftLog.lastIndex() + 1);
     // A configuration takes effect when appended, so replay every change still in the log.
@@ -315,12 +318,14 @@ export class Raft {
 
   /**
    * Whether this node refuses to be disturbed by vote requests: with check-quorum, a follower that
-   * heard from a leader within the election timeout (or started less than one timeout ago, so
-   * that a restart cannot shorten a lease it granted) keeps that leader.
+   * heard from a leader within the election timeout keeps that leader. So does a node restarted
+   * less than one timeout ago (its hard state has a term), so that a restart cannot cut short a
+   * lease it granted before; a brand-new replica (term 0, as after bootstrap or a split) never
+   * granted one and may vote at once.
    */
   inLease(): boolean {
     if (!this.cfg.checkQuorum || this.electionElapsed >= this.cfg.electionTick) return false;
-    return this.lead !== NONE || (this.state === 'follower' && this.tickCount < this.cfg.electionTick);
+    return this.lead !== NONE || (this.state === 'follower' && this.restarted && this.tickCount < this.cfg.electionTick);
   }
 
   campaign(t: CampaignType): void {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   ConfChangePendingError,
+  RawNode,
   InvalidConfChangeError,
   makeMessage,
   ProposalDroppedError,
@@ -12,6 +13,7 @@ import {
   StepLocalMessageError,
   TransferTargetError,
 } from '../../src/raft/index.ts';
+import { createSeededRand } from '../../src/util/rand.ts';
 import { testCluster } from './cluster-helper.ts';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -137,5 +139,25 @@ describe('leader lease', () => {
     c.isolated.add(3);
     c.tickAll(leader.raft.cfg.electionTick - 1);
     expect(leader.leaseValid()).toBe(false);
+  });
+});
+
+describe('vote refusal after a restart (check-quorum)', () => {
+  it('a brand-new group elects at once; a restarted node refuses votes for one election timeout', () => {
+    const c = testCluster(3, { checkQuorum: true });
+    c.nodes.get(1)!.campaign();
+    c.stabilize();
+    expect(c.leader()?.raft.id).toBe(1); // term-0 nodes never granted a lease: they vote at once
+    // Restart node 3 from its storage: it has a term now, so it may have granted node 1 a lease.
+    const restarted = new RawNode({
+      id: 3,
+      storage: c.storages.get(3)!,
+      rand: createSeededRand(3),
+      checkQuorum: true,
+    });
+    expect(restarted.raft.restarted).toBe(true);
+    expect(restarted.raft.inLease()).toBe(true);
+    for (let i = 0; i < restarted.raft.cfg.electionTick; i++) restarted.tick();
+    expect(restarted.raft.inLease()).toBe(false);
   });
 });
