@@ -59,7 +59,12 @@ function messageTuple(m: Message): unknown[] {
 }
 
 function itemTuple(item: FrameItem): unknown[] {
-  if (item.kind === 'raft') return [ITEM_RAFT, item.regionId, messageTuple(item.message)];
+  if (item.kind === 'raft') {
+    const r = item.region;
+    const tuple = [ITEM_RAFT, item.regionId, messageTuple(item.message)];
+    if (r) tuple.push([r.startKey, r.endKey, r.confVer, r.version]);
+    return tuple;
+  }
   if (item.kind === 'chunk') return [ITEM_CHUNK, item.streamId, item.seq, item.total, item.payload];
   return [item.kind === 'request' ? ITEM_REQUEST : ITEM_RESPONSE, item.requestId, item.payload];
 }

@@ -7,7 +7,9 @@
  *
  * Wire shapes (arrays are MessagePack arrays, in this order):
  * - frame: map `{ v: version, c: clusterId, f: from, t: to, b: batch[] }`
- * - batch item: `[0, regionId, message]` | `[1, requestId, payload]` | `[2, requestId, payload]`
+ * - batch item: `[0, regionId, message]` or `[0, regionId, message, [startKey, endKey, confVer, version]]`
+ *   (the sender's view of the region, so that a store can create a replica it does not host yet)
+ *   | `[1, requestId, payload]` | `[2, requestId, payload]`
  *   | `[3, streamId, seq, total, payload]` (one chunk of a large payload, seq < total)
  * - message: `[type, from, to, term, logTerm, index, entries[], commit, reject, rejectHint, snapshot | nil, context]`
  * - entry: `[term, index, 0 normal | 1 confChange, data]`
@@ -38,9 +40,17 @@ export const ITEM_REQUEST = 1;
 export const ITEM_RESPONSE = 2;
 export const ITEM_CHUNK = 3;
 
+/** The sender's view of a region, carried with its Raft messages (TiKV's RaftMessage keys and epoch). */
+export interface RaftRegionMeta {
+  startKey: Uint8Array;
+  endKey: Uint8Array;
+  confVer: number;
+  version: number;
+}
+
 /** One item of a frame's batch: a Raft message for a region, or an opaque client payload. */
 export type FrameItem =
-  | { kind: 'raft'; regionId: number; message: Message }
+  | { kind: 'raft'; regionId: number; message: Message; region?: RaftRegionMeta }
   | { kind: 'request'; requestId: number; payload: Uint8Array }
   | { kind: 'response'; requestId: number; payload: Uint8Array }
   /** Chunk `seq` of `total` of a large payload (a snapshot), reassembled by `src/transport/chunks.ts`. */
@@ -122,9 +132,11 @@ export function createFrameSchema(limits: FrameLimits) {
     .tuple([z.literal(ITEM_CHUNK), index, index, id, bytes])
     .refine(([, , seq, total]) => seq < total, 'chunk seq must be below total')
     .transform(([, streamId, seq, total, p]): FrameItem => ({ kind: 'chunk', streamId, seq, total, payload: p }));
-  const raft = z.tuple([z.literal(ITEM_RAFT), id, messageSchema(limits)]).transform(
-    ([, regionId, message]): FrameItem => ({ kind: 'raft', regionId, message }),
-  );
+  const meta = z.tuple([bytes, bytes, id, id]).transform(([startKey, endKey, confVer, version]): RaftRegionMeta => ({ startKey, endKey, confVer, version }));
+  const raft = z.union([
+    z.tuple([z.literal(ITEM_RAFT), id, messageSchema(limits)]).transform(([, regionId, message]): FrameItem => ({ kind: 'raft', regionId, message })),
+    z.tuple([z.literal(ITEM_RAFT), id, messageSchema(limits), meta]).transform(([, regionId, message, region]): FrameItem => ({ kind: 'raft', regionId, message, region })),
+  ]);
   return z
     .object({
       v: z.int().positive(),

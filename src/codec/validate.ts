@@ -127,6 +127,11 @@ function chunk(t: unknown[], path: Path): FrameItem {
 
 function item(v: unknown, limits: FrameLimits, path: Path): FrameItem {
   if (Array.isArray(v) && v[0] === ITEM_CHUNK) return chunk(tuple(v, 5, path), path);
+  if (Array.isArray(v) && v[0] === ITEM_RAFT && v.length === 4) {
+    const m = tuple(v[3], 4, [...path, 3]);
+    const region = { startKey: bytes(m[0], [...path, 3], 0), endKey: bytes(m[1], [...path, 3], 1), confVer: id(m[2], [...path, 3], 2), version: id(m[3], [...path, 3], 3) };
+    return { kind: 'raft', regionId: id(v[1], path, 1), message: message(v[2], limits, [...path, 2]), region };
+  }
   const t = tuple(v, 3, path);
   if (t[0] === ITEM_RAFT) return { kind: 'raft', regionId: id(t[1], path, 1), message: message(t[2], limits, [...path, 2]) };
   if (t[0] === ITEM_REQUEST || t[0] === ITEM_RESPONSE) {

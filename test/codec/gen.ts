@@ -60,7 +60,12 @@ export function randomFrame(rand: Rand, header: { clusterId: string; from: numbe
   const n = rand.int(itemsMax + 1);
   for (let i = 0; i < n; i++) {
     const k = rand.int(7);
-    if (k < 4) items.push({ kind: 'raft', regionId: 1 + rand.int(100), message: randomMessage(rand) });
+    if (k < 3) items.push({ kind: 'raft', regionId: 1 + rand.int(100), message: randomMessage(rand) });
+    else if (k === 3) {
+      // With the sender's view of the region, as stores send them.
+      const region = { startKey: randomBytes(rand, rand.int(8)), endKey: randomBytes(rand, rand.int(8)), confVer: 1 + rand.int(9), version: 1 + rand.int(9) };
+      items.push({ kind: 'raft', regionId: 1 + rand.int(100), message: randomMessage(rand), region });
+    }
     else if (k === 6) {
       const total = 1 + rand.int(50);
       items.push({ kind: 'chunk', streamId: rand.int(1000), seq: rand.int(total), total, payload: randomBytes(rand, rand.int(100)) });
