@@ -51,6 +51,12 @@ export interface RaftConfig {
    * assumes the snapshot was lost and tries again; default 5 × electionTick.
    */
   snapshotTimeoutTicks?: number;
+  /**
+   * Whether this replica may have followed a leader before this start (so it may have granted a
+   * lease it must honour for one election timeout). Default: its hard state has a term. A driver
+   * that creates a replica fresh (bootstrap at a non-zero initial term, a split) passes false.
+   */
+  restarted?: boolean;
   /** Followers refuse to forward proposals to the leader when true. */
   disableProposalForwarding?: boolean;
   logger?: Logger;
@@ -78,6 +84,7 @@ export function resolveConfig(c: RaftConfig): ResolvedRaftConfig {
     readOnlyOption: c.readOnlyOption ?? 'safe',
     leaseDriftTicks: c.leaseDriftTicks ?? 1,
     snapshotTimeoutTicks: c.snapshotTimeoutTicks ?? 5 * (c.electionTick ?? 10),
+    restarted: c.restarted ?? c.storage.initialState().hardState.term > 0,
     disableProposalForwarding: c.disableProposalForwarding ?? false,
     logger: c.logger ?? nullLogger,
   };

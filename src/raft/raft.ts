@@ -84,7 +84,7 @@ export class Raft {
     this.trk = new ProgressTracker(cfg.maxInflightMsgs, cfg.maxInflightBytes);
     this.raftLog.onAppend = (ents) => this.onAppended(ents);
     const { hardState, confState } = cfg.storage.initialState();
-    this.restarted = hardState.term > 0;
+    this.restarted = cfg.restarted;
     this.baseConfig = configFromConfState(confState);
     this.trk.applyConfig(this.baseConfig, this.raftLog.lastIndex() + 1);
     // A configuration takes effect when appended, so replay every change still in the log.

@@ -25,6 +25,10 @@ import {
 } from './raft-keys.ts';
 import { type ApplyState, decodeApplyState, encodeApplyState } from './records.ts';
 
+/** Index and term at which every initialized region log starts (entries after it). */
+export const RAFT_INIT_INDEX = 5;
+export const RAFT_INIT_TERM = 5;
+
 export class PeerStorage implements RaftStorage {
   readonly regionId: number;
   hardState: HardState;
@@ -40,10 +44,33 @@ export class PeerStorage implements RaftStorage {
     this.ents = ents;
   }
 
-  /** A brand-new replica of a region whose initial voters are `voters` (bootstrap), or an empty one awaiting a snapshot (`voters` empty). */
-  static initial(regionId: number, confState: ConfState): PeerStorage {
-    const apply: ApplyState = { applied: 0, truncatedIndex: 0, truncatedTerm: 0, truncatedConfState: confState, appliedConfState: confState, nowMs: 0 };
-    return new PeerStorage(regionId, { term: 0, vote: 0, commit: 0 }, apply, []);
+  /**
+   * A brand-new, initialized replica (bootstrap or split) whose membership is `confState`. Its log
+   * starts after {@link RAFT_INIT_INDEX} (TiKV's convention): a replica created empty on another
+   * store has nothing there, so its leader must send it a snapshot, which carries the region.
+   */
+  static initial(regionId: number, confState: ConfState, nowMs = 0): PeerStorage {
+    const apply: ApplyState = {
+      applied: RAFT_INIT_INDEX,
+      truncatedIndex: RAFT_INIT_INDEX,
+      truncatedTerm: RAFT_INIT_TERM,
+      truncatedConfState: confState,
+      appliedConfState: confState,
+      nowMs,
+    };
+    return new PeerStorage(regionId, { term: RAFT_INIT_TERM, vote: 0, commit: RAFT_INIT_INDEX }, apply, []);
+  }
+
+  /** An empty replica created on demand from a leader's message; it knows nothing until a snapshot arrives. */
+  static uninitialized(regionId: number, hardState: HardState): PeerStorage {
+    const none: ConfState = { voters: [], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    const apply: ApplyState = { applied: 0, truncatedIndex: 0, truncatedTerm: 0, truncatedConfState: none, appliedConfState: none, nowMs: 0 };
+    return new PeerStorage(regionId, { ...hardState, commit: 0 }, apply, []);
+  }
+
+  /** Whether the replica holds the region's state (false until an uninitialized one gets its snapshot). */
+  get initialized(): boolean {
+    return this.applyState.truncatedIndex > 0;
   }
 
   /** Loads a replica's Raft state from the engine; throws if a record is malformed or the log has a hole. */

@@ -25,7 +25,7 @@ import { RawNode } from '../raft/rawnode.ts';
 import type { Message, Ready } from '../raft/types.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
-import { PeerStorage } from './peer-storage.ts';
+import { PeerStorage, RAFT_INIT_TERM } from './peer-storage.ts';
 import { regionStateKey, regionStateRange } from './raft-keys.ts';
 import { decodeRegionState, decodeSnapshotEnvelope, encodeRegionState } from './records.ts';
 import { restoreRegion } from '../kv/snapshot.ts';
@@ -129,6 +129,7 @@ export class StoreEngine {
       const learners = region.peers.filter((p) => p.role === 'learner').map((p) => p.id);
       const storage = PeerStorage.initial(region.id, { voters, learners, votersOutgoing: [], learnersNext: [], autoLeave: false });
       storage.stageApplyState(ops);
+      storage.stageHardState(storage.hardState, ops);
       ops.push({ type: 'put', key: regionStateKey(region.id), value: encodeRegionState({ region, peerId: me.id, state: 'normal' }) });
     }
     await engine.write(ops, { sync: true });
@@ -154,6 +155,8 @@ export class StoreEngine {
       storage,
       rand: this.opts.rand,
       applied: storage.applyState.applied,
+      // A replica that never left its initial term never followed a leader, so it owes no lease.
+      restarted: storage.hardState.term > RAFT_INIT_TERM,
       electionTick: r.electionTick ?? 10,
       heartbeatTick: r.heartbeatTick ?? 2,
       preVote: r.preVote ?? true,
