@@ -14,6 +14,7 @@ import type { Clock, Rand, StorageEngine, Transport } from '../src/ports.ts';
 import type { Region } from '../src/region/types.ts';
 import type { RaftItem, RoleListener, StoreEngineOptions } from '../src/store/store-engine.ts';
 import { StoreEngine } from '../src/store/store-engine.ts';
+import { dispatchRequest } from '../src/store/dispatch.ts';
 import { createSeededRand } from '../src/util/rand.ts';
 import { createRealClock } from './runtime/real-clock.ts';
 import type { VirtualClock } from './runtime/virtual-clock.ts';
@@ -142,14 +143,7 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
     call<R extends StoreRequest>(storeId: number, request: R): Promise<StoreResponses[R['type']]> {
       const store = stores.get(storeId);
       if (!store) return Promise.reject(new StoreUnreachableError(storeId, false, 'the store is stopped'));
-      switch (request.type) {
-        case 'write':
-          return store.write(request.regionId, request.epoch, request.clientId, request.seq, request.op) as Promise<StoreResponses[R['type']]>;
-        case 'read':
-          return store.read(request.regionId, request.epoch, request.op, request.consistency) as Promise<StoreResponses[R['type']]>;
-        default:
-          return Promise.resolve(store.regions()) as Promise<StoreResponses[R['type']]>;
-      }
+      return dispatchRequest(store, request);
     },
   };
 

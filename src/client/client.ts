@@ -19,6 +19,7 @@ import type { ReadConsistency } from '../store/region-peer.ts';
 import type { StoreConnector } from './connector.ts';
 import { DEFAULT_RETRY, Executor, RegroupError, type RetryOptions } from './executor.ts';
 import { DistributedLock, type LockOptions } from './lock.ts';
+import { AdminClient } from './admin.ts';
 import { PutBatcher } from './put-batcher.ts';
 import { Router } from './router.ts';
 import { SessionSlots } from './sessions.ts';
@@ -65,6 +66,8 @@ export class KvClient {
   readonly clientId: string;
   readonly router: Router;
   readonly limits: KvLimits;
+  /** Region and store administration: split, move leaders, add and remove replicas. */
+  readonly admin: AdminClient;
   private readonly executor: Executor;
   private readonly slots: SessionSlots;
   private readonly batcher: PutBatcher;
@@ -86,6 +89,7 @@ export class KvClient {
     this.separator = toBytes(opts.mergeSeparator ?? ',', 'mergeSeparator');
     this.consistency = opts.readConsistency ?? 'linearizable';
     this.batcher = new PutBatcher(opts.putBatchMax ?? 128, (entries) => this.putParts(entries));
+    this.admin = new AdminClient(opts.connector, this.router, this.executor, toBytes);
   }
 
   // --- the write path --------------------------------------------------------------------------

@@ -6,7 +6,7 @@
  */
 import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
 import type { ApplyOutcome } from '../kv/state-machine.ts';
-import type { RegionEpoch } from '../region/types.ts';
+import type { Region, RegionEpoch } from '../region/types.ts';
 import type { ReadConsistency } from '../store/region-peer.ts';
 import type { RegionInfo } from '../store/store-engine.ts';
 
@@ -34,13 +34,29 @@ export interface RegionsRequest {
   type: 'regions';
 }
 
-export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest;
+/** A change to a region's shape or membership, sent to its leader. */
+export type AdminOp =
+  | { kind: 'split'; splitKey?: Uint8Array }
+  | { kind: 'transferLeader'; toStoreId: number }
+  | { kind: 'changePeer'; change: 'addLearner' | 'promote' | 'remove'; storeId: number };
+
+/** An admin request for one region. */
+export interface AdminRequest {
+  type: 'admin';
+  regionId: number;
+  epoch: RegionEpoch;
+  op: AdminOp;
+}
+
+export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | AdminRequest;
 
 /** What each request type answers. */
 export interface StoreResponses {
   write: ApplyOutcome;
   read: KvReadResult;
   regions: RegionInfo[];
+  /** split: the two regions; transferLeader: nothing; changePeer: the region after the change. */
+  admin: Region[] | Region | undefined;
 }
 
 /**

@@ -92,6 +92,8 @@ export class Executor {
    * Runs `build(region)` against the region serving `routeKey` until it succeeds or fails for good.
    * `isWrite` decides what a lost answer means (possibly applied) and which error the deadline gives.
    * `fits` says whether the request still fits a region; when it does not, {@link RegroupError} is thrown.
+   * `bumpSeq` moves a write's seq past a session the store already holds; `once` stops retrying
+   * after an attempt whose fate is unknown (for requests that must not apply twice under a new identity).
    */
   async run<R extends StoreRequest>(
     routeKey: Uint8Array,
@@ -100,6 +102,7 @@ export class Executor {
     what: string,
     fits?: (region: Region) => boolean,
     bumpSeq?: (lastSeq: number) => void,
+    once = false,
   ): Promise<StoreResponses[R['type']]> {
     const deadline = this.clock.now() + this.retry.timeoutMs;
     let maybeApplied = false;
@@ -108,6 +111,8 @@ export class Executor {
     for (let attempt = 0; attempt < this.retry.attemptsMax; attempt++) {
       const remaining = deadline - this.clock.now();
       if (remaining <= 0) break;
+      // A request that is not idempotent (an admin change) is not sent again once its fate is unknown.
+      if (once && maybeApplied) break;
       let region: Region;
       try {
         region = await this.router.regionFor(routeKey);

@@ -5,3 +5,4 @@ export { type Bytes, KvClient, type KvClientOptions, type ReadOptions, type Scan
 export { type ReadRequest, type RegionsRequest, type StoreConnector, type StoreRequest, type StoreResponses, StoreUnreachableError, type WriteRequest } from './connector.ts';
 export { DEFAULT_RETRY, type RetryOptions } from './executor.ts';
 export { DistributedLock, type LockOptions } from './lock.ts';
+export { AdminClient, type RegionView, type StoreView } from './admin.ts';

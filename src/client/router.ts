@@ -32,6 +32,11 @@ export class Router {
     }
   }
 
+  /** The store believed to lead a region; 0 when unknown. */
+  leaderOf(regionId: number): number {
+    return this.leaders.get(regionId) ?? 0;
+  }
+
   /** Records the store that leads a region (0 forgets it). */
   setLeader(regionId: number, storeId: number): void {
     if (storeId > 0) this.leaders.set(regionId, storeId);

@@ -4,19 +4,23 @@
  * batches linearizable reads into one ReadIndex round, and applies committed entries.
  */
 import { encodeUtf8 } from '../codec/utf8.ts';
-import { EpochNotMatchError, type FlotillaError, NotLeaderError } from '../errors.ts';
+import { EpochNotMatchError, FlotillaError, InvalidArgumentError, NotLeaderError, ServerBusyError } from '../errors.ts';
 import type { KvCommand, KvReadOp, KvReadResult } from '../kv/commands.ts';
 import { decodeKvCommand, encodeKvCommand } from '../kv/codec.ts';
 import type { KvReader, WriteOverlay } from '../kv/overlay.ts';
 import type { ApplyOutcome, KvStateMachine } from '../kv/state-machine.ts';
 import { ctxKey } from '../raft/readonly.ts';
 import { decodeConfChange, nextConfState } from '../raft/confchange.ts';
-import { ProposalDroppedError, RaftError } from '../raft/errors.ts';
+import { ConfChangePendingError, InvalidConfChangeError, ProposalDroppedError, RaftError } from '../raft/errors.ts';
 import type { RawNode } from '../raft/rawnode.ts';
-import type { Entry, ReadState } from '../raft/types.ts';
+import type { ConfChange, Entry, ReadState } from '../raft/types.ts';
+import { epochEquals } from '../region/epoch.ts';
+import { type SplitResult, splitRegion } from '../region/split.ts';
+import { copySessions } from '../kv/sessions.ts';
+import { type AdminCommand, decodeAdminCommand, encodeAdminCommand } from './admin.ts';
 import type { Region } from '../region/types.ts';
 import { applyConfChangeToRegion } from './membership.ts';
-import { TAG_KV, tagEntryData, untagEntryData } from './entry-data.ts';
+import { TAG_ADMIN, TAG_KV, tagEntryData, untagEntryData } from './entry-data.ts';
 import type { PeerStorage } from './peer-storage.ts';
 
 /** How a read is made linearizable, or not. */
@@ -24,9 +28,12 @@ export type ReadConsistency = 'linearizable' | 'lease' | 'follower' | 'stale';
 
 interface PendingProposal {
   term: number;
-  resolve: (outcome: ApplyOutcome) => void;
+  resolve: (outcome: ApplyOutcome | AdminOutcome | Region) => void;
   reject: (error: Error) => void;
 }
+
+/** What applying an admin command produced. */
+export type AdminOutcome = { ok: true; regions: Region[] } | { ok: false; error: FlotillaError };
 
 interface PendingRead {
   op: KvReadOp;
@@ -60,6 +67,10 @@ export class RegionPeer {
   private leaderAnchor = { clockMs: 0, regionMs: 0 };
   /** Set when the region state changed while applying and must be written with the apply batch. */
   regionDirty = false;
+  /** Regions split off by entries applied this turn; the store creates their replicas once written. */
+  splitChildren: Region[] = [];
+  /** Set while a split proposed by this replica is waiting to apply (one split at a time). */
+  splitPending = false;
 
   constructor(storeId: number, peerId: number, region: Region, node: RawNode, storage: PeerStorage) {
     this.storeId = storeId;
@@ -115,10 +126,29 @@ export class RegionPeer {
    * with StaleCommand if another entry took its place (it will never apply: safe to retry).
    */
   proposeKv(command: KvCommand): Promise<ApplyOutcome> {
+    return this.propose(() => this.node.propose(tagEntryData(TAG_KV, encodeKvCommand(command)))) as Promise<ApplyOutcome>;
+  }
+
+  /** Proposes an admin command (split, merge); resolves with the regions it produced once applied. */
+  proposeAdmin(command: AdminCommand): Promise<AdminOutcome> {
+    return this.propose(() => this.node.propose(tagEntryData(TAG_ADMIN, encodeAdminCommand(command)))) as Promise<AdminOutcome>;
+  }
+
+  /**
+   * Proposes a membership change; resolves with the region once the change applied. A refusal by
+   * the core (another change pending, an invalid change) is thrown as a typed error.
+   */
+  proposeConfChange(cc: ConfChange): Promise<Region> {
+    return this.propose(() => this.node.proposeConfChange(cc)) as Promise<Region>;
+  }
+
+  private propose(append: () => void): Promise<unknown> {
     if (!this.isLeader()) return Promise.reject(this.notLeader());
     try {
-      this.node.propose(tagEntryData(TAG_KV, encodeKvCommand(command)));
+      append();
     } catch (e) {
+      if (e instanceof ConfChangePendingError) return Promise.reject(new ServerBusyError(`region ${this.regionId}: ${e.message}`));
+      if (e instanceof InvalidConfChangeError) return Promise.reject(new InvalidArgumentError('changes', e.message));
       if (e instanceof RaftError) return Promise.reject(this.notLeader());
       throw e;
     }
@@ -215,20 +245,52 @@ export class RegionPeer {
         const err = this.notLeader();
         done.push(() => waiting.reject(err));
       }
+      const mine = waiting && waiting.term === e.term ? waiting : undefined;
       if (e.type === 'confChange') {
         this.applyConfChange(e);
+        const region = this.region;
+        if (mine) done.push(() => mine.resolve(region));
       } else if (e.data.length > 0) {
         const { tag, payload } = untagEntryData(e.data);
         if (tag === TAG_KV) {
           const command = decodeKvCommand(payload);
           this.observeNow(command.nowMs);
           const outcome = await sm.apply(overlay, this.region, command);
-          if (waiting && waiting.term === e.term) done.push(() => waiting.resolve(outcome));
+          if (mine) done.push(() => mine.resolve(outcome));
+        } else {
+          const outcome = await this.applyAdmin(overlay, decodeAdminCommand(payload));
+          if (mine) done.push(() => mine.resolve(outcome));
         }
       }
       this.storage.applyState = { ...this.storage.applyState, applied: e.index, nowMs: this.lastNowMs };
     }
     return done;
+  }
+
+  /**
+   * Applies an admin command under the epoch it was decided on; under any other epoch it is
+   * skipped (the region changed since, so the decision no longer holds).
+   */
+  private async applyAdmin(overlay: WriteOverlay, cmd: AdminCommand): Promise<AdminOutcome> {
+    if (!epochEquals(cmd.epoch, this.region.epoch)) return { ok: false, error: new EpochNotMatchError(this.regionId, [this.region]) };
+    if (cmd.type !== 'split') return { ok: false, error: new InvalidArgumentError('admin', `${cmd.type} is not supported by this replica`) };
+    if (this.storage.applyState.appliedConfState.votersOutgoing.length > 0) {
+      return { ok: false, error: new ServerBusyError(`region ${this.regionId} is in a joint configuration; split it after the change completes`) };
+    }
+    let parts: SplitResult;
+    try {
+      parts = splitRegion(this.region, cmd.splitKey, cmd.newRegionId, cmd.newPeerIds);
+    } catch (e) {
+      if (e instanceof FlotillaError) return { ok: false, error: e };
+      throw e;
+    }
+    // The child starts with the parent's client sessions, so a write retried after the split
+    // reaches it already answered (at-most-once across the split).
+    overlay.stage(await copySessions(overlay, this.regionId, parts.right.id));
+    this.region = parts.left;
+    this.regionDirty = true;
+    this.splitChildren.push(parts.right);
+    return { ok: true, regions: [parts.left, parts.right] };
   }
 
   /** Notes the region time of an applied command. */

@@ -13,9 +13,9 @@
  */
 import type { Clock, Logger, Rand, StorageEngine, WriteOp } from '../ports.ts';
 import { nullLogger } from '../ports.ts';
-import { EpochNotMatchError, type FlotillaError, OutcomeUnknownError, RegionNotFoundError, ServerBusyError } from '../errors.ts';
+import { EpochNotMatchError, type FlotillaError, InvalidArgumentError, OutcomeUnknownError, RegionNotFoundError, ServerBusyError, TimeoutError, TooSmallToSplitError } from '../errors.ts';
 import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
-import { regionRanges } from '../kv/keys.ts';
+import { DATA_PREFIX, decodeKey, prefixedRange, regionRanges } from '../kv/keys.ts';
 import { DEFAULT_SESSION_IDLE_MS } from '../kv/sessions.ts';
 import type { KvLimits } from '../kv/limits.ts';
 import { WriteOverlay } from '../kv/overlay.ts';
@@ -25,6 +25,11 @@ import { RawNode } from '../raft/rawnode.ts';
 import type { Message, Ready } from '../raft/types.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
+import { keyInRegion, keysEqual } from '../region/keys.ts';
+import { DEFAULT_MIN_KEYS_TO_SPLIT } from '../region/split.ts';
+import { randomId } from './admin.ts';
+import type { ConfChange, ConfState } from '../raft/types.ts';
+import { encodeMembershipContext } from './membership.ts';
 import { PeerStorage, RAFT_INIT_TERM } from './peer-storage.ts';
 import { regionStateKey, regionStateRange } from './raft-keys.ts';
 import { decodeRegionState, decodeSnapshotEnvelope, encodeRegionState } from './records.ts';
@@ -62,6 +67,16 @@ export interface StoreEngineOptions {
   maxPendingProposals?: number;
   /** Log entries kept behind the applied index before the log is compacted; default 1000. */
   logGcThreshold?: number;
+  /** Fewer data keys than this and a region refuses to split; default 2. */
+  minKeysToSplit?: number;
+  /** Split a region automatically once it holds this many keys (0: never); default 0 (the PD decides). */
+  splitKeys?: number;
+  /** Split a region automatically once its keys and values take this many bytes (0: never); default 0. */
+  splitBytes?: number;
+  /** How often leaders check their regions' size for an automatic split; default 1 000 ms. */
+  splitCheckIntervalMs?: number;
+  /** Allocates ids for new regions and peers (the PD's allocator); default 52 random bits. */
+  allocId?: () => number;
   /** How often a leader proposes forgetting idle client sessions; default 60 000 ms. */
   sessionGcIntervalMs?: number;
   /** Sessions idle this long are forgotten; default 10 minutes. Clients must give up on a write well before. */
@@ -95,8 +110,9 @@ export class StoreEngine {
   private idle: Promise<void> = Promise.resolve();
   private failure: Error | undefined;
   private lastSessionGcMs = 0;
+  private lastSplitCheckMs = 0;
   /** Counters for metrics, status pages and tests. */
-  readonly counters = { badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0 };
+  readonly counters = { splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0 };
 
   private constructor(opts: StoreEngineOptions) {
     this.storeId = opts.storeId;
@@ -106,6 +122,11 @@ export class StoreEngine {
       maxPendingProposals: 4096,
       logGcThreshold: 1000,
       sessionGcIntervalMs: 60_000,
+      minKeysToSplit: DEFAULT_MIN_KEYS_TO_SPLIT,
+      splitKeys: 0,
+      splitBytes: 0,
+      splitCheckIntervalMs: 1000,
+      allocId: undefined as unknown as () => number,
       sessionIdleMs: DEFAULT_SESSION_IDLE_MS,
       logger: nullLogger,
       ...opts,
@@ -125,9 +146,7 @@ export class StoreEngine {
     for (const region of regions) {
       const me = region.peers.find((p) => p.storeId === storeId);
       if (!me) continue;
-      const voters = region.peers.filter((p) => p.role === 'voter').map((p) => p.id);
-      const learners = region.peers.filter((p) => p.role === 'learner').map((p) => p.id);
-      const storage = PeerStorage.initial(region.id, { voters, learners, votersOutgoing: [], learnersNext: [], autoLeave: false });
+      const storage = PeerStorage.initial(region.id, confStateOf(region));
       storage.stageApplyState(ops);
       storage.stageHardState(storage.hardState, ops);
       ops.push({ type: 'put', key: regionStateKey(region.id), value: encodeRegionState({ region, peerId: me.id, state: 'normal' }) });
@@ -266,6 +285,7 @@ export class StoreEngine {
     this.cancelTick = this.opts.clock.setTimer(this.opts.tickMs, () => {
       for (const peer of this.peers.values()) peer.node.tick();
       this.maybeExpireSessions();
+      this.maybeAutoSplit();
       this.kick();
       this.scheduleTick();
     });
@@ -354,9 +374,11 @@ export class StoreEngine {
         }
         const gc = this.maybeCompact(peer);
         for (const op of gc) applyOps.push(op);
+        for (const child of peer.splitChildren) this.stageNewRegion(child, applyOps);
       }
       await this.engine.write(applyOps, { sync: false });
       this.counters.applyBatches++;
+      for (const peer of applied) this.startSplitChildren(peer);
     }
     for (const answer of answers) answer();
     // 4. Advance; serve reads that are now answerable.
@@ -389,6 +411,139 @@ export class StoreEngine {
       this.counters.messagesSent += items.length;
       if (to === this.storeId) this.receiveRaft(this.storeId, items);
       else this.opts.sendRaft(to, items);
+    }
+  }
+
+  /** Stages the initial state of a region this store now hosts (a split's child). */
+  private stageNewRegion(region: Region, ops: WriteOp[]): void {
+    const me = region.peers.find((p) => p.storeId === this.storeId);
+    if (!me || this.peers.has(region.id)) return;
+    const storage = PeerStorage.initial(region.id, confStateOf(region));
+    storage.stageApplyState(ops);
+    storage.stageHardState(storage.hardState, ops);
+    ops.push({ type: 'put', key: regionStateKey(region.id), value: encodeRegionState({ region, peerId: me.id, state: 'normal' }) });
+  }
+
+  /** Starts the replicas of regions split off this turn; a child of a leader campaigns at once (TiKV does the same). */
+  private startSplitChildren(parent: RegionPeer): void {
+    for (const child of parent.splitChildren) {
+      const me = child.peers.find((p) => p.storeId === this.storeId);
+      if (!me || this.peers.has(child.id)) continue;
+      const peer = this.addPeer(child, me.id, PeerStorage.initial(child.id, confStateOf(child), parent.lastNowMs));
+      if (parent.isLeader()) peer.node.campaign();
+      this.counters.splits++;
+    }
+    parent.splitChildren = [];
+  }
+
+  /**
+   * Splits a region at `splitKey` (or at its middle key by count) through its Raft log. Resolves
+   * with the two regions once applied. Refuses with `TooSmallToSplit` below `minKeysToSplit`,
+   * `ServerBusy` while another split of the region is under way, `NotLeader` off the leader.
+   */
+  async splitRegion(regionId: number, epoch: RegionEpoch | undefined, splitKey?: Uint8Array): Promise<{ left: Region; right: Region }> {
+    const peer = this.peerFor(regionId, epoch);
+    if (!peer.isLeader()) throw peer.notLeader();
+    if (peer.splitPending) throw new ServerBusyError(`a split of region ${regionId} is already under way`);
+    peer.splitPending = true;
+    try {
+      const key = splitKey ?? (await this.middleKey(peer));
+      if (key.length === 0 || !keyInRegion(key, peer.region) || keysEqual(key, peer.region.startKey)) {
+        throw new InvalidArgumentError('splitKey', `must lie strictly inside region ${regionId}'s range`);
+      }
+      const cmd = {
+        type: 'split' as const,
+        epoch: { ...peer.region.epoch },
+        splitKey: key,
+        newRegionId: this.allocId(),
+        newPeerIds: peer.region.peers.map(() => this.allocId()),
+      };
+      const outcome = await peer.proposeAdmin(cmd);
+      this.kick();
+      if (!outcome.ok) throw outcome.error;
+      return { left: outcome.regions[0], right: outcome.regions[1] };
+    } finally {
+      peer.splitPending = false;
+    }
+  }
+
+  /** The middle data key of a region by count (RheaKV's split key); refuses with TooSmallToSplit below `minKeysToSplit`. */
+  private async middleKey(peer: RegionPeer): Promise<Uint8Array> {
+    const range = prefixedRange(DATA_PREFIX, peer.region.startKey, peer.region.endKey);
+    const { keys } = await this.engine.approximateSize(range);
+    if (keys < this.opts.minKeysToSplit) throw new TooSmallToSplitError(keys, this.opts.minKeysToSplit);
+    const half = await this.engine.scan({ ...range, limit: Math.floor(keys / 2) + 1 });
+    return decodeKey(half[half.length - 1].key).slice();
+  }
+
+  /**
+   * Hands a region's leadership to its replica on `toStoreId` (catch up, then TimeoutNow).
+   * Resolves once that replica leads; rejects with `Timeout` if the transfer was abandoned.
+   */
+  async transferLeader(regionId: number, epoch: RegionEpoch | undefined, toStoreId: number): Promise<void> {
+    const peer = this.peerFor(regionId, epoch);
+    if (!peer.isLeader()) throw peer.notLeader();
+    const target = peer.region.peers.find((p) => p.storeId === toStoreId);
+    if (!target) throw new InvalidArgumentError('toStoreId', `store ${toStoreId} hosts no replica of region ${regionId}`);
+    if (target.role !== 'voter') throw new InvalidArgumentError('toStoreId', `the replica on store ${toStoreId} is a learner and cannot lead`);
+    if (toStoreId === this.storeId) return;
+    peer.node.transferLeader(target.id);
+    this.kick();
+    const deadline = this.opts.clock.now() + 4 * (this.opts.raft?.electionTick ?? 10) * this.opts.tickMs;
+    while (peer.node.raft.lead !== target.id || peer.isLeader()) {
+      if (this.opts.clock.now() > deadline || this.closed) throw new TimeoutError(`leadership of region ${regionId} did not move to store ${toStoreId}`);
+      await new Promise<void>((resolve) => this.opts.clock.setTimer(this.opts.tickMs, resolve));
+    }
+  }
+
+  /**
+   * Changes a region's membership by one step through its Raft log: add a learner on a store,
+   * promote the learner on a store to voter, or remove the replica on a store. Resolves with the
+   * region once applied. The leader's own replica cannot be removed: transfer leadership first.
+   */
+  async changePeer(regionId: number, epoch: RegionEpoch | undefined, change: 'addLearner' | 'promote' | 'remove', storeId: number): Promise<Region> {
+    const peer = this.peerFor(regionId, epoch);
+    if (!peer.isLeader()) throw peer.notLeader();
+    const existing = peer.region.peers.find((p) => p.storeId === storeId);
+    let cc: ConfChange;
+    if (change === 'addLearner') {
+      if (existing) throw new InvalidArgumentError('storeId', `store ${storeId} already hosts a replica of region ${regionId}`);
+      const id = this.allocId();
+      cc = { transition: 'auto', changes: [{ type: 'addLearner', nodeId: id }], context: encodeMembershipContext([{ id, storeId, role: 'learner' }]) };
+    } else {
+      if (!existing) throw new InvalidArgumentError('storeId', `store ${storeId} hosts no replica of region ${regionId}`);
+      if (change === 'promote' && existing.role !== 'learner') throw new InvalidArgumentError('storeId', `the replica on store ${storeId} is already a voter`);
+      if (change === 'remove' && existing.id === peer.peerId) throw new InvalidArgumentError('storeId', `store ${storeId} holds the leader; transfer leadership first`);
+      cc = { transition: 'auto', changes: [{ type: change === 'promote' ? 'addNode' : 'removeNode', nodeId: existing.id }] };
+    }
+    const result = peer.proposeConfChange(cc);
+    this.kick();
+    return result;
+  }
+
+  /** Ids for new regions and peers: from the placement driver when there is one, else 52 random bits. */
+  private allocId(): number {
+    return this.opts.allocId ? this.opts.allocId() : randomId(this.opts.rand);
+  }
+
+  /** On leaders, now and then: split regions whose keys or bytes passed `splitKeys` / `splitBytes`. */
+  private maybeAutoSplit(): void {
+    const { splitKeys, splitBytes, splitCheckIntervalMs } = this.opts;
+    if (splitKeys <= 0 && splitBytes <= 0) return;
+    const now = this.opts.clock.now();
+    if (now - this.lastSplitCheckMs < splitCheckIntervalMs) return;
+    this.lastSplitCheckMs = now;
+    for (const peer of this.peers.values()) {
+      if (!peer.isLeader() || peer.splitPending || !peer.storage.initialized) continue;
+      const range = prefixedRange(DATA_PREFIX, peer.region.startKey, peer.region.endKey);
+      void this.engine
+        .approximateSize(range)
+        .then((size) => {
+          const over = (splitKeys > 0 && size.keys >= splitKeys) || (splitBytes > 0 && size.bytes >= splitBytes);
+          if (over && peer.isLeader() && !this.closed) return this.splitRegion(peer.regionId, peer.region.epoch);
+          return undefined;
+        })
+        .catch((e) => this.opts.logger.debug('automatic split did not happen', { regionId: peer.regionId, error: String(e) }));
     }
   }
 
@@ -481,4 +636,15 @@ export class StoreEngine {
       applied: p.storage.applyState.applied,
     }));
   }
+}
+
+/** The Raft membership a region's peer list describes. */
+export function confStateOf(region: Region): ConfState {
+  return {
+    voters: region.peers.filter((p) => p.role === 'voter').map((p) => p.id),
+    learners: region.peers.filter((p) => p.role === 'learner').map((p) => p.id),
+    votersOutgoing: [],
+    learnersNext: [],
+    autoLeave: false,
+  };
 }

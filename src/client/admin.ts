@@ -1,0 +1,119 @@
+/**
+ * The admin API (`client.admin`): list regions and stores, split a region, move a leader, add and
+ * remove replicas. Each region operation is sent to the region's leader and retried like a write;
+ * every one of them goes through the region's Raft log, so all replicas see it at the same point.
+ */
+import { InvalidArgumentError, RegionNotFoundError } from '../errors.ts';
+import type { Region } from '../region/types.ts';
+import { cloneRegion } from '../region/types.ts';
+import type { AdminOp, StoreConnector } from './connector.ts';
+import { type Executor, RegroupError } from './executor.ts';
+import type { Router } from './router.ts';
+
+/** A region as the admin API reports it. */
+export interface RegionView extends Region {
+  /** The store whose replica leads the region, as last learned; 0 when unknown. */
+  leaderStoreId: number;
+}
+
+/** A store as the admin API reports it. */
+export interface StoreView {
+  id: number;
+  /** Whether the store answered just now. */
+  up: boolean;
+  regions: number;
+  leaders: number;
+}
+
+export class AdminClient {
+  private readonly connector: StoreConnector;
+  private readonly router: Router;
+  private readonly executor: Executor;
+  private readonly toBytes: (v: string | Uint8Array, argument: string) => Uint8Array;
+
+  constructor(connector: StoreConnector, router: Router, executor: Executor, toBytes: (v: string | Uint8Array, argument: string) => Uint8Array) {
+    this.connector = connector;
+    this.router = router;
+    this.executor = executor;
+    this.toBytes = toBytes;
+  }
+
+  /** Every region, in key order, with the leader each is believed to have. */
+  async regions(): Promise<RegionView[]> {
+    await this.router.refresh();
+    return this.router.table.list().map((r) => ({ ...r, leaderStoreId: this.router.leaderOf(r.id) }));
+  }
+
+  /** Every store the client knows, with how many replicas and leaders it hosts. */
+  async stores(): Promise<StoreView[]> {
+    const out: StoreView[] = [];
+    for (const id of this.connector.storeIds()) {
+      try {
+        const infos = await this.connector.call(id, { type: 'regions' });
+        out.push({ id, up: true, regions: infos.length, leaders: infos.filter((i) => i.leaderStoreId === id).length });
+      } catch {
+        out.push({ id, up: false, regions: 0, leaders: 0 });
+      }
+    }
+    return out;
+  }
+
+  /** Splits a region at `splitKey` (default: its middle key by count). Resolves with the two halves. */
+  async splitRegion(regionId: number, splitKey?: string | Uint8Array): Promise<{ left: Region; right: Region }> {
+    const key = splitKey === undefined ? undefined : this.toBytes(splitKey, 'splitKey');
+    if (key !== undefined && key.length === 0) throw new InvalidArgumentError('splitKey', 'may not be empty');
+    const [left, right] = (await this.send(regionId, { kind: 'split', splitKey: key }, 'splitRegion')) as Region[];
+    this.router.learn([left, right]);
+    return { left: cloneRegion(left), right: cloneRegion(right) };
+  }
+
+  /** Moves a region's leadership to its replica on `toStoreId`; resolves once that replica leads. */
+  async transferLeader(regionId: number, toStoreId: number): Promise<void> {
+    await this.send(regionId, { kind: 'transferLeader', toStoreId }, 'transferLeader');
+    this.router.setLeader(regionId, toStoreId);
+  }
+
+  /**
+   * Adds a replica of a region on `storeId`: first as a learner, then, once it has caught up
+   * (the promotion is retried while the learner is behind), as a voter. Resolves with the region.
+   */
+  async addReplica(regionId: number, storeId: number, role: 'voter' | 'learner' = 'voter'): Promise<Region> {
+    let region = (await this.send(regionId, { kind: 'changePeer', change: 'addLearner', storeId }, 'addReplica')) as Region;
+    this.router.learn([region]);
+    if (role === 'voter') {
+      region = (await this.send(regionId, { kind: 'changePeer', change: 'promote', storeId }, 'addReplica')) as Region;
+      this.router.learn([region]);
+    }
+    return cloneRegion(region);
+  }
+
+  /** Removes the replica of a region on `storeId` (not the leader's: transfer leadership first). */
+  async removeReplica(regionId: number, storeId: number): Promise<Region> {
+    const region = (await this.send(regionId, { kind: 'changePeer', change: 'remove', storeId }, 'removeReplica')) as Region;
+    this.router.learn([region]);
+    return cloneRegion(region);
+  }
+
+  private async send(regionId: number, op: AdminOp, what: string): Promise<unknown> {
+    let region = this.router.table.getRegionById(regionId);
+    if (!region) {
+      await this.router.refresh();
+      region = this.router.table.getRegionById(regionId);
+    }
+    if (!region) throw new RegionNotFoundError(regionId);
+    try {
+      return await this.executor.run(
+        region.startKey,
+        true,
+        (r) => ({ type: 'admin', regionId, epoch: r.epoch, op }),
+        what,
+        (r) => r.id === regionId,
+        undefined,
+        true,
+      );
+    } catch (e) {
+      if (e instanceof RegroupError) throw new RegionNotFoundError(regionId);
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * Serves a client request on a StoreEngine: the one place where the request types of
+ * `src/client/connector.ts` meet the store's methods, shared by the in-page connector and the
+ * server that answers remote clients.
+ */
+import type { StoreRequest, StoreResponses } from '../client/connector.ts';
+import type { StoreEngine } from './store-engine.ts';
+
+/** Runs `request` on `store` and returns its answer (or rejects with the store's typed error). */
+export async function dispatchRequest<R extends StoreRequest>(store: StoreEngine, request: R): Promise<StoreResponses[R['type']]> {
+  type Answer = StoreResponses[R['type']];
+  switch (request.type) {
+    case 'write':
+      return (await store.write(request.regionId, request.epoch, request.clientId, request.seq, request.op)) as Answer;
+    case 'read':
+      return (await store.read(request.regionId, request.epoch, request.op, request.consistency)) as Answer;
+    case 'regions':
+      return store.regions() as Answer;
+    case 'admin': {
+      const op = request.op;
+      if (op.kind === 'split') {
+        const { left, right } = await store.splitRegion(request.regionId, request.epoch, op.splitKey);
+        return [left, right] as Answer;
+      }
+      if (op.kind === 'transferLeader') {
+        await store.transferLeader(request.regionId, request.epoch, op.toStoreId);
+        return undefined as Answer;
+      }
+      return (await store.changePeer(request.regionId, request.epoch, op.change, op.storeId)) as Answer;
+    }
+  }
+}
