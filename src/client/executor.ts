@@ -128,6 +128,9 @@ export class Executor {
       try {
         const answer = await this.withAttemptTimeout(this.connector.call(storeId, request), Math.min(remaining, this.retry.attemptTimeoutMs));
         const failed = isWrite ? (answer as { ok: boolean; error?: FlotillaError }) : undefined;
+        // Refused when applied because a split or merge moved the key meanwhile: the command had no
+        // effect and was not remembered, so it is re-routed and sent again like a routing error.
+        if (failed && !failed.ok && failed.error && ROUTING.has(failed.error.code)) throw failed.error;
         if (failed && !failed.ok && failed.error?.code === 'StaleCommand' && bumpSeq) {
           // The session table is ahead of our seq. If no attempt of this write can have applied,
           // our client id was used before (a restarted client): move past it and send again.
