@@ -1,10 +1,12 @@
 /**
  * The placement driver's decisions (DESIGN §6) as pure functions: heartbeats build a
+ * {@link ClusterView}; rules turn a view into {@link Instruction}s; {@link schedule} runs them
  * with priorities and limits; operators in flight are part of the view. No I/O, no clock: the
  * running PD passes its time and its id allocator in.
  */
+export { balanceLeaders } from './balance-leader.ts';
+export { balanceReplicas } from './balance-region.ts';
 export { DEFAULT_PD_CONFIG, type PdConfig, resolvePdConfig } from './config.ts';
-export { type StaleHeartbeatReason, StaleRegionHeartbeatError } from './errors.ts';
 export { isPeerHealthy, isPeerLost, isStoreDown, isStoreUsable, keepsHealthyMajority, leaderCounts, replicaCounts, usableStoreIds } from './health.ts';
 export {
   type AddLearnerInstruction,
@@ -20,5 +22,8 @@ export {
   type TransferLeaderInstruction,
 } from './instructions.ts';
 export { advanceClock, isOperatorFinished, operatorsInFlight, recordOperators, settleOperators } from './operators.ts';
-export { createClusterView, drainedStoreIds, handleRegionHeartbeat, handleStoreHeartbeat, type RegionHeartbeatResult, setStoreState } from './region-table.ts';
+export { createClusterView, drainedStoreIds, handleRegionHeartbeat, handleStoreHeartbeat, type RegionHeartbeatResult, setStoreState, type StaleHeartbeatReason, StaleRegionHeartbeatError } from './region-table.ts';
+export { checkReplicas, pickStoreForReplica, transferLeaderAway } from './replica-checker.ts';
+export { instructionLeaderStoreId, instructionStoreIds, SCHEDULE_RULES, type ScheduleRule, schedule } from './schedule.ts';
+export { checkMerge, checkSplit, isSmallRegion, needsSplit } from './split-merge-checker.ts';
 export type { ClusterView, DownPeer, OperatorRecord, RegionHeartbeat, RegionInfo, StoreHeartbeat, StoreInfo, StoreState } from './types.ts';
