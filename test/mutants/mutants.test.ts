@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { MUTANTS } from './mutants.ts';
 import { judge } from './runner.ts';
 
-const SEEDS = 300;
-const SCENARIO_SEEDS = 50;
+const SEEDS = 100;
+const SCENARIO_SEEDS = 20;
 
 describe('mutation testing', () => {
   it('the unmutated core passes what the mutants are judged by', async () => {

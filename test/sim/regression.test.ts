@@ -116,7 +116,14 @@ describe('simulation regressions', () => {
   });
 
   it('the seeds that found them pass', () => {
-    for (const seed of [13, 2158, 1738, 6202, 7475]) {
+    for (const seed of [13, 2158, 1738, 6202]) {
+      const r = runSeed(core, seed);
+      expect(r.ok, `seed ${seed}: ${r.error}\n  replay: ${r.replay}`).toBe(true);
+    }
+  });
+
+  it('the slowest recoveries found (no pre-vote, a stale voter campaigning) stay within the bound', () => {
+    for (const seed of [7475, 117044, 6624, 17735]) {
       const r = runSeed(core, seed);
       expect(r.ok, `seed ${seed}: ${r.error}\n  replay: ${r.replay}`).toBe(true);
     }
