@@ -12,3 +12,4 @@ export * from './client/index.ts';
 export * from './store/index.ts';
 export * from './codec/index.ts';
 export * from './transport/index.ts';
+export * from './pd/index.ts';

@@ -7,7 +7,7 @@
 import type { PdConfig } from './config.ts';
 import { isPeerHealthy, leaderCounts, regionsById, usableStoreIds } from './health.ts';
 import type { Instruction } from './instructions.ts';
-import type { ClusterView, RegionInfo } from './types.ts';
+import type { ClusterView, PdRegionInfo } from './types.ts';
 
 /**
  * `transferLeader` instructions that even out leaders, counting the transfers planned in this
@@ -40,10 +40,10 @@ export function balanceLeaders(view: ClusterView, config: PdConfig): Instruction
 }
 
 /** The transfer off the store with the most leaders (then the next) to the voter store with the fewest, if one narrows the spread. */
-function findTransfer(view: ClusterView, config: PdConfig, order: number[], counts: Map<number, number>, regions: RegionInfo[], moved: Set<number>) {
+function findTransfer(view: ClusterView, config: PdConfig, order: number[], counts: Map<number, number>, regions: PdRegionInfo[], moved: Set<number>) {
   for (let hi = order.length - 1; hi > 0; hi--) {
     const from = order[hi];
-    let best: { info: RegionInfo; to: { id: number; storeId: number } } | undefined;
+    let best: { info: PdRegionInfo; to: { id: number; storeId: number } } | undefined;
     for (const info of regions) {
       if (moved.has(info.region.id) || info.leader.storeId !== from) continue;
       for (const p of info.region.peers) {

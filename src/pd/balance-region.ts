@@ -9,9 +9,9 @@
 import type { PdConfig } from './config.ts';
 import { isPeerLost, regionsById, replicaCounts, usableStoreIds } from './health.ts';
 import type { IdAllocator, Instruction } from './instructions.ts';
-import type { ClusterView, RegionInfo } from './types.ts';
+import type { ClusterView, PdRegionInfo } from './types.ts';
 
-function isMovable(view: ClusterView, info: RegionInfo, config: PdConfig): boolean {
+function isMovable(view: ClusterView, info: PdRegionInfo, config: PdConfig): boolean {
   const { peers } = info.region;
   return (
     !view.operators.has(info.region.id) &&
@@ -54,7 +54,7 @@ export function balanceReplicas(view: ClusterView, config: PdConfig, allocId: Id
 }
 
 /** The first region (by id) on the most loaded store that can move to the least loaded store, trying pairs from the widest gap inwards. */
-function findMove(order: number[], counts: Map<number, number>, regions: RegionInfo[], moved: Set<number>): { info: RegionInfo; from: number; to: number } | undefined {
+function findMove(order: number[], counts: Map<number, number>, regions: PdRegionInfo[], moved: Set<number>): { info: PdRegionInfo; from: number; to: number } | undefined {
   for (let hi = order.length - 1; hi > 0; hi--) {
     for (let lo = 0; lo < hi; lo++) {
       const from = order[hi];

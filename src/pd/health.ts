@@ -5,7 +5,7 @@
  */
 import type { Peer } from '../region/types.ts';
 import type { PdConfig } from './config.ts';
-import type { ClusterView, RegionInfo } from './types.ts';
+import type { ClusterView, PdRegionInfo } from './types.ts';
 
 /**
  * True when the store is tombstone, unknown, or silent for longer than `storeDownMs`.
@@ -49,7 +49,7 @@ export function usableStoreIds(view: ClusterView, config: PdConfig): number[] {
  * @param peer - one of `info.region.peers`.
  * @param config - the configuration.
  */
-export function isPeerLost(view: ClusterView, info: RegionInfo, peer: Peer, config: PdConfig): boolean {
+export function isPeerLost(view: ClusterView, info: PdRegionInfo, peer: Peer, config: PdConfig): boolean {
   if (isStoreDown(view, peer.storeId, config)) return true;
   return info.downPeers.some((d) => d.peer.id === peer.id && d.downSeconds * 1000 >= config.storeDownMs);
 }
@@ -62,7 +62,7 @@ export function isPeerLost(view: ClusterView, info: RegionInfo, peer: Peer, conf
  * @param peer - one of `info.region.peers`.
  * @param config - the configuration.
  */
-export function isPeerHealthy(view: ClusterView, info: RegionInfo, peer: Peer, config: PdConfig): boolean {
+export function isPeerHealthy(view: ClusterView, info: PdRegionInfo, peer: Peer, config: PdConfig): boolean {
   if (isStoreDown(view, peer.storeId, config)) return false;
   if (info.downPeers.some((d) => d.peer.id === peer.id)) return false;
   return !info.pendingPeers.some((p) => p.id === peer.id);
@@ -77,7 +77,7 @@ export function isPeerHealthy(view: ClusterView, info: RegionInfo, peer: Peer, c
  * @param change - the peer to remove and/or the learner to promote.
  * @param config - the configuration.
  */
-export function keepsHealthyMajority(view: ClusterView, info: RegionInfo, change: { removePeerId?: number; promotePeerId?: number }, config: PdConfig): boolean {
+export function keepsHealthyMajority(view: ClusterView, info: PdRegionInfo, change: { removePeerId?: number; promotePeerId?: number }, config: PdConfig): boolean {
   const voters = info.region.peers.filter((p) => p.id !== change.removePeerId && (p.role === 'voter' || p.id === change.promotePeerId));
   const healthy = voters.filter((p) => isPeerHealthy(view, info, p, config)).length;
   return voters.length > 0 && healthy >= Math.floor(voters.length / 2) + 1;
@@ -112,6 +112,6 @@ export function leaderCounts(view: ClusterView): Map<number, number> {
  * never depends on map insertion order.
  * @param view - the cluster view.
  */
-export function regionsById(view: ClusterView): RegionInfo[] {
+export function regionsById(view: ClusterView): PdRegionInfo[] {
   return [...view.regions.values()].sort((a, b) => a.region.id - b.region.id);
 }

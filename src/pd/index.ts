@@ -26,4 +26,4 @@ export { createClusterView, drainedStoreIds, handleRegionHeartbeat, handleStoreH
 export { checkReplicas, pickStoreForReplica, transferLeaderAway } from './replica-checker.ts';
 export { instructionLeaderStoreId, instructionStoreIds, SCHEDULE_RULES, type ScheduleRule, schedule } from './schedule.ts';
 export { checkMerge, checkSplit, isSmallRegion, needsSplit } from './split-merge-checker.ts';
-export type { ClusterView, DownPeer, OperatorRecord, RegionHeartbeat, RegionInfo, StoreHeartbeat, StoreInfo, StoreState } from './types.ts';
+export type { ClusterView, DownPeer, OperatorRecord, RegionHeartbeat, PdRegionInfo, StoreHeartbeat, PdStoreInfo, StoreState } from './types.ts';

@@ -12,7 +12,7 @@ import { keysEqual, rangesOverlap } from '../region/keys.ts';
 import { cloneRegion, type Region } from '../region/types.ts';
 import type { PdConfig } from './config.ts';
 import { settleOperators } from './operators.ts';
-import type { ClusterView, RegionHeartbeat, RegionInfo, StoreHeartbeat, StoreState } from './types.ts';
+import type { ClusterView, RegionHeartbeat, PdRegionInfo, StoreHeartbeat, StoreState } from './types.ts';
 
 /** Why a region heartbeat was refused as stale. */
 export type StaleHeartbeatReason =
@@ -113,7 +113,7 @@ export function handleRegionHeartbeat(view: ClusterView, hb: RegionHeartbeat, no
 
   const regions = new Map(view.regions);
   for (const o of overlaps) regions.delete(o.region.id);
-  const info: RegionInfo = {
+  const info: PdRegionInfo = {
     region: cloneRegion(region),
     leader: { ...hb.leader },
     downPeers: hb.downPeers.map((d) => ({ peer: { ...d.peer }, downSeconds: d.downSeconds })),

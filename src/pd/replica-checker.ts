@@ -18,7 +18,7 @@ import type { Peer } from '../region/types.ts';
 import type { PdConfig } from './config.ts';
 import { isPeerHealthy, isPeerLost, isStoreUsable, keepsHealthyMajority, leaderCounts, regionsById, replicaCounts, usableStoreIds } from './health.ts';
 import type { IdAllocator, Instruction } from './instructions.ts';
-import type { ClusterView, RegionInfo } from './types.ts';
+import type { ClusterView, PdRegionInfo } from './types.ts';
 
 /** Counts shared by every region of one pass, so that the choices of one region inform the next. */
 interface PassCounts {
@@ -52,7 +52,7 @@ export function checkReplicas(view: ClusterView, config: PdConfig, allocId: IdAl
  * @param allocId - allocates the peer id of an added learner.
  * @param counts - replica and leader counts per store; updated with the step chosen.
  */
-function checkRegionReplicas(view: ClusterView, info: RegionInfo, config: PdConfig, allocId: IdAllocator, counts: PassCounts): Instruction | undefined {
+function checkRegionReplicas(view: ClusterView, info: PdRegionInfo, config: PdConfig, allocId: IdAllocator, counts: PassCounts): Instruction | undefined {
   const { region } = info;
   const base = { regionId: region.id, epoch: { ...region.epoch } };
   const learners = region.peers.filter((p) => p.role === 'learner');
@@ -103,7 +103,7 @@ export function pickStoreForReplica(view: ClusterView, config: PdConfig, exclude
 }
 
 /** The voter to remove among `candidates`: lost first, then on a non-`up` store, then on the store with the most replicas (highest id on a tie). */
-function pickVoterToRemove(view: ClusterView, info: RegionInfo, config: PdConfig, candidates: Peer[], replicas: ReadonlyMap<number, number>): Peer {
+function pickVoterToRemove(view: ClusterView, info: PdRegionInfo, config: PdConfig, candidates: Peer[], replicas: ReadonlyMap<number, number>): Peer {
   const rank = (p: Peer) => (isPeerLost(view, info, p, config) ? 0 : view.stores.get(p.storeId)?.state !== 'up' ? 1 : 2);
   return [...candidates].sort((a, b) => rank(a) - rank(b) || (replicas.get(b.storeId) ?? 0) - (replicas.get(a.storeId) ?? 0) || b.storeId - a.storeId)[0];
 }
@@ -116,7 +116,7 @@ function pickVoterToRemove(view: ClusterView, info: RegionInfo, config: PdConfig
  * @param config - the configuration.
  * @param leaders - leaders per store; updated with the transfer chosen.
  */
-export function transferLeaderAway(view: ClusterView, info: RegionInfo, config: PdConfig, leaders: Map<number, number>): Instruction | undefined {
+export function transferLeaderAway(view: ClusterView, info: PdRegionInfo, config: PdConfig, leaders: Map<number, number>): Instruction | undefined {
   const targets = info.region.peers.filter(
     (p) => p.role === 'voter' && p.id !== info.leader.id && isPeerHealthy(view, info, p, config) && isStoreUsable(view, p.storeId, config),
   );

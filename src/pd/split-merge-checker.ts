@@ -18,14 +18,14 @@ import type { Region } from '../region/types.ts';
 import type { PdConfig } from './config.ts';
 import { regionsById } from './health.ts';
 import type { IdAllocator, Instruction } from './instructions.ts';
-import type { ClusterView, RegionInfo } from './types.ts';
+import type { ClusterView, PdRegionInfo } from './types.ts';
 
 /**
  * True when the region is over a split threshold.
  * @param info - the region with its latest statistics.
  * @param config - the configuration (`splitKeys`, `splitBytes`).
  */
-export function needsSplit(info: RegionInfo, config: PdConfig): boolean {
+export function needsSplit(info: PdRegionInfo, config: PdConfig): boolean {
   return info.approximateKeys >= config.splitKeys || info.approximateBytes >= config.splitBytes;
 }
 
@@ -57,7 +57,7 @@ export function checkSplit(view: ClusterView, config: PdConfig, allocId: IdAlloc
  * @param info - the region with its latest statistics.
  * @param config - the configuration (`mergeKeys`, `mergeBytes`).
  */
-export function isSmallRegion(info: RegionInfo, config: PdConfig): boolean {
+export function isSmallRegion(info: PdRegionInfo, config: PdConfig): boolean {
   return info.approximateKeys < config.mergeKeys && info.approximateBytes < config.mergeBytes;
 }
 
@@ -68,7 +68,7 @@ function placement(region: Region): string {
     .join(',');
 }
 
-function isSettled(view: ClusterView, info: RegionInfo): boolean {
+function isSettled(view: ClusterView, info: PdRegionInfo): boolean {
   return (
     !view.operators.has(info.region.id) &&
     info.downPeers.length === 0 &&

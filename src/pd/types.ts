@@ -67,7 +67,7 @@ export interface RegionHeartbeat {
 }
 
 /** A store in the view: its last heartbeat and when PD received it. */
-export interface StoreInfo {
+export interface PdStoreInfo {
   heartbeat: StoreHeartbeat;
   /** PD time (ms) of the last heartbeat; a store silent for `storeDownMs` after it is down. */
   lastHeartbeatMs: number;
@@ -76,7 +76,7 @@ export interface StoreInfo {
 }
 
 /** A region in the view: its last accepted heartbeat and when PD received it. */
-export interface RegionInfo extends RegionHeartbeat {
+export interface PdRegionInfo extends RegionHeartbeat {
   /** PD time (ms) of the heartbeat. */
   lastHeartbeatMs: number;
 }
@@ -104,9 +104,9 @@ export interface ClusterView {
   readonly nowMs: number;
   /** The configuration the view is kept with (the rules take theirs as an argument). */
   readonly config: PdConfig;
-  readonly stores: ReadonlyMap<number, StoreInfo>;
+  readonly stores: ReadonlyMap<number, PdStoreInfo>;
   /** Invariant: no two regions overlap; every region passed the epoch checks of `handleRegionHeartbeat`. */
-  readonly regions: ReadonlyMap<number, RegionInfo>;
+  readonly regions: ReadonlyMap<number, PdRegionInfo>;
   /** Operators in flight, by region id. Invariant: at most one per region. */
   readonly operators: ReadonlyMap<number, OperatorRecord>;
 }
