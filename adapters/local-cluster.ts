@@ -10,7 +10,7 @@ import type { KvClientOptions } from '../src/client/client.ts';
 import { KvClient } from '../src/client/client.ts';
 import { type StoreConnector, type StoreRequest, type StoreResponses, StoreUnreachableError } from '../src/client/connector.ts';
 import { InvalidArgumentError } from '../src/errors.ts';
-import type { Clock, Rand, StorageEngine, Transport } from '../src/ports.ts';
+import type { Clock, StorageEngine, Transport } from '../src/ports.ts';
 import type { Region } from '../src/region/types.ts';
 import type { RaftItem, RoleListener, StoreEngineOptions } from '../src/store/store-engine.ts';
 import { StoreEngine } from '../src/store/store-engine.ts';
@@ -59,6 +59,10 @@ export interface LocalCluster {
   stopStore(id: number): Promise<void>;
   /** Starts a stopped store again from its engine. */
   restartStore(id: number): Promise<void>;
+  /** Starts a new, empty store (the next id) and returns its id; replicas come to it by `addReplica` or the PD. */
+  addStore(): Promise<number>;
+  /** Stops a store for good and forgets it (its replicas must be re-created elsewhere: `addReplica`, or the PD). */
+  removeStore(id: number): Promise<void>;
   /** Cuts every link between stores of different groups (stores in no group keep their links). */
   partition(...groups: number[][]): void;
   /** Restores every link. */
@@ -80,6 +84,7 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
   const n = options.stores ?? 3;
   if (!Number.isSafeInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError('stores', `must be an integer from 1 to 64, got ${n}`);
   const storeIds = Array.from({ length: n }, (_, i) => i + 1);
+  let nextStoreId = n + 1;
   const seed = options.seed ?? 1;
   const clock = options.clock ?? createRealClock();
   const regions: Region[] = initialRegions(storeIds, options.initialSplitKeys ?? [], options.replicas ?? Math.min(3, n));
@@ -121,14 +126,14 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
         if (cut(id, to)) return;
         transport.send(
           to,
-          items.map((i) => ({ kind: 'raft' as const, regionId: i.regionId, message: i.message })),
+          items.map((i) => ({ kind: 'raft' as const, regionId: i.regionId, message: i.message, region: i.region })),
         );
       },
     });
     transport.onFrame((frame) => {
       if (cut(frame.from, id)) return;
       const items: RaftItem[] = [];
-      for (const item of frame.items) if (item.kind === 'raft') items.push({ regionId: item.regionId, message: item.message });
+      for (const item of frame.items) if (item.kind === 'raft') items.push({ regionId: item.regionId, message: item.message, region: item.region });
       stores.get(id)?.receiveRaft(frame.from, items);
     });
     unsubscribe.set(id, store.onRoleChange((e) => { for (const l of listeners) l(e); }));
@@ -172,6 +177,20 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
       if (stores.has(id)) return;
       await start(id);
     },
+    async addStore() {
+      const id = nextStoreId++;
+      engines.set(id, await (options.storage ? options.storage(id) : createMemoryStorage()));
+      storeIds.push(id);
+      await start(id);
+      return id;
+    },
+    async removeStore(id) {
+      await cluster.stopStore(id);
+      const at = storeIds.indexOf(id);
+      if (at >= 0) storeIds.splice(at, 1);
+      await engines.get(id)?.close();
+      engines.delete(id);
+    },
     partition(...g) {
       groups = g;
     },
@@ -185,12 +204,16 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
     async waitForLeaders(timeoutMs = 30_000) {
       const deadline = clock.now() + timeoutMs;
       // Every region has a leader, and every running replica of it knows which store that is.
-      const done = () =>
-        regions.every((r) => {
-          const views = [...stores.values()].flatMap((s) => s.regions().filter((i) => i.region.id === r.id));
+      const done = () => {
+        // The regions now (splits add some), as the running stores report them.
+        const ids = new Set([...stores.values()].flatMap((s) => s.regions().map((i) => i.region.id)));
+        if (ids.size === 0) ids.add(regions[0].id);
+        return [...ids].every((id) => {
+          const views = [...stores.values()].flatMap((s) => s.regions().filter((i) => i.region.id === id));
           const leader = views[0]?.leaderStoreId ?? 0;
           return leader > 0 && stores.has(leader) && views.every((v) => v.leaderStoreId === leader);
         });
+      };
       while (!done()) {
         if (clock.now() > deadline) throw new Error(`not every region elected a leader within ${timeoutMs} ms`);
         if (isVirtual(clock)) clock.advance(10);

@@ -62,7 +62,7 @@ function itemTuple(item: FrameItem): unknown[] {
   if (item.kind === 'raft') {
     const r = item.region;
     const tuple = [ITEM_RAFT, item.regionId, messageTuple(item.message)];
-    if (r) tuple.push([r.startKey, r.endKey, r.confVer, r.version]);
+    if (r) tuple.push(r.tombstone ? [r.startKey, r.endKey, r.confVer, r.version, true] : [r.startKey, r.endKey, r.confVer, r.version]);
     return tuple;
   }
   if (item.kind === 'chunk') return [ITEM_CHUNK, item.streamId, item.seq, item.total, item.payload];

@@ -7,8 +7,9 @@
  *
  * Wire shapes (arrays are MessagePack arrays, in this order):
  * - frame: map `{ v: version, c: clusterId, f: from, t: to, b: batch[] }`
- * - batch item: `[0, regionId, message]` or `[0, regionId, message, [startKey, endKey, confVer, version]]`
- *   (the sender's view of the region, so that a store can create a replica it does not host yet)
+ * - batch item: `[0, regionId, message]` or `[0, regionId, message, [startKey, endKey, confVer, version, tombstone?]]`
+ *   (the sender's view of the region, so that a store can create a replica it does not host yet;
+ *   `tombstone: true` tells the recipient replica it was removed from the region)
  *   | `[1, requestId, payload]` | `[2, requestId, payload]`
  *   | `[3, streamId, seq, total, payload]` (one chunk of a large payload, seq < total)
  * - message: `[type, from, to, term, logTerm, index, entries[], commit, reject, rejectHint, snapshot | nil, context]`
@@ -46,6 +47,8 @@ export interface RaftRegionMeta {
   endKey: Uint8Array;
   confVer: number;
   version: number;
+  /** The recipient replica is no longer a member of the region (as of `confVer`): destroy it. */
+  tombstone?: boolean;
 }
 
 /** One item of a frame's batch: a Raft message for a region, or an opaque client payload. */
@@ -132,7 +135,10 @@ export function createFrameSchema(limits: FrameLimits) {
     .tuple([z.literal(ITEM_CHUNK), index, index, id, bytes])
     .refine(([, , seq, total]) => seq < total, 'chunk seq must be below total')
     .transform(([, streamId, seq, total, p]): FrameItem => ({ kind: 'chunk', streamId, seq, total, payload: p }));
-  const meta = z.tuple([bytes, bytes, id, id]).transform(([startKey, endKey, confVer, version]): RaftRegionMeta => ({ startKey, endKey, confVer, version }));
+  const meta = z.union([
+    z.tuple([bytes, bytes, id, id]).transform(([startKey, endKey, confVer, version]): RaftRegionMeta => ({ startKey, endKey, confVer, version })),
+    z.tuple([bytes, bytes, id, id, z.literal(true)]).transform(([startKey, endKey, confVer, version]): RaftRegionMeta => ({ startKey, endKey, confVer, version, tombstone: true })),
+  ]);
   const raft = z.union([
     z.tuple([z.literal(ITEM_RAFT), id, messageSchema(limits)]).transform(([, regionId, message]): FrameItem => ({ kind: 'raft', regionId, message })),
     z.tuple([z.literal(ITEM_RAFT), id, messageSchema(limits), meta]).transform(([, regionId, message, region]): FrameItem => ({ kind: 'raft', regionId, message, region })),

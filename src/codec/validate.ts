@@ -7,7 +7,7 @@
 import { FrameError } from './errors.ts';
 import type { FrameLimits } from './limits.ts';
 import { ownBytes } from './msgpack.ts';
-import { type Frame, type FrameItem, ITEM_CHUNK, ITEM_RAFT, ITEM_REQUEST, ITEM_RESPONSE, messageProblem, WIRE_MESSAGE_TYPES } from './schema.ts';
+import { type Frame, type FrameItem, type RaftRegionMeta, ITEM_CHUNK, ITEM_RAFT, ITEM_REQUEST, ITEM_RESPONSE, messageProblem, WIRE_MESSAGE_TYPES } from './schema.ts';
 import type { Entry, Message, NodeId, Snapshot } from '../raft/types.ts';
 
 type Path = readonly (string | number)[];
@@ -128,8 +128,11 @@ function chunk(t: unknown[], path: Path): FrameItem {
 function item(v: unknown, limits: FrameLimits, path: Path): FrameItem {
   if (Array.isArray(v) && v[0] === ITEM_CHUNK) return chunk(tuple(v, 5, path), path);
   if (Array.isArray(v) && v[0] === ITEM_RAFT && v.length === 4) {
-    const m = tuple(v[3], 4, [...path, 3]);
-    const region = { startKey: bytes(m[0], [...path, 3], 0), endKey: bytes(m[1], [...path, 3], 1), confVer: id(m[2], [...path, 3], 2), version: id(m[3], [...path, 3], 3) };
+    const at = [...path, 3];
+    const m = Array.isArray(v[3]) && v[3].length === 5 ? tuple(v[3], 5, at) : tuple(v[3], 4, at);
+    if (m.length === 5 && m[4] !== true) fail(at, 'the fifth element of a region must be true (tombstone) when present', 4);
+    const region: RaftRegionMeta = { startKey: bytes(m[0], at, 0), endKey: bytes(m[1], at, 1), confVer: id(m[2], at, 2), version: id(m[3], at, 3) };
+    if (m.length === 5) region.tombstone = true;
     return { kind: 'raft', regionId: id(v[1], path, 1), message: message(v[2], limits, [...path, 2]), region };
   }
   const t = tuple(v, 3, path);

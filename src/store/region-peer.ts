@@ -69,6 +69,8 @@ export class RegionPeer {
   regionDirty = false;
   /** Regions split off by entries applied this turn; the store creates their replicas once written. */
   splitChildren: Region[] = [];
+  /** Peers removed by changes applied this turn; the store tells them. */
+  removedPeers: Region['peers'] = [];
   /** Set while a split proposed by this replica is waiting to apply (one split at a time). */
   splitPending = false;
 
@@ -308,6 +310,7 @@ export class RegionPeer {
       return; // the core treats it as a no-op too
     }
     const next = applyConfChangeToRegion(this.region, cc);
+    for (const p of this.region.peers) if (!next.peers.some((q) => q.id === p.id)) this.removedPeers.push(p);
     if (next !== this.region) {
       this.region = next;
       this.regionDirty = true;

@@ -13,7 +13,7 @@
  */
 import type { Clock, Logger, Rand, StorageEngine, WriteOp } from '../ports.ts';
 import { nullLogger } from '../ports.ts';
-import { EpochNotMatchError, type FlotillaError, InvalidArgumentError, OutcomeUnknownError, RegionNotFoundError, ServerBusyError, TimeoutError, TooSmallToSplitError } from '../errors.ts';
+import { EpochNotMatchError, type FlotillaError, InvalidArgumentError, NotLeaderError, OutcomeUnknownError, RegionNotFoundError, ServerBusyError, TimeoutError, TooSmallToSplitError } from '../errors.ts';
 import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
 import { DATA_PREFIX, decodeKey, prefixedRange, regionRanges } from '../kv/keys.ts';
 import { DEFAULT_SESSION_IDLE_MS } from '../kv/sessions.ts';
@@ -23,24 +23,27 @@ import { type ApplyOutcome, KvStateMachine } from '../kv/state-machine.ts';
 import { checkOpInRegion, validateReadOp, validateWriteOp } from '../kv/validate.ts';
 import { RawNode } from '../raft/rawnode.ts';
 import type { Message, Ready } from '../raft/types.ts';
+import { makeMessage } from '../raft/types.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
-import { keyInRegion, keysEqual } from '../region/keys.ts';
+import { keyInRegion, keysEqual, rangesOverlap } from '../region/keys.ts';
+import type { RaftRegionMeta } from '../codec/schema.ts';
 import { DEFAULT_MIN_KEYS_TO_SPLIT } from '../region/split.ts';
 import { randomId } from './admin.ts';
 import type { ConfChange, ConfState } from '../raft/types.ts';
 import { encodeMembershipContext } from './membership.ts';
 import { PeerStorage, RAFT_INIT_TERM } from './peer-storage.ts';
-import { regionStateKey, regionStateRange } from './raft-keys.ts';
+import { decodeHardState, hardStateKey, regionRaftRange, regionStateKey, regionStateRange } from './raft-keys.ts';
 import { decodeRegionState, decodeSnapshotEnvelope, encodeRegionState } from './records.ts';
 import { restoreRegion } from '../kv/snapshot.ts';
 import { type ReadConsistency, RegionPeer } from './region-peer.ts';
 import { buildRegionSnapshot, stageSnapshotInstall } from './snapshot.ts';
 
-/** A Raft message of one region, as stores exchange them. */
+/** A Raft message of one region, as stores exchange them, with the sender's view of the region. */
 export interface RaftItem {
   regionId: number;
   message: Message;
+  region?: RaftRegionMeta;
 }
 
 /** Raft timing and limits of every replica on the store. */
@@ -111,8 +114,12 @@ export class StoreEngine {
   private failure: Error | undefined;
   private lastSessionGcMs = 0;
   private lastSplitCheckMs = 0;
+  /** Regions whose replica is being created from a message. */
+  private readonly creating = new Set<number>();
+  /** Replicas destroyed here: messages to them (or older memberships) must not recreate them. */
+  private readonly tombstones = new Map<number, { peerId: number; confVer: number }>();
   /** Counters for metrics, status pages and tests. */
-  readonly counters = { splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0 };
+  readonly counters = { tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0 };
 
   private constructor(opts: StoreEngineOptions) {
     this.storeId = opts.storeId;
@@ -159,7 +166,10 @@ export class StoreEngine {
     const store = new StoreEngine(opts);
     for (const row of await opts.engine.scan(regionStateRange())) {
       const rs = decodeRegionState(row.value);
-      if (rs.state !== 'normal') continue;
+      if (rs.state !== 'normal') {
+        store.tombstones.set(rs.region.id, { peerId: rs.peerId, confVer: rs.region.epoch.confVer });
+        continue;
+      }
       const storage = await PeerStorage.load(opts.engine, rs.region.id);
       store.addPeer(rs.region, rs.peerId, storage);
     }
@@ -194,9 +204,28 @@ export class StoreEngine {
   /** Steps Raft messages received from another store. Messages for unknown regions are dropped. */
   receiveRaft(fromStoreId: number, items: readonly RaftItem[]): void {
     if (this.closed) return;
-    for (const { regionId, message } of items) {
-      const peer = this.peers.get(regionId);
-      if (!peer || message.to !== peer.peerId || peer.storeOf(message.from) !== fromStoreId) continue;
+    for (const item of items) {
+      const { regionId, message } = item;
+      let peer = this.peers.get(regionId);
+      if (peer && message.to !== peer.peerId && item.region && item.region.confVer > peer.region.epoch.confVer) {
+        // A newer membership names another replica on this store: ours was removed (and maybe
+        // never heard of it). Destroy it; the new replica is created from the next message.
+        void this.destroyPeer(peer, 'replaced by a newer replica');
+        peer = undefined;
+      }
+      if (!peer) {
+        if (!item.region?.tombstone) this.maybeCreatePeer(fromStoreId, item);
+        continue;
+      }
+      if (item.region?.tombstone) {
+        // The sender's newer membership no longer has this replica: it was removed.
+        if (message.to === peer.peerId && item.region.confVer > peer.region.epoch.confVer) void this.destroyPeer(peer, 'removed from the region');
+        continue;
+      }
+      if (message.to !== peer.peerId || peer.storeOf(message.from) !== fromStoreId) {
+        this.answerStalePeer(peer, fromStoreId, item);
+        continue;
+      }
       if (message.type === 'MsgSnap' && !this.snapshotAcceptable(peer, message)) continue;
       try {
         peer.node.step(message);
@@ -215,6 +244,14 @@ export class StoreEngine {
     try {
       const envelope = decodeSnapshotEnvelope(message.snapshot?.data ?? new Uint8Array(0));
       if (envelope.region.id !== peer.regionId) throw new Error(`it is for region ${envelope.region.id}`);
+      for (const other of this.peers.values()) {
+        const r = envelope.region;
+        if (other !== peer && other.storage.initialized && rangesOverlap(other.region.startKey, other.region.endKey, r.startKey, r.endKey)) {
+          // This store still serves part of that range (say, as an unsplit parent): installing
+          // would make two replicas here answer for the same keys. The split will come.
+          throw new Error(`its range overlaps region ${other.regionId} on this store`);
+        }
+      }
       restoreRegion(envelope.kv); // checks magic, version, checksum and that every key is in range
       return true;
     } catch (e) {
@@ -224,9 +261,92 @@ export class StoreEngine {
     }
   }
 
-  /** The regions this store hosts, with leader hints. */
+  /**
+   * Creates a replica this store does not host yet, when a leader's message proves the region is
+   * new here (TiKV's pending-create-peer rule): only for appends, heartbeats and snapshots, never
+   * for a range that overlaps one this store serves (it may be an unsplit parent here, so the
+   * message is for a child this store will create itself when it applies the split), and never
+   * for a replica this store already destroyed. The replica starts empty and waits for a snapshot.
+   */
+  private maybeCreatePeer(fromStoreId: number, item: RaftItem): void {
+    const { regionId, message, region } = item;
+    if (!region || this.creating.has(regionId) || this.closed) return;
+    if (message.type !== 'MsgApp' && message.type !== 'MsgHeartbeat' && message.type !== 'MsgSnap') return;
+    const tomb = this.tombstones.get(regionId);
+    if (tomb && (tomb.peerId === message.to || tomb.confVer >= region.confVer)) return;
+    for (const p of this.peers.values()) {
+      if (p.storage.initialized && rangesOverlap(p.region.startKey, p.region.endKey, region.startKey, region.endKey)) return;
+    }
+    this.creating.add(regionId);
+    void (async () => {
+      try {
+        // A replica created before and lost with the process may have voted: keep its hard state.
+        const hsBytes = await this.engine.get(hardStateKey(regionId));
+        const hs = hsBytes ? decodeHardState(hsBytes) : { term: 0, vote: 0, commit: 0 };
+        if (this.closed || this.peers.has(regionId)) return;
+        const known: Region = {
+          id: regionId,
+          startKey: region.startKey.slice(),
+          endKey: region.endKey.slice(),
+          epoch: { confVer: region.confVer, version: region.version },
+          peers: [
+            { id: message.from, storeId: fromStoreId, role: 'voter' },
+            { id: message.to, storeId: this.storeId, role: 'learner' },
+          ],
+        };
+        this.addPeer(known, message.to, PeerStorage.uninitialized(regionId, hs));
+        this.counters.peersCreated++;
+        this.receiveRaft(fromStoreId, [item]);
+      } finally {
+        this.creating.delete(regionId);
+      }
+    })().catch((e) => this.opts.logger.warn('could not create a replica', { regionId, error: String(e) }));
+  }
+
+  /**
+   * A message from a replica that our (newer) membership no longer has, say a removed replica that
+   * never applied its removal and now campaigns: tell it, so that its store destroys it.
+   */
+  private answerStalePeer(peer: RegionPeer, fromStoreId: number, item: RaftItem): void {
+    const theirs = item.region;
+    if (!theirs || !peer.storage.initialized || theirs.confVer >= peer.region.epoch.confVer) return;
+    if (peer.region.peers.some((p) => p.id === item.message.from)) return;
+    this.sendTombstone(peer, item.message.from, fromStoreId);
+  }
+
+  /** Tells the replica `peerId` on `storeId` that it is no longer a member of `peer`'s region. */
+  private sendTombstone(peer: RegionPeer, peerId: number, storeId: number): void {
+    const r = peer.region;
+    const message = makeMessage({ type: 'MsgHeartbeat', from: peer.peerId, to: peerId });
+    const region = { startKey: r.startKey, endKey: r.endKey, confVer: r.epoch.confVer, version: r.epoch.version, tombstone: true };
+    this.counters.tombstonesSent++;
+    if (storeId === this.storeId) this.receiveRaft(this.storeId, [{ regionId: r.id, message, region }]);
+    else this.opts.sendRaft(storeId, [{ regionId: r.id, message, region }]);
+  }
+
+  /**
+   * Removes a replica from this store: its Raft state goes, its key ranges are cleared (no other
+   * replica here serves them), and a tombstone keeps stale messages from recreating it.
+   */
+  private async destroyPeer(peer: RegionPeer, why: string): Promise<void> {
+    if (this.peers.get(peer.regionId) !== peer) return;
+    this.peers.delete(peer.regionId);
+    peer.failReads(new RegionNotFoundError(peer.regionId));
+    peer.failProposals(new NotLeaderError(peer.regionId, 0));
+    this.tombstones.set(peer.regionId, { peerId: peer.peerId, confVer: peer.region.epoch.confVer });
+    const ops: WriteOp[] = [
+      { type: 'deleteRange', ...regionRaftRange(peer.regionId) },
+      { type: 'put', key: regionStateKey(peer.regionId), value: encodeRegionState({ region: peer.region, peerId: peer.peerId, state: 'tombstone' }) },
+    ];
+    if (peer.storage.initialized) for (const r of regionRanges(peer.region)) ops.push({ type: 'deleteRange', start: r.start, end: r.end });
+    this.counters.peersDestroyed++;
+    this.opts.logger.info('replica destroyed', { regionId: peer.regionId, peerId: peer.peerId, why });
+    await this.engine.write(ops, { sync: true });
+  }
+
+  /** The regions this store hosts (initialized replicas only), with leader hints. */
   regions(): RegionInfo[] {
-    return [...this.peers.values()].map((p) => ({ region: cloneRegion(p.region), leaderStoreId: p.leaderStoreId() }));
+    return [...this.peers.values()].filter((p) => p.storage.initialized).map((p) => ({ region: cloneRegion(p.region), leaderStoreId: p.leaderStoreId() }));
   }
 
   /** Subscribes to leadership changes of this store's replicas; returns the unsubscribe function. */
@@ -238,7 +358,7 @@ export class StoreEngine {
   private peerFor(regionId: number, epoch: RegionEpoch | undefined): RegionPeer {
     this.checkOpen();
     const peer = this.peers.get(regionId);
-    if (!peer) throw new RegionNotFoundError(regionId);
+    if (!peer?.storage.initialized) throw new RegionNotFoundError(regionId);
     const cur = peer.region.epoch;
     if (epoch && (epoch.version !== cur.version || epoch.confVer !== cur.confVer)) {
       throw new EpochNotMatchError(regionId, this.regions().map((r) => r.region));
@@ -379,6 +499,13 @@ export class StoreEngine {
       await this.engine.write(applyOps, { sync: false });
       this.counters.applyBatches++;
       for (const peer of applied) this.startSplitChildren(peer);
+      for (const peer of applied) {
+        // The leader tells replicas removed this turn (the core stopped replicating to them the
+        // moment the change was appended, so they may never apply it themselves).
+        for (const gone of peer.removedPeers) if (peer.isLeader() && gone.storeId !== this.storeId) this.sendTombstone(peer, gone.id, gone.storeId);
+        peer.removedPeers = [];
+        if (!peer.region.peers.some((p) => p.id === peer.peerId)) await this.destroyPeer(peer, 'removed from the region');
+      }
     }
     for (const answer of answers) answer();
     // 4. Advance; serve reads that are now answerable.
@@ -403,7 +530,8 @@ export class StoreEngine {
           this.counters.snapshotsSent++;
         }
         const list = out.get(to) ?? [];
-        list.push({ regionId: peer.regionId, message });
+        const r = peer.region;
+        list.push({ regionId: peer.regionId, message, region: { startKey: r.startKey, endKey: r.endKey, confVer: r.epoch.confVer, version: r.epoch.version } });
         out.set(to, list);
       }
     }

@@ -63,7 +63,7 @@ export function randomFrame(rand: Rand, header: { clusterId: string; from: numbe
     if (k < 3) items.push({ kind: 'raft', regionId: 1 + rand.int(100), message: randomMessage(rand) });
     else if (k === 3) {
       // With the sender's view of the region, as stores send them.
-      const region = { startKey: randomBytes(rand, rand.int(8)), endKey: randomBytes(rand, rand.int(8)), confVer: 1 + rand.int(9), version: 1 + rand.int(9) };
+      const region = { startKey: randomBytes(rand, rand.int(8)), endKey: randomBytes(rand, rand.int(8)), confVer: 1 + rand.int(9), version: 1 + rand.int(9), ...(rand.int(4) === 0 ? { tombstone: true } : {}) };
       items.push({ kind: 'raft', regionId: 1 + rand.int(100), message: randomMessage(rand), region });
     }
     else if (k === 6) {
