@@ -2,10 +2,11 @@
  * The leader balance scheduler (TiKV's `balance-leader`, RheaKV's PD leader balancing): moves
  * leaders from the usable store with the most to one with the fewest, each to a store that holds
  * a healthy voter of the region, until the leader counts of the usable stores differ by at most
- * `leaderBalanceTolerance` or no move narrows the spread. Never to a down, offline or full store.
+ * `leaderBalanceTolerance` or no move narrows the spread. Never to a down, offline or full store;
+ * nothing moves until the view is warm (`isViewWarm`).
  */
 import type { PdConfig } from './config.ts';
-import { isPeerHealthy, leaderCounts, regionsById, usableStoreIds } from './health.ts';
+import { isPeerHealthy, isViewWarm, leaderCounts, regionsById, usableStoreIds } from './health.ts';
 import type { Instruction } from './instructions.ts';
 import type { ClusterView, PdRegionInfo } from './types.ts';
 
@@ -17,6 +18,8 @@ import type { ClusterView, PdRegionInfo } from './types.ts';
  * @param config - the configuration.
  */
 export function balanceLeaders(view: ClusterView, config: PdConfig): Instruction[] {
+  // A view still filling up (a new PD leader) would count replicas and leaders short.
+  if (!isViewWarm(view, config)) return [];
   const stores = usableStoreIds(view, config);
   if (stores.length < 2) return [];
   const usable = new Set(stores);

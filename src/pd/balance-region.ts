@@ -4,10 +4,10 @@
  * store with the fewest replicas for a region on the store with the most; the replica checker
  * then promotes the learner once it caught up and removes the surplus voter from the most loaded
  * store. Only settled regions move: exactly `replicationFactor` voters, no learner, no down or
- * pending peer and no operator in flight.
+ * pending peer and no operator in flight. Nothing moves until the view is warm (`isViewWarm`).
  */
 import type { PdConfig } from './config.ts';
-import { isPeerLost, regionsById, replicaCounts, usableStoreIds } from './health.ts';
+import { isPeerLost, isViewWarm, regionsById, replicaCounts, usableStoreIds } from './health.ts';
 import type { IdAllocator, Instruction } from './instructions.ts';
 import type { ClusterView, PdRegionInfo } from './types.ts';
 
@@ -32,6 +32,8 @@ function isMovable(view: ClusterView, info: PdRegionInfo, config: PdConfig): boo
  * @param allocId - allocates the peer id of each added learner.
  */
 export function balanceReplicas(view: ClusterView, config: PdConfig, allocId: IdAllocator): Instruction[] {
+  // A view still filling up (a new PD leader) would count replicas and leaders short.
+  if (!isViewWarm(view, config)) return [];
   const stores = usableStoreIds(view, config);
   if (stores.length < 2) return [];
   const all = replicaCounts(view);

@@ -8,14 +8,26 @@ import type { PdConfig } from './config.ts';
 import type { ClusterView, PdRegionInfo } from './types.ts';
 
 /**
- * True when the store is tombstone, unknown, or silent for longer than `storeDownMs`.
+ * True when the store is tombstone or silent for longer than `storeDownMs`. A store the view has
+ * never heard from is silent since the view started ({@link isViewWarm}).
  * @param view - the cluster view.
  * @param storeId - a store id.
  * @param config - the configuration giving `storeDownMs`.
  */
 export function isStoreDown(view: ClusterView, storeId: number, config: PdConfig): boolean {
   const store = view.stores.get(storeId);
-  return store === undefined || store.state === 'tombstone' || view.nowMs - store.lastHeartbeatMs > config.storeDownMs;
+  if (store === undefined) return isViewWarm(view, config);
+  return store.state === 'tombstone' || view.nowMs - store.lastHeartbeatMs > config.storeDownMs;
+}
+
+/**
+ * True once the view has collected heartbeats for longer than `storeDownMs`: every live store has
+ * reported by then, so a silent one is down and counts per store are complete enough to balance.
+ * @param view - the cluster view.
+ * @param config - the configuration giving `storeDownMs`.
+ */
+export function isViewWarm(view: ClusterView, config: PdConfig): boolean {
+  return view.nowMs - view.startedMs > config.storeDownMs;
 }
 
 /**

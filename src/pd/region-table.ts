@@ -47,12 +47,12 @@ export class StaleRegionHeartbeatError extends EpochNotMatchError {
 }
 
 /**
- * An empty view: no stores, regions or operators, at PD time `nowMs`.
+ * An empty view: no stores, regions or operators, started at PD time `nowMs`.
  * @param config - the configuration to keep the view with (see `resolvePdConfig`).
  * @param nowMs - the current PD time.
  */
 export function createClusterView(config: PdConfig, nowMs = 0): ClusterView {
-  return { nowMs, config, stores: new Map(), regions: new Map(), operators: new Map() };
+  return { nowMs, startedMs: nowMs, config, stores: new Map(), regions: new Map(), operators: new Map() };
 }
 
 /** The answer to a region heartbeat: the new view, or why it was refused (the view is unchanged then). */

@@ -18,7 +18,12 @@ import type { Peer } from '../region/types.ts';
 import type { PdConfig } from './config.ts';
 import { isPeerHealthy, isPeerLost, isStoreUsable, keepsHealthyMajority, leaderCounts, regionsById, replicaCounts, usableStoreIds } from './health.ts';
 import type { IdAllocator, Instruction } from './instructions.ts';
-import type { ClusterView, PdRegionInfo } from './types.ts';
+import type { ClusterView, PdRegionInfo, StoreState } from './types.ts';
+
+/** A store's state, `up` for one not heard from yet (isPeerLost judges those: down once the view is warm). */
+function stateOf(view: ClusterView, storeId: number): StoreState {
+  return view.stores.get(storeId)?.state ?? 'up';
+}
 
 /** Counts shared by every region of one pass, so that the choices of one region inform the next. */
 interface PassCounts {
@@ -57,7 +62,8 @@ function checkRegionReplicas(view: ClusterView, info: PdRegionInfo, config: PdCo
   const base = { regionId: region.id, epoch: { ...region.epoch } };
   const learners = region.peers.filter((p) => p.role === 'learner');
   for (const learner of learners) {
-    if (isPeerLost(view, info, learner, config) || !isStoreUsable(view, learner.storeId, config)) {
+    // A store not heard from yet is judged by isPeerLost alone (down once the view is warm).
+    if (isPeerLost(view, info, learner, config) || (view.stores.has(learner.storeId) && !isStoreUsable(view, learner.storeId, config))) {
       return { type: 'removePeer', ...base, peerId: learner.id };
     }
   }
@@ -67,7 +73,7 @@ function checkRegionReplicas(view: ClusterView, info: PdRegionInfo, config: PdCo
     return { type: 'promoteLearner', ...base, peerId: ready.id };
   }
   const voters = region.peers.filter((p) => p.role === 'voter');
-  const isGood = (p: Peer) => !isPeerLost(view, info, p, config) && view.stores.get(p.storeId)?.state === 'up';
+  const isGood = (p: Peer) => !isPeerLost(view, info, p, config) && stateOf(view, p.storeId) === 'up';
   const good = voters.filter(isGood);
   if (good.length < config.replicationFactor) {
     const storeId = pickStoreForReplica(view, config, new Set(region.peers.map((p) => p.storeId)), counts.replicas);
@@ -104,7 +110,7 @@ export function pickStoreForReplica(view: ClusterView, config: PdConfig, exclude
 
 /** The voter to remove among `candidates`: lost first, then on a non-`up` store, then on the store with the most replicas (highest id on a tie). */
 function pickVoterToRemove(view: ClusterView, info: PdRegionInfo, config: PdConfig, candidates: Peer[], replicas: ReadonlyMap<number, number>): Peer {
-  const rank = (p: Peer) => (isPeerLost(view, info, p, config) ? 0 : view.stores.get(p.storeId)?.state !== 'up' ? 1 : 2);
+  const rank = (p: Peer) => (isPeerLost(view, info, p, config) ? 0 : stateOf(view, p.storeId) !== 'up' ? 1 : 2);
   return [...candidates].sort((a, b) => rank(a) - rank(b) || (replicas.get(b.storeId) ?? 0) - (replicas.get(a.storeId) ?? 0) || b.storeId - a.storeId)[0];
 }
 

@@ -102,6 +102,12 @@ export interface OperatorRecord {
 export interface ClusterView {
   /** PD time (ms) the view was last brought to; down-store and timeout checks measure from it. */
   readonly nowMs: number;
+  /**
+   * PD time (ms) the view was created (this PD leader started collecting heartbeats). A store
+   * never heard from counts as down only `storeDownMs` after it, and the balance rules wait that
+   * long, so a new PD leader does not act on a half-filled view (TiKV's prepare checker).
+   */
+  readonly startedMs: number;
   /** The configuration the view is kept with (the rules take theirs as an argument). */
   readonly config: PdConfig;
   readonly stores: ReadonlyMap<number, PdStoreInfo>;

@@ -40,6 +40,14 @@ describe('balanceReplicas', () => {
     expect(balanceReplicas(view, cfg({ replicaBalanceTolerance: 3 }), ids())).toHaveLength(4);
   });
 
+  it('waits until the view has collected heartbeats for storeDownMs (a new PD leader)', () => {
+    const cold = buildView({ stores: [1, 2, 3, 4, 5], regions: regions(6, [1, 2, 3]), nowMs: 30_000 });
+    expect(balanceReplicas(cold, cfg(), ids())).toEqual([]);
+    expect(balanceLeaders(cold, cfg())).toEqual([]);
+    expect(balanceReplicas({ ...cold, nowMs: 30_001 }, cfg(), ids())).toHaveLength(6);
+    expect(balanceLeaders({ ...cold, nowMs: 30_001 }, cfg()).length).toBeGreaterThan(0);
+  });
+
   it('never targets a down, offline or full store', () => {
     const view = buildView({
       stores: [1, 2, 3, 4, 5, 6],

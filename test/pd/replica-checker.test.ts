@@ -25,6 +25,15 @@ describe('checkReplicas', () => {
     expect(checkReplicas(down, cfg(), ids(500))).toEqual([{ type: 'addLearner', regionId: 1, epoch: { confVer: 1, version: 1 }, storeId: 4, peerId: 500 }]);
   });
 
+  it('a store the view never heard from is down only once the view is older than storeDownMs', () => {
+    // After a PD leader change, region heartbeats may arrive before store 3's first heartbeat.
+    const r = regionHb(mkRegion(1, '', '', [1, 2, 3]));
+    expect(checkReplicas(buildView({ stores: [1, 2, 4], regions: [r], nowMs: 30_000 }), cfg(), ids())).toEqual([]);
+    const learner = regionHb(mkRegion(2, '', '', [1, 2, 4], { learners: [3] }), { pendingPeers: [{ id: pid(2, 3), storeId: 3, role: 'learner' }] });
+    expect(checkReplicas(buildView({ stores: [1, 2, 4], regions: [learner], nowMs: 30_000 }), cfg(), ids())).toEqual([]);
+    expect(checkReplicas(buildView({ stores: [1, 2, 4], regions: [r], nowMs: 30_001 }), cfg(), ids())).toMatchObject([{ type: 'addLearner', storeId: 4 }]);
+  });
+
   it('waits for a pending learner, promotes a caught-up one', () => {
     const r = mkRegion(1, '', '', [1, 2, 3], { learners: [4], confVer: 2 });
     const seen = { 3: DOWN };
