@@ -17,6 +17,8 @@ export class RaftLog {
   applied: number;
   /** Highest index handed to the application in a Ready not yet advanced. Invariant: applied <= applying <= committed. */
   applying: number;
+  /** Committed entries above this index are held back from the application (apply flow control). */
+  applyLimit = Number.POSITIVE_INFINITY;
   private readonly maxApplyBytes: number;
   /** Told of every run of entries appended (after truncating what they overwrite). */
   onAppend: (ents: readonly Entry[]) => void = () => {};
@@ -156,14 +158,14 @@ export class RaftLog {
 
   hasNextCommittedEnts(): boolean {
     if (this.unstable.snapshot) return false; // apply the snapshot first
-    return this.committed > this.applying;
+    return Math.min(this.committed, this.applyLimit) > this.applying;
   }
 
-  /** Committed entries not yet handed out, at most `maxApplyBytes` (at least one). */
+  /** Committed entries not yet handed out (up to `applyLimit`), at most `maxApplyBytes` (at least one). */
   nextCommittedEnts(): Entry[] {
     if (!this.hasNextCommittedEnts()) return [];
     const lo = Math.max(this.applying + 1, this.firstIndex());
-    return this.slice(lo, this.committed + 1, this.maxApplyBytes);
+    return this.slice(lo, Math.min(this.committed, this.applyLimit) + 1, this.maxApplyBytes);
   }
 
   /** Entries from `i` to the end, at most `maxBytes` (at least one). */

@@ -206,8 +206,12 @@ export class RawNode {
     return rd;
   }
 
-  /** Acknowledges that `rd` was persisted, sent and applied. */
-  advance(rd: Ready): void {
+  /**
+   * Acknowledges that `rd` was persisted and sent, and its committed entries applied — all of
+   * them, or only those up to `appliedUpTo` when the application had to stop early (the rest are
+   * handed out again by a later Ready; see {@link setApplyLimit} to hold them back meanwhile).
+   */
+  advance(rd: Ready, appliedUpTo?: number): void {
     if (rd !== this.pending) throw new Error('advance() must be called with the Ready last returned by ready()');
     this.pending = null;
     const log = this.raft.raftLog;
@@ -222,7 +226,24 @@ export class RawNode {
       const last = rd.entries[rd.entries.length - 1];
       log.stableTo(last.index, last.term);
     }
-    if (rd.committedEntries.length > 0) log.appliedTo(rd.committedEntries[rd.committedEntries.length - 1].index);
+    if (rd.committedEntries.length === 0) return;
+    const last = rd.committedEntries[rd.committedEntries.length - 1].index;
+    if (appliedUpTo !== undefined && appliedUpTo < last) {
+      // The application stopped early: what it did not apply is handed out again later.
+      if (appliedUpTo < rd.committedEntries[0].index - 1) throw new Error(`appliedUpTo ${appliedUpTo} is below what was applied before`);
+      log.appliedTo(appliedUpTo);
+      log.applying = appliedUpTo;
+      return;
+    }
+    log.appliedTo(last);
+  }
+
+  /**
+   * Holds back committed entries above `index` from Ready (apply flow control: an application
+   * that must wait before applying an entry). `Infinity` lifts the limit.
+   */
+  setApplyLimit(index: number): void {
+    this.raft.raftLog.applyLimit = index;
   }
 
   /** The membership in effect, as a ConfState (for snapshots). */

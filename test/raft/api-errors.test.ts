@@ -7,6 +7,7 @@ import {
   ConfChangePendingError,
   RawNode,
   InvalidConfChangeError,
+  MemoryRaftStorage,
   makeMessage,
   ProposalDroppedError,
   RaftError,
@@ -159,5 +160,35 @@ describe('vote refusal after a restart (check-quorum)', () => {
     expect(restarted.raft.inLease()).toBe(true);
     for (let i = 0; i < restarted.raft.cfg.electionTick; i++) restarted.tick();
     expect(restarted.raft.inLease()).toBe(false);
+  });
+});
+
+describe('apply flow control', () => {
+  it('holds back committed entries above the apply limit and re-hands what was not applied', () => {
+    const storage = MemoryRaftStorage.withVoters([1]);
+    const node = new RawNode({ id: 1, storage, rand: createSeededRand(1) });
+    const ready = () => {
+      const rd = node.ready();
+      storage.append(rd.entries);
+      if (rd.hardState) storage.setHardState(rd.hardState);
+      return rd;
+    };
+    node.campaign();
+    node.advance(ready());
+    for (const s of ['a', 'b', 'c']) node.propose(bytes(s));
+    const last = node.raft.raftLog.lastIndex();
+    node.setApplyLimit(last - 2);
+    let rd = ready();
+    expect(rd.committedEntries.map((e) => e.index)).toEqual([last - 2]);
+    node.advance(rd);
+    expect(node.hasReady()).toBe(false);
+    node.setApplyLimit(Number.POSITIVE_INFINITY);
+    rd = ready();
+    expect(rd.committedEntries.map((e) => e.index)).toEqual([last - 1, last]);
+    node.advance(rd, last - 1); // stopped before the last one
+    rd = ready();
+    expect(rd.committedEntries.map((e) => e.index)).toEqual([last]);
+    node.advance(rd);
+    expect(node.raft.raftLog.applied).toBe(last);
   });
 });
