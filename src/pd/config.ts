@@ -32,6 +32,12 @@ export interface PdConfig {
   storeOperatorsMax: number;
   /** An operator not seen finished after this long is forgotten, freeing its region. Default 60 s. */
   operatorTimeoutMs: number;
+  /**
+   * A learner still pending after this long is removed, so that a replica that cannot catch up
+   * (a failing snapshot) does not block its region's membership forever; the checker then adds
+   * a fresh one. Default 5 min.
+   */
+  learnerCatchUpMs: number;
   /** A store whose used share of a known capacity is above this gets no new replicas (TiKV `low-space-ratio`). Default 0.8. */
   lowSpaceRatio: number;
 }
@@ -48,6 +54,7 @@ export const DEFAULT_PD_CONFIG: Readonly<PdConfig> = Object.freeze({
   replicaBalanceTolerance: 1,
   storeOperatorsMax: 4,
   operatorTimeoutMs: 60_000,
+  learnerCatchUpMs: 300_000,
   lowSpaceRatio: 0.8,
 });
 
@@ -62,6 +69,7 @@ const POSITIVE_INTEGERS = [
   'replicaBalanceTolerance',
   'storeOperatorsMax',
   'operatorTimeoutMs',
+  'learnerCatchUpMs',
 ] as const;
 
 /**

@@ -126,6 +126,7 @@ export function handleRegionHeartbeat(view: ClusterView, hb: RegionHeartbeat, no
     keysRead: hb.keysRead,
     term: hb.term,
     lastHeartbeatMs: nowMs,
+    pendingSinceMs: new Map(hb.pendingPeers.map((p) => [p.id, origin?.pendingSinceMs.get(p.id) ?? nowMs])),
   };
   regions.set(region.id, info);
   const next = settleOperators({ ...view, nowMs: Math.max(view.nowMs, nowMs), regions });

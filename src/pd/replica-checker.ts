@@ -4,7 +4,7 @@
  * every multi-step move (a balance move, a repair) through its later steps. The steps are read
  * off the region's shape, so a move survives a PD restart or a lost operator:
  *
- * 1. a learner on a lost or unusable store is removed;
+ * 1. a learner on a lost or unusable store, or pending for over `learnerCatchUpMs`, is removed;
  * 2. a caught-up learner (not pending) is promoted; a pending one is waited for;
  * 3. too few good voters (healthy enough to keep, on an `up` store): a learner is added on the
  *    usable store without a replica of the region that has the fewest replicas;
@@ -63,7 +63,8 @@ function checkRegionReplicas(view: ClusterView, info: PdRegionInfo, config: PdCo
   const learners = region.peers.filter((p) => p.role === 'learner');
   for (const learner of learners) {
     // A store not heard from yet is judged by isPeerLost alone (down once the view is warm).
-    if (isPeerLost(view, info, learner, config) || (view.stores.has(learner.storeId) && !isStoreUsable(view, learner.storeId, config))) {
+    const stuck = view.nowMs - (info.pendingSinceMs.get(learner.id) ?? view.nowMs) > config.learnerCatchUpMs;
+    if (stuck || isPeerLost(view, info, learner, config) || (view.stores.has(learner.storeId) && !isStoreUsable(view, learner.storeId, config))) {
       return { type: 'removePeer', ...base, peerId: learner.id };
     }
   }

@@ -79,6 +79,8 @@ export interface PdStoreInfo {
 export interface PdRegionInfo extends RegionHeartbeat {
   /** PD time (ms) of the heartbeat. */
   lastHeartbeatMs: number;
+  /** For each of `pendingPeers` (by peer id), the PD time it was first reported pending without a break. */
+  pendingSinceMs: ReadonlyMap<number, number>;
 }
 
 /**

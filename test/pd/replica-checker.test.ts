@@ -5,8 +5,8 @@
  * region its healthy majority.
  */
 import { describe, expect, it } from 'vitest';
-import { checkReplicas, recordOperators } from '../../src/pd/index.ts';
-import { buildView, cfg, ids, mkRegion, pid, regionHb } from './fixtures.ts';
+import { type ClusterView, checkReplicas, handleRegionHeartbeat, handleStoreHeartbeat, type RegionHeartbeat, recordOperators } from '../../src/pd/index.ts';
+import { buildView, cfg, ids, mkRegion, pid, regionHb, storeHb } from './fixtures.ts';
 
 const NOW = 100_000;
 const DOWN = NOW - 30_001; // silent one ms longer than the default storeDownMs
@@ -41,6 +41,24 @@ describe('checkReplicas', () => {
     expect(checkReplicas(pending, cfg(), ids())).toEqual([]);
     const caughtUp = buildView({ stores: [1, 2, 3, 4], regions: [regionHb(r)], storeSeenMs: seen });
     expect(checkReplicas(caughtUp, cfg(), ids())).toEqual([{ type: 'promoteLearner', regionId: 1, epoch: { confVer: 2, version: 1 }, peerId: pid(1, 4) }]);
+  });
+
+  it('removes a learner pending for longer than learnerCatchUpMs (without a break), then adds a fresh one', () => {
+    const r = mkRegion(1, '', '', [1, 2, 3], { learners: [4] });
+    const pending = regionHb(r, { pendingPeers: [r.peers[3]] });
+    const at = (view: ClusterView, hb: RegionHeartbeat, nowMs: number) => {
+      for (const id of [1, 2, 3, 4]) view = handleStoreHeartbeat(view, storeHb(id), nowMs);
+      const result = handleRegionHeartbeat(view, hb, nowMs);
+      if (!result.ok) throw result.error;
+      return result.view;
+    };
+    let view = buildView({ stores: [1, 2, 3, 4], regions: [pending], nowMs: NOW });
+    view = at(view, pending, NOW + 300_000);
+    expect(checkReplicas(view, cfg(), ids())).toEqual([]);
+    expect(checkReplicas(at(view, pending, NOW + 300_001), cfg(), ids())).toMatchObject([{ type: 'removePeer', peerId: pid(1, 4) }]);
+    // Caught up once in between: the clock starts again.
+    const resumed = at(at(view, regionHb(r), NOW + 300_000), pending, NOW + 300_001);
+    expect(checkReplicas(resumed, cfg(), ids())).toEqual([]);
   });
 
   it('removes the lost voter once the replacement is a voter', () => {
