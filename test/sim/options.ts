@@ -39,6 +39,13 @@ export interface SimOptions {
   checkQuorum: boolean;
   /** Reads confirmed by the leader lease (only with checkQuorum). */
   leaseReads: boolean;
+  /**
+   * Replica clocks drift by missing a tick, at most once per election timeout (the drift lease
+   * reads tolerate with the default leaseDriftTicks of 1): `some` now and then on any replica,
+   * `slowLeaders` on every leader as often as allowed and never elsewhere (the worst case for a
+   * lease, which the leader measures on its own clock).
+   */
+  clockDrift: 'none' | 'some' | 'slowLeaders';
   /** Probability that a Ready's write stays in flight across scheduler steps (an asynchronous disk). */
   asyncWriteP: number;
   electionTick: number;
@@ -74,6 +81,7 @@ export function optionsForSeed(seed: number): SimOptions {
   const profile = PROFILES[Math.floor(seed / 2) % PROFILES.length];
   const checkQuorum = pick(1, 2) === 0;
   const preVote = pick(2, 2) === 0;
+  const leaseReads = checkQuorum && pick(3, 3) === 0;
   const electionTick = 10;
   return {
     seed,
@@ -82,7 +90,8 @@ export function optionsForSeed(seed: number): SimOptions {
     profile,
     preVote,
     checkQuorum,
-    leaseReads: checkQuorum && pick(3, 3) === 0,
+    leaseReads,
+    clockDrift: leaseReads && pick(11, 2) === 0 ? 'some' : 'none',
     asyncWriteP: [0, 0.3, 0.7][pick(4, 3)],
     electionTick,
     heartbeatTick: 2,

@@ -63,6 +63,8 @@ export interface Replica {
   durableTerm: number;
   durableVote: number;
   durableCommit: number;
+  /** The last tick this replica's clock missed (clock drift). */
+  lastMissedTick: number;
 }
 
 export interface ReadRequest {
@@ -169,6 +171,7 @@ export function newReplica(sim: Sim, id: number, initialVoters: number[]): Repli
     durableTerm: 0,
     durableVote: 0,
     durableCommit: 0,
+    lastMissedTick: Number.NEGATIVE_INFINITY,
   };
   return rep;
 }

@@ -81,6 +81,7 @@ export function runLeaseScenario(core: SimCore, seed: number, trace: ((line: str
     profile: PROFILES[0],
     checkQuorum: true,
     leaseReads: true,
+    clockDrift: seed % 2 === 1 ? 'slowLeaders' : 'none',
     transferP: 0,
     confChangeP: 0,
     coldRestart: false,

@@ -189,11 +189,27 @@ export function workload(sim: Sim): void {
   if (sim.rand.next() < o.confChangeP) changeMembership(sim);
 }
 
+/** Whether a replica's clock misses this tick (see {@link SimOptions.clockDrift}). */
+function missesTick(sim: Sim, rep: Replica): boolean {
+  const drift = sim.opts.clockDrift;
+  if (drift === 'none' || sim.now - rep.lastMissedTick <= sim.opts.electionTick) return false;
+  if (drift === 'slowLeaders') return rep.node!.raft.state === 'leader';
+  return sim.rand.next() < 0.05;
+}
+
 /** One tick: actions, then every running replica ticks, then the messages due are delivered. */
 export function tick(sim: Sim, actions: () => void): void {
   sim.now++;
   actions();
-  for (const rep of sim.replicas.values()) if (rep.status === 'up') rep.node!.tick();
+  for (const rep of sim.replicas.values()) {
+    if (rep.status !== 'up') continue;
+    if (missesTick(sim, rep)) {
+      rep.lastMissedTick = sim.now;
+      event(sim, `clock ${rep.id} misses a tick`);
+      continue;
+    }
+    rep.node!.tick();
+  }
   afterStep(sim);
   const first = sim.steps;
   for (;;) {
