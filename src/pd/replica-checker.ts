@@ -8,9 +8,9 @@
  * 2. a caught-up learner (not pending) is promoted; a pending one is waited for;
  * 3. too few good voters (healthy enough to keep, on an `up` store): a learner is added on the
  *    usable store without a replica of the region that has the fewest replicas;
- * 4. a surplus voter, or a bad one once enough good ones exist, is removed: lost voters first,
- *    then voters on offline stores, then the voter on the store with the most replicas. A leader
- *    is never removed; its leadership is transferred first.
+ * 4. with more voters than `replicationFactor`, one is removed: a lost voter first, then one on
+ *    a store that is not `up`, then the one on the store with the most replicas. A leader is never
+ *    removed; its leadership is transferred first.
  *
  * No step is taken that would leave the region's healthy voters short of a majority.
  */
@@ -62,9 +62,10 @@ function checkRegionReplicas(view: ClusterView, info: PdRegionInfo, config: PdCo
   const base = { regionId: region.id, epoch: { ...region.epoch } };
   const learners = region.peers.filter((p) => p.role === 'learner');
   for (const learner of learners) {
-    // A store not heard from yet is judged by isPeerLost alone (down once the view is warm).
     const stuck = view.nowMs - (info.pendingSinceMs.get(learner.id) ?? view.nowMs) > config.learnerCatchUpMs;
-    if (stuck || isPeerLost(view, info, learner, config) || (view.stores.has(learner.storeId) && !isStoreUsable(view, learner.storeId, config))) {
+    // A store not heard from yet is judged by isPeerLost alone (down once the view is warm).
+    const unusable = view.stores.has(learner.storeId) && !isStoreUsable(view, learner.storeId, config);
+    if (stuck || unusable || isPeerLost(view, info, learner, config)) {
       return { type: 'removePeer', ...base, peerId: learner.id };
     }
   }
@@ -83,10 +84,9 @@ function checkRegionReplicas(view: ClusterView, info: PdRegionInfo, config: PdCo
       return { type: 'addLearner', ...base, storeId, peerId: allocId() };
     }
   }
-  const bad = voters.filter((p) => !isGood(p));
-  const surplus = voters.length > config.replicationFactor;
-  if (!surplus && !(bad.length > 0 && good.length >= config.replicationFactor)) return undefined;
-  const victim = pickVoterToRemove(view, info, config, surplus ? voters : bad, counts.replicas);
+  // With no surplus there is nothing to remove: a bad voter waits for its replacement (above).
+  if (voters.length <= config.replicationFactor) return undefined;
+  const victim = pickVoterToRemove(view, info, config, voters, counts.replicas);
   if (victim.id === info.leader.id) return transferLeaderAway(view, info, config, counts.leaders);
   if (!keepsHealthyMajority(view, info, { removePeerId: victim.id }, config)) return undefined;
   counts.replicas.set(victim.storeId, (counts.replicas.get(victim.storeId) ?? 1) - 1);
