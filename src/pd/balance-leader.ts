@@ -18,7 +18,7 @@ import type { ClusterView, PdRegionInfo } from './types.ts';
  * @param config - the configuration.
  */
 export function balanceLeaders(view: ClusterView, config: PdConfig): Instruction[] {
-  // A view still filling up (a new PD leader) would count replicas and leaders short.
+  // A view still filling up (a new PD leader) would count leaders short.
   if (!isViewWarm(view, config)) return [];
   const stores = usableStoreIds(view, config);
   if (stores.length < 2) return [];

@@ -32,7 +32,7 @@ function isMovable(view: ClusterView, info: PdRegionInfo, config: PdConfig): boo
  * @param allocId - allocates the peer id of each added learner.
  */
 export function balanceReplicas(view: ClusterView, config: PdConfig, allocId: IdAllocator): Instruction[] {
-  // A view still filling up (a new PD leader) would count replicas and leaders short.
+  // A view still filling up (a new PD leader) would count replicas short.
   if (!isViewWarm(view, config)) return [];
   const stores = usableStoreIds(view, config);
   if (stores.length < 2) return [];

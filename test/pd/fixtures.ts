@@ -2,7 +2,6 @@
  * Hand-made cluster views for the PD rule tests: stores, regions with peers on given stores, and
  * heartbeats, all at fixed PD times. Peer ids are `regionId * 100 + storeId` so a test can name them.
  */
-import { expect } from 'vitest';
 import {
   type ClusterView,
   createClusterView,
@@ -99,15 +98,4 @@ export function buildView(opts: { stores: number[]; regions: RegionHeartbeat[]; 
 export function ids(start = 1000): IdAllocator {
   let next = start;
   return () => next++;
-}
-
-/** Replica counts of the given stores, in that order. */
-export function countsOf(counts: Map<number, number>, stores: number[]): number[] {
-  return stores.map((s) => counts.get(s) ?? 0);
-}
-
-/** Asserts `value` is defined and returns it. */
-export function defined<T>(value: T | undefined): T {
-  expect(value).toBeDefined();
-  return value as T;
 }
