@@ -212,6 +212,10 @@ function afterCommit(r: Raft): void {
 function handleAppendResponse(r: Raft, m: Message, pr: Progress): void {
   pr.recentActive = true;
   if (m.reject) {
+    // A rejection whose hint is below what the follower has acknowledged since is stale (reordered
+    // or duplicated): acknowledged entries are never lost. Acting on it restarts the pipeline for
+    // nothing, and under reordering each restart's burst breeds more stale rejections.
+    if (pr.state === 'replicate' && m.rejectHint < pr.match) return;
     let nextProbe = m.rejectHint;
     if (m.logTerm > 0) {
       // Fast back-off: skip every entry of ours whose term is above the follower's term there.

@@ -115,8 +115,32 @@ describe('simulation regressions', () => {
     expect(() => leader.propose(enc.encode('local'))).toThrow(core.RaftError);
   });
 
+  it('a stale rejection does not restart the replication pipeline', () => {
+    // Found by seed 227732: with reordering, rejections from an earlier burst of appends each
+    // reset a replicating follower to probe, and each probe's success sent a new burst — tens of
+    // thousands of messages within one tick.
+    const g = group([1, 2, 3], { maxInflightMsgs: 64 });
+    const { leader, others } = g.elect();
+    const f = others[0];
+    for (let i = 0; i < 5; i++) leader.propose(enc.encode(`x${i}`));
+    g.deliver(g.flush());
+    const pr = leader.status().progress.get(f)!;
+    expect(pr.state).toBe('replicate');
+    const stale: Message = {
+      ...mkVote(f, leader.raft.id, leader.raft.term),
+      type: 'MsgAppResp',
+      index: pr.match + 1,
+      reject: true,
+      rejectHint: pr.match - 2,
+      logTerm: leader.raft.term,
+    };
+    leader.step(stale);
+    expect(g.flush().filter((m) => m.to === f)).toEqual([]);
+    expect(leader.status().progress.get(f)!.state).toBe('replicate');
+  });
+
   it('the seeds that found them pass', () => {
-    for (const seed of [13, 2158, 1738, 6202]) {
+    for (const seed of [13, 2158, 1738, 6202, 227732]) {
       const r = runSeed(core, seed);
       expect(r.ok, `seed ${seed}: ${r.error}\n  replay: ${r.replay}`).toBe(true);
     }
