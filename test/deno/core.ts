@@ -31,6 +31,7 @@ export function runCoreSuite(core: SimCore, seeds: number, scenarioSeeds: number
       ['random', seeds],
       ['prevote', scenarioSeeds],
       ['lease', scenarioSeeds],
+      ['churn', scenarioSeeds],
     ] as const
   ).map(([kind, count]) => {
     const s = runRange(core, kind, 0, count);

@@ -15,6 +15,7 @@ const ent = (index: number, term: number, data = `e${index}`): Entry => ({ index
 for (const [kind, what] of [
   ['prevote', 'pre-vote keeps a rejoining replica from disrupting the leader'],
   ['lease', 'lease reads on a leader that is cut off stay linearizable'],
+  ['churn', 'leaders that fail soon after election never lose a committed entry'],
 ] as const) {
   describe(`scenario ${kind}: ${what}`, () => {
     for (let from = 0; from < SCENARIO_SEEDS; from += 100) {

@@ -8,9 +8,9 @@ import { heal } from './network.ts';
 import type { SimOptions } from './options.ts';
 import { optionsForSeed, PROFILES } from './options.ts';
 import type { Sim } from './replica.ts';
-import { event } from './replica.ts';
+import { crashReplica, event, startReplica } from './replica.ts';
 import type { SimResult } from './simulation.ts';
-import { isolate, replayCommand, runWith, tick, workload } from './simulation.ts';
+import { healAll, isolate, recover, replayCommand, runWith, tick, workload } from './simulation.ts';
 import { currentLeader, issueRead } from './workload.ts';
 
 /**
@@ -104,6 +104,50 @@ export function runLeaseScenario(core: SimCore, seed: number, trace: ((line: str
   });
 }
 
+/**
+ * Leader churn (the shape of Figure 8): five voters, small appends sent one entry at a time, and
+ * leaders that crash or are cut off soon after they start replicating, so that entries of older
+ * terms are often held by a majority without being committed. Whatever a leader counts as
+ * committed must survive every later election.
+ */
+export function runChurnScenario(core: SimCore, seed: number, trace: ((line: string) => void) | null = null): SimResult {
+  const base = optionsForSeed(seed);
+  const opts: SimOptions = {
+    ...base,
+    voters: 5,
+    profile: { name: 'churn', dropP: 0.05, dupP: 0.02, maxDelayTicks: 2, partitionP: 0, crashP: 0, restartP: 0.3 },
+    maxSizePerMsg: 1,
+    maxInflightMsgs: 1,
+    transferP: 0,
+    confChangeP: 0,
+    coldRestart: false,
+    faultTicks: 300,
+  };
+  return runWith(core, opts, trace, replayCommand(seed, 'churn'), (sim) => {
+    for (let t = 0; t < opts.faultTicks; t++) {
+      tick(sim, () => {
+        const leader = currentLeader(sim);
+        const r = sim.rand.next();
+        const since = leader ? sim.leaderSince.get(leader.id) : undefined;
+        // A new leader often fails before its no-op reaches a majority.
+        const fresh = since !== undefined && since.term === leader!.node!.raft.term && sim.now - since.tick <= 2;
+        if (leader && (r < 0.06 || (fresh && r < 0.4))) crashReplica(sim, leader);
+        else if (leader && r < 0.1) {
+          isolate(sim, leader.id);
+          event(sim, `partition ${sim.net.partition}`);
+        } else if (sim.net.partition !== 'none' && r < 0.2) {
+          heal(sim.net);
+          event(sim, 'partition none');
+        }
+        for (const rep of sim.replicas.values()) if (rep.status === 'down' && sim.rand.next() < opts.profile.restartP) startReplica(sim, rep);
+        workload(sim);
+      });
+    }
+    healAll(sim);
+    return recover(sim);
+  });
+}
+
 /** Ticks (with the workload) until a leader has committed an entry of its term; returns its id. */
 function runUntilLeaderCommits(sim: Sim, bound: number): number {
   for (let t = 0; t < bound; t++) {
@@ -121,4 +165,5 @@ function runUntilLeaderCommits(sim: Sim, bound: number): number {
 export const SCENARIOS: Record<string, (core: SimCore, seed: number, trace?: ((line: string) => void) | null) => SimResult> = {
   prevote: runPreVoteScenario,
   lease: runLeaseScenario,
+  churn: runChurnScenario,
 };

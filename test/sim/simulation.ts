@@ -104,13 +104,13 @@ export function afterStep(sim: Sim): void {
  * that counts as active once, hence three timeouts and not two.)
  */
 function checkQuorumStepDown(sim: Sim, rep: Replica): void {
-  if (!sim.opts.checkQuorum) return;
   const raft = rep.node!.raft;
   const since = sim.leaderSince.get(rep.id);
   if (!since || since.term !== raft.term || since.incarnation !== rep.incarnation) {
     sim.leaderSince.set(rep.id, { term: raft.term, incarnation: rep.incarnation, tick: sim.now });
     return;
   }
+  if (!sim.opts.checkQuorum) return;
   const cs = rep.node!.confState();
   const voters = new Set([...cs.voters, ...cs.votersOutgoing]);
   voters.delete(rep.id);
