@@ -24,12 +24,15 @@ export interface Network {
   dropP: number;
   dupP: number;
   maxDelayTicks: number;
+  /** A message is held back for up to `lateTicksMax` ticks instead. */
+  lateP: number;
+  lateTicksMax: number;
   /** A description of the current partition, for the trace. */
   partition: string;
 }
 
-export function newNetwork(dropP: number, dupP: number, maxDelayTicks: number): Network {
-  return { queue: [], blocked: new Set(), dropP, dupP, maxDelayTicks, partition: 'none' };
+export function newNetwork(dropP: number, dupP: number, maxDelayTicks: number, lateP: number, lateTicksMax: number): Network {
+  return { queue: [], blocked: new Set(), dropP, dupP, maxDelayTicks, lateP, lateTicksMax, partition: 'none' };
 }
 
 export function linkUp(net: Network, from: number, to: number): boolean {
@@ -41,7 +44,10 @@ export function transmit(net: Network, rand: SimRand, now: number, m: Message): 
   if (!linkUp(net, m.from, m.to)) return 0;
   if (net.dropP > 0 && rand.next() < net.dropP) return 0;
   const copies = net.dupP > 0 && rand.next() < net.dupP ? 2 : 1;
-  for (let c = 0; c < copies; c++) net.queue.push({ m, at: now + rand.int(net.maxDelayTicks + 1) });
+  for (let c = 0; c < copies; c++) {
+    const late = net.lateP > 0 && rand.next() < net.lateP;
+    net.queue.push({ m, at: now + (late ? 1 + rand.int(net.lateTicksMax) : rand.int(net.maxDelayTicks + 1)) });
+  }
   return copies;
 }
 

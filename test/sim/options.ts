@@ -12,6 +12,8 @@ export interface FaultProfile {
   dupP: number;
   /** A message is delivered 0..maxDelayTicks ticks after it was sent (random order within a tick). */
   maxDelayTicks: number;
+  /** A message is held back for up to five election timeouts (a stale straggler). */
+  lateP: number;
   /** Per tick: the partition changes (a new one, or healed). */
   partitionP: number;
   /** Per tick: a running replica crashes. */
@@ -21,11 +23,11 @@ export interface FaultProfile {
 }
 
 export const PROFILES: readonly FaultProfile[] = [
-  { name: 'calm', dropP: 0, dupP: 0, maxDelayTicks: 1, partitionP: 0, crashP: 0, restartP: 0 },
-  { name: 'lossy', dropP: 0.1, dupP: 0.05, maxDelayTicks: 3, partitionP: 0, crashP: 0, restartP: 0 },
-  { name: 'partitions', dropP: 0.02, dupP: 0.01, maxDelayTicks: 2, partitionP: 0.04, crashP: 0, restartP: 0 },
-  { name: 'crashes', dropP: 0.02, dupP: 0.02, maxDelayTicks: 2, partitionP: 0, crashP: 0.015, restartP: 0.08 },
-  { name: 'chaos', dropP: 0.05, dupP: 0.03, maxDelayTicks: 3, partitionP: 0.03, crashP: 0.01, restartP: 0.08 },
+  { name: 'calm', dropP: 0, dupP: 0, maxDelayTicks: 1, lateP: 0, partitionP: 0, crashP: 0, restartP: 0 },
+  { name: 'lossy', dropP: 0.1, dupP: 0.05, maxDelayTicks: 3, lateP: 0.005, partitionP: 0, crashP: 0, restartP: 0 },
+  { name: 'partitions', dropP: 0.02, dupP: 0.01, maxDelayTicks: 2, lateP: 0, partitionP: 0.04, crashP: 0, restartP: 0 },
+  { name: 'crashes', dropP: 0.02, dupP: 0.02, maxDelayTicks: 2, lateP: 0, partitionP: 0, crashP: 0.015, restartP: 0.08 },
+  { name: 'chaos', dropP: 0.05, dupP: 0.03, maxDelayTicks: 3, lateP: 0.005, partitionP: 0.03, crashP: 0.01, restartP: 0.08 },
 ];
 
 export interface SimOptions {
@@ -52,6 +54,8 @@ export interface SimOptions {
   heartbeatTick: number;
   maxSizePerMsg: number;
   maxInflightMsgs: number;
+  /** Bytes of committed entries per Ready (small: entries are applied in several Readies). */
+  maxCommittedSizePerReady: number;
   /** Applied entries between snapshots (0: never compact). */
   snapshotEvery: number;
   /** Ticks of workload under faults. */
@@ -97,6 +101,7 @@ export function optionsForSeed(seed: number): SimOptions {
     heartbeatTick: 2,
     maxSizePerMsg: [64, 256, 4096][pick(5, 3)],
     maxInflightMsgs: [1, 4, 64][pick(6, 3)],
+    maxCommittedSizePerReady: [64, 1024 * 1024][pick(12, 2)],
     snapshotEvery: [0, 8, 25][pick(7, 3)],
     faultTicks: 200 + pick(8, 400),
     // Of 40,000 seeds the slowest recovery took 11 election timeouts with pre-vote and 75

@@ -196,6 +196,7 @@ export function startReplica(sim: Sim, rep: Replica): void {
     checkQuorum: o.checkQuorum,
     maxSizePerMsg: o.maxSizePerMsg,
     maxInflightMsgs: o.maxInflightMsgs,
+    maxCommittedSizePerReady: o.maxCommittedSizePerReady,
     applied: snap.metadata.index,
   });
   rep.status = 'up';

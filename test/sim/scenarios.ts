@@ -115,7 +115,7 @@ export function runChurnScenario(core: SimCore, seed: number, trace: ((line: str
   const opts: SimOptions = {
     ...base,
     voters: 5,
-    profile: { name: 'churn', dropP: 0.05, dupP: 0.02, maxDelayTicks: 2, partitionP: 0, crashP: 0, restartP: 0.3 },
+    profile: { name: 'churn', dropP: 0.05, dupP: 0.02, maxDelayTicks: 2, lateP: 0.005, partitionP: 0, crashP: 0, restartP: 0.3 },
     maxSizePerMsg: 1,
     maxInflightMsgs: 1,
     transferP: 0,

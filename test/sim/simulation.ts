@@ -58,7 +58,7 @@ export function newSim(core: SimCore, opts: SimOptions, trace: ((line: string) =
     steps: 0,
     hash: FNV_OFFSET,
     g: newGlobalState(),
-    net: newNetwork(opts.profile.dropP, opts.profile.dupP, opts.profile.maxDelayTicks),
+    net: newNetwork(opts.profile.dropP, opts.profile.dupP, opts.profile.maxDelayTicks, opts.profile.lateP, 5 * opts.electionTick),
     replicas: new Map(),
     ids,
     globalConf: { voters: initialVoters, learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
@@ -226,6 +226,7 @@ export function healAll(sim: Sim): void {
   sim.net.dropP = 0;
   sim.net.dupP = 0;
   sim.net.maxDelayTicks = 0;
+  sim.net.lateP = 0;
   event(sim, `heal${sim.opts.coldRestart ? ' with a cold restart of every replica' : ''}`);
   if (sim.opts.coldRestart) {
     for (const rep of sim.replicas.values()) if (rep.status === 'up') crashReplica(sim, rep);
