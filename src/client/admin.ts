@@ -94,6 +94,25 @@ export class AdminClient {
     return cloneRegion(region);
   }
 
+  /**
+   * Merges two adjacent regions with replicas on the same stores; `leftId`'s region survives and
+   * grows over `rightId`'s range. Moves the right region's leader to the left's store first.
+   * Resolves with the merged region.
+   */
+  async mergeRegions(leftId: number, rightId: number): Promise<Region> {
+    const regions = await this.regions();
+    const left = regions.find((r) => r.id === leftId);
+    const right = regions.find((r) => r.id === rightId);
+    if (!left) throw new RegionNotFoundError(leftId);
+    if (!right) throw new RegionNotFoundError(rightId);
+    // Both leaders must be on one store: it drives the prepare on one and the commit on the other.
+    if (left.leaderStoreId > 0 && right.leaderStoreId !== left.leaderStoreId) await this.transferLeader(rightId, left.leaderStoreId);
+    const merged = (await this.send(leftId, { kind: 'merge', sourceId: rightId }, 'mergeRegions')) as Region;
+    this.router.table.remove(rightId);
+    this.router.learn([merged]);
+    return cloneRegion(merged);
+  }
+
   private async send(regionId: number, op: AdminOp, what: string): Promise<unknown> {
     let region = this.router.table.getRegionById(regionId);
     if (!region) {

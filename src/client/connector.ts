@@ -38,7 +38,9 @@ export interface RegionsRequest {
 export type AdminOp =
   | { kind: 'split'; splitKey?: Uint8Array }
   | { kind: 'transferLeader'; toStoreId: number }
-  | { kind: 'changePeer'; change: 'addLearner' | 'promote' | 'remove'; storeId: number };
+  | { kind: 'changePeer'; change: 'addLearner' | 'promote' | 'remove'; storeId: number }
+  /** Sent to the target region (which survives); the source is absorbed. */
+  | { kind: 'merge'; sourceId: number };
 
 /** An admin request for one region. */
 export interface AdminRequest {
@@ -55,7 +57,7 @@ export interface StoreResponses {
   write: ApplyOutcome;
   read: KvReadResult;
   regions: RegionInfo[];
-  /** split: the two regions; transferLeader: nothing; changePeer: the region after the change. */
+  /** split: the two regions; transferLeader: nothing; changePeer and merge: the region after the change. */
   admin: Region[] | Region | undefined;
 }
 

@@ -239,6 +239,20 @@ export class RawNode {
   }
 
   /**
+   * Tells the node that the entry at `index` with `term` is known to be committed (the application
+   * learned it elsewhere, e.g. from another group's log, as a merge does). By the log matching
+   * property, if this node holds that very entry, everything up to it is committed here too.
+   * Returns whether the commit index moved.
+   */
+  commitTo(index: number, term: number): boolean {
+    const log = this.raft.raftLog;
+    if (index <= log.committed || term === 0 || !log.matchTerm(index, term)) return false;
+    log.commitTo(index);
+    this.raft.foldCommittedConfig();
+    return true;
+  }
+
+  /**
    * Holds back committed entries above `index` from Ready (apply flow control: an application
    * that must wait before applying an entry). `Infinity` lifts the limit.
    */

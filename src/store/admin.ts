@@ -32,26 +32,20 @@ export interface CommitMergeCommand {
   type: 'commitMerge';
   epoch: RegionEpoch;
   sourceId: number;
-  /** The source's epoch after its PrepareMerge, and the log index of that entry. */
+  /** The source's epoch after its PrepareMerge, and the log index and term of that entry. */
   sourceEpoch: RegionEpoch;
   sourcePrepareIndex: number;
+  sourcePrepareTerm: number;
 }
 
-/** Unfreeze a prepared source whose merge was abandoned. */
-export interface RollbackMergeCommand {
-  type: 'rollbackMerge';
-  epoch: RegionEpoch;
-}
-
-export type AdminCommand = SplitCommand | PrepareMergeCommand | CommitMergeCommand | RollbackMergeCommand;
+export type AdminCommand = SplitCommand | PrepareMergeCommand | CommitMergeCommand;
 
 const pos = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const epoch = z.object({ confVer: pos, version: pos });
 const schema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('split'), epoch, splitKey: z.instanceof(Uint8Array), newRegionId: pos, newPeerIds: z.array(pos).min(1).max(64) }),
   z.object({ type: z.literal('prepareMerge'), epoch, targetId: pos }),
-  z.object({ type: z.literal('commitMerge'), epoch, sourceId: pos, sourceEpoch: epoch, sourcePrepareIndex: pos }),
-  z.object({ type: z.literal('rollbackMerge'), epoch }),
+  z.object({ type: z.literal('commitMerge'), epoch, sourceId: pos, sourceEpoch: epoch, sourcePrepareIndex: pos, sourcePrepareTerm: pos }),
 ]);
 
 /** Encodes an admin command for a log entry (the caller adds the admin tag). */

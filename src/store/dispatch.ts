@@ -26,6 +26,10 @@ export async function dispatchRequest<R extends StoreRequest>(store: StoreEngine
         await store.transferLeader(request.regionId, request.epoch, op.toStoreId);
         return undefined as Answer;
       }
+      if (op.kind === 'merge') {
+        store.checkEpoch(request.regionId, request.epoch);
+        return (await store.mergeRegions(request.regionId, op.sourceId)) as Answer;
+      }
       return (await store.changePeer(request.regionId, request.epoch, op.change, op.storeId)) as Answer;
     }
   }

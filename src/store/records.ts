@@ -29,6 +29,18 @@ export interface RegionState {
   /** This store's peer id in the region. */
   peerId: number;
   state: 'normal' | 'tombstone';
+  /** Set on the source of a merge once its PrepareMerge applied: it refuses requests until absorbed. */
+  merging?: MergeState;
+  /** Regions this one absorbed by merges (directly or through them), most recent last; bounded. */
+  absorbed?: number[];
+}
+
+/** A merge source's frozen state. */
+export interface MergeState {
+  targetId: number;
+  /** Log index and term of the PrepareMerge entry; target replicas wait for their source replica to apply it. */
+  prepareIndex: number;
+  prepareTerm: number;
 }
 
 const u = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -66,6 +78,8 @@ const regionStateSchema = z.object({
   region: regionSchema,
   peerId: pos,
   state: z.enum(['normal', 'tombstone']),
+  merging: z.object({ targetId: pos, prepareIndex: pos, prepareTerm: pos }).optional(),
+  absorbed: z.array(pos).max(64).optional(),
 });
 
 function decodeWith<T>(schema: z.ZodType<T>, b: Uint8Array, what: string): T {
@@ -109,9 +123,13 @@ export interface SnapshotEnvelope {
   kv: Uint8Array;
   /** The region time of the snapshot's last applied command. */
   nowMs: number;
+  /** Set when the region is a prepared merge source: the replica installing it is frozen too. */
+  merging?: MergeState;
+  /** The regions it absorbed (see {@link RegionState.absorbed}). */
+  absorbed?: number[];
 }
 
-const envelopeSchema = z.object({ region: regionSchema, kv: bytes, nowMs: u });
+const envelopeSchema = z.object({ region: regionSchema, kv: bytes, nowMs: u, merging: z.object({ targetId: pos, prepareIndex: pos, prepareTerm: pos }).optional(), absorbed: z.array(pos).max(64).optional() });
 
 /** Encodes the data of a region's Raft snapshot. */
 export function encodeSnapshotEnvelope(s: SnapshotEnvelope): Uint8Array {

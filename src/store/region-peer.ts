@@ -4,7 +4,7 @@
  * batches linearizable reads into one ReadIndex round, and applies committed entries.
  */
 import { encodeUtf8 } from '../codec/utf8.ts';
-import { EpochNotMatchError, FlotillaError, InvalidArgumentError, NotLeaderError, ServerBusyError } from '../errors.ts';
+import { EpochNotMatchError, FlotillaError, InvalidArgumentError, NotLeaderError, RegionNotFoundError, ServerBusyError } from '../errors.ts';
 import type { KvCommand, KvReadOp, KvReadResult } from '../kv/commands.ts';
 import { decodeKvCommand, encodeKvCommand } from '../kv/codec.ts';
 import type { KvReader, WriteOverlay } from '../kv/overlay.ts';
@@ -14,11 +14,14 @@ import { decodeConfChange, nextConfState } from '../raft/confchange.ts';
 import { ConfChangePendingError, InvalidConfChangeError, ProposalDroppedError, RaftError } from '../raft/errors.ts';
 import type { RawNode } from '../raft/rawnode.ts';
 import type { ConfChange, Entry, ReadState } from '../raft/types.ts';
+import { keysEqual } from '../region/keys.ts';
+import { sessionRange } from '../kv/keys.ts';
+import type { MergeState } from './records.ts';
 import { epochEquals } from '../region/epoch.ts';
-import { type SplitResult, splitRegion } from '../region/split.ts';
+import { mergeRegions, type SplitResult, splitRegion } from '../region/split.ts';
 import { copySessions } from '../kv/sessions.ts';
 import { type AdminCommand, decodeAdminCommand, encodeAdminCommand } from './admin.ts';
-import type { Region } from '../region/types.ts';
+import type { Region, RegionEpoch } from '../region/types.ts';
 import { applyConfChangeToRegion } from './membership.ts';
 import { TAG_ADMIN, TAG_KV, tagEntryData, untagEntryData } from './entry-data.ts';
 import type { PeerStorage } from './peer-storage.ts';
@@ -69,6 +72,18 @@ export class RegionPeer {
   regionDirty = false;
   /** Regions split off by entries applied this turn; the store creates their replicas once written. */
   splitChildren: Region[] = [];
+  /** Set once this region's PrepareMerge applied: it refuses requests and waits to be absorbed. */
+  merging: MergeState | undefined;
+  /** Regions this one absorbed by merges, directly or through them (bounded). */
+  absorbedIds: number[] = [];
+  /** Whether a merge prepared for `targetId` may commit into this region (it is that region, or absorbed it). */
+  absorbs(targetId: number): boolean {
+    return targetId === this.regionId || this.absorbedIds.includes(targetId);
+  }
+  /** Merge sources absorbed by entries applied this turn; the store retires their replicas. */
+  absorbed: RegionPeer[] = [];
+  /** Looks up this store's replica of another region (set by the store, for merges). */
+  localPeer: (regionId: number) => RegionPeer | undefined = () => undefined;
   /** Peers removed by changes applied this turn; the store tells them. */
   removedPeers: Region['peers'] = [];
   /** Set while a split proposed by this replica is waiting to apply (one split at a time). */
@@ -88,7 +103,17 @@ export class RegionPeer {
   }
 
   isLeader(): boolean {
-    return this.node.raft.state === 'leader';
+    return !this.retired && this.node.raft.state === 'leader';
+  }
+
+  /** Set when the store dropped this replica (destroyed, merged away): it proposes and serves nothing more. */
+  retired = false;
+
+  /** Takes the replica out of service: everything waiting on it fails with `error`. */
+  retire(error: Error): void {
+    this.retired = true;
+    this.failReads(error);
+    this.failProposals(error);
   }
 
   /** The store of a peer of this region, or 0 if it is not a member. */
@@ -145,6 +170,7 @@ export class RegionPeer {
   }
 
   private propose(append: () => void): Promise<unknown> {
+    if (this.retired) return Promise.reject(new RegionNotFoundError(this.regionId));
     if (!this.isLeader()) return Promise.reject(this.notLeader());
     try {
       append();
@@ -236,9 +262,10 @@ export class RegionPeer {
    * Applies committed entries into `overlay`. Returns the callbacks to run once the overlay is
    * durable in the engine (clients must not hear of a write before it is in the engine).
    */
-  async applyEntries(overlay: WriteOverlay, sm: KvStateMachine, entries: readonly Entry[]): Promise<Array<() => void>> {
+  async applyEntries(overlay: WriteOverlay, sm: KvStateMachine, entries: readonly Entry[]): Promise<{ done: Array<() => void>; blockedAt: number }> {
     const done: Array<() => void> = [];
     for (const e of entries) {
+      if (this.mustWaitForMergeSource(e)) return { done, blockedAt: e.index };
       const waiting = this.proposals.get(e.index);
       if (waiting) this.proposals.delete(e.index);
       if (waiting && waiting.term !== e.term) {
@@ -257,25 +284,44 @@ export class RegionPeer {
         if (tag === TAG_KV) {
           const command = decodeKvCommand(payload);
           this.observeNow(command.nowMs);
-          const outcome = await sm.apply(overlay, this.region, command);
+          // A merge source is frozen from its PrepareMerge on: later writes have no effect and
+          // are refused alike on every replica, so the target absorbs exactly the prepared state.
+          const outcome: ApplyOutcome = this.merging
+            ? { ok: false, error: new ServerBusyError(`region ${this.regionId} is merging into region ${this.merging.targetId}; retry`) }
+            : await sm.apply(overlay, this.region, command);
           if (mine) done.push(() => mine.resolve(outcome));
         } else {
-          const outcome = await this.applyAdmin(overlay, decodeAdminCommand(payload));
+          const outcome = await this.applyAdmin(overlay, decodeAdminCommand(payload), e.index, e.term);
           if (mine) done.push(() => mine.resolve(outcome));
         }
       }
       this.storage.applyState = { ...this.storage.applyState, applied: e.index, nowMs: this.lastNowMs };
     }
-    return done;
+    return { done, blockedAt: 0 };
+  }
+
+  /**
+   * A CommitMerge may only apply once this store's replica of the source has applied everything up
+   * to the source's PrepareMerge: the merged region takes the source's data as it lies here.
+   */
+  private mustWaitForMergeSource(e: Entry): boolean {
+    if (e.type !== 'normal' || e.data[0] !== TAG_ADMIN) return false;
+    const cmd = decodeAdminCommand(untagEntryData(e.data).payload);
+    if (cmd.type !== 'commitMerge' || !epochEquals(cmd.epoch, this.region.epoch)) return false;
+    const source = this.localPeer(cmd.sourceId);
+    if (!source) return false; // gone already: applying reports the failure
+    return source.storage.applyState.applied < cmd.sourcePrepareIndex;
   }
 
   /**
    * Applies an admin command under the epoch it was decided on; under any other epoch it is
    * skipped (the region changed since, so the decision no longer holds).
    */
-  private async applyAdmin(overlay: WriteOverlay, cmd: AdminCommand): Promise<AdminOutcome> {
+  private async applyAdmin(overlay: WriteOverlay, cmd: AdminCommand, index: number, term: number): Promise<AdminOutcome> {
     if (!epochEquals(cmd.epoch, this.region.epoch)) return { ok: false, error: new EpochNotMatchError(this.regionId, [this.region]) };
-    if (cmd.type !== 'split') return { ok: false, error: new InvalidArgumentError('admin', `${cmd.type} is not supported by this replica`) };
+    if (this.merging) return { ok: false, error: new ServerBusyError(`region ${this.regionId} is merging into region ${this.merging.targetId}`) };
+    if (cmd.type === 'prepareMerge') return this.applyPrepareMerge(cmd.targetId, index, term);
+    if (cmd.type === 'commitMerge') return this.applyCommitMerge(overlay, cmd.sourceId, cmd.sourceEpoch);
     if (this.storage.applyState.appliedConfState.votersOutgoing.length > 0) {
       return { ok: false, error: new ServerBusyError(`region ${this.regionId} is in a joint configuration; split it after the change completes`) };
     }
@@ -293,6 +339,46 @@ export class RegionPeer {
     this.regionDirty = true;
     this.splitChildren.push(parts.right);
     return { ok: true, regions: [parts.left, parts.right] };
+  }
+
+  /** Freezes this region as the source of a merge into `targetId` (its epoch rises: routes by the old one fail). */
+  private applyPrepareMerge(targetId: number, index: number, term: number): AdminOutcome {
+    if (this.storage.applyState.appliedConfState.votersOutgoing.length > 0) {
+      return { ok: false, error: new ServerBusyError(`region ${this.regionId} is in a joint configuration`) };
+    }
+    const e = this.region.epoch;
+    this.region = { ...this.region, epoch: { confVer: e.confVer + 1, version: e.version + 1 } };
+    this.merging = { targetId, prepareIndex: index, prepareTerm: term };
+    this.regionDirty = true;
+    this.failReads(new ServerBusyError(`region ${this.regionId} is merging into region ${targetId}; retry`));
+    return { ok: true, regions: [this.region] };
+  }
+
+  /** Absorbs the prepared source (whose local replica has applied its PrepareMerge: see {@link mustWaitForMergeSource}). */
+  private async applyCommitMerge(overlay: WriteOverlay, sourceId: number, sourceEpoch: RegionEpoch): Promise<AdminOutcome> {
+    const source = this.localPeer(sourceId);
+    if (!source || !source.merging || !this.absorbs(source.merging.targetId) || !epochEquals(source.region.epoch, sourceEpoch)) {
+      return { ok: false, error: new EpochNotMatchError(sourceId, source ? [source.region] : []) };
+    }
+    let merged: Region;
+    try {
+      const sourceIsLeft = keysEqual(source.region.endKey, this.region.startKey) && source.region.endKey.length > 0;
+      merged = sourceIsLeft ? mergeRegions(source.region, this.region, 'right') : mergeRegions(this.region, source.region, 'left');
+    } catch (e) {
+      if (e instanceof FlotillaError) return { ok: false, error: e };
+      throw e;
+    }
+    // The target takes over the source's client sessions (keeping the newer seq per client).
+    overlay.stage(await copySessions(overlay, sourceId, this.regionId));
+    const gone = sessionRange(sourceId);
+    overlay.deleteRange(gone.start, gone.end);
+    this.region = merged;
+    this.regionDirty = true;
+    this.absorbed.push(source);
+    // Remember what this region absorbed: a source prepared to merge into one of those regions may
+    // merge into this one instead (its named target is gone into here). Bounded.
+    this.absorbedIds = [...this.absorbedIds, sourceId, ...source.absorbedIds].slice(-32);
+    return { ok: true, regions: [merged] };
   }
 
   /** Notes the region time of an applied command. */

@@ -24,7 +24,7 @@ export async function buildRegionSnapshot(engine: StorageEngine, peer: RegionPee
     const kv = await snapshotRegion(view, peer.region);
     return {
       metadata: { index: a.applied, term: peer.storage.term(a.applied), confState: a.appliedConfState },
-      data: encodeSnapshotEnvelope({ region: peer.region, kv, nowMs: a.nowMs }),
+      data: encodeSnapshotEnvelope({ region: peer.region, kv, nowMs: a.nowMs, ...(peer.merging ? { merging: peer.merging } : {}), absorbed: peer.absorbedIds }),
     };
   } finally {
     view.release();
@@ -57,6 +57,8 @@ export function stageSnapshotInstall(peer: RegionPeer, snap: Snapshot, ops: Writ
     nowMs: Math.max(envelope.nowMs, peer.storage.applyState.nowMs),
   };
   const regionState: RegionState = { region: envelope.region, peerId: peer.peerId, state: 'normal' };
+  if (envelope.merging) regionState.merging = envelope.merging;
+  if (envelope.absorbed) regionState.absorbed = envelope.absorbed;
   const staged: WriteOp[] = [];
   for (const batch of restored.batches) for (const op of batch) staged.push(op);
   peer.storage.stageSnapshot(applyState, staged);

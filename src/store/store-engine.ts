@@ -26,15 +26,16 @@ import type { Message, Ready } from '../raft/types.ts';
 import { makeMessage } from '../raft/types.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
-import { keyInRegion, keysEqual, rangesOverlap } from '../region/keys.ts';
+import { keyInRegion, keysEqual, rangesOverlap, rangeWithin } from '../region/keys.ts';
 import type { RaftRegionMeta } from '../codec/schema.ts';
-import { DEFAULT_MIN_KEYS_TO_SPLIT } from '../region/split.ts';
-import { randomId } from './admin.ts';
+import { DEFAULT_MIN_KEYS_TO_SPLIT, mergeRegions } from '../region/split.ts';
+import { decodeAdminCommand, randomId } from './admin.ts';
 import type { ConfChange, ConfState } from '../raft/types.ts';
 import { encodeMembershipContext } from './membership.ts';
 import { PeerStorage, RAFT_INIT_TERM } from './peer-storage.ts';
 import { decodeHardState, hardStateKey, regionRaftRange, regionStateKey, regionStateRange } from './raft-keys.ts';
-import { decodeRegionState, decodeSnapshotEnvelope, encodeRegionState } from './records.ts';
+import { decodeRegionState, decodeSnapshotEnvelope, encodeRegionState, type RegionState } from './records.ts';
+import { TAG_ADMIN, untagEntryData } from './entry-data.ts';
 import { restoreRegion } from '../kv/snapshot.ts';
 import { type ReadConsistency, RegionPeer } from './region-peer.ts';
 import { buildRegionSnapshot, stageSnapshotInstall } from './snapshot.ts';
@@ -114,12 +115,17 @@ export class StoreEngine {
   private failure: Error | undefined;
   private lastSessionGcMs = 0;
   private lastSplitCheckMs = 0;
+  /** Merge sources whose CommitMerge this store is proposing. */
+  private readonly finishing = new Set<number>();
+  private lastMergeCheckMs = 0;
+  /** Targets holding back a CommitMerge until this store's replica of the source caught up. */
+  private readonly mergeWaiters = new Set<RegionPeer>();
   /** Regions whose replica is being created from a message. */
   private readonly creating = new Set<number>();
   /** Replicas destroyed here: messages to them (or older memberships) must not recreate them. */
   private readonly tombstones = new Map<number, { peerId: number; confVer: number }>();
   /** Counters for metrics, status pages and tests. */
-  readonly counters = { tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0 };
+  readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0 };
 
   private constructor(opts: StoreEngineOptions) {
     this.storeId = opts.storeId;
@@ -171,7 +177,9 @@ export class StoreEngine {
         continue;
       }
       const storage = await PeerStorage.load(opts.engine, rs.region.id);
-      store.addPeer(rs.region, rs.peerId, storage);
+      const peer = store.addPeer(rs.region, rs.peerId, storage);
+      peer.merging = rs.merging;
+      peer.absorbedIds = rs.absorbed ?? [];
     }
     store.scheduleTick();
     return store;
@@ -195,6 +203,7 @@ export class StoreEngine {
       logger: this.opts.logger,
     });
     const peer = new RegionPeer(this.storeId, peerId, cloneRegion(region), node, storage);
+    peer.localPeer = (id) => this.peers.get(id);
     this.peers.set(region.id, peer);
     return peer;
   }
@@ -244,14 +253,7 @@ export class StoreEngine {
     try {
       const envelope = decodeSnapshotEnvelope(message.snapshot?.data ?? new Uint8Array(0));
       if (envelope.region.id !== peer.regionId) throw new Error(`it is for region ${envelope.region.id}`);
-      for (const other of this.peers.values()) {
-        const r = envelope.region;
-        if (other !== peer && other.storage.initialized && rangesOverlap(other.region.startKey, other.region.endKey, r.startKey, r.endKey)) {
-          // This store still serves part of that range (say, as an unsplit parent): installing
-          // would make two replicas here answer for the same keys. The split will come.
-          throw new Error(`its range overlaps region ${other.regionId} on this store`);
-        }
-      }
+      this.supersededBy(peer, envelope.region); // throws if the range clashes with a live region here
       restoreRegion(envelope.kv); // checks magic, version, checksum and that every key is in range
       return true;
     } catch (e) {
@@ -331,8 +333,7 @@ export class StoreEngine {
   private async destroyPeer(peer: RegionPeer, why: string): Promise<void> {
     if (this.peers.get(peer.regionId) !== peer) return;
     this.peers.delete(peer.regionId);
-    peer.failReads(new RegionNotFoundError(peer.regionId));
-    peer.failProposals(new NotLeaderError(peer.regionId, 0));
+    peer.retire(new NotLeaderError(peer.regionId, 0));
     this.tombstones.set(peer.regionId, { peerId: peer.peerId, confVer: peer.region.epoch.confVer });
     const ops: WriteOp[] = [
       { type: 'deleteRange', ...regionRaftRange(peer.regionId) },
@@ -355,6 +356,11 @@ export class StoreEngine {
     return () => this.listeners.delete(listener);
   }
 
+  /** Throws EpochNotMatch (or RegionNotFound) unless this store's replica of the region is at `epoch`. */
+  checkEpoch(regionId: number, epoch: RegionEpoch | undefined): void {
+    this.peerFor(regionId, epoch);
+  }
+
   private peerFor(regionId: number, epoch: RegionEpoch | undefined): RegionPeer {
     this.checkOpen();
     const peer = this.peers.get(regionId);
@@ -363,6 +369,7 @@ export class StoreEngine {
     if (epoch && (epoch.version !== cur.version || epoch.confVer !== cur.confVer)) {
       throw new EpochNotMatchError(regionId, this.regions().map((r) => r.region));
     }
+    if (peer.merging) throw new ServerBusyError(`region ${regionId} is merging into region ${peer.merging.targetId}; retry`);
     return peer;
   }
 
@@ -406,6 +413,7 @@ export class StoreEngine {
       for (const peer of this.peers.values()) peer.node.tick();
       this.maybeExpireSessions();
       this.maybeAutoSplit();
+      this.finishMerges();
       this.kick();
       this.scheduleTick();
     });
@@ -428,6 +436,7 @@ export class StoreEngine {
         this.again = false;
         for (const peer of this.peers.values()) peer.flushReads();
         await this.turn();
+        this.releaseMergeWaiters();
       } while (!this.closed && (this.again || [...this.peers.values()].some((p) => p.node.hasReady())));
     } catch (e) {
       // A storage failure leaves the replicas' memory ahead of the disk: stop, as RheaKV does on a
@@ -444,11 +453,17 @@ export class StoreEngine {
     const work: Array<{ peer: RegionPeer; rd: Ready }> = [];
     const ops: WriteOp[] = [];
     let sync = false;
-    const installs = new Map<RegionPeer, ReturnType<typeof stageSnapshotInstall>>();
+    const installs = new Map<RegionPeer, ReturnType<typeof stageSnapshotInstall> & { superseded: RegionPeer[] }>();
     for (const peer of this.peers.values()) {
       if (!peer.node.hasReady()) continue;
       const rd = peer.node.ready();
-      if (rd.snapshot) installs.set(peer, stageSnapshotInstall(peer, rd.snapshot, ops));
+      if (rd.snapshot) {
+        const install = stageSnapshotInstall(peer, rd.snapshot, ops);
+        // Regions merged into this one while this store lagged go with the install, atomically.
+        const superseded = this.supersededBy(peer, install.regionState.region);
+        for (const old of superseded) this.stageRetire(old, ops);
+        installs.set(peer, { ...install, superseded });
+      }
       peer.storage.stageEntries(rd.entries, ops);
       if (rd.hardState) peer.storage.stageHardState(rd.hardState, ops);
       sync ||= rd.mustSync;
@@ -466,7 +481,13 @@ export class StoreEngine {
       const install = installs.get(peer);
       if (install) {
         peer.storage.installSnapshot(install.applyState);
+        for (const old of install.superseded) this.dropRetired(old);
+        // A snapshot supersedes whatever merge this replica was waiting to apply.
+        peer.node.setApplyLimit(Number.POSITIVE_INFINITY);
+        this.mergeWaiters.delete(peer);
         peer.region = install.regionState.region;
+        peer.merging = install.regionState.merging;
+        peer.absorbedIds = install.regionState.absorbed ?? [];
         peer.observeNow(install.applyState.nowMs);
       }
       peer.storage.appendEntries(rd.entries);
@@ -478,10 +499,18 @@ export class StoreEngine {
     const overlay = new WriteOverlay(this.engine);
     const answers: Array<() => void> = [];
     const applied = new Set<RegionPeer>();
+    const blocked = new Map<RegionPeer, number>();
     for (const { peer, rd } of work) {
       if (rd.committedEntries.length === 0) continue;
-      for (const cb of await peer.applyEntries(overlay, this.sm, rd.committedEntries)) answers.push(cb);
+      const { done, blockedAt } = await peer.applyEntries(overlay, this.sm, rd.committedEntries);
+      for (const cb of done) answers.push(cb);
       applied.add(peer);
+      if (blockedAt > 0) {
+        // A CommitMerge waits for this store's replica of its source: hold back the rest.
+        blocked.set(peer, blockedAt - 1);
+        peer.node.setApplyLimit(blockedAt - 1);
+        this.mergeWaiters.add(peer);
+      }
       this.counters.entriesApplied += rd.committedEntries.length;
     }
     if (applied.size > 0) {
@@ -489,9 +518,10 @@ export class StoreEngine {
       for (const peer of applied) {
         peer.storage.stageApplyState(applyOps);
         if (peer.regionDirty) {
-          applyOps.push({ type: 'put', key: regionStateKey(peer.regionId), value: encodeRegionState({ region: peer.region, peerId: peer.peerId, state: 'normal' }) });
+          applyOps.push({ type: 'put', key: regionStateKey(peer.regionId), value: encodeRegionState(this.regionStateOf(peer)) });
           peer.regionDirty = false;
         }
+        for (const source of peer.absorbed) this.stageRetire(source, applyOps);
         const gc = this.maybeCompact(peer);
         for (const op of gc) applyOps.push(op);
         for (const child of peer.splitChildren) this.stageNewRegion(child, applyOps);
@@ -499,6 +529,7 @@ export class StoreEngine {
       await this.engine.write(applyOps, { sync: false });
       this.counters.applyBatches++;
       for (const peer of applied) this.startSplitChildren(peer);
+      for (const peer of applied) this.finishAbsorbing(peer);
       for (const peer of applied) {
         // The leader tells replicas removed this turn (the core stopped replicating to them the
         // moment the change was appended, so they may never apply it themselves).
@@ -510,7 +541,7 @@ export class StoreEngine {
     for (const answer of answers) answer();
     // 4. Advance; serve reads that are now answerable.
     for (const { peer, rd } of work) {
-      peer.node.advance(rd);
+      peer.node.advance(rd, blocked.get(peer));
       if (rd.softState) this.roleChanged(peer);
       peer.onReadStates(rd.readStates);
       await peer.serveReads(this.engine, this.sm);
@@ -540,6 +571,86 @@ export class StoreEngine {
       if (to === this.storeId) this.receiveRaft(this.storeId, items);
       else this.opts.sendRaft(to, items);
     }
+  }
+
+  /** What to persist as a replica's region state. */
+  private regionStateOf(peer: RegionPeer): RegionState {
+    const rs: RegionState = { region: peer.region, peerId: peer.peerId, state: 'normal' };
+    if (peer.merging) rs.merging = peer.merging;
+    if (peer.absorbedIds.length > 0) rs.absorbed = peer.absorbedIds;
+    return rs;
+  }
+
+  /** Lets targets waiting on a merge source apply again once this store's source replica caught up. */
+  private releaseMergeWaiters(): void {
+    for (const peer of this.mergeWaiters) {
+      const log = peer.node.raft.raftLog;
+      const limit = log.applyLimit;
+      // Gone from the log (a snapshot replaced it) or already past: nothing to wait for.
+      const next = limit + 1 >= log.firstIndex() && limit + 1 <= log.lastIndex() ? log.slice(limit + 1, limit + 2, Number.MAX_SAFE_INTEGER)[0] : undefined;
+      let ready = true;
+      if (next && next.type === 'normal' && next.data[0] === TAG_ADMIN) {
+        const cmd = decodeAdminCommand(untagEntryData(next.data).payload);
+        if (cmd.type === 'commitMerge') {
+          const source = this.peers.get(cmd.sourceId);
+          // The CommitMerge proves the source's PrepareMerge committed: if our source replica
+          // holds that entry, it may apply up to it without hearing from its (retired) leader.
+          if (source && source.node.commitTo(cmd.sourcePrepareIndex, cmd.sourcePrepareTerm)) this.again = true;
+          ready = !source || source.storage.applyState.applied >= cmd.sourcePrepareIndex;
+        }
+      }
+      if (ready) {
+        peer.node.setApplyLimit(Number.POSITIVE_INFINITY);
+        this.mergeWaiters.delete(peer);
+        this.again = true;
+      }
+    }
+  }
+
+  /** Stages the retirement of a merge source's replica: its Raft state goes, its data now belongs to the target. */
+  private stageRetire(source: RegionPeer, ops: WriteOp[]): void {
+    ops.push({ type: 'deleteRange', ...regionRaftRange(source.regionId) });
+    ops.push({ type: 'put', key: regionStateKey(source.regionId), value: encodeRegionState({ region: source.region, peerId: source.peerId, state: 'tombstone' }) });
+  }
+
+  /**
+   * The replicas on this store that a snapshot of `region` (for `peer`) supersedes: regions merged
+   * into it while this store lagged (older, and inside its range). Throws if the range overlaps a
+   * region here that it does not supersede (say, an unsplit parent: the split will come).
+   */
+  private supersededBy(peer: RegionPeer, region: Region): RegionPeer[] {
+    const stale: RegionPeer[] = [];
+    for (const other of this.peers.values()) {
+      if (other === peer || !other.storage.initialized || !rangesOverlap(other.region.startKey, other.region.endKey, region.startKey, region.endKey)) continue;
+      if (rangeWithin(other.region.startKey, other.region.endKey, region.startKey, region.endKey) && other.region.epoch.version < region.epoch.version) {
+        stale.push(other);
+        continue;
+      }
+      throw new Error(`its range overlaps region ${other.regionId} on this store`);
+    }
+    return stale;
+  }
+
+  /** Takes a replica out of the store once a snapshot that supersedes it is installed (its retirement is written with the install). */
+  private dropRetired(peer: RegionPeer): void {
+    if (this.peers.get(peer.regionId) !== peer) return;
+    this.peers.delete(peer.regionId);
+    this.mergeWaiters.delete(peer);
+    this.tombstones.set(peer.regionId, { peerId: peer.peerId, confVer: peer.region.epoch.confVer });
+    peer.retire(new RegionNotFoundError(peer.regionId));
+    this.counters.merges++;
+  }
+
+  /** Drops the replicas of merge sources absorbed this turn (their retirement is written). */
+  private finishAbsorbing(target: RegionPeer): void {
+    for (const source of target.absorbed) {
+      if (this.peers.get(source.regionId) !== source) continue;
+      this.peers.delete(source.regionId);
+      this.tombstones.set(source.regionId, { peerId: source.peerId, confVer: source.region.epoch.confVer });
+      source.retire(new RegionNotFoundError(source.regionId));
+      this.counters.merges++;
+    }
+    target.absorbed = [];
   }
 
   /** Stages the initial state of a region this store now hosts (a split's child). */
@@ -573,6 +684,7 @@ export class StoreEngine {
     const peer = this.peerFor(regionId, epoch);
     if (!peer.isLeader()) throw peer.notLeader();
     if (peer.splitPending) throw new ServerBusyError(`a split of region ${regionId} is already under way`);
+    this.refuseIfMergeTarget(peer);
     peer.splitPending = true;
     try {
       const key = splitKey ?? (await this.middleKey(peer));
@@ -593,6 +705,127 @@ export class StoreEngine {
     } finally {
       peer.splitPending = false;
     }
+  }
+
+  /**
+   * Merges two adjacent regions with replicas on the same stores: PrepareMerge freezes the source
+   * (its epoch rises; it refuses requests), then CommitMerge extends the target over the source's
+   * range on every replica once that store's source replica has applied the prepare. Both leaders
+   * must be on this store. A merge interrupted after the prepare is finished by calling this again.
+   * Resolves with the merged region.
+   */
+  async mergeRegions(targetId: number, sourceId: number): Promise<Region> {
+    this.checkOpen();
+    const target = this.peers.get(targetId);
+    const source = this.peers.get(sourceId);
+    if (!target?.storage.initialized) throw new RegionNotFoundError(targetId);
+    if (!source?.storage.initialized) throw new RegionNotFoundError(sourceId);
+    if (!target.isLeader()) throw target.notLeader();
+    if (!source.isLeader()) throw source.notLeader();
+    if (target.merging) throw new InvalidArgumentError('targetId', `region ${targetId} is itself being merged into region ${target.merging.targetId}`);
+    if (source.merging && !target.absorbs(source.merging.targetId)) {
+      throw new InvalidArgumentError('sourceId', `region ${sourceId} is already being merged into region ${source.merging.targetId}`);
+    }
+    mergeRegions(target.region, source.region); // validates adjacency and placement, order aside
+    // A region that a prepared source waits to merge into is not merged away before that completes.
+    this.refuseIfMergeTarget(source);
+    if (!source.merging) {
+      const prepared = await source.proposeAdmin({ type: 'prepareMerge', epoch: { ...source.region.epoch }, targetId });
+      this.kick();
+      if (!prepared.ok) throw prepared.error;
+    }
+    return this.commitMerge(target, source, 10 * (this.opts.raft?.electionTick ?? 10) * this.opts.tickMs);
+  }
+
+  /**
+   * The second half of a merge. Every replica of the source must hold the PrepareMerge first: once
+   * the source's replicas elsewhere retire, one without it could never catch up. There is no
+   * rollback (it could race a commit), so a prepared source waits, frozen, until this succeeds; a
+   * leader of both regions retries it on its own (see {@link finishMerges}).
+   */
+  private async commitMerge(named: RegionPeer, source: RegionPeer, waitMs: number): Promise<Region> {
+    const merging = source.merging;
+    if (!merging) throw new ServerBusyError(`region ${source.regionId} did not prepare its merge; retry`);
+    if (this.finishing.has(source.regionId)) throw new ServerBusyError(`the merge of region ${source.regionId} is being committed; retry`);
+    this.finishing.add(source.regionId);
+    try {
+      if (!(await this.sourceReplicasCaughtUp(source, merging.prepareIndex, waitMs))) {
+        throw new ServerBusyError(`the merge of region ${source.regionId} is prepared and completes once every replica of it holds the prepare`);
+      }
+      // While we waited the target may have been merged into another region: commit into that one.
+      const target = named.retired ? [...this.peers.values()].find((p) => p.absorbs(named.regionId)) : named;
+      if (!target?.isLeader() || source.retired) throw new ServerBusyError(`the merge of region ${source.regionId} must be retried on the target's leader`);
+      if (this.targetLogHasCommitMerge(target, source.regionId)) throw new ServerBusyError(`the merge of region ${source.regionId} is committing`);
+      const committed = await target.proposeAdmin({
+        type: 'commitMerge',
+        epoch: { ...target.region.epoch },
+        sourceId: source.regionId,
+        sourceEpoch: { ...source.region.epoch },
+        sourcePrepareIndex: merging.prepareIndex,
+        sourcePrepareTerm: merging.prepareTerm,
+      });
+      this.kick();
+      if (!committed.ok) throw committed.error;
+      return committed.regions[0];
+    } finally {
+      this.finishing.delete(source.regionId);
+    }
+  }
+
+  /**
+   * Completes merges left prepared (the admin call gave up, or leadership moved): a leader of a
+   * prepared source whose target it also leads commits the merge; one whose target is led
+   * elsewhere hands the source's leadership there.
+   */
+  private finishMerges(): void {
+    const now = this.opts.clock.now();
+    if (now - this.lastMergeCheckMs < 1000) return;
+    this.lastMergeCheckMs = now;
+    for (const source of this.peers.values()) {
+      if (!source.merging || !source.isLeader() || this.finishing.has(source.regionId)) continue;
+      // The target it was prepared for, or the region that has since absorbed that target.
+      const named = source.merging.targetId;
+      const target = this.peers.get(named) ?? [...this.peers.values()].find((p) => p.absorbs(named));
+      if (!target) continue;
+      if (target.isLeader()) {
+        this.commitMerge(target, source, 0).catch(() => undefined);
+        continue;
+      }
+      const leaderStore = target.leaderStoreId();
+      const there = source.region.peers.find((p) => p.storeId === leaderStore && p.role === 'voter');
+      if (there) source.node.transferLeader(there.id);
+    }
+  }
+
+  /** A region that a prepared source waits to merge into keeps its shape until the merge commits. */
+  private refuseIfMergeTarget(peer: RegionPeer): void {
+    for (const other of this.peers.values()) {
+      if (other.merging?.targetId === peer.regionId) throw new ServerBusyError(`region ${other.regionId} is merging into region ${peer.regionId}; retry after it completes`);
+    }
+  }
+
+  /** Waits (at most `waitMs`) until every member of the source's group holds its log up to `index`. */
+  private async sourceReplicasCaughtUp(source: RegionPeer, index: number, waitMs: number): Promise<boolean> {
+    const deadline = this.opts.clock.now() + waitMs;
+    for (;;) {
+      if (!source.isLeader() || this.closed) return false;
+      const progress = source.node.status().progress;
+      if ([...progress.values()].every((p) => p.match >= index)) return true;
+      if (this.opts.clock.now() > deadline) return false;
+      await new Promise<void>((resolve) => this.opts.clock.setTimer(this.opts.tickMs, resolve));
+    }
+  }
+
+  /** Whether the target's log holds a CommitMerge for `sourceId` not applied yet (one applied already took effect, or failed for good). */
+  private targetLogHasCommitMerge(target: RegionPeer, sourceId: number): boolean {
+    const log = target.node.raft.raftLog;
+    const from = Math.max(log.firstIndex(), target.storage.applyState.applied + 1);
+    for (const e of log.slice(from, log.lastIndex() + 1, Number.MAX_SAFE_INTEGER)) {
+      if (e.type !== 'normal' || e.data[0] !== TAG_ADMIN) continue;
+      const cmd = decodeAdminCommand(untagEntryData(e.data).payload);
+      if (cmd.type === 'commitMerge' && cmd.sourceId === sourceId) return true;
+    }
+    return false;
   }
 
   /** The middle data key of a region by count (RheaKV's split key); refuses with TooSmallToSplit below `minKeysToSplit`. */
@@ -632,6 +865,7 @@ export class StoreEngine {
   async changePeer(regionId: number, epoch: RegionEpoch | undefined, change: 'addLearner' | 'promote' | 'remove', storeId: number): Promise<Region> {
     const peer = this.peerFor(regionId, epoch);
     if (!peer.isLeader()) throw peer.notLeader();
+    this.refuseIfMergeTarget(peer);
     const existing = peer.region.peers.find((p) => p.storeId === storeId);
     let cc: ConfChange;
     if (change === 'addLearner') {

@@ -14,7 +14,7 @@ import { createMemoryStorage } from '../../adapters/storage/memory.ts';
 import type { KvClient } from '../../src/client/client.ts';
 import { FlotillaError } from '../../src/errors.ts';
 import { checkOperations, flotillaKvModel, type FlotillaKvInput, type FlotillaKvOutput, type Operation } from '../../src/linearizability/index.ts';
-import type { Rand } from '../../src/ports.ts';
+import type { Rand, StorageEngine } from '../../src/ports.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
 
 export interface KvSimOptions {
@@ -25,6 +25,8 @@ export interface KvSimOptions {
   workloadMs?: number;
   /** Print each fault as it happens. */
   verbose?: boolean;
+  /** Called with each store's engine (for debugging a failing seed). */
+  onEngine?: (storeId: number, engine: import('../../src/ports.ts').StorageEngine) => void;
 }
 
 export interface KvSimResult {
@@ -60,6 +62,7 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
   const rand = createSeededRand(opts.seed);
   const stores = opts.stores ?? (rand.int(2) === 0 ? 3 : 5);
   const clock = createVirtualClock();
+  const engines = new Map<number, StorageEngine>();
   const cluster = await createLocalCluster({
     stores,
     clock,
@@ -67,7 +70,12 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     initialSplitKeys: SPLITS,
     // Compact logs early and often, so that replicas that fall behind catch up by snapshot.
     store: { logGcThreshold: 5 + rand.int(40) },
-    storage: async (id) => createFaultyStorage(createMemoryStorage(), { rand: createSeededRand(opts.seed * 31 + id) }),
+    storage: async (id) => {
+      const engine = await createFaultyStorage(createMemoryStorage(), { rand: createSeededRand(opts.seed * 31 + id) });
+      engines.set(id, engine);
+      opts.onEngine?.(id, engine);
+      return engine;
+    },
   });
   const failures: string[] = [];
   const history: Operation<FlotillaKvInput, FlotillaKvOutput>[] = [];
@@ -111,8 +119,10 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     regions = new Set(cluster.storeIds.flatMap((id) => cluster.store(id)?.regions().map((r) => r.region.id) ?? [])).size;
   } catch (e) {
     failures.push(`simulation error: ${(e as Error).stack ?? e}`);
+    if (opts.verbose) for (const id of cluster.storeIds) console.log(id, JSON.stringify(cluster.store(id)?.status().map((s) => ({ r: s.region.id, v: s.region.epoch, role: s.raft.role, lead: s.raft.lead, term: s.raft.term, applied: s.applied, commit: s.raft.commit, peers: s.region.peers.map((p) => p.id) }))));
   } finally {
     running = false;
+    if (opts.verbose && failures.length > 0) await dumpData(engines);
     await cluster.close();
   }
   return {
@@ -126,6 +136,15 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     regions,
     virtualMs: clock.now(),
   };
+}
+
+/** Prints every user key and value of every store (a failing seed, verbose). */
+async function dumpData(engines: Map<number, StorageEngine>): Promise<void> {
+  for (const [id, engine] of engines) {
+    const rows = await engine.scan({ start: Uint8Array.of(0x63), end: Uint8Array.of(0x7b) });
+    const hex = (b: Uint8Array) => [...b].map((x) => (x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : `\\x${x.toString(16).padStart(2, '0')}`)).join('');
+    console.log(`store ${id}:`, rows.map((r) => `${hex(r.key)}=${r.value.length}`).join(' '));
+  }
 }
 
 async function drive<T>(clock: VirtualClock, p: Promise<T>, maxMs: number): Promise<T> {
@@ -267,7 +286,7 @@ async function faultLoop(cluster: LocalCluster, clock: VirtualClock, rand: Rand,
     await sleep(clock, 100 + rand.int(400));
     if (!running()) break;
     count();
-    const action = rand.int(7);
+    const action = rand.int(8);
     const log = (what: string) => verbose && console.log(`t=${clock.now()} ${what}`);
     if (action === 0) {
       const cut = rand.int(ids.length - 1) + 1;
@@ -300,6 +319,19 @@ async function faultLoop(cluster: LocalCluster, clock: VirtualClock, rand: Rand,
         log(`split region ${region.id} at ${at}`);
       } catch (e) {
         log(`split refused: ${(e as Error).message.slice(0, 80)}`);
+      }
+    } else if (action === 7) {
+      // Merge two adjacent regions (they are on the same stores only in 3-store clusters).
+      const admin = cluster.client({ retry: { timeoutMs: 1500, attemptTimeoutMs: 400 } }).admin;
+      try {
+        const regions = await admin.regions();
+        if (regions.length >= 2) {
+          const at = rand.int(regions.length - 1);
+          await admin.mergeRegions(regions[at].id, regions[at + 1].id);
+          log(`merged region ${regions[at + 1].id} into ${regions[at].id}`);
+        }
+      } catch (e) {
+        log(`merge refused: ${(e as Error).message.slice(0, 80)}`);
       }
     } else if (action === 4) {
       const faults = { dropRate: rand.int(3) * 0.05, duplicateRate: rand.int(3) * 0.05, reorder: rand.int(2) === 0 };

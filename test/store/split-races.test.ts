@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../adapters/local-cluster.ts';
-import { FlotillaError } from '../../src/errors.ts';
+import type { FlotillaError } from '../../src/errors.ts';
 import { drive, elapse, virtualCluster } from './helpers.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
