@@ -4,9 +4,10 @@
  * gives the same trace (and trace hash) in every runtime.
  *
  * A run has two phases. Under faults, the workload runs while messages are lost, duplicated,
- * delayed and reordered, the network partitions (symmetric, one-way, bridge) and replicas crash
- * and restart. Then the faults heal, and within `livenessBoundTicks` a leader must exist and a
- * new proposal must commit. Safety invariants (see `checker.ts`) are checked after every step.
+ * delayed and reordered, the network partitions (symmetric, one-way, bridge, isolated leader)
+ * and replicas crash and restart. Then the faults heal: within `livenessBoundTicks` a leader must
+ * exist and a new proposal must commit, and then every running member must apply it. Safety
+ * invariants (`checker.ts`, and the checks in `replica.ts` and `afterStep`) hold after every step.
  */
 import { checkOneLeader, InvariantViolation, newGlobalState, violation } from './checker.ts';
 import type { SimCore } from './core.ts';
