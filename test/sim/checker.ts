@@ -49,15 +49,20 @@ export interface GlobalState {
   maxApplied: number;
 }
 
-export function newGlobalState(): GlobalState {
+/** The state before anything happened; `bootstrapIndex` > 0 when the group starts from a snapshot at that index (and term). */
+export function newGlobalState(bootstrapIndex = 0): GlobalState {
+  const b = bootstrapIndex;
   return {
-    chains: new Map([['0:0', 0]]),
+    chains: new Map([
+      ['0:0', 0],
+      [`${b}:${b}`, 0],
+    ]),
     leaderOfTerm: new Map(),
-    committedChain: new Map([[0, 0]]),
-    maxCommitted: 0,
+    committedChain: new Map([[b, 0]]),
+    maxCommitted: b,
     committedUpToByTerm: new Map(),
-    appliedDigest: new Map([[0, 0]]),
-    maxApplied: 0,
+    appliedDigest: new Map([[b, 0]]),
+    maxApplied: b,
   };
 }
 

@@ -56,6 +56,11 @@ export interface SimOptions {
   maxInflightMsgs: number;
   /** Bytes of committed entries per Ready (small: entries are applied in several Readies). */
   maxCommittedSizePerReady: number;
+  /**
+   * 0: every replica starts with the initial voters and an empty log. Otherwise the voters start
+   * from a snapshot at this index and spares start empty (they join through a snapshot).
+   */
+  bootstrapIndex: number;
   /** Applied entries between snapshots (0: never compact). */
   snapshotEvery: number;
   /** Ticks of workload under faults. */
@@ -103,6 +108,7 @@ export function optionsForSeed(seed: number): SimOptions {
     maxInflightMsgs: [1, 4, 64][pick(6, 3)],
     maxCommittedSizePerReady: [64, 1024 * 1024][pick(12, 2)],
     snapshotEvery: [0, 8, 25][pick(7, 3)],
+    bootstrapIndex: pick(13, 2) === 0 ? 5 : 0,
     faultTicks: 200 + pick(8, 400),
     // Of 40,000 seeds the slowest recovery took 11 election timeouts with pre-vote and 75
     // without: there a voter whose log and configuration are stale (it cannot reach the others)

@@ -152,8 +152,26 @@ function cloneStorage(core: SimCore, src: MemoryRaftStorage): MemoryRaftStorage 
   return s;
 }
 
+/**
+ * A replica's first durable state. Classic: every replica, spares too, starts with the group's
+ * initial voters and an empty log. With `bootstrapIndex` (as a store creates regions): the initial
+ * voters start from a snapshot at that index and term, and spares start empty, knowing no
+ * configuration, so that they must be sent the snapshot when they join.
+ */
+function initialStorage(sim: Sim, id: number, initialVoters: number[]): MemoryRaftStorage {
+  const b = sim.opts.bootstrapIndex;
+  if (b === 0) return sim.core.MemoryRaftStorage.withVoters(initialVoters);
+  const s = new sim.core.MemoryRaftStorage();
+  if (!initialVoters.includes(id)) return s;
+  const confState = { voters: [...initialVoters], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+  s.applySnapshot({ metadata: { index: b, term: b, confState }, data: encodeSm({ index: b, digest: 0, confState }) });
+  s.setHardState({ term: b, vote: 0, commit: b });
+  return s;
+}
+
 export function newReplica(sim: Sim, id: number, initialVoters: number[]): Replica {
-  const durable = sim.core.MemoryRaftStorage.withVoters(initialVoters);
+  const durable = initialStorage(sim, id, initialVoters);
+  const hs = durable.hardState;
   const rep: Replica = {
     id,
     status: 'down',
@@ -165,12 +183,12 @@ export function newReplica(sim: Sim, id: number, initialVoters: number[]): Repli
     sm: { index: 0, digest: 0, confState: durable.snapshot().metadata.confState },
     shadow: shadowFromStorage(sim.g, sim.core, durable, `node ${id}`),
     incarnation: 0,
-    recordedCommit: 0,
+    recordedCommit: hs.commit,
     lastCommit: 0,
     lastApplied: 0,
-    durableTerm: 0,
-    durableVote: 0,
-    durableCommit: 0,
+    durableTerm: hs.term,
+    durableVote: hs.vote,
+    durableCommit: hs.commit,
     lastMissedTick: Number.NEGATIVE_INFINITY,
   };
   return rep;
@@ -198,6 +216,8 @@ export function startReplica(sim: Sim, rep: Replica): void {
     maxInflightMsgs: o.maxInflightMsgs,
     maxCommittedSizePerReady: o.maxCommittedSizePerReady,
     applied: snap.metadata.index,
+    // A bootstrapped replica starts in term `bootstrapIndex`; only a real restart is one.
+    ...(o.bootstrapIndex > 0 ? { restarted: rep.incarnation > 0 } : {}),
   });
   rep.status = 'up';
   rep.incarnation++;

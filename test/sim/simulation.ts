@@ -58,7 +58,7 @@ export function newSim(core: SimCore, opts: SimOptions, trace: ((line: string) =
     now: 0,
     steps: 0,
     hash: FNV_OFFSET,
-    g: newGlobalState(),
+    g: newGlobalState(opts.bootstrapIndex),
     net: newNetwork(opts.profile.dropP, opts.profile.dupP, opts.profile.maxDelayTicks, opts.profile.lateP, 5 * opts.electionTick),
     replicas: new Map(),
     ids,
