@@ -9,7 +9,8 @@
 import type { KvClientOptions } from '../src/client/client.ts';
 import { KvClient } from '../src/client/client.ts';
 import { type StoreConnector, type StoreRequest, type StoreResponses, StoreUnreachableError } from '../src/client/connector.ts';
-import { InvalidArgumentError } from '../src/errors.ts';
+import { InvalidArgumentError, TimeoutError } from '../src/errors.ts';
+import { PD_REQUEST_ID, type PdServiceOptions } from '../src/store/pd-service.ts';
 import type { Clock, StorageEngine, Transport } from '../src/ports.ts';
 import type { Region } from '../src/region/types.ts';
 import type { RaftItem, RoleListener, StoreEngineOptions } from '../src/store/store-engine.ts';
@@ -42,6 +43,12 @@ export interface LocalClusterOptions {
   initialSplitKeys?: Array<string | Uint8Array>;
   /** Replicas per region; default min(3, stores). */
   replicas?: number;
+  /**
+   * Run the placement driver (`true`, or its options): its group on the first three stores, store
+   * and region heartbeats, and scheduling (split, merge, leader balance, replica placement and
+   * repair). Default false: static regions, changed only by hand (`client.admin`).
+   */
+  pd?: boolean | Omit<PdServiceOptions, 'pdStoreIds'>;
   /** Passed to each StoreEngine (tick length, Raft timing, limits). */
   store?: Partial<Omit<StoreEngineOptions, 'storeId' | 'engine' | 'clock' | 'rand' | 'sendRaft'>>;
 }
@@ -61,8 +68,12 @@ export interface LocalCluster {
   restartStore(id: number): Promise<void>;
   /** Starts a new, empty store (the next id) and returns its id; replicas come to it by `addReplica` or the PD. */
   addStore(): Promise<number>;
-  /** Stops a store for good and forgets it (its replicas must be re-created elsewhere: `addReplica`, or the PD). */
-  removeStore(id: number): Promise<void>;
+  /**
+   * Takes a store out of the cluster for good. With PD, it is drained first (PD moves its replicas
+   * elsewhere; rejects with Timeout if that takes longer than `timeoutMs`); without, it just stops
+   * (its replicas must be re-created elsewhere with `client.admin.addReplica`).
+   */
+  removeStore(id: number, timeoutMs?: number): Promise<void>;
   /** Cuts every link between stores of different groups (stores in no group keep their links). */
   partition(...groups: number[][]): void;
   /** Restores every link. */
@@ -88,6 +99,8 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
   const seed = options.seed ?? 1;
   const clock = options.clock ?? createRealClock();
   const regions: Region[] = initialRegions(storeIds, options.initialSplitKeys ?? [], options.replicas ?? Math.min(3, n));
+  const pdOptions = options.pd === true ? {} : options.pd || undefined;
+  const pdStoreIds = pdOptions ? storeIds.slice(0, Math.min(3, n)) : [];
   const transportKind = options.transport ?? (isVirtual(clock) ? 'sim' : 'message-channel');
   if (transportKind === 'sim' && !isVirtual(clock)) {
     throw new InvalidArgumentError('transport', "'sim' runs on a virtual clock: pass clock: createVirtualClock()");
@@ -113,7 +126,7 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
 
   const start = async (id: number) => {
     const engine = engines.get(id)!;
-    await StoreEngine.bootstrap(engine, id, regions);
+    await StoreEngine.bootstrap(engine, id, regions, pdStoreIds);
     const transport = openTransport(id);
     transports.set(id, transport);
     const store = await StoreEngine.open({
@@ -129,11 +142,22 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
           items.map((i) => ({ kind: 'raft' as const, regionId: i.regionId, message: i.message, region: i.region })),
         );
       },
+      ...(pdOptions
+        ? {
+            pd: { ...pdOptions, pdStoreIds },
+            sendPd: (to: number, payload: Uint8Array) => {
+              if (!cut(id, to)) transport.send(to, [{ kind: 'request', requestId: PD_REQUEST_ID, payload }]);
+            },
+          }
+        : {}),
     });
     transport.onFrame((frame) => {
       if (cut(frame.from, id)) return;
       const items: RaftItem[] = [];
-      for (const item of frame.items) if (item.kind === 'raft') items.push({ regionId: item.regionId, message: item.message, region: item.region });
+      for (const item of frame.items) {
+        if (item.kind === 'raft') items.push({ regionId: item.regionId, message: item.message, region: item.region });
+        else if (item.kind === 'request' && item.requestId === PD_REQUEST_ID) stores.get(id)?.receivePd(frame.from, item.payload);
+      }
       stores.get(id)?.receiveRaft(frame.from, items);
     });
     unsubscribe.set(id, store.onRoleChange((e) => { for (const l of listeners) l(e); }));
@@ -153,6 +177,8 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
   };
 
   let clients = 0;
+  // On a virtual clock, whoever awaits a cluster call drives time (tests do).
+  const pause = (ms: number) => new Promise<void>((resolve) => clock.setTimer(ms, resolve));
   // Client ids must never repeat, not even across clusters in one process (a test restarting a
   // cluster from the same engines): a real UUID on a real clock, a process-wide counter on a virtual one.
   const newClientId = () => (isVirtual(clock) || typeof globalThis.crypto?.randomUUID !== 'function' ? `sim-${seed}-${++virtualClients}` : globalThis.crypto.randomUUID());
@@ -184,7 +210,18 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
       await start(id);
       return id;
     },
-    async removeStore(id) {
+    async removeStore(id, timeoutMs = 120_000) {
+      const store = stores.get(id);
+      if (pdOptions && store) {
+        // Drain first: PD moves the store's replicas elsewhere, then the store stops for good.
+        const deadline = clock.now() + timeoutMs;
+        while (store.regions().length > 0) {
+          store.setStoreState(id, 'offline');
+          if (clock.now() > deadline) throw new TimeoutError(`store ${id} still hosts ${store.regions().length} replica(s) after ${timeoutMs} ms of draining`);
+          await pause(500);
+        }
+        store.setStoreState(id, 'tombstone');
+      }
       await cluster.stopStore(id);
       const at = storeIds.indexOf(id);
       if (at >= 0) storeIds.splice(at, 1);

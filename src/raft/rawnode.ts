@@ -35,6 +35,8 @@ export interface ProgressStatus {
   recentActive: boolean;
   inflight: number;
   paused: boolean;
+  /** Ticks since the follower last acknowledged a heartbeat (Infinity if it never did since this leader's election). */
+  ticksSinceHeard: number;
 }
 
 /** A snapshot of a node's state for status pages, tests and the playground. */
@@ -288,6 +290,7 @@ export class RawNode {
           recentActive: pr.recentActive,
           inflight: pr.inflights.count,
           paused: pr.isPaused(),
+          ticksSinceHeard: id === r.id ? 0 : r.tickCount - pr.heartbeatAckTick,
         });
       }
     }

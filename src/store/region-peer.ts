@@ -23,7 +23,8 @@ import { copySessions } from '../kv/sessions.ts';
 import { type AdminCommand, decodeAdminCommand, encodeAdminCommand } from './admin.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { applyConfChangeToRegion } from './membership.ts';
-import { TAG_ADMIN, TAG_KV, tagEntryData, untagEntryData } from './entry-data.ts';
+import { TAG_ADMIN, TAG_KV, TAG_PD, tagEntryData, untagEntryData } from './entry-data.ts';
+import { applyPdCommand, decodePdCommand, encodePdCommand, type PdCommand, type PdResult } from './pd-state.ts';
 import type { PeerStorage } from './peer-storage.ts';
 
 /** How a read is made linearizable, or not. */
@@ -154,6 +155,11 @@ export class RegionPeer {
    */
   proposeKv(command: KvCommand): Promise<ApplyOutcome> {
     return this.propose(() => this.node.propose(tagEntryData(TAG_KV, encodeKvCommand(command)))) as Promise<ApplyOutcome>;
+  }
+
+  /** Proposes a command to PD's group (this replica must be of it); resolves with its result once applied. */
+  proposePd(command: PdCommand): Promise<PdResult> {
+    return this.propose(() => this.node.propose(tagEntryData(TAG_PD, encodePdCommand(command)))) as Promise<PdResult>;
   }
 
   /** Proposes an admin command (split, merge); resolves with the regions it produced once applied. */
@@ -290,6 +296,9 @@ export class RegionPeer {
             ? { ok: false, error: new ServerBusyError(`region ${this.regionId} is merging into region ${this.merging.targetId}; retry`) }
             : await sm.apply(overlay, this.region, command);
           if (mine) done.push(() => mine.resolve(outcome));
+        } else if (tag === TAG_PD) {
+          const result = await applyPdCommand(overlay, decodePdCommand(payload));
+          if (mine) done.push(() => mine.resolve(result as never));
         } else {
           const outcome = await this.applyAdmin(overlay, decodeAdminCommand(payload), e.index, e.term);
           if (mine) done.push(() => mine.resolve(outcome));

@@ -9,6 +9,7 @@ import { restoreRegion, snapshotRegion } from '../kv/snapshot.ts';
 import type { Snapshot } from '../raft/types.ts';
 import type { ApplyState, RegionState } from './records.ts';
 import { decodeSnapshotEnvelope, encodeRegionState, encodeSnapshotEnvelope } from './records.ts';
+import { PD_GROUP_ID, restorePdState, snapshotPdState } from './pd-state.ts';
 import type { RegionPeer } from './region-peer.ts';
 import { regionStateKey } from './raft-keys.ts';
 
@@ -21,7 +22,7 @@ export async function buildRegionSnapshot(engine: StorageEngine, peer: RegionPee
   const view = await engine.snapshot();
   try {
     const a = peer.storage.applyState;
-    const kv = await snapshotRegion(view, peer.region);
+    const kv = peer.regionId === PD_GROUP_ID ? await snapshotPdState(view) : await snapshotRegion(view, peer.region);
     return {
       metadata: { index: a.applied, term: peer.storage.term(a.applied), confState: a.appliedConfState },
       data: encodeSnapshotEnvelope({ region: peer.region, kv, nowMs: a.nowMs, ...(peer.merging ? { merging: peer.merging } : {}), absorbed: peer.absorbedIds }),
@@ -47,7 +48,7 @@ export function stageSnapshotInstall(peer: RegionPeer, snap: Snapshot, ops: Writ
   if (envelope.region.id !== peer.regionId) {
     throw new Error(`snapshot for region ${envelope.region.id} sent to a replica of region ${peer.regionId}`);
   }
-  const restored = restoreRegion(envelope.kv);
+  const restoreOps = peer.regionId === PD_GROUP_ID ? restorePdState(envelope.kv) : restoreRegion(envelope.kv).batches.flat();
   const applyState: ApplyState = {
     applied: snap.metadata.index,
     truncatedIndex: snap.metadata.index,
@@ -60,7 +61,7 @@ export function stageSnapshotInstall(peer: RegionPeer, snap: Snapshot, ops: Writ
   if (envelope.merging) regionState.merging = envelope.merging;
   if (envelope.absorbed) regionState.absorbed = envelope.absorbed;
   const staged: WriteOp[] = [];
-  for (const batch of restored.batches) for (const op of batch) staged.push(op);
+  for (const op of restoreOps) staged.push(op);
   peer.storage.stageSnapshot(applyState, staged);
   staged.push({ type: 'put', key: regionStateKey(peer.regionId), value: encodeRegionState(regionState) });
   for (const op of staged) ops.push(op);

@@ -30,6 +30,10 @@ import { keyInRegion, keysEqual, rangesOverlap, rangeWithin } from '../region/ke
 import type { RaftRegionMeta } from '../codec/schema.ts';
 import { DEFAULT_MIN_KEYS_TO_SPLIT, mergeRegions } from '../region/split.ts';
 import { decodeAdminCommand, randomId } from './admin.ts';
+import { loadPdState, PD_GROUP_ID, pdGroupRegion, restorePdState } from './pd-state.ts';
+import { decodePdMessage, encodePdMessage, type PdHost, PdService, type PdServiceOptions } from './pd-service.ts';
+import type { Instruction } from '../pd/instructions.ts';
+import type { RegionHeartbeat } from '../pd/types.ts';
 import type { ConfChange, ConfState } from '../raft/types.ts';
 import { encodeMembershipContext } from './membership.ts';
 import { PeerStorage, RAFT_INIT_TERM } from './peer-storage.ts';
@@ -81,6 +85,10 @@ export interface StoreEngineOptions {
   splitCheckIntervalMs?: number;
   /** Allocates ids for new regions and peers (the PD's allocator); default 52 random bits. */
   allocId?: () => number;
+  /** Runs the placement driver: the stores hosting its group, its rules' configuration, timing. */
+  pd?: PdServiceOptions;
+  /** Delivers a PD message to a store (required with `pd`). */
+  sendPd?: (toStoreId: number, payload: Uint8Array) => void;
   /** How often a leader proposes forgetting idle client sessions; default 60 000 ms. */
   sessionGcIntervalMs?: number;
   /** Sessions idle this long are forgotten; default 10 minutes. Clients must give up on a write well before. */
@@ -101,11 +109,15 @@ export type RoleListener = (event: { regionId: number; storeId: number; role: st
 
 export class StoreEngine {
   readonly storeId: number;
-  private readonly opts: Required<Omit<StoreEngineOptions, 'raft' | 'kvLimits'>> & Pick<StoreEngineOptions, 'raft' | 'kvLimits'>;
+  private readonly opts: Required<Omit<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd'>> & Pick<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd'>;
   private readonly engine: StorageEngine;
   private readonly peers = new Map<number, RegionPeer>();
   private readonly sm: KvStateMachine;
   private readonly listeners = new Set<RoleListener>();
+  /** The placement driver's part on this store (heartbeats, instructions; scheduling when PD leader). */
+  readonly pd: PdService | undefined;
+  /** When each peer (of regions led here) was last seen active, for PD's down-peer reports. */
+  private readonly peerSeenMs = new Map<number, number>();
   private running = false;
   private again = false;
   private closed = false;
@@ -145,6 +157,143 @@ export class StoreEngine {
       ...opts,
     };
     this.sm = new KvStateMachine({ limits: opts.kvLimits });
+    if (opts.pd) {
+      if (!opts.sendPd) throw new InvalidArgumentError('sendPd', 'is required with pd');
+      this.pd = new PdService(this.pdHost(), opts.pd);
+    }
+  }
+
+  /** Receives a PD message from another store (or this one). Malformed ones are dropped. */
+  receivePd(fromStoreId: number, payload: Uint8Array): void {
+    if (this.closed || !this.pd) return;
+    const m = decodePdMessage(payload);
+    if (m) this.pd.receive(fromStoreId, m);
+  }
+
+  /** Asks PD to drain this or another store (`offline`: its replicas move away) or forget it (`tombstone`). */
+  setStoreState(storeId: number, state: 'up' | 'offline' | 'tombstone'): void {
+    if (!this.pd) throw new InvalidArgumentError('pd', 'this store runs without a placement driver');
+    this.pd.setStoreState(storeId, state);
+  }
+
+  private pdHost(): PdHost {
+    return {
+      storeId: this.storeId,
+      now: () => this.opts.clock.now(),
+      send: (to, message) => {
+        const bytes = encodePdMessage(message);
+        if (to === this.storeId) this.receivePd(to, bytes);
+        else this.opts.sendPd?.(to, bytes);
+      },
+      pdPeer: () => this.peers.get(PD_GROUP_ID),
+      leaderHeartbeats: () => this.leaderHeartbeats(),
+      storeHeartbeat: () => {
+        const led = [...this.peers.values()].filter((p) => !isPdGroup(p) && p.storage.initialized);
+        return {
+          storeId: this.storeId,
+          capacityBytes: 0,
+          availableBytes: 0,
+          regionCount: led.length,
+          leaderCount: led.filter((p) => p.isLeader()).length,
+          bytesWritten: 0,
+          keysWritten: 0,
+          bytesRead: 0,
+          keysRead: 0,
+          timestampMs: this.opts.clock.now(),
+          state: 'up',
+        };
+      },
+      loadState: () => loadPdState(this.engine),
+      execute: (i) => this.executeInstruction(i),
+      region: (id) => {
+        const p = this.peers.get(id);
+        return p?.storage.initialized ? p.region : undefined;
+      },
+      logger: this.opts.logger,
+    };
+  }
+
+  /** Region heartbeats for every region this store leads: size, lagging and silent peers. */
+  private async leaderHeartbeats(): Promise<RegionHeartbeat[]> {
+    const out: RegionHeartbeat[] = [];
+    const now = this.opts.clock.now();
+    for (const peer of this.peers.values()) {
+      if (isPdGroup(peer) || !peer.isLeader() || !peer.storage.initialized) continue;
+      const status = peer.node.status();
+      const me = peer.region.peers.find((p) => p.id === peer.peerId);
+      if (!me) continue;
+      const downPeers: RegionHeartbeat['downPeers'] = [];
+      const pendingPeers: RegionHeartbeat['pendingPeers'] = [];
+      for (const p of peer.region.peers) {
+        if (p.id === peer.peerId) continue;
+        const pr = status.progress.get(p.id);
+        // Heard from within two election timeouts (heartbeat acknowledgements): alive.
+        const heardMs = pr && Number.isFinite(pr.ticksSinceHeard) ? pr.ticksSinceHeard * this.opts.tickMs : Number.POSITIVE_INFINITY;
+        if (heardMs <= 2 * (this.opts.raft?.electionTick ?? 10) * this.opts.tickMs) this.peerSeenMs.set(p.id, now);
+        if (!this.peerSeenMs.has(p.id)) this.peerSeenMs.set(p.id, now); // give a new peer its time
+        const downMs = now - this.peerSeenMs.get(p.id)!;
+        if (downMs > 2 * (this.opts.raft?.electionTick ?? 10) * this.opts.tickMs) downPeers.push({ peer: p, downSeconds: Math.floor(downMs / 1000) });
+        // Pending: behind the commit index (a learner still catching up, a lagging voter).
+        if (!pr || pr.match < status.commit) pendingPeers.push(p);
+      }
+      const size = await this.engine.approximateSize(prefixedRange(DATA_PREFIX, peer.region.startKey, peer.region.endKey));
+      out.push({
+        region: cloneRegion(peer.region),
+        leader: me,
+        downPeers,
+        pendingPeers,
+        approximateKeys: size.keys,
+        approximateBytes: size.bytes,
+        bytesWritten: 0,
+        keysWritten: 0,
+        bytesRead: 0,
+        keysRead: 0,
+        term: status.term,
+      });
+    }
+    return out;
+  }
+
+  /** Carries out a PD instruction on a region this store leads (the epoch was checked by the caller). */
+  private async executeInstruction(i: Instruction): Promise<void> {
+    switch (i.type) {
+      case 'splitRegion':
+        await this.splitRegion(i.regionId, i.epoch, i.splitKey, { newRegionId: i.newRegionId, newPeerIds: i.newPeerIds });
+        return;
+      case 'transferLeader':
+        await this.transferLeader(i.regionId, i.epoch, i.toStoreId);
+        return;
+      case 'addLearner':
+        await this.changePeer(i.regionId, i.epoch, 'addLearner', i.storeId, i.peerId);
+        return;
+      case 'promoteLearner':
+      case 'removePeer': {
+        const region = this.peers.get(i.regionId)?.region;
+        const peer = region?.peers.find((p) => p.id === i.peerId);
+        if (!peer) return;
+        await this.changePeer(i.regionId, i.epoch, i.type === 'promoteLearner' ? 'promote' : 'remove', peer.storeId);
+        return;
+      }
+      case 'mergeRegions': {
+        const target = this.peers.get(i.targetId);
+        const source = this.peers.get(i.sourceId);
+        if (!target || !source) return;
+        if (target.isLeader() && source.isLeader()) {
+          await this.mergeRegions(i.targetId, i.sourceId);
+        } else if (source.isLeader() && target.leaderStoreId() > 0) {
+          // One store must lead both: hand the source's leadership to the target's leader; PD asks again.
+          await this.transferLeader(i.sourceId, i.epochs.source, target.leaderStoreId());
+        } else if (target.isLeader() && source.leaderStoreId() > 0) {
+          // Ask the source's leader to hand its leadership here; PD sends the merge again.
+          const mine = source.region.peers.find((p) => p.storeId === this.storeId);
+          if (mine) {
+            const transfer: Instruction = { type: 'transferLeader', regionId: i.sourceId, epoch: source.region.epoch, toStoreId: this.storeId, toPeerId: mine.id };
+            this.opts.sendPd?.(source.leaderStoreId(), encodePdMessage({ type: 'instruction', instruction: transfer }));
+          }
+        }
+        return;
+      }
+    }
   }
 
   /**
@@ -152,11 +301,13 @@ export class StoreEngine {
    * Every store of a new cluster bootstraps the same regions. Does nothing if the engine already
    * holds regions, so it is safe to call on every start.
    */
-  static async bootstrap(engine: StorageEngine, storeId: number, regions: readonly Region[]): Promise<void> {
+  static async bootstrap(engine: StorageEngine, storeId: number, regions: readonly Region[], pdStoreIds: readonly number[] = []): Promise<void> {
     const existing = await engine.scan({ ...regionStateRange(), limit: 1 });
     if (existing.length > 0) return;
     const ops: WriteOp[] = [];
-    for (const region of regions) {
+    // PD's own group lives on the first stores, bootstrapped like a region that serves no keys.
+    const all = pdStoreIds.length > 0 ? [...regions, pdGroupRegion(pdStoreIds)] : regions;
+    for (const region of all) {
       const me = region.peers.find((p) => p.storeId === storeId);
       if (!me) continue;
       const storage = PeerStorage.initial(region.id, confStateOf(region));
@@ -254,7 +405,8 @@ export class StoreEngine {
       const envelope = decodeSnapshotEnvelope(message.snapshot?.data ?? new Uint8Array(0));
       if (envelope.region.id !== peer.regionId) throw new Error(`it is for region ${envelope.region.id}`);
       this.supersededBy(peer, envelope.region); // throws if the range clashes with a live region here
-      restoreRegion(envelope.kv); // checks magic, version, checksum and that every key is in range
+      if (isPdGroup(peer)) restorePdState(envelope.kv);
+      else restoreRegion(envelope.kv); // checks magic, version, checksum and that every key is in range
       return true;
     } catch (e) {
       this.counters.badSnapshots++;
@@ -276,8 +428,10 @@ export class StoreEngine {
     if (message.type !== 'MsgApp' && message.type !== 'MsgHeartbeat' && message.type !== 'MsgSnap') return;
     const tomb = this.tombstones.get(regionId);
     if (tomb && (tomb.peerId === message.to || tomb.confVer >= region.confVer)) return;
-    for (const p of this.peers.values()) {
-      if (p.storage.initialized && rangesOverlap(p.region.startKey, p.region.endKey, region.startKey, region.endKey)) return;
+    if (regionId !== PD_GROUP_ID) {
+      for (const p of this.peers.values()) {
+        if (p.storage.initialized && !isPdGroup(p) && rangesOverlap(p.region.startKey, p.region.endKey, region.startKey, region.endKey)) return;
+      }
     }
     this.creating.add(regionId);
     void (async () => {
@@ -347,7 +501,7 @@ export class StoreEngine {
 
   /** The regions this store hosts (initialized replicas only), with leader hints. */
   regions(): RegionInfo[] {
-    return [...this.peers.values()].filter((p) => p.storage.initialized).map((p) => ({ region: cloneRegion(p.region), leaderStoreId: p.leaderStoreId() }));
+    return [...this.peers.values()].filter((p) => p.storage.initialized && !isPdGroup(p)).map((p) => ({ region: cloneRegion(p.region), leaderStoreId: p.leaderStoreId() }));
   }
 
   /** Subscribes to leadership changes of this store's replicas; returns the unsubscribe function. */
@@ -364,7 +518,7 @@ export class StoreEngine {
   private peerFor(regionId: number, epoch: RegionEpoch | undefined): RegionPeer {
     this.checkOpen();
     const peer = this.peers.get(regionId);
-    if (!peer?.storage.initialized) throw new RegionNotFoundError(regionId);
+    if (!peer?.storage.initialized || isPdGroup(peer)) throw new RegionNotFoundError(regionId);
     const cur = peer.region.epoch;
     if (epoch && (epoch.version !== cur.version || epoch.confVer !== cur.confVer)) {
       throw new EpochNotMatchError(regionId, this.regions().map((r) => r.region));
@@ -412,6 +566,7 @@ export class StoreEngine {
     this.cancelTick = this.opts.clock.setTimer(this.opts.tickMs, () => {
       for (const peer of this.peers.values()) peer.node.tick();
       this.maybeExpireSessions();
+      this.pd?.tick();
       this.maybeAutoSplit();
       this.finishMerges();
       this.kick();
@@ -620,8 +775,9 @@ export class StoreEngine {
    */
   private supersededBy(peer: RegionPeer, region: Region): RegionPeer[] {
     const stale: RegionPeer[] = [];
+    if (isPdGroup(peer)) return stale;
     for (const other of this.peers.values()) {
-      if (other === peer || !other.storage.initialized || !rangesOverlap(other.region.startKey, other.region.endKey, region.startKey, region.endKey)) continue;
+      if (other === peer || isPdGroup(other) || !other.storage.initialized || !rangesOverlap(other.region.startKey, other.region.endKey, region.startKey, region.endKey)) continue;
       if (rangeWithin(other.region.startKey, other.region.endKey, region.startKey, region.endKey) && other.region.epoch.version < region.epoch.version) {
         stale.push(other);
         continue;
@@ -680,7 +836,12 @@ export class StoreEngine {
    * with the two regions once applied. Refuses with `TooSmallToSplit` below `minKeysToSplit`,
    * `ServerBusy` while another split of the region is under way, `NotLeader` off the leader.
    */
-  async splitRegion(regionId: number, epoch: RegionEpoch | undefined, splitKey?: Uint8Array): Promise<{ left: Region; right: Region }> {
+  async splitRegion(
+    regionId: number,
+    epoch: RegionEpoch | undefined,
+    splitKey?: Uint8Array,
+    ids?: { newRegionId: number; newPeerIds: number[] },
+  ): Promise<{ left: Region; right: Region }> {
     const peer = this.peerFor(regionId, epoch);
     if (!peer.isLeader()) throw peer.notLeader();
     if (peer.splitPending) throw new ServerBusyError(`a split of region ${regionId} is already under way`);
@@ -695,8 +856,8 @@ export class StoreEngine {
         type: 'split' as const,
         epoch: { ...peer.region.epoch },
         splitKey: key,
-        newRegionId: this.allocId(),
-        newPeerIds: peer.region.peers.map(() => this.allocId()),
+        newRegionId: ids?.newRegionId ?? this.allocId(),
+        newPeerIds: ids?.newPeerIds ?? peer.region.peers.map(() => this.allocId()),
       };
       const outcome = await peer.proposeAdmin(cmd);
       this.kick();
@@ -862,7 +1023,7 @@ export class StoreEngine {
    * promote the learner on a store to voter, or remove the replica on a store. Resolves with the
    * region once applied. The leader's own replica cannot be removed: transfer leadership first.
    */
-  async changePeer(regionId: number, epoch: RegionEpoch | undefined, change: 'addLearner' | 'promote' | 'remove', storeId: number): Promise<Region> {
+  async changePeer(regionId: number, epoch: RegionEpoch | undefined, change: 'addLearner' | 'promote' | 'remove', storeId: number, newPeerId?: number): Promise<Region> {
     const peer = this.peerFor(regionId, epoch);
     if (!peer.isLeader()) throw peer.notLeader();
     this.refuseIfMergeTarget(peer);
@@ -870,7 +1031,7 @@ export class StoreEngine {
     let cc: ConfChange;
     if (change === 'addLearner') {
       if (existing) throw new InvalidArgumentError('storeId', `store ${storeId} already hosts a replica of region ${regionId}`);
-      const id = this.allocId();
+      const id = newPeerId ?? this.allocId();
       cc = { transition: 'auto', changes: [{ type: 'addLearner', nodeId: id }], context: encodeMembershipContext([{ id, storeId, role: 'learner' }]) };
     } else {
       if (!existing) throw new InvalidArgumentError('storeId', `store ${storeId} hosts no replica of region ${regionId}`);
@@ -896,7 +1057,7 @@ export class StoreEngine {
     if (now - this.lastSplitCheckMs < splitCheckIntervalMs) return;
     this.lastSplitCheckMs = now;
     for (const peer of this.peers.values()) {
-      if (!peer.isLeader() || peer.splitPending || !peer.storage.initialized) continue;
+      if (!peer.isLeader() || peer.splitPending || !peer.storage.initialized || isPdGroup(peer)) continue;
       const range = prefixedRange(DATA_PREFIX, peer.region.startKey, peer.region.endKey);
       void this.engine
         .approximateSize(range)
@@ -915,7 +1076,7 @@ export class StoreEngine {
     if (now - this.lastSessionGcMs < this.opts.sessionGcIntervalMs) return;
     this.lastSessionGcMs = now;
     for (const peer of this.peers.values()) {
-      if (!peer.isLeader() || peer.pendingProposals >= this.opts.maxPendingProposals) continue;
+      if (!peer.isLeader() || isPdGroup(peer) || peer.pendingProposals >= this.opts.maxPendingProposals) continue;
       const op = { type: 'expireSessions' as const, idleMs: this.opts.sessionIdleMs, limit: 1000 };
       peer.proposeKv({ clientId: '', seq: 0, nowMs: peer.regionTime(now), op }).catch(() => {
         // Lost leadership meanwhile: the next leader will do it.
@@ -1009,4 +1170,9 @@ export function confStateOf(region: Region): ConfState {
     learnersNext: [],
     autoLeave: false,
   };
+}
+
+/** Whether a replica belongs to PD's group (which serves no keys). */
+function isPdGroup(peer: RegionPeer): boolean {
+  return peer.regionId === PD_GROUP_ID;
 }

@@ -1,0 +1,300 @@
+/**
+ * The running placement driver (DESIGN §6), one per store. Every store sends PD a store heartbeat
+ * and, for each region it leads, a region heartbeat; it carries out the instructions PD sends
+ * back. The store whose replica leads PD's Raft group is the PD leader: it keeps the cluster view
+ * (the pure rules of `src/pd/`), schedules, allocates ids through its group, and records stores
+ * and region metadata there, so a new PD leader starts from them.
+ */
+import { z } from 'zod';
+import { packValue, unpackValue } from '../codec/msgpack.ts';
+import type { PdConfig } from '../pd/config.ts';
+import { resolvePdConfig } from '../pd/config.ts';
+import type { Instruction } from '../pd/instructions.ts';
+import { isInstructionCurrent } from '../pd/instructions.ts';
+import { advanceClock, recordOperators } from '../pd/operators.ts';
+import { createClusterView, handleRegionHeartbeat, handleStoreHeartbeat, setStoreState } from '../pd/region-table.ts';
+import { instructionLeaderStoreId, schedule } from '../pd/schedule.ts';
+import type { ClusterView, RegionHeartbeat, StoreHeartbeat, StoreState } from '../pd/types.ts';
+import type { Logger } from '../ports.ts';
+import type { Region } from '../region/types.ts';
+import { type loadPdState, PD_GROUP_ID } from './pd-state.ts';
+import type { RegionPeer } from './region-peer.ts';
+
+/**
+ * Between stores, a frame `request` item with this id carries a PD message (one way; PD answers
+ * with messages of its own). Client requests use other ids.
+ */
+export const PD_REQUEST_ID = 0;
+
+/** What stores and PD say to each other. */
+export type PdMessage =
+  | { type: 'storeHeartbeat'; heartbeat: StoreHeartbeat }
+  | { type: 'regionHeartbeat'; heartbeat: RegionHeartbeat }
+  | { type: 'instruction'; instruction: Instruction }
+  | { type: 'setStoreState'; storeId: number; state: StoreState }
+  /** A PD store that is not the leader tells a sender where the leader is. */
+  | { type: 'pdLeader'; storeId: number };
+
+/** Encodes a PD message for the wire. */
+export function encodePdMessage(m: PdMessage): Uint8Array {
+  return packValue(m).slice();
+}
+
+const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader']) }).passthrough();
+
+/** Decodes a PD message; undefined for bytes that are not one (dropped by the caller). */
+export function decodePdMessage(bytes: Uint8Array): PdMessage | undefined {
+  try {
+    const raw = unpackValue(bytes);
+    return pdMessageSchema.safeParse(raw).success ? (raw as PdMessage) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the PD service needs of its store. */
+export interface PdHost {
+  readonly storeId: number;
+  now(): number;
+  send(toStoreId: number, message: PdMessage): void;
+  /** This store's replica of PD's group, if it hosts one. */
+  pdPeer(): RegionPeer | undefined;
+  /** The regions this store leads, with their approximate size and peers' health. */
+  leaderHeartbeats(): Promise<RegionHeartbeat[]>;
+  storeHeartbeat(): StoreHeartbeat;
+  /** Reads PD's recorded state from the engine. */
+  loadState(): ReturnType<typeof loadPdState>;
+  /** Carries out an instruction on a region this store leads. */
+  execute(instruction: Instruction): Promise<void>;
+  region(regionId: number): Region | undefined;
+  logger: Logger;
+}
+
+export interface PdServiceOptions {
+  /** The stores hosting PD's group (the first stores of the cluster). */
+  pdStoreIds: number[];
+  config?: Partial<PdConfig>;
+  /** Milliseconds between heartbeats; default 1 000. */
+  heartbeatMs?: number;
+  /** Milliseconds between scheduling rounds on the PD leader; default 1 000. */
+  scheduleMs?: number;
+}
+
+export class PdService {
+  private readonly host: PdHost;
+  readonly config: PdConfig;
+  readonly pdStoreIds: number[];
+  private readonly heartbeatMs: number;
+  private readonly scheduleMs: number;
+  /** The cluster view, while this store is PD leader. */
+  view: ClusterView | undefined;
+  private lastHeartbeatMs = Number.NEGATIVE_INFINITY;
+  private lastScheduleMs = Number.NEGATIVE_INFINITY;
+  private ids: number[] = [];
+  private refilling = false;
+  private leaderHint = 0;
+  /** Regions whose metadata PD recorded, by id and version (to record only changes). */
+  private recorded = new Map<number, string>();
+  /** Counters for status and tests. */
+  readonly counters = { heartbeatsSent: 0, instructionsSent: 0, instructionsRun: 0, schedulingRounds: 0 };
+
+  constructor(host: PdHost, opts: PdServiceOptions) {
+    this.host = host;
+    this.config = resolvePdConfig(opts.config);
+    this.pdStoreIds = [...opts.pdStoreIds];
+    this.heartbeatMs = opts.heartbeatMs ?? 1000;
+    this.scheduleMs = opts.scheduleMs ?? 1000;
+  }
+
+  /** The store believed to lead PD (its group's leader), for heartbeats. */
+  private pdLeaderStore(): number {
+    const peer = this.host.pdPeer();
+    const lead = peer?.leaderStoreId() ?? 0;
+    if (lead > 0) return lead;
+    if (this.leaderHint > 0) return this.leaderHint;
+    return this.pdStoreIds[Math.floor(this.host.now() / this.heartbeatMs) % this.pdStoreIds.length];
+  }
+
+  /** Called on every store tick. */
+  tick(): void {
+    const now = this.host.now();
+    const peer = this.host.pdPeer();
+    if (peer?.isLeader()) {
+      if (!this.view) void this.becomeLeader();
+    } else if (this.view) {
+      this.view = undefined; // lost PD leadership: a new leader rebuilds its view
+    }
+    if (now - this.lastHeartbeatMs >= this.heartbeatMs) {
+      this.lastHeartbeatMs = now;
+      void this.sendHeartbeats();
+    }
+    if (this.view && now - this.lastScheduleMs >= this.scheduleMs) {
+      this.lastScheduleMs = now;
+      this.scheduleRound();
+    }
+  }
+
+  private async becomeLeader(): Promise<void> {
+    const view0 = createClusterView(this.config, this.host.now());
+    this.view = view0;
+    const { stores } = await this.host.loadState();
+    let view = this.view ?? view0;
+    for (const s of stores) if (s.state !== 'up') view = setStoreState(view, s.id, s.state);
+    if (this.view) this.view = view;
+    this.recorded.clear();
+  }
+
+  private async sendHeartbeats(): Promise<void> {
+    const to = this.pdLeaderStore();
+    this.host.send(to, { type: 'storeHeartbeat', heartbeat: this.host.storeHeartbeat() });
+    for (const hb of await this.host.leaderHeartbeats()) {
+      this.host.send(to, { type: 'regionHeartbeat', heartbeat: hb });
+      this.counters.heartbeatsSent++;
+    }
+  }
+
+  /** Handles a message from another store (or this one). */
+  receive(fromStoreId: number, m: PdMessage): void {
+    const now = this.host.now();
+    if (m.type === 'pdLeader') {
+      this.leaderHint = m.storeId;
+      return;
+    }
+    if (m.type !== 'instruction' && !this.view) {
+      this.redirect(fromStoreId, m);
+      return;
+    }
+    switch (m.type) {
+      case 'instruction':
+        void this.runInstruction(m.instruction);
+        return;
+      case 'storeHeartbeat':
+        if (!this.view) return;
+        this.view = handleStoreHeartbeat(this.view, m.heartbeat, now);
+        return;
+      case 'regionHeartbeat': {
+        if (!this.view) return;
+        const result = handleRegionHeartbeat(this.view, m.heartbeat, now);
+        if (result.ok) {
+          this.view = result.view;
+          this.record(m.heartbeat.region, result.removedRegionIds);
+        }
+        return;
+      }
+      case 'setStoreState':
+        if (!this.view) return;
+        this.view = setStoreState(this.view, m.storeId, m.state);
+        void this.host.pdPeer()?.proposePd({ type: 'putStore', store: { id: m.storeId, state: m.state } }).catch(() => undefined);
+        return;
+    }
+  }
+
+  /** Not the PD leader: pass the message on to the leader this store knows of, and tell the sender. */
+  private redirect(fromStoreId: number, m: PdMessage): void {
+    const lead = this.host.pdPeer()?.leaderStoreId() ?? 0;
+    if (lead === 0 || lead === this.host.storeId) return;
+    this.host.send(lead, m);
+    if (fromStoreId !== this.host.storeId) this.host.send(fromStoreId, { type: 'pdLeader', storeId: lead });
+  }
+
+  /** Records region metadata in PD's group when it changed (epoch), so a new PD leader knows it. */
+  private record(region: Region, removedRegionIds: readonly number[]): void {
+    const peer = this.host.pdPeer();
+    if (!peer?.isLeader()) return;
+    const tag = `${region.epoch.confVer}.${region.epoch.version}`;
+    if (this.recorded.get(region.id) !== tag) {
+      this.recorded.set(region.id, tag);
+      peer.proposePd({ type: 'putRegion', region }).catch(() => this.recorded.delete(region.id));
+    }
+    for (const id of removedRegionIds) {
+      this.recorded.delete(id);
+      peer.proposePd({ type: 'removeRegion', regionId: id }).catch(() => undefined);
+    }
+  }
+
+  private allocId = (): number => {
+    const id = this.ids.shift();
+    if (id === undefined) throw new Error('no ids');
+    return id;
+  };
+
+  private refillIds(): void {
+    const peer = this.host.pdPeer();
+    if (this.refilling || !peer?.isLeader()) return;
+    this.refilling = true;
+    peer
+      .proposePd({ type: 'allocIds', count: 256 })
+      .then((r) => {
+        if (r) for (let i = r.start; i < r.end; i++) this.ids.push(i);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.refilling = false;
+      });
+  }
+
+  private scheduleRound(): void {
+    if (!this.view) return;
+    if (this.ids.length < 64) this.refillIds();
+    if (this.ids.length < 16) return; // schedule once ids are at hand
+    this.counters.schedulingRounds++;
+    let view = advanceClock(this.view, this.host.now());
+    let instructions: Instruction[];
+    try {
+      instructions = schedule(view, this.config, this.allocId);
+    } catch (e) {
+      this.host.logger.warn('scheduling round failed', { error: String(e) });
+      return;
+    }
+    view = recordOperators(view, instructions, this.host.now());
+    this.view = view;
+    for (const instruction of instructions) {
+      const to = instructionLeaderStoreId(view, instruction);
+      if (to === undefined) continue;
+      this.counters.instructionsSent++;
+      this.host.logger.debug('pd instruction sent', { to, instruction: describeInstruction(instruction) });
+      this.host.send(to, { type: 'instruction', instruction });
+    }
+  }
+
+  private async runInstruction(instruction: Instruction): Promise<void> {
+    if (!isInstructionCurrent(instruction, (id) => this.host.region(id))) {
+      this.host.logger.debug('pd instruction skipped: its epoch is not current here', { instruction: describeInstruction(instruction) });
+      return;
+    }
+    try {
+      await this.host.execute(instruction);
+      this.counters.instructionsRun++;
+    } catch (e) {
+      this.host.logger.debug('instruction not carried out', { type: instruction.type, error: String(e) });
+    }
+  }
+
+  /** Asks PD to drain a store (its replicas move elsewhere) or to forget it. */
+  setStoreState(storeId: number, state: StoreState): void {
+    this.host.send(this.pdLeaderStore(), { type: 'setStoreState', storeId, state });
+  }
+
+  /** Whether PD's group id is `regionId` (PD's group serves no keys). */
+  static isPdGroup(regionId: number): boolean {
+    return regionId === PD_GROUP_ID;
+  }
+}
+
+/** A short readable form of an instruction, for logs. */
+export function describeInstruction(i: Instruction): string {
+  switch (i.type) {
+    case 'splitRegion':
+      return `split ${i.regionId}`;
+    case 'transferLeader':
+      return `transfer-leader ${i.regionId} -> store ${i.toStoreId}`;
+    case 'addLearner':
+      return `add-learner ${i.regionId} on store ${i.storeId}`;
+    case 'promoteLearner':
+      return `promote ${i.regionId} peer ${i.peerId}`;
+    case 'removePeer':
+      return `remove ${i.regionId} peer ${i.peerId}`;
+    case 'mergeRegions':
+      return `merge ${i.sourceId} into ${i.targetId}`;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The placement driver running in-page: PD's group on the first stores, heartbeats, and each rule
+ * acting on a live cluster — automatic split, replica placement when stores join, replication
+ * restored after a store is lost, leader balance, and draining a store that is removed.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LocalCluster } from '../../adapters/local-cluster.ts';
+import type { VirtualClock } from '../../adapters/runtime/virtual-clock.ts';
+import { drive, elapse, virtualCluster } from './helpers.ts';
+
+let cluster: LocalCluster | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+const pd = { config: { storeDownMs: 3000, splitKeys: 40, splitBytes: 1 << 30, mergeKeys: 5, mergeBytes: 1 << 20, operatorTimeoutMs: 10_000 }, heartbeatMs: 500, scheduleMs: 500 };
+
+function placement(c: LocalCluster) {
+  const replicas = new Map<number, number>();
+  const leaders = new Map<number, number>();
+  for (const id of c.storeIds) {
+    const s = c.store(id);
+    if (!s) continue;
+    const infos = s.regions();
+    replicas.set(id, infos.length);
+    leaders.set(id, infos.filter((i) => i.leaderStoreId === id).length);
+  }
+  return { replicas, leaders };
+}
+
+async function regionsFullyReplicated(c: LocalCluster, clock: VirtualClock, factor: number): Promise<boolean> {
+  const regions = await drive(clock, c.client().admin.regions());
+  return regions.every((r) => r.peers.filter((p) => p.role === 'voter' && c.store(p.storeId)).length === factor);
+}
+
+describe('placement driver', () => {
+  it('splits by size, spreads replicas onto new stores, balances leaders, restores replication after a loss, drains a removed store', async () => {
+    const v = await virtualCluster({ stores: 3, pd });
+    cluster = v.cluster;
+    const kv = cluster.client();
+    // Auto split: PD sees the region pass splitKeys in its heartbeats.
+    for (let round = 0; round < 5; round++) {
+      await drive(v.clock, kv.putAll(Array.from({ length: 30 }, (_, i) => ({ key: `k${round}-${String(i).padStart(3, '0')}`, value: 'x' }))));
+      await elapse(v.clock, 1500);
+    }
+    const afterSplits = await drive(v.clock, kv.admin.regions());
+    expect(afterSplits.length).toBeGreaterThanOrEqual(3);
+
+    // Two new stores: PD adds replicas there until replicas are even (within tolerance).
+    await cluster.addStore();
+    await cluster.addStore();
+    await elapse(v.clock, 40_000);
+    const spread = placement(cluster);
+    const counts = [...spread.replicas.values()];
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+    expect(spread.replicas.get(4)).toBeGreaterThan(0);
+    expect(spread.replicas.get(5)).toBeGreaterThan(0);
+    const leaderCounts = [...spread.leaders.values()];
+    expect(Math.max(...leaderCounts) - Math.min(...leaderCounts)).toBeLessThanOrEqual(1);
+    expect(await regionsFullyReplicated(cluster, v.clock, 3)).toBe(true);
+
+    // Lose store 5 for good: after storeDownMs its regions are re-replicated elsewhere.
+    await cluster.stopStore(5);
+    await elapse(v.clock, 30_000);
+    expect(await regionsFullyReplicated(cluster, v.clock, 3)).toBe(true);
+
+    // Every key is still there.
+    expect((await drive(v.clock, kv.scan('', ''))).length).toBe(150);
+
+    // Remove store 4 cleanly: drained first.
+    await drive(v.clock, cluster.removeStore(4), 200_000);
+    expect(await regionsFullyReplicated(cluster, v.clock, 3)).toBe(true);
+    expect((await drive(v.clock, kv.scan('', ''))).length).toBe(150);
+  }, 120_000);
+});
