@@ -93,6 +93,8 @@ export class PdService {
   private ids: number[] = [];
   private refilling = false;
   private leaderHint = 0;
+  /** States PD decided for stores (draining, removed), applied to the view as stores report in. */
+  private storeStates = new Map<number, StoreState>();
   /** Regions whose metadata PD recorded, by id and version (to record only changes). */
   private recorded = new Map<number, string>();
   /** Counters for status and tests. */
@@ -135,13 +137,21 @@ export class PdService {
   }
 
   private async becomeLeader(): Promise<void> {
-    const view0 = createClusterView(this.config, this.host.now());
-    this.view = view0;
-    const { stores } = await this.host.loadState();
-    let view = this.view ?? view0;
-    for (const s of stores) if (s.state !== 'up') view = setStoreState(view, s.id, s.state);
-    if (this.view) this.view = view;
+    this.view = createClusterView(this.config, this.host.now());
     this.recorded.clear();
+    // Store states PD decided before (draining, removed) apply as each store reports in.
+    const { stores } = await this.host.loadState();
+    this.storeStates = new Map(stores.filter((s) => s.state !== 'up').map((s) => [s.id, s.state]));
+  }
+
+  /** Applies a store state to the view, once PD knows the store. */
+  private applyStoreState(storeId: number, state: StoreState): void {
+    if (!this.view?.stores.has(storeId)) return;
+    try {
+      this.view = setStoreState(this.view, storeId, state);
+    } catch (e) {
+      this.host.logger.warn('store state not applied', { storeId, state, error: String(e) });
+    }
   }
 
   private async sendHeartbeats(): Promise<void> {
@@ -168,10 +178,13 @@ export class PdService {
       case 'instruction':
         void this.runInstruction(m.instruction);
         return;
-      case 'storeHeartbeat':
+      case 'storeHeartbeat': {
         if (!this.view) return;
         this.view = handleStoreHeartbeat(this.view, m.heartbeat, now);
+        const decided = this.storeStates.get(m.heartbeat.storeId);
+        if (decided) this.applyStoreState(m.heartbeat.storeId, decided);
         return;
+      }
       case 'regionHeartbeat': {
         if (!this.view) return;
         const result = handleRegionHeartbeat(this.view, m.heartbeat, now);
@@ -183,7 +196,8 @@ export class PdService {
       }
       case 'setStoreState':
         if (!this.view) return;
-        this.view = setStoreState(this.view, m.storeId, m.state);
+        this.storeStates.set(m.storeId, m.state);
+        this.applyStoreState(m.storeId, m.state);
         void this.host.pdPeer()?.proposePd({ type: 'putStore', store: { id: m.storeId, state: m.state } }).catch(() => undefined);
         return;
     }

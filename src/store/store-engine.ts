@@ -30,7 +30,7 @@ import { keyInRegion, keysEqual, rangesOverlap, rangeWithin } from '../region/ke
 import type { RaftRegionMeta } from '../codec/schema.ts';
 import { DEFAULT_MIN_KEYS_TO_SPLIT, mergeRegions } from '../region/split.ts';
 import { decodeAdminCommand, randomId } from './admin.ts';
-import { loadPdState, PD_GROUP_ID, pdGroupRegion, restorePdState } from './pd-state.ts';
+import { loadPdState, PD_GROUP_ID, PD_PREFIX, pdGroupRegion, restorePdState } from './pd-state.ts';
 import { decodePdMessage, encodePdMessage, type PdHost, PdService, type PdServiceOptions } from './pd-service.ts';
 import type { Instruction } from '../pd/instructions.ts';
 import type { RegionHeartbeat } from '../pd/types.ts';
@@ -566,6 +566,7 @@ export class StoreEngine {
     this.cancelTick = this.opts.clock.setTimer(this.opts.tickMs, () => {
       for (const peer of this.peers.values()) peer.node.tick();
       this.maybeExpireSessions();
+      this.probeSilentReplicas();
       this.pd?.tick();
       this.maybeAutoSplit();
       this.finishMerges();
@@ -1049,6 +1050,28 @@ export class StoreEngine {
     return this.opts.allocId ? this.opts.allocId() : randomId(this.opts.rand);
   }
 
+  /**
+   * A replica that has heard from no leader for many election timeouts may have been removed
+   * without learning it (a learner never campaigns, so nobody would tell it): it says hello to its
+   * region's other replicas, and a member with a newer membership answers with a tombstone.
+   */
+  private probeSilentReplicas(): void {
+    const silentTicks = 10 * (this.opts.raft?.electionTick ?? 10);
+    for (const peer of this.peers.values()) {
+      if (isPdGroup(peer) || !peer.storage.initialized || peer.isLeader()) continue;
+      const elapsed = peer.node.raft.electionElapsed;
+      if (elapsed === 0 || elapsed % silentTicks !== 0) continue;
+      const r = peer.region;
+      const region = { startKey: r.startKey, endKey: r.endKey, confVer: r.epoch.confVer, version: r.epoch.version };
+      for (const other of r.peers) {
+        if (other.id === peer.peerId || other.storeId === this.storeId) continue;
+        // Term 0: a member's core drops it; a store that no longer counts us a member answers.
+        const message = makeMessage({ type: 'MsgHeartbeatResp', from: peer.peerId, to: other.id });
+        this.opts.sendRaft(other.storeId, [{ regionId: r.id, message, region }]);
+      }
+    }
+  }
+
   /** On leaders, now and then: split regions whose keys or bytes passed `splitKeys` / `splitBytes`. */
   private maybeAutoSplit(): void {
     const { splitKeys, splitBytes, splitCheckIntervalMs } = this.opts;
@@ -1137,7 +1160,8 @@ export class StoreEngine {
         for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193) >>> 0;
         h = Math.imul(h ^ 0xff, 0x01000193) >>> 0;
       };
-      for (const range of regionRanges(peer.region)) {
+      const ranges = isPdGroup(peer) ? [{ start: Uint8Array.of(PD_PREFIX), end: Uint8Array.of(PD_PREFIX + 1) }] : regionRanges(peer.region);
+      for (const range of ranges) {
         for (const kv of await view.scan(range)) {
           mix(kv.key);
           mix(kv.value);

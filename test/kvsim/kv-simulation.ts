@@ -16,6 +16,7 @@ import { FlotillaError } from '../../src/errors.ts';
 import { checkOperations, flotillaKvModel, type FlotillaKvInput, type FlotillaKvOutput, type Operation } from '../../src/linearizability/index.ts';
 import type { Rand, StorageEngine } from '../../src/ports.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
+import { compareKeys } from '../../src/region/keys.ts';
 
 export interface KvSimOptions {
   seed: number;
@@ -25,6 +26,11 @@ export interface KvSimOptions {
   workloadMs?: number;
   /** Print each fault as it happens. */
   verbose?: boolean;
+  /**
+   * Run the placement driver (auto split and merge by tiny thresholds, replica placement and
+   * repair, leader balance) while the cluster grows from 3 to 5 stores and shrinks back.
+   */
+  pd?: boolean;
   /** Called with each store's engine (for debugging a failing seed). */
   onEngine?: (storeId: number, engine: import('../../src/ports.ts').StorageEngine) => void;
 }
@@ -44,6 +50,8 @@ export interface KvSimResult {
 }
 
 const KEYS = ['a', 'f', 'k', 'p', 'u'];
+/** Tiny thresholds, so that PD splits and merges a five-key space; stores count as down quickly. */
+const PD_CONFIG = { storeDownMs: 1500, splitKeys: 4, splitBytes: 1 << 30, mergeKeys: 2, mergeBytes: 1 << 20, operatorTimeoutMs: 5000 };
 const SPLITS = ['e', 'n'];
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
@@ -60,16 +68,17 @@ interface LockEvent {
 /** Runs one seed; never throws for a found bug, it reports it in `failures`. */
 export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> {
   const rand = createSeededRand(opts.seed);
-  const stores = opts.stores ?? (rand.int(2) === 0 ? 3 : 5);
+  const stores = opts.pd ? 3 : (opts.stores ?? (rand.int(2) === 0 ? 3 : 5));
   const clock = createVirtualClock();
   const engines = new Map<number, StorageEngine>();
   const cluster = await createLocalCluster({
     stores,
     clock,
     seed: opts.seed,
-    initialSplitKeys: SPLITS,
+    initialSplitKeys: opts.pd ? [] : SPLITS,
     // Compact logs early and often, so that replicas that fall behind catch up by snapshot.
     store: { logGcThreshold: 5 + rand.int(40) },
+    ...(opts.pd ? { pd: { config: PD_CONFIG, heartbeatMs: 300, scheduleMs: 300 } } : {}),
     storage: async (id) => {
       const engine = await createFaultyStorage(createMemoryStorage(), { rand: createSeededRand(opts.seed * 31 + id) });
       engines.set(id, engine);
@@ -86,7 +95,7 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
   let regions = 0;
   try {
     await drive(clock, cluster.waitForLeaders(), 60_000);
-    const workloadMs = opts.workloadMs ?? 3000;
+    const workloadMs = opts.workloadMs ?? (opts.pd ? 10_000 : 3000);
     const nClients = opts.clients ?? 4;
     const workers = Array.from({ length: nClients }, (_, i) =>
       clientLoop(cluster.client({ retry: { timeoutMs: 2000, attemptTimeoutMs: 400 } }), i, createSeededRand(opts.seed * 977 + i), clock, history, locks, () => running).catch(
@@ -95,7 +104,7 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
         },
       ),
     );
-    const nemesis = faultLoop(cluster, clock, rand, () => running, opts.verbose ?? false, () => faults++);
+    const nemesis = faultLoop(cluster, clock, rand, () => running, opts.verbose ?? false, () => faults++, opts.pd ?? false);
     await elapse(clock, workloadMs);
     running = false;
     await drive(clock, Promise.all([...workers, nemesis]), 60_000);
@@ -112,6 +121,11 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
       history.push({ clientId: 1000, input: { op: 'get', key }, output: value, call, return: clock.now() });
     }
     await elapse(clock, 500);
+    if (opts.pd) {
+      await checkPlacement(cluster, clock, failures);
+      // Long enough for a removed replica that missed its notice to say hello and be told.
+      await elapse(clock, 12_000);
+    }
     checkHistory(history, failures);
     checkLocks(locks, failures);
     await checkReplicas(cluster, clock, failures);
@@ -279,15 +293,28 @@ async function lockStep(lock: ReturnType<KvClient['getDistributedLock']>, clock:
   }
 }
 
-async function faultLoop(cluster: LocalCluster, clock: VirtualClock, rand: Rand, running: () => boolean, verbose: boolean, count: () => void): Promise<void> {
+async function faultLoop(cluster: LocalCluster, clock: VirtualClock, rand: Rand, running: () => boolean, verbose: boolean, count: () => void, pd: boolean): Promise<void> {
   const ids = cluster.storeIds;
   const down = new Set<number>();
   while (running()) {
     await sleep(clock, 100 + rand.int(400));
     if (!running()) break;
     count();
-    const action = rand.int(8);
     const log = (what: string) => verbose && console.log(`t=${clock.now()} ${what}`);
+    // With PD the cluster grows to 5 stores and shrinks back (PD's own stores, 1-3, stay).
+    if (pd && rand.int(4) === 0) {
+      const extra = ids.filter((s) => s > 3 && !down.has(s));
+      if (ids.length < 5 && rand.int(2) === 0) log(`add store ${await cluster.addStore()}`);
+      else if (extra.length > 0) {
+        const gone = extra[rand.int(extra.length)];
+        await cluster.removeStore(gone, 4000).then(
+          () => log(`removed store ${gone}`),
+          (e) => log(`remove store ${gone} unfinished: ${(e as Error).message.slice(0, 60)}`),
+        );
+      }
+      continue;
+    }
+    const action = rand.int(pd ? 6 : 8);
     if (action === 0) {
       const cut = rand.int(ids.length - 1) + 1;
       const shuffled = [...ids].sort(() => rand.next() - 0.5);
@@ -345,6 +372,51 @@ async function faultLoop(cluster: LocalCluster, clock: VirtualClock, rand: Rand,
   for (const id of down) await cluster.restartStore(id);
 }
 
+/**
+ * Once quiet, with PD: no store serves overlapping regions; PD's view covers the key space exactly
+ * once; every region is back to three voters on live stores (waiting for PD to repair it).
+ */
+async function checkPlacement(cluster: LocalCluster, clock: VirtualClock, failures: string[]): Promise<void> {
+  const live = () => cluster.storeIds.filter((s) => cluster.store(s));
+  const regionsNow = () => {
+    const byId = new Map<number, { startKey: Uint8Array; endKey: Uint8Array; voters: number[] }>();
+    for (const s of live()) {
+      for (const info of cluster.store(s)!.regions()) {
+        if (info.leaderStoreId !== s) continue; // the leader's view of each region
+        byId.set(info.region.id, { ...info.region, voters: info.region.peers.filter((p) => p.role === 'voter').map((p) => p.storeId) });
+      }
+    }
+    return byId;
+  };
+  let repaired = false;
+  for (let waited = 0; waited < 60_000 && !repaired; waited += 500) {
+    await elapse(clock, 500);
+    const regions = [...regionsNow().values()];
+    repaired = regions.length > 0 && regions.every((r) => r.voters.length === 3 && r.voters.every((s) => cluster.store(s)));
+  }
+  if (!repaired) failures.push(`replication factor not restored: ${JSON.stringify([...regionsNow().values()].map((r) => r.voters))}`);
+  for (const s of live()) {
+    const mine = cluster.store(s)!.regions().map((i) => i.region).sort((a, b) => compareKeys(a.startKey, b.startKey));
+    for (let i = 1; i < mine.length; i++) {
+      const prev = mine[i - 1];
+      if (prev.endKey.length === 0 || compareKeys(prev.endKey, mine[i].startKey) > 0) failures.push(`store ${s}: regions ${prev.id} and ${mine[i].id} overlap`);
+    }
+  }
+  const pdView = live().map((s) => cluster.store(s)!.pd?.view).find((v) => v);
+  if (!pdView) {
+    failures.push('no PD leader with a view once quiet');
+    return;
+  }
+  const ranges = [...pdView.regions.values()].map((r) => r.region).sort((a, b) => compareKeys(a.startKey, b.startKey));
+  let cursor: Uint8Array = new Uint8Array(0);
+  for (const r of ranges) {
+    if (compareKeys(r.startKey, cursor) !== 0) failures.push(`PD's view: region ${r.id} starts at ${text(r.startKey)}, expected ${text(cursor)} (gap or overlap)`);
+    cursor = r.endKey;
+    if (cursor.length === 0) break;
+  }
+  if (ranges.length === 0 || ranges[ranges.length - 1].endKey.length !== 0) failures.push("PD's view does not reach the end of the key space");
+}
+
 function checkHistory(history: Operation<FlotillaKvInput, FlotillaKvOutput>[], failures: string[]): void {
   const result = checkOperations(flotillaKvModel(), history, { maxSteps: 20_000_000 });
   if (result.result === 'illegal') failures.push(`history is not linearizable: ${result.illegal?.message ?? ''}`);
@@ -366,10 +438,23 @@ function checkLocks(locks: LockEvent[], failures: string[]): void {
 }
 
 async function checkReplicas(cluster: LocalCluster, clock: VirtualClock, failures: string[]): Promise<void> {
+  // Replicas removed from their region must be gone by now (told by the leader, or by answering
+  // their hellos); the members of each region must hold identical state.
+  const members = new Map<number, Set<number>>();
+  for (const id of cluster.storeIds) {
+    for (const s of cluster.store(id)?.status() ?? []) {
+      if (s.raft.role === 'leader') members.set(s.region.id, new Set(s.region.peers.map((p) => p.storeId)));
+    }
+  }
   const byRegion = new Map<number, Array<{ store: number; applied: number; pairs: number; digest: number }>>();
   for (const id of cluster.storeIds) {
     const store = cluster.store(id);
     for (const s of store?.status() ?? []) {
+      const m = members.get(s.region.id);
+      if (m && !m.has(id)) {
+        failures.push(`store ${id} still holds a replica of region ${s.region.id}, which its leader no longer counts as a member`);
+        continue;
+      }
       const d = await drive(clock, store!.regionDigest(s.region.id), 1000);
       const list = byRegion.get(s.region.id) ?? [];
       list.push({ store: id, ...d });

@@ -1,5 +1,5 @@
 /**
- * npm run soak:kv -- [--seeds N] [--from S] [--seed S] [--verbose]
+ * npm run soak:kv -- [--seeds N] [--from S] [--seed S] [--pd] [--verbose]
  * Runs the KV simulation over many seeds (or replays one) and prints every failure.
  */
 import { runKvSimulation } from './kv-simulation.ts';
@@ -13,11 +13,12 @@ const one = flag('seed');
 const from = one ? Number(one) : Number(flag('from') ?? 1);
 const count = one ? 1 : Number(flag('seeds') ?? 1000);
 const verbose = args.includes('--verbose');
+const pd = args.includes('--pd');
 const t0 = performance.now();
 let failed = 0;
 let operations = 0;
 for (let seed = from; seed < from + count; seed++) {
-  const r = await runKvSimulation({ seed, verbose });
+  const r = await runKvSimulation({ seed, verbose, pd });
   operations += r.operations;
   if (!r.ok) {
     failed++;
