@@ -56,6 +56,14 @@ export interface SimOptions {
   maxInflightMsgs: number;
   /** Bytes of committed entries per Ready (small: entries are applied in several Readies). */
   maxCommittedSizePerReady: number;
+  /** Payload bytes in flight per follower (0: no limit). */
+  maxInflightBytes: number;
+  /** Uncommitted bytes a leader accepts before refusing proposals (0: no limit). */
+  maxUncommittedEntriesSize: number;
+  /** Every read is a lease read (`readOnlyOption: 'leaseBased'`); needs leaseReads. */
+  leaseBasedReadOnly: boolean;
+  /** Followers refuse to forward proposals. */
+  disableProposalForwarding: boolean;
   /**
    * 0: every replica starts with the initial voters and an empty log. Otherwise the voters start
    * from a snapshot at this index and spares start empty (they join through a snapshot).
@@ -91,6 +99,7 @@ export function optionsForSeed(seed: number): SimOptions {
   const checkQuorum = pick(1, 2) === 0;
   const preVote = pick(2, 2) === 0;
   const leaseReads = checkQuorum && pick(3, 3) === 0;
+  const maxSizePerMsg = [64, 256, 4096][pick(5, 3)];
   const electionTick = 10;
   return {
     seed,
@@ -104,9 +113,13 @@ export function optionsForSeed(seed: number): SimOptions {
     asyncWriteP: [0, 0.3, 0.7][pick(4, 3)],
     electionTick,
     heartbeatTick: 2,
-    maxSizePerMsg: [64, 256, 4096][pick(5, 3)],
+    maxSizePerMsg,
     maxInflightMsgs: [1, 4, 64][pick(6, 3)],
     maxCommittedSizePerReady: [64, 1024 * 1024][pick(12, 2)],
+    maxInflightBytes: pick(14, 3) === 0 ? 2 * maxSizePerMsg : 0,
+    maxUncommittedEntriesSize: pick(15, 3) === 0 ? 24 : 0,
+    leaseBasedReadOnly: leaseReads && pick(16, 2) === 0,
+    disableProposalForwarding: pick(17, 4) === 0,
     snapshotEvery: [0, 8, 25][pick(7, 3)],
     bootstrapIndex: pick(13, 2) === 0 ? 5 : 0,
     faultTicks: 200 + pick(8, 400),

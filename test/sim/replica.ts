@@ -215,6 +215,10 @@ export function startReplica(sim: Sim, rep: Replica): void {
     maxSizePerMsg: o.maxSizePerMsg,
     maxInflightMsgs: o.maxInflightMsgs,
     maxCommittedSizePerReady: o.maxCommittedSizePerReady,
+    maxInflightBytes: o.maxInflightBytes,
+    maxUncommittedEntriesSize: o.maxUncommittedEntriesSize,
+    readOnlyOption: o.leaseBasedReadOnly ? 'leaseBased' : 'safe',
+    disableProposalForwarding: o.disableProposalForwarding,
     applied: snap.metadata.index,
     // A bootstrapped replica starts in term `bootstrapIndex`; only a real restart is one.
     ...(o.bootstrapIndex > 0 ? { restarted: rep.incarnation > 0 } : {}),

@@ -27,6 +27,7 @@ export function runPreVoteScenario(core: SimCore, seed: number, trace: ((line: s
     preVote: true,
     checkQuorum: false,
     leaseReads: false,
+    leaseBasedReadOnly: false,
     transferP: 0,
     confChangeP: 0,
     coldRestart: false,

@@ -31,7 +31,8 @@ function attempt(sim: Sim, what: string, fn: () => void): boolean {
     return true;
   } catch (err) {
     if (err instanceof sim.core.RaftError) {
-      event(sim, `${what} refused ${err.code}`);
+      const reason = (err as { reason?: string }).reason;
+      event(sim, `${what} refused ${err.code}${reason ? `/${reason}` : ''}`);
       return false;
     }
     throw err;
