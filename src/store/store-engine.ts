@@ -404,7 +404,7 @@ export class StoreEngine {
     try {
       const envelope = decodeSnapshotEnvelope(message.snapshot?.data ?? new Uint8Array(0));
       if (envelope.region.id !== peer.regionId) throw new Error(`it is for region ${envelope.region.id}`);
-      this.supersededBy(peer, envelope.region); // throws if the range clashes with a live region here
+      this.supersededBy(peer, envelope.region, envelope.absorbed); // throws if the range clashes with a live region here
       if (isPdGroup(peer)) restorePdState(envelope.kv);
       else restoreRegion(envelope.kv); // checks magic, version, checksum and that every key is in range
       return true;
@@ -616,7 +616,7 @@ export class StoreEngine {
       if (rd.snapshot) {
         const install = stageSnapshotInstall(peer, rd.snapshot, ops);
         // Regions merged into this one while this store lagged go with the install, atomically.
-        const superseded = this.supersededBy(peer, install.regionState.region);
+        const superseded = this.supersededBy(peer, install.regionState.region, install.regionState.absorbed);
         for (const old of superseded) this.stageRetire(old, ops);
         installs.set(peer, { ...install, superseded });
       }
@@ -774,10 +774,15 @@ export class StoreEngine {
    * into it while this store lagged (older, and inside its range). Throws if the range overlaps a
    * region here that it does not supersede (say, an unsplit parent: the split will come).
    */
-  private supersededBy(peer: RegionPeer, region: Region): RegionPeer[] {
+  private supersededBy(peer: RegionPeer, region: Region, absorbed: readonly number[] = []): RegionPeer[] {
     const stale: RegionPeer[] = [];
     if (isPdGroup(peer)) return stale;
     for (const other of this.peers.values()) {
+      // A region the snapshot's region absorbed (even if its range has since been split off again).
+      if (other !== peer && absorbed.includes(other.regionId)) {
+        stale.push(other);
+        continue;
+      }
       if (other === peer || isPdGroup(other) || !other.storage.initialized || !rangesOverlap(other.region.startKey, other.region.endKey, region.startKey, region.endKey)) continue;
       if (rangeWithin(other.region.startKey, other.region.endKey, region.startKey, region.endKey) && other.region.epoch.version < region.epoch.version) {
         stale.push(other);
