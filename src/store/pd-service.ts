@@ -10,7 +10,7 @@ import { packValue, unpackValue } from '../codec/msgpack.ts';
 import type { PdConfig } from '../pd/config.ts';
 import { resolvePdConfig } from '../pd/config.ts';
 import type { Instruction } from '../pd/instructions.ts';
-import { isInstructionCurrent } from '../pd/instructions.ts';
+import { instructionRegions, isInstructionCurrent } from '../pd/instructions.ts';
 import { advanceClock, recordOperators } from '../pd/operators.ts';
 import { createClusterView, handleRegionHeartbeat, handleStoreHeartbeat, setStoreState } from '../pd/region-table.ts';
 import { instructionLeaderStoreId, schedule } from '../pd/schedule.ts';
@@ -33,14 +33,16 @@ export type PdMessage =
   | { type: 'instruction'; instruction: Instruction }
   | { type: 'setStoreState'; storeId: number; state: StoreState }
   /** A PD store that is not the leader tells a sender where the leader is. */
-  | { type: 'pdLeader'; storeId: number };
+  | { type: 'pdLeader'; storeId: number }
+  /** A store could not carry out an instruction: PD forgets the operator and may schedule again. */
+  | { type: 'instructionFailed'; regionIds: number[] };
 
 /** Encodes a PD message for the wire. */
 export function encodePdMessage(m: PdMessage): Uint8Array {
   return packValue(m).slice();
 }
 
-const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader']) }).passthrough();
+const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader', 'instructionFailed']) }).passthrough();
 
 /** Decodes a PD message; undefined for bytes that are not one (dropped by the caller). */
 export function decodePdMessage(bytes: Uint8Array): PdMessage | undefined {
@@ -194,6 +196,13 @@ export class PdService {
         }
         return;
       }
+      case 'instructionFailed': {
+        if (!this.view) return;
+        const operators = new Map(this.view.operators);
+        for (const id of m.regionIds) operators.delete(id);
+        this.view = { ...this.view, operators };
+        return;
+      }
       case 'setStoreState':
         if (!this.view) return;
         this.storeStates.set(m.storeId, m.state);
@@ -272,8 +281,10 @@ export class PdService {
   }
 
   private async runInstruction(instruction: Instruction): Promise<void> {
+    const failed = () => this.host.send(this.pdLeaderStore(), { type: 'instructionFailed', regionIds: instructionRegions(instruction).map((r) => r.regionId) });
     if (!isInstructionCurrent(instruction, (id) => this.host.region(id))) {
       this.host.logger.debug('pd instruction skipped: its epoch is not current here', { instruction: describeInstruction(instruction) });
+      failed();
       return;
     }
     try {
@@ -281,6 +292,7 @@ export class PdService {
       this.counters.instructionsRun++;
     } catch (e) {
       this.host.logger.debug('instruction not carried out', { type: instruction.type, error: String(e) });
+      failed();
     }
   }
 
