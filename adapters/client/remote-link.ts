@@ -1,0 +1,151 @@
+/**
+ * One authenticated WebSocket link from a remote client (or a joining store) to a store server:
+ * dials a URL, runs the cluster-secret handshake as a client with a transport id of its own
+ * (at or above `CLIENT_ID_MIN`, so servers never take it for a store), then carries calls as frame
+ * `request` items and matches `response` items to them. A call never hangs: it resolves, rejects
+ * with the server's typed error, or rejects with `StoreUnreachableError` (saying whether the
+ * request may have left) on a lost link or a timeout.
+ */
+import { StoreUnreachableError } from '../../src/client/connector.ts';
+import { encodeFrame } from '../../src/codec/frame.ts';
+import { resolveFrameLimits } from '../../src/codec/limits.ts';
+import { createFrameGuard } from '../../src/transport/guard.ts';
+import { createClientHandshake, type HandshakeIdentity } from '../../src/transport/handshake.ts';
+import { decodeAnswer, encodeCall, type ServerCall } from '../../src/server/protocol.ts';
+import { OPEN, runLink, type WebSocketConstructor, type WebSocketLike } from '../transport/websocket-link.ts';
+
+/** How a link is set up. */
+export interface RemoteLinkOptions {
+  url: string;
+  identity: HandshakeIdentity;
+  WebSocket: WebSocketConstructor;
+  /** The store expected at `url`, when known (a different one is refused). */
+  expectStoreId?: number;
+  /** How long dialling and the handshake may take (default 3000 ms). */
+  connectTimeoutMs?: number;
+}
+
+/** An open link to one store. */
+export interface RemoteLink {
+  readonly url: string;
+  /** The store at the other end (known once `open` resolved). */
+  readonly storeId: number;
+  /** Whether the link is still usable. */
+  alive(): boolean;
+  /** Sends a call and resolves with the answer's value (or rejects; see the module comment). */
+  call(call: ServerCall, timeoutMs: number): Promise<unknown>;
+  close(): void;
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  cancel(): void;
+}
+
+/**
+ * Dials `options.url` and resolves once the handshake succeeded; rejects with
+ * `StoreUnreachableError` (nothing sent) when the store cannot be reached or refuses us.
+ * @param options - the URL, our identity and key, the WebSocket constructor.
+ */
+export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> {
+  const { url, identity } = options;
+  const limits = resolveFrameLimits();
+  const guard = createFrameGuard({ clusterId: identity.clusterId, localId: identity.localId, limits, offencesMax: 1_000_000 });
+  const pending = new Map<number, Pending>();
+  let nextRequestId = 1;
+  let storeId = 0;
+  let open = false;
+  let socket: WebSocketLike;
+  const unreachable = (sent: boolean, why: string) => new StoreUnreachableError(options.expectStoreId ?? storeId, sent, `${url}: ${why}`);
+
+  return new Promise<RemoteLink>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => fail(`no authenticated link within ${options.connectTimeoutMs ?? 3000} ms`), options.connectTimeoutMs ?? 3000);
+    const fail = (why: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      try {
+        socket?.close(1000, 'giving up');
+      } catch {
+        // already closed
+      }
+      reject(unreachable(false, why));
+    };
+    try {
+      socket = new options.WebSocket(url);
+    } catch (e) {
+      fail(String(e));
+      return;
+    }
+    const link: RemoteLink = {
+      url,
+      get storeId() {
+        return storeId;
+      },
+      alive: () => open && socket.readyState === OPEN,
+      call(call, timeoutMs) {
+        if (!link.alive()) return Promise.reject(unreachable(false, 'link closed'));
+        const requestId = nextRequestId++;
+        const bytes = encodeFrame({ clusterId: identity.clusterId, from: identity.localId, to: storeId, items: [{ kind: 'request', requestId, payload: encodeCall(call) }] }, limits);
+        return new Promise((res, rej) => {
+          const t = setTimeout(() => {
+            pending.delete(requestId);
+            rej(unreachable(true, `no answer within ${timeoutMs} ms`));
+          }, timeoutMs);
+          pending.set(requestId, { resolve: res, reject: rej, cancel: () => clearTimeout(t) });
+          socket.send(bytes);
+        });
+      },
+      close() {
+        open = false;
+        try {
+          socket.close(1000, 'client closed');
+        } catch {
+          // already closed
+        }
+      },
+    };
+    runLink(socket, createClientHandshake(identity, options.expectStoreId), options.connectTimeoutMs ?? 3000, {
+      authenticated(peerId) {
+        if (settled) return false;
+        storeId = peerId;
+        open = true;
+        settled = true;
+        clearTimeout(timer);
+        resolve(link);
+        return true;
+      },
+      frame(peerId, bytes) {
+        const verdict = guard.check(peerId, bytes);
+        if (!verdict.ok) return;
+        for (const item of verdict.frame.items) {
+          if (item.kind !== 'response') continue;
+          const p = pending.get(item.requestId);
+          if (!p) continue;
+          pending.delete(item.requestId);
+          p.cancel();
+          const answer = decodeAnswer(item.payload);
+          if (answer.ok) p.resolve(answer.value);
+          else p.reject(answer.error);
+        }
+      },
+      control() {
+        // Refusal notices about our frames: the call times out and is reported then.
+      },
+      refused(code, reason) {
+        fail(`handshake refused (${code}: ${reason})`);
+      },
+      closed(code, reason) {
+        open = false;
+        fail(`socket closed (${code}${reason ? `: ${reason}` : ''})`);
+        for (const [id, p] of pending) {
+          pending.delete(id);
+          p.cancel();
+          p.reject(unreachable(true, `link lost (${code})`));
+        }
+      },
+    });
+  });
+}

@@ -1,0 +1,99 @@
+/**
+ * The remote client: `connect({ endpoints, secret })` returns a {@link KvClient} (the same API as
+ * the in-page client, `admin` included) whose requests travel over WebSocket to store servers
+ * (`flotilla serve`). It learns the cluster's stores and their addresses from any endpoint that
+ * answers, dials each store when first needed, follows leaders and splits like any KvClient, and
+ * redials lost links on the next call. Runs in Node 20 (pass or install `ws`), Deno and browsers.
+ */
+import { KvClient, type KvClientOptions } from '../../src/client/client.ts';
+import { type StoreConnector, type StoreRequest, type StoreResponses, StoreUnreachableError } from '../../src/client/connector.ts';
+import { InvalidArgumentError } from '../../src/errors.ts';
+import { type ClientIdentity, createClientIdentity, type RemoteCaller, createRemoteCaller } from './remote-caller.ts';
+import type { WebSocketConstructor } from '../transport/websocket-link.ts';
+import { createRealClock } from '../runtime/real-clock.ts';
+import type { ClusterInfo } from '../../src/server/protocol.ts';
+import { createSeededRand } from '../../src/util/rand.ts';
+
+/** Options of {@link connect}. */
+export interface ConnectOptions {
+  /** WebSocket URLs of one or more stores, e.g. `['ws://127.0.0.1:7001']`. */
+  endpoints: string[];
+  /** The cluster secret (at least 16 bytes). */
+  secret: string | Uint8Array;
+  /** The cluster id (default `flotilla`). */
+  cluster?: string;
+  /** The WebSocket constructor (default `globalThis.WebSocket`, else `ws`'s in Node). */
+  WebSocket?: WebSocketConstructor;
+  /** Longest wait for one store call before it counts as lost (default 5000 ms). */
+  callTimeoutMs?: number;
+  /** Longest wait for dialling a store (default 2000 ms). */
+  connectTimeoutMs?: number;
+  /** Passed to the KvClient (retry policy, limits, clientId, read consistency...). */
+  client?: Partial<Omit<KvClientOptions, 'connector' | 'clock' | 'rand'>>;
+}
+
+/** A KvClient over WebSocket, with the means to close its links. */
+export interface RemoteKvClient extends KvClient {
+  /** The stores known and their addresses. */
+  stores(): ClusterInfo['stores'];
+  /** Asks the cluster for its stores again. */
+  refreshStores(): Promise<void>;
+  /** Asks PD to drain (`offline`) or forget (`tombstone`) a store; any store passes it to PD's leader. */
+  setStoreState(storeId: number, state: 'up' | 'offline' | 'tombstone'): Promise<void>;
+  /** Closes every link; the client is unusable afterwards. */
+  close(): void;
+}
+
+async function defaultWebSocket(): Promise<WebSocketConstructor> {
+  const g = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (g) return g;
+  const ws = (await import('ws')) as unknown as { WebSocket: WebSocketConstructor };
+  return ws.WebSocket;
+}
+
+/**
+ * Connects to a Flotilla cluster over WebSocket.
+ * @param options - endpoints, secret and cluster, and client options.
+ * @returns a client once at least one endpoint answered with the cluster's stores.
+ */
+export async function connect(options: ConnectOptions): Promise<RemoteKvClient> {
+  if (!Array.isArray(options.endpoints) || options.endpoints.length === 0) throw new InvalidArgumentError('endpoints', 'give at least one ws:// URL');
+  const identity: ClientIdentity = await createClientIdentity(options.cluster ?? 'flotilla', options.secret);
+  const caller: RemoteCaller = createRemoteCaller({
+    identity,
+    WebSocket: options.WebSocket ?? (await defaultWebSocket()),
+    connectTimeoutMs: options.connectTimeoutMs ?? 2000,
+    callTimeoutMs: options.callTimeoutMs ?? 5000,
+    endpoints: options.endpoints,
+  });
+  await caller.refresh(true);
+  const connector: StoreConnector = {
+    storeIds: () => caller.storeIds(),
+    async call<R extends StoreRequest>(storeId: number, request: R): Promise<StoreResponses[R['type']]> {
+      caller.refreshSoon();
+      return (await caller.callStore(storeId, { t: 'kv', r: request })) as StoreResponses[R['type']];
+    },
+  };
+  const clock = createRealClock();
+  const seed = globalThis.crypto.getRandomValues(new Uint32Array(1))[0];
+  const clientId = options.client?.clientId ?? globalThis.crypto.randomUUID();
+  const client = new KvClient({ ...options.client, clientId, connector, clock, rand: createSeededRand(seed) }) as RemoteKvClient;
+  client.stores = () => caller.addresses();
+  client.refreshStores = () => caller.refresh(false);
+  client.setStoreState = async (storeId, state) => {
+    let last: unknown;
+    for (const id of caller.storeIds()) {
+      try {
+        await caller.callStore(id, { t: 'storeState', storeId, state });
+        return;
+      } catch (e) {
+        last = e;
+      }
+    }
+    throw last;
+  };
+  client.close = () => caller.close();
+  return client;
+}
+
+export { StoreUnreachableError };

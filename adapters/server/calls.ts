@@ -1,0 +1,112 @@
+/**
+ * The server side of the client protocol (`src/server/protocol.ts`): decodes and validates each
+ * call (a malformed one is answered with `InvalidArgument` and counted, never thrown into the
+ * store), runs it, and answers with the response item of the same id. Tracks calls in flight so
+ * that a shutdown can finish them; calls arriving during shutdown are told to go elsewhere.
+ */
+import { InvalidArgumentError, NotLeaderError, ServerBusyError } from '../../src/errors.ts';
+import type { Logger } from '../../src/ports.ts';
+import { type ClusterInfo, decodeCall, encodeAnswer, encodeCall, type ServerCall } from '../../src/server/protocol.ts';
+import { dispatchRequest } from '../../src/store/dispatch.ts';
+import type { StoreEngine } from '../../src/store/store-engine.ts';
+import type { WebSocketTransport } from '../transport/websocket.ts';
+import type { AddressBook } from './address-book.ts';
+
+/** What the call handler needs. */
+export interface CallHandlerOptions {
+  store: StoreEngine;
+  book: AddressBook;
+  info(): ClusterInfo;
+  /** The stores the cluster was bootstrapped with (told to joining stores). */
+  initialStoreIds: number[];
+  transport: WebSocketTransport;
+  logger: Logger;
+}
+
+/** See the module comment. */
+export interface CallHandler {
+  handle(from: number, requestId: number, payload: Uint8Array): void;
+  /** Sends this store's address book to store `to` (one way). */
+  announce(to: number): void;
+  /** Refuses new calls and waits up to `timeoutMs` for those in flight. */
+  drain(timeoutMs: number): Promise<void>;
+  readonly counters: { calls: number; badRequests: number; refusedClosing: number; raftFromClients: number };
+}
+
+/**
+ * Creates the call handler of a store server.
+ * @param options - the store, the address book and the transport to answer on.
+ */
+export function createCallHandler(options: CallHandlerOptions): CallHandler {
+  const { store, book, transport, logger } = options;
+  const counters = { calls: 0, badRequests: 0, refusedClosing: 0, raftFromClients: 0 };
+  const inFlight = new Set<Promise<void>>();
+  let closing = false;
+  let nextRequestId = 1;
+  const reserved = new Set<number>();
+
+  const answer = (to: number, requestId: number, result: Parameters<typeof encodeAnswer>[0]) => {
+    transport.send(to, [{ kind: 'response', requestId, payload: encodeAnswer(result) }]);
+  };
+
+  const run = async (from: number, call: ServerCall): Promise<unknown> => {
+    switch (call.t) {
+      case 'kv':
+        return dispatchRequest(store, call.r);
+      case 'stores':
+        return options.info();
+      case 'announce':
+        return void book.merge(from, call.stores);
+      case 'storeState':
+        store.setStoreState(call.storeId, call.state);
+        return undefined;
+      case 'join': {
+        const known = book.list().map((s) => s.id);
+        const highest = Math.max(0, ...known, ...reserved);
+        const id = call.storeId ?? highest + 1;
+        // A store dials only stores of lower id, so a newcomer must have the highest id to reach everyone.
+        if (call.storeId !== undefined && call.storeId <= highest) {
+          throw new InvalidArgumentError('storeId', `store ${call.storeId} cannot join: ids up to ${highest} are taken; pick a higher id or leave it to the cluster`);
+        }
+        reserved.add(id);
+        book.add(id, call.url);
+        logger.info('store joining', { storeId: id, url: call.url });
+        return { ...options.info(), assignedId: id, initialStoreIds: options.initialStoreIds };
+      }
+    }
+  };
+
+  return {
+    counters,
+    handle(from, requestId, payload) {
+      counters.calls++;
+      const call = decodeCall(payload);
+      if (call instanceof InvalidArgumentError) {
+        counters.badRequests++;
+        logger.warn('bad request refused', { from, error: call.message });
+        return answer(from, requestId, { ok: false, error: call });
+      }
+      if (closing) {
+        counters.refusedClosing++;
+        const r = call.t === 'kv' ? call.r : undefined;
+        const error = r && r.type !== 'regions' ? new NotLeaderError(r.regionId, 0) : new ServerBusyError('the store is shutting down');
+        return answer(from, requestId, { ok: false, error });
+      }
+      const p = run(from, call).then(
+        (value) => answer(from, requestId, { ok: true, value }),
+        (error) => answer(from, requestId, { ok: false, error }),
+      );
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+    },
+    announce(to) {
+      transport.send(to, [{ kind: 'request', requestId: nextRequestId++, payload: encodeCall({ t: 'announce', stores: book.list() }) }]);
+    },
+    async drain(timeoutMs) {
+      closing = true;
+      const deadline = performance.now() + timeoutMs;
+      while (inFlight.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      if (inFlight.size > 0) logger.warn('shutting down with calls in flight', { calls: inFlight.size });
+    },
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * The configuration of `flotilla serve`: command-line flags and an optional JSON file
+ * (`--config`), merged (flags win) and validated with zod. Every problem names its field.
+ */
+import { z } from 'zod';
+import { STORE_ID_MAX } from '../../src/server/protocol.ts';
+
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:7001');
+const address = z.string().regex(/^(wss?:\/\/)?[^\s:/]+:\d{1,5}\/?$/, 'expected host:port or ws://host:port');
+const storeId = z.int().positive().max(STORE_ID_MAX);
+const count = z.int().nonnegative();
+
+/** The schema of a serve configuration (file keys; flags use the same names in kebab case). */
+export const serveConfigSchema = z
+  .object({
+    id: storeId.optional(),
+    listen: hostPort.default('127.0.0.1:7001'),
+    advertise: z.string().optional(),
+    peers: z.record(z.string().regex(/^\d+$/, 'store ids are positive integers'), address).default({}),
+    join: address.optional(),
+    data: z.string().min(1).optional(),
+    secret: z.string().min(16, 'the cluster secret must be at least 16 characters (--secret or FLOTILLA_SECRET)'),
+    cluster: z.string().min(1).max(128).default('flotilla'),
+    http: hostPort.optional(),
+    pd: z.boolean().default(true),
+    replicas: z.int().min(1).max(7).default(3),
+    initialSplitKeys: z.array(z.string().min(1)).default([]),
+    splitKeys: count.default(0),
+    splitBytes: count.default(0),
+    tickMs: z.int().min(1).max(10_000).default(50),
+    electionTick: z.int().min(2).max(1000).default(10),
+    heartbeatTick: z.int().min(1).max(100).default(2),
+    storeDownMs: z.int().positive().optional(),
+    pdIntervalMs: z.int().positive().optional(),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  })
+  .strict()
+  .refine((c) => c.heartbeatTick < c.electionTick, { message: 'must be below electionTick', path: ['heartbeatTick'] })
+  .refine((c) => c.id !== undefined || c.join !== undefined, { message: 'is required unless the store joins a cluster (--join)', path: ['id'] });
+
+/** A validated serve configuration. */
+export type ServeConfig = z.infer<typeof serveConfigSchema>;
+
+/** Flags taking no value, and the config key and value they set. */
+const SWITCHES: Record<string, [string, unknown]> = { 'no-pd': ['pd', false], pd: ['pd', true] };
+const NUMERIC = new Set(['id', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs']);
+
+/** A configuration error: the message names the field. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function camel(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** Parses `--peers 1=host:port,2=host:port` into `{ 1: 'host:port', ... }`. */
+function parsePeers(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of text.split(',').filter((p) => p.length > 0)) {
+    const at = part.indexOf('=');
+    if (at <= 0) throw new ConfigError(`peers: expected id=host:port, got ${JSON.stringify(part)}`);
+    out[part.slice(0, at)] = part.slice(at + 1);
+  }
+  return out;
+}
+
+/**
+ * Splits argv into `--flag value` pairs (and `--flag=value`, and switches) as config keys.
+ * @param argv - arguments after the subcommand.
+ */
+export function parseFlags(argv: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument ${JSON.stringify(arg)} (flags start with --)`);
+    let name = arg.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    if (name in SWITCHES && value === undefined) {
+      const [key, v] = SWITCHES[name];
+      out[key] = v;
+      continue;
+    }
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new ConfigError(`${name}: --${name} needs a value`);
+    }
+    const key = camel(name);
+    if (key === 'peers') out.peers = parsePeers(value);
+    else if (key === 'initialSplitKeys') out.initialSplitKeys = value.split(',').filter((k) => k.length > 0);
+    else if (NUMERIC.has(key)) out[key] = /^-?\d+$/.test(value) ? Number(value) : value;
+    else out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * Builds the serve configuration from flags, the `--config` file they name and the environment.
+ * @param argv - the arguments after `serve`.
+ * @param env - the environment (`FLOTILLA_SECRET`).
+ * @param readFile - reads the config file (injected so tests need no disk).
+ * @throws {@link ConfigError} naming the field that is wrong.
+ */
+export async function loadServeConfig(argv: readonly string[], env: Record<string, string | undefined>, readFile: (path: string) => Promise<string>): Promise<ServeConfig> {
+  const flags = parseFlags(argv);
+  let file: Record<string, unknown> = {};
+  if (typeof flags.config === 'string') {
+    let text: string;
+    try {
+      text = await readFile(flags.config);
+    } catch (e) {
+      throw new ConfigError(`config: cannot read ${flags.config}: ${(e as Error).message}`);
+    }
+    try {
+      file = JSON.parse(text) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`config: ${flags.config} is not JSON: ${(e as Error).message}`);
+    }
+    if (typeof file !== 'object' || file === null || Array.isArray(file)) throw new ConfigError(`config: ${flags.config} must hold a JSON object`);
+  }
+  delete flags.config;
+  const merged: Record<string, unknown> = { ...file, ...flags };
+  if (merged.secret === undefined && env.FLOTILLA_SECRET) merged.secret = env.FLOTILLA_SECRET;
+  const parsed = serveConfigSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue.path.length > 0 ? issue.path.join('.') : 'config';
+    throw new ConfigError(`${field}: ${issue.code === 'unrecognized_keys' ? `unknown field(s) ${(issue as { keys: string[] }).keys.join(', ')}` : issue.message}`);
+  }
+  return parsed.data;
+}
+
+/** `host:port` or `ws://host:port` as a WebSocket URL. */
+export function toWsUrl(address: string): string {
+  return /^wss?:\/\//.test(address) ? address.replace(/\/$/, '') : `ws://${address}`;
+}
+
+/** Splits `host:port`. */
+export function splitHostPort(text: string): { host: string; port: number } {
+  const at = text.lastIndexOf(':');
+  return { host: text.slice(0, at), port: Number(text.slice(at + 1)) };
+}

@@ -1,0 +1,126 @@
+/**
+ * The HTTP side of a store server (`--http host:port`): `GET /status` (JSON: the store, and each
+ * region with its range, epoch, role, term, leader, commit and applied index) and `GET /metrics`
+ * (Prometheus text format). Uses `node:http`, which Node and Deno both provide.
+ */
+import { createServer, type Server } from 'node:http';
+import type { StoreServer } from './store-server.ts';
+
+/** The JSON of `GET /status`. */
+export interface StoreStatus {
+  storeId: number;
+  clusterId: string;
+  url: string;
+  stores: Array<{ id: number; url: string }>;
+  pdStoreIds: number[];
+  regions: Array<{
+    id: number;
+    startKey: string;
+    endKey: string;
+    epoch: { confVer: number; version: number };
+    peers: Array<{ id: number; storeId: number; role: string }>;
+    peerId: number;
+    role: string;
+    term: number;
+    leaderStoreId: number;
+    commit: number;
+    applied: number;
+  }>;
+}
+
+/** A key for display: UTF-8 when it is printable text, else hex prefixed with `0x`. */
+function showKey(key: Uint8Array): string {
+  const text = new TextDecoder().decode(key);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what this detects.
+  if (!/[\u0000-\u001f\ufffd]/.test(text)) return text;
+  return `0x${[...key].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/**
+ * The status of a store server, as `GET /status` answers it.
+ * @param server - the running server.
+ */
+export function storeStatus(server: StoreServer): StoreStatus {
+  const info = server.info();
+  const leaders = new Map(server.store.regions().map((r) => [r.region.id, r.leaderStoreId]));
+  return {
+    storeId: server.storeId,
+    clusterId: info.clusterId,
+    url: server.url,
+    stores: info.stores,
+    pdStoreIds: info.pdStoreIds,
+    regions: server.store
+      .status()
+      .sort((a, b) => a.region.id - b.region.id)
+      .map((s) => ({
+        id: s.region.id,
+        startKey: showKey(s.region.startKey),
+        endKey: showKey(s.region.endKey),
+        epoch: s.region.epoch,
+        peers: s.region.peers.map((p) => ({ id: p.id, storeId: p.storeId, role: p.role })),
+        peerId: s.peerId,
+        role: s.raft.role,
+        term: s.raft.term,
+        leaderStoreId: leaders.get(s.region.id) ?? s.region.peers.find((p) => p.id === s.raft.lead)?.storeId ?? 0,
+        commit: s.raft.commit,
+        applied: s.applied,
+      })),
+  };
+}
+
+/**
+ * The metrics of a store server in Prometheus text format.
+ * @param server - the running server.
+ */
+export function storeMetrics(server: StoreServer): string {
+  const lines: string[] = [];
+  const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>) => {
+    lines.push(`# HELP flotilla_${name} ${help}`, `# TYPE flotilla_${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`flotilla_${name}${labels} ${value}`);
+  };
+  const store = `store="${server.storeId}"`;
+  for (const [k, v] of Object.entries(server.store.counters)) metric(`store_${snake(k)}_total`, 'counter', `StoreEngine counter ${k}.`, [[`{${store}}`, v]]);
+  for (const [k, v] of Object.entries(server.counters)) metric(`server_${snake(k)}_total`, 'counter', `Server counter ${k}.`, [[`{${store}}`, v]]);
+  const status = storeStatus(server);
+  const data = status.regions.filter((r) => r.id !== Number.MAX_SAFE_INTEGER);
+  metric('regions', 'gauge', 'Region replicas hosted by the store (PD group excluded).', [[`{${store}}`, data.length]]);
+  metric('leaders', 'gauge', 'Regions the store leads (PD group excluded).', [[`{${store}}`, data.filter((r) => r.role === 'leader').length]]);
+  metric('region_term', 'gauge', 'Raft term of each replica.', status.regions.map((r) => [`{${store},region="${r.id}"}`, r.term]));
+  metric('region_commit_index', 'gauge', 'Commit index of each replica.', status.regions.map((r) => [`{${store},region="${r.id}"}`, r.commit]));
+  metric('region_applied_index', 'gauge', 'Applied index of each replica.', status.regions.map((r) => [`{${store},region="${r.id}"}`, r.applied]));
+  const t = server.transport.stats();
+  metric('transport_frames_accepted_total', 'counter', 'Inbound frames accepted.', [[`{${store}}`, t.accepted]]);
+  metric('transport_frames_rejected_total', 'counter', 'Inbound frames refused.', [[`{${store}}`, t.rejected]]);
+  metric('transport_reconnects_total', 'counter', 'Links redialled.', [[`{${store}}`, t.reconnects]]);
+  const refused = Object.values(t.handshakeRefused).reduce((a, b) => a + b, 0);
+  metric('transport_handshakes_refused_total', 'counter', 'Handshakes refused (both directions).', [[`{${store}}`, refused]]);
+  return `${lines.join('\n')}\n`;
+}
+
+function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
+/**
+ * Serves `/status` and `/metrics` for `server` on `host:port`.
+ * @returns the HTTP server (close it on shutdown).
+ */
+export async function startStatusServer(server: StoreServer, host: string, port: number): Promise<Server> {
+  const http = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405).end('GET only\n');
+    } else if (path === '/status') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(storeStatus(server), null, 2)}\n`);
+    } else if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(storeMetrics(server));
+    } else {
+      res.writeHead(404).end('try /status or /metrics\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new Error(`cannot listen on ${host}:${port} (--http): the address is in use (EADDRINUSE)`) : e));
+    http.listen(port, host, () => resolve());
+  });
+  return http;
+}

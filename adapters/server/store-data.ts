@@ -1,0 +1,118 @@
+/**
+ * A store process's data directory: the fs storage engine (which locks the directory against a
+ * second process) and `flotilla-store.json`, the store's identity (id, cluster, the initial and PD
+ * stores, the addresses it knew), written once the store has bootstrapped or joined, so that a
+ * restart never bootstraps or joins again. Also: joining a running cluster through one of its stores.
+ */
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import type { StorageEngine } from '../../src/ports.ts';
+import { STORE_ID_MAX, type ClusterInfo, type StoreAddress } from '../../src/server/protocol.ts';
+import { createClientIdentity, createRemoteCaller } from '../client/remote-caller.ts';
+import { createFsStorage } from '../storage/fs.ts';
+import type { WebSocketConstructor } from '../transport/websocket-link.ts';
+
+/** Who a store is, as recorded in its data directory. */
+export interface StoreIdentity {
+  storeId: number;
+  clusterId: string;
+  /** Stores and addresses known when the identity was made. */
+  stores: StoreAddress[];
+  /** The stores the cluster was bootstrapped with (they share the initial regions). */
+  initialStoreIds: number[];
+  /** Stores hosting PD's group; empty without PD. */
+  pdStoreIds: number[];
+}
+
+const IDENTITY_FILE = 'flotilla-store.json';
+const id = z.int().positive().max(STORE_ID_MAX);
+const identitySchema = z.object({
+  storeId: id,
+  clusterId: z.string().min(1),
+  stores: z.array(z.object({ id, url: z.string() })),
+  initialStoreIds: z.array(id),
+  pdStoreIds: z.array(id),
+});
+
+/** An opened data directory. */
+export interface StoreData {
+  engine: StorageEngine;
+  /** The recorded identity; undefined for a new directory. */
+  identity: StoreIdentity | undefined;
+  /** Records the identity (synced: written to a temp file, fsynced, renamed). */
+  save(identity: StoreIdentity): Promise<void>;
+}
+
+/**
+ * Opens (creating if missing) a data directory, or nothing without one (memory storage).
+ * @param dir - the directory; rejects with the engine's `LockedError` when another process holds it.
+ */
+export async function openStoreData(dir: string | undefined): Promise<StoreData | undefined> {
+  if (dir === undefined) return undefined;
+  const engine = await createFsStorage({ dir });
+  const file = join(dir, IDENTITY_FILE);
+  let identity: StoreIdentity | undefined;
+  try {
+    const text = await fsp.readFile(file, 'utf8');
+    const parsed = identitySchema.safeParse(JSON.parse(text));
+    if (!parsed.success) throw new Error(`${file} is not a store identity: ${parsed.error.issues[0]?.message}`);
+    identity = parsed.data;
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'ENOENT') {
+      await engine.close();
+      throw e;
+    }
+  }
+  return {
+    engine,
+    identity,
+    async save(next) {
+      const tmp = `${file}.tmp`;
+      const fh = await fsp.open(tmp, 'w');
+      try {
+        await fh.writeFile(JSON.stringify(next, null, 2));
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fsp.rename(tmp, file);
+    },
+  };
+}
+
+/**
+ * Joins a running cluster: asks the store at `options.join` for the cluster's stores and an id
+ * (unless `options.storeId` is given), and announces this store's address.
+ * @param options - `join` (a URL), `secret`, `clusterId`, and `storeId` if chosen.
+ * @param advertise - the URL this store will listen at.
+ * @param WebSocket - the constructor to dial with.
+ */
+export async function joinCluster(
+  options: { join?: string; secret: string; clusterId: string; storeId?: number },
+  advertise: string,
+  WebSocket: WebSocketConstructor,
+): Promise<StoreIdentity> {
+  const url = options.join!;
+  const caller = createRemoteCaller({
+    identity: await createClientIdentity(options.clusterId, options.secret),
+    WebSocket,
+    endpoints: [url],
+    connectTimeoutMs: 5000,
+    callTimeoutMs: 10_000,
+  });
+  try {
+    const answer = (await caller.callUrl(url, { t: 'join', storeId: options.storeId, url: advertise })) as ClusterInfo & { assignedId: number; initialStoreIds: number[] };
+    return {
+      storeId: answer.assignedId,
+      clusterId: options.clusterId,
+      stores: answer.stores,
+      initialStoreIds: answer.initialStoreIds,
+      pdStoreIds: answer.pdStoreIds,
+    };
+  } catch (e) {
+    throw new Error(`cannot join the cluster through ${url}: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    caller.close();
+  }
+}

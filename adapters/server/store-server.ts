@@ -1,0 +1,232 @@
+/**
+ * A store as a server process (`flotilla serve`): one StoreEngine over its storage engine, the
+ * WebSocket transport to the other stores (each store dials the stores of lower id it knows, so
+ * every pair has one link), and the remote clients' calls answered on the same port. This is
+ * `createLocalCluster`'s wiring of one store, over WebSocket, plus what a process needs: a data
+ * directory with its identity, joining a running cluster, an address book gossiped between stores
+ * (so clients can find every store), and a clean shutdown.
+ */
+import type { StoreEngineOptions } from '../../src/store/store-engine.ts';
+import { StoreEngine } from '../../src/store/store-engine.ts';
+import { PD_REQUEST_ID } from '../../src/store/pd-service.ts';
+import type { Logger, StorageEngine } from '../../src/ports.ts';
+import { CLIENT_ID_MIN, type ClusterInfo } from '../../src/server/protocol.ts';
+import { createSeededRand } from '../../src/util/rand.ts';
+import { initialRegions } from '../local-regions.ts';
+import { createRealClock } from '../runtime/real-clock.ts';
+import { createMemoryStorage } from '../storage/memory.ts';
+import { createWebSocketTransport, type WebSocketConstructor, type WebSocketTransport } from '../transport/websocket.ts';
+import { createWebSocketServer, type WebSocketServer } from '../transport/websocket-server.ts';
+import { createAddressBook } from './address-book.ts';
+import { createCallHandler } from './calls.ts';
+import { joinCluster, openStoreData, type StoreIdentity } from './store-data.ts';
+
+/** Options of {@link startStoreServer}. */
+export interface StoreServerOptions {
+  /** This store's id; optional only when joining (the cluster assigns one). */
+  storeId?: number;
+  /** Where to listen for stores and clients. */
+  listen: { host: string; port: number };
+  /** The URL other stores and clients reach this store at (default `ws://listen`). */
+  advertise?: string;
+  /** The initial stores of the cluster and their URLs (this store's entry may be included). */
+  peers: Record<number, string>;
+  /** A URL of a running cluster's store to join through (instead of bootstrapping). */
+  join?: string;
+  /** Data directory (fs engine, locked); absent: memory (nothing survives the process). */
+  dataDir?: string;
+  secret: string;
+  clusterId: string;
+  /** Run the placement driver (its group on the first three initial stores). */
+  pd: boolean;
+  /** Replicas per region. */
+  replicas: number;
+  initialSplitKeys: string[];
+  /** Split thresholds (PD's when `pd`, else the stores' own automatic split). 0: never. */
+  splitKeys: number;
+  splitBytes: number;
+  tickMs: number;
+  electionTick: number;
+  heartbeatTick: number;
+  /** PD: silence after which a store counts as down (and a new PD leader starts balancing). */
+  storeDownMs?: number;
+  /** PD heartbeat and scheduling period. */
+  pdIntervalMs?: number;
+  logger: Logger;
+  /** For dialling (default `globalThis.WebSocket`, else `ws`'s). */
+  WebSocket?: WebSocketConstructor;
+}
+
+/** A running store server. */
+export interface StoreServer {
+  readonly storeId: number;
+  readonly store: StoreEngine;
+  /** The URL it listens at. */
+  readonly url: string;
+  readonly transport: WebSocketTransport;
+  /** What this store knows of the cluster. */
+  info(): ClusterInfo;
+  /** Counters of the server beside the store's. */
+  readonly counters: { calls: number; badRequests: number; refusedClosing: number; raftFromClients: number };
+  /** Stops accepting, finishes (or fails) calls in flight, closes the store, the transport and the engine. */
+  close(): Promise<void>;
+}
+
+async function webSocketCtor(given?: WebSocketConstructor): Promise<WebSocketConstructor> {
+  if (given) return given;
+  const g = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  return g ?? ((await import('ws')) as unknown as { WebSocket: WebSocketConstructor }).WebSocket;
+}
+
+/**
+ * Starts a store server. Rejects (having released everything) when the data directory is locked,
+ * the port is taken, or the data directory belongs to another store or cluster.
+ * @param options - identity, addresses, storage, timing; see {@link StoreServerOptions}.
+ */
+export async function startStoreServer(options: StoreServerOptions): Promise<StoreServer> {
+  const { logger } = options;
+  const WebSocket = await webSocketCtor(options.WebSocket);
+  const advertise = options.advertise ?? `ws://${options.listen.host === '0.0.0.0' ? '127.0.0.1' : options.listen.host}:${options.listen.port}`;
+  const cleanup: Array<() => Promise<void>> = [];
+  const fail = async (e: unknown): Promise<never> => {
+    for (const c of cleanup.reverse()) await c().catch(() => undefined);
+    throw e;
+  };
+  let engine: StorageEngine;
+  let identity: StoreIdentity;
+  try {
+    const data = await openStoreData(options.dataDir);
+    engine = data?.engine ?? createMemoryStorage();
+    cleanup.push(() => engine.close());
+    const known = data?.identity;
+    if (known) {
+      identity = known;
+    } else if (options.join) {
+      identity = await joinCluster(options, advertise, WebSocket);
+    } else {
+      identity = initialIdentity(options, advertise);
+      await StoreEngine.bootstrap(engine, identity.storeId, bootRegions(options, identity), identity.pdStoreIds);
+    }
+    if (!known) await data?.save(identity);
+    checkIdentity(options, identity);
+  } catch (e) {
+    return fail(e);
+  }
+  const storeId = identity.storeId;
+  const book = createAddressBook(storeId, advertise, identity.stores);
+  for (const [id, url] of Object.entries(options.peers)) book.add(Number(id), url);
+  // Each pair of stores has one link: the higher id dials the lower.
+  const dial = Object.fromEntries(book.list().filter((s) => s.id < storeId).map((s) => [s.id, s.url]));
+  const transport = await createWebSocketTransport({ localId: storeId, clusterId: options.clusterId, secret: options.secret, peers: dial, WebSocket, logger, reconnectDelayMs: { min: 50, max: 2000 } });
+  cleanup.push(() => transport.close());
+  let server: WebSocketServer;
+  try {
+    server = await createWebSocketServer({ host: options.listen.host, port: options.listen.port, accept: (s) => transport.accept(s) });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    return fail(code === 'EADDRINUSE' ? new Error(`cannot listen on ${options.listen.host}:${options.listen.port}: the address is in use (EADDRINUSE)`) : e);
+  }
+  cleanup.push(() => server.close());
+
+  const storeOptions: StoreEngineOptions = {
+    storeId,
+    engine,
+    clock: createRealClock(),
+    rand: createSeededRand(globalThis.crypto.getRandomValues(new Uint32Array(1))[0]),
+    tickMs: options.tickMs,
+    raft: { electionTick: options.electionTick, heartbeatTick: options.heartbeatTick },
+    splitKeys: options.pd ? 0 : options.splitKeys,
+    splitBytes: options.pd ? 0 : options.splitBytes,
+    logger,
+    sendRaft: (to, items) => {
+      transport.send(
+        to,
+        items.map((i) => ({ kind: 'raft' as const, regionId: i.regionId, message: i.message, region: i.region })),
+      );
+    },
+  };
+  if (identity.pdStoreIds.length > 0) {
+    const pdConfig = {
+      replicationFactor: options.replicas,
+      ...(options.splitKeys > 0 ? { splitKeys: options.splitKeys } : {}),
+      ...(options.splitBytes > 0 ? { splitBytes: options.splitBytes } : {}),
+      ...(options.storeDownMs !== undefined ? { storeDownMs: options.storeDownMs } : {}),
+    };
+    storeOptions.pd = { pdStoreIds: identity.pdStoreIds, config: pdConfig, heartbeatMs: options.pdIntervalMs, scheduleMs: options.pdIntervalMs };
+    storeOptions.sendPd = (to, payload) => void transport.send(to, [{ kind: 'request', requestId: PD_REQUEST_ID, payload }]);
+  }
+  let store: StoreEngine;
+  try {
+    store = await StoreEngine.open(storeOptions);
+  } catch (e) {
+    return fail(e);
+  }
+  const info = (): ClusterInfo => ({ storeId, clusterId: options.clusterId, stores: book.list(), pdStoreIds: identity.pdStoreIds });
+  const calls = createCallHandler({ store, book, info, transport, logger, initialStoreIds: identity.initialStoreIds });
+  transport.onFrame((frame) => {
+    if (frame.from >= CLIENT_ID_MIN) {
+      // A client's link carries calls only; anything else from it is ignored (and counted).
+      for (const item of frame.items) {
+        if (item.kind === 'request' && item.requestId !== PD_REQUEST_ID) calls.handle(frame.from, item.requestId, item.payload);
+        else calls.counters.raftFromClients++;
+      }
+      return;
+    }
+    const raft = [];
+    for (const item of frame.items) {
+      if (item.kind === 'raft') raft.push({ regionId: item.regionId, message: item.message, region: item.region });
+      else if (item.kind === 'request' && item.requestId === PD_REQUEST_ID) store.receivePd(frame.from, item.payload);
+      else if (item.kind === 'request') calls.handle(frame.from, item.requestId, item.payload);
+    }
+    if (raft.length > 0) store.receiveRaft(frame.from, raft);
+  });
+  // Stores tell each other where they listen, so any store can give a client every address.
+  const gossip = setInterval(() => {
+    for (const s of book.list()) if (s.id !== storeId) calls.announce(s.id);
+  }, 2000);
+  for (const s of book.list()) if (s.id !== storeId) calls.announce(s.id);
+  logger.info('store started', { storeId, url: server.url, advertise, cluster: options.clusterId, regions: store.regions().length, pdStoreIds: identity.pdStoreIds });
+
+  let closing: Promise<void> | undefined;
+  return {
+    storeId,
+    store,
+    url: server.url,
+    transport,
+    info,
+    counters: calls.counters,
+    close() {
+      closing ??= (async () => {
+        clearInterval(gossip);
+        await calls.drain(3000);
+        await store.close();
+        await transport.close();
+        await server.close();
+        await engine.close();
+        logger.info('store stopped', { storeId });
+      })();
+      return closing;
+    },
+  };
+}
+
+function initialIdentity(options: StoreServerOptions, advertise: string): StoreIdentity {
+  if (options.storeId === undefined) throw new Error('--id is required (unless the store joins a cluster with --join)');
+  const ids = [...new Set([options.storeId, ...Object.keys(options.peers).map(Number)])].sort((a, b) => a - b);
+  const stores = ids.map((id) => ({ id, url: id === options.storeId ? advertise : options.peers[id] }));
+  return { storeId: options.storeId, clusterId: options.clusterId, stores, initialStoreIds: ids, pdStoreIds: options.pd ? ids.slice(0, 3) : [] };
+}
+
+function bootRegions(options: StoreServerOptions, identity: StoreIdentity) {
+  const ids = identity.initialStoreIds;
+  return initialRegions(ids, options.initialSplitKeys, Math.min(options.replicas, ids.length));
+}
+
+function checkIdentity(options: StoreServerOptions, identity: StoreIdentity): void {
+  if (options.storeId !== undefined && options.storeId !== identity.storeId) {
+    throw new Error(`the data directory belongs to store ${identity.storeId}, not store ${options.storeId} (--id)`);
+  }
+  if (identity.clusterId !== options.clusterId) {
+    throw new Error(`the data directory belongs to cluster ${JSON.stringify(identity.clusterId)}, not ${JSON.stringify(options.clusterId)} (--cluster)`);
+  }
+}

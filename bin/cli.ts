@@ -1,0 +1,122 @@
+/**
+ * The `flotilla` command: `serve` runs a store; `status` prints a store's status page; the admin
+ * subcommands (`regions`, `stores`, `split`, `transfer-leader`, `add-replica`, `remove-replica`,
+ * `remove-store`) mirror `client.admin` over a remote client. Runs under Node (via `bin/flotilla.mjs`
+ * or tsx) and Deno (`deno run -A bin/cli.ts ...`).
+ */
+import { connect } from '../adapters/client/remote.ts';
+import { ConfigError, parseFlags, toWsUrl } from '../adapters/server/config.ts';
+import { FlotillaError } from '../src/errors.ts';
+import { serve } from './serve.ts';
+
+const USAGE = `usage: flotilla <command> [flags]
+
+  serve                 run a store (see README, "Running a cluster")
+     --id N --listen host:port --peers 1=host:port,2=host:port,... | --join host:port
+     --data DIR --secret S (or FLOTILLA_SECRET) --cluster NAME --http host:port --config FILE.json
+     --no-pd --replicas N --split-keys N --split-bytes N --initial-split-keys k1,k2
+     --tick-ms N --election-tick N --heartbeat-tick N --store-down-ms N --pd-interval-ms N --log-level L
+  status --http host:port                       a store's regions (GET /status)
+  regions | stores                              the cluster's regions / stores
+  split --region ID [--key K]                   split a region (at K, else its middle key)
+  transfer-leader --region ID --to STORE        move a region's leadership
+  add-replica --region ID --store STORE         add a replica (learner, then voter)
+  remove-replica --region ID --store STORE      remove a replica
+  remove-store --store STORE                    drain a store (PD moves its replicas away)
+  admin flags: --endpoints host:port,... --secret S (or FLOTILLA_SECRET) --cluster NAME
+`;
+
+async function status(flags: Record<string, unknown>): Promise<number> {
+  if (typeof flags.http !== 'string') throw new ConfigError('http: --http host:port is required');
+  const res = await fetch(`http://${flags.http}/status`);
+  const s = (await res.json()) as { storeId: number; url: string; regions: Array<Record<string, unknown>> };
+  if (flags.json !== undefined) {
+    console.log(JSON.stringify(s, null, 2));
+    return 0;
+  }
+  console.log(`store ${s.storeId} at ${s.url}`);
+  console.log('region  range                 epoch   role       term  leader  commit  applied');
+  for (const r of s.regions) {
+    const range = `[${r.startKey}, ${r.endKey === '' ? '+inf' : r.endKey})`;
+    const e = r.epoch as { confVer: number; version: number };
+    console.log(`${String(r.id).padEnd(7)} ${range.padEnd(21)} ${`${e.confVer}.${e.version}`.padEnd(7)} ${String(r.role).padEnd(10)} ${String(r.term).padEnd(5)} ${String(r.leaderStoreId).padEnd(7)} ${String(r.commit).padEnd(7)} ${r.applied}`);
+  }
+  return 0;
+}
+
+function num(flags: Record<string, unknown>, name: string): number {
+  const v = Number(flags[name]);
+  if (!Number.isSafeInteger(v) || v <= 0) throw new ConfigError(`${name}: --${name} must be a positive integer`);
+  return v;
+}
+
+async function admin(command: string, flags: Record<string, unknown>): Promise<number> {
+  const endpoints = String(flags.endpoints ?? '127.0.0.1:7001').split(',').map(toWsUrl);
+  const secret = String(flags.secret ?? process.env.FLOTILLA_SECRET ?? '');
+  if (secret.length < 16) throw new ConfigError('secret: --secret or FLOTILLA_SECRET (at least 16 characters) is required');
+  const client = await connect({ endpoints, secret, cluster: typeof flags.cluster === 'string' ? flags.cluster : undefined });
+  const show = (v: unknown) => console.log(JSON.stringify(v, (_, x) => (x instanceof Uint8Array ? new TextDecoder().decode(x) : x), 2));
+  try {
+    switch (command) {
+      case 'regions':
+        show(await client.admin.regions());
+        break;
+      case 'stores':
+        show((await client.admin.stores()).map((s) => ({ ...s, url: client.stores().find((a) => a.id === s.id)?.url })));
+        break;
+      case 'split':
+        show(await client.admin.splitRegion(num(flags, 'region'), typeof flags.key === 'string' ? flags.key : undefined));
+        break;
+      case 'transfer-leader':
+        await client.admin.transferLeader(num(flags, 'region'), num(flags, 'to'));
+        console.log('done');
+        break;
+      case 'add-replica':
+        show(await client.admin.addReplica(num(flags, 'region'), num(flags, 'store')));
+        break;
+      case 'remove-replica':
+        show(await client.admin.removeReplica(num(flags, 'region'), num(flags, 'store')));
+        break;
+      case 'remove-store': {
+        const store = num(flags, 'store');
+        await client.setStoreState(store, 'offline');
+        console.log(`store ${store} is being drained: PD moves its replicas away (watch flotilla stores)`);
+        break;
+      }
+    }
+  } finally {
+    client.close();
+  }
+  return 0;
+}
+
+/**
+ * Runs the command line.
+ * @param argv - the arguments after the program name.
+ * @returns the exit code, or -1 while a server keeps running.
+ */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === 'serve') return await serve(rest);
+    if (command === 'status') return await status(parseFlags(rest));
+    if (['regions', 'stores', 'split', 'transfer-leader', 'add-replica', 'remove-replica', 'remove-store'].includes(command)) return await admin(command, parseFlags(rest));
+    process.stderr.write(command === undefined || command === 'help' || command === '--help' ? USAGE : `flotilla: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`flotilla: invalid configuration: ${e.message}\n`);
+      return 2;
+    }
+    const detail = e instanceof FlotillaError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
+    process.stderr.write(`flotilla: ${command}: ${detail}\n`);
+    return 1;
+  }
+}
+
+const deno = (globalThis as { Deno?: { args: string[]; exit(code: number): never }; process?: unknown }).Deno;
+const isMain = deno ? (import.meta as { main?: boolean }).main : process.argv[1]?.endsWith('cli.ts') || (globalThis as { __flotillaBin?: boolean }).__flotillaBin;
+if (isMain) {
+  const code = await main(deno ? deno.args : process.argv.slice(2));
+  if (code >= 0) process.exit(code);
+}

@@ -1,0 +1,90 @@
+/**
+ * `flotilla serve`: runs one store until SIGTERM or SIGINT, then shuts down cleanly (stop
+ * accepting, finish or fail calls in flight, close the store, the transport and the engine) and
+ * exits 0. Prints `flotilla: store <id> listening on <url>` on stdout once it serves.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Logger } from '../src/ports.ts';
+import { loadServeConfig, splitHostPort, toWsUrl } from '../adapters/server/config.ts';
+import { startStatusServer } from '../adapters/server/http-status.ts';
+import { startStoreServer } from '../adapters/server/store-server.ts';
+
+const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** A logger writing one line per event to stderr, at or above `level`. */
+export function stderrLogger(level: (typeof LEVELS)[number], prefix: string): Logger {
+  const min = LEVELS.indexOf(level);
+  const line = (lvl: (typeof LEVELS)[number]) => (msg: string, fields?: Record<string, unknown>) => {
+    if (LEVELS.indexOf(lvl) < min) return;
+    const extra = fields && Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields, (_, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v))}` : '';
+    process.stderr.write(`${new Date().toISOString()} ${lvl} ${prefix}${msg}${extra}\n`);
+  };
+  return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
+}
+
+/** Registers `handler` for SIGTERM and SIGINT, in Node and in Deno. */
+function onSignals(handler: (signal: string) => void): void {
+  const deno = (globalThis as { Deno?: { addSignalListener(s: string, f: () => void): void } }).Deno;
+  for (const signal of ['SIGTERM', 'SIGINT']) {
+    if (deno) deno.addSignalListener(signal, () => handler(signal));
+    else process.on(signal, () => handler(signal));
+  }
+}
+
+/**
+ * Runs `flotilla serve` with the given arguments.
+ * @param argv - the arguments after `serve`.
+ * @returns the exit code (only on a failed start; a running store exits from its signal handler).
+ */
+export async function serve(argv: readonly string[]): Promise<number> {
+  const config = await loadServeConfig(argv, process.env, (p) => readFile(p, 'utf8'));
+  const logger = stderrLogger(config.logLevel, config.id !== undefined ? `[store ${config.id}] ` : '');
+  const listen = splitHostPort(config.listen);
+  const server = await startStoreServer({
+    storeId: config.id,
+    listen,
+    advertise: config.advertise,
+    peers: Object.fromEntries(Object.entries(config.peers).map(([id, a]) => [Number(id), toWsUrl(a)])),
+    join: config.join === undefined ? undefined : toWsUrl(config.join),
+    dataDir: config.data,
+    secret: config.secret,
+    clusterId: config.cluster,
+    pd: config.pd,
+    replicas: config.replicas,
+    initialSplitKeys: config.initialSplitKeys,
+    splitKeys: config.splitKeys,
+    splitBytes: config.splitBytes,
+    tickMs: config.tickMs,
+    electionTick: config.electionTick,
+    heartbeatTick: config.heartbeatTick,
+    storeDownMs: config.storeDownMs,
+    pdIntervalMs: config.pdIntervalMs,
+    logger,
+  });
+  let http: Awaited<ReturnType<typeof startStatusServer>> | undefined;
+  if (config.http !== undefined) {
+    const h = splitHostPort(config.http);
+    try {
+      http = await startStatusServer(server, h.host, h.port);
+    } catch (e) {
+      await server.close();
+      throw e;
+    }
+  }
+  let stopping = false;
+  onSignals((signal) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal}: shutting down`);
+    void (async () => {
+      http?.close();
+      await server.close();
+      process.exit(0);
+    })().catch((e) => {
+      logger.error('shutdown failed', { error: String(e) });
+      process.exit(1);
+    });
+  });
+  process.stdout.write(`flotilla: store ${server.storeId} listening on ${server.url}${config.http ? ` (http ${config.http})` : ''}\n`);
+  return -1;
+}
