@@ -57,6 +57,27 @@ export interface SimNetworkStats {
   unreachable: number;
 }
 
+/** A frame on the simulated network, as {@link SimNetwork.observe} reports it (read-only, for display). */
+export interface SimFrameEvent {
+  /** What happened: scheduled for delivery, delivered, or dropped while in flight (by `dropInFlight`). */
+  type: 'send' | 'deliver' | 'drop';
+  /** Unique per scheduled delivery (a duplicate gets its own id). */
+  id: number;
+  from: number;
+  to: number;
+  /** Virtual time the frame left and is due. */
+  sentMs: number;
+  deliverMs: number;
+  /** The frame's items as sent (do not mutate). */
+  items: Readonly<Frame['items']>;
+}
+
+/** Per-link overrides of {@link SimFaults}: a slow or lossy link. */
+export interface SimLinkFaults {
+  delayMs?: { min: number; max: number };
+  dropRate?: number;
+}
+
 /** A simulated network: endpoints per store, partitions and faults. */
 export interface SimNetwork {
   readonly clock: VirtualClock;
@@ -75,6 +96,12 @@ export interface SimNetwork {
   /** Advances the clock until nothing is in flight, or `maxMs` of virtual time have passed. */
   settle(maxMs?: number): void;
   stats(): SimNetworkStats;
+  /** Observes frames scheduled, delivered and dropped in flight (for the playground); returns the unsubscribe function. */
+  observe(listener: (event: SimFrameEvent) => void): () => void;
+  /** Loses one frame in flight by its id; false when it is no longer in flight. */
+  dropInFlight(id: number): boolean;
+  /** Overrides delay and drop rate on the link `from` → `to` (one way); `undefined` restores the network's. */
+  setLinkFaults(from: number, to: number, faults: SimLinkFaults | undefined): void;
 }
 
 interface Endpoint {
@@ -100,13 +127,23 @@ export function createSimNetwork(options: SimNetworkOptions): SimNetwork {
   const inFlightBytes = new Map<string, number>();
   const lastDeliveryMs = new Map<string, number>();
   let inFlight = 0;
+  let frameSeq = 0;
+  const observers = new Set<(event: SimFrameEvent) => void>();
+  const pendingFrames = new Map<number, { event: SimFrameEvent; cancel: () => void; bytes: number }>();
+  const linkFaults = new Map<string, SimLinkFaults>();
+  const notify = (event: SimFrameEvent) => {
+    for (const o of observers) o(event);
+  };
   const stats: SimNetworkStats = { sent: 0, delivered: 0, dropped: 0, partitioned: 0, duplicated: 0, corrupted: 0, rejected: 0, rejectedByCode: {}, unreachable: 0 };
 
   const link = (from: number, to: number) => `${from}>${to}`;
   const addInFlight = (key: string, bytes: number) => inFlightBytes.set(key, (inFlightBytes.get(key) ?? 0) + bytes);
 
-  const deliver = (from: number, to: number, target: Endpoint, bytes: Uint8Array) => {
+  const deliver = (from: number, to: number, target: Endpoint, bytes: Uint8Array, id: number) => {
     const key = link(from, to);
+    const pending = pendingFrames.get(id);
+    pendingFrames.delete(id);
+    if (pending) notify({ ...pending.event, type: 'deliver' });
     addInFlight(key, -bytes.length);
     inFlight--;
     if (!target.open || endpoints.get(to) !== target) {
@@ -130,15 +167,22 @@ export function createSimNetwork(options: SimNetworkOptions): SimNetwork {
     for (const h of target.frameHandlers) h(frame);
   };
 
-  const schedule = (from: number, to: number, target: Endpoint, bytes: Uint8Array) => {
+  const schedule = (from: number, to: number, target: Endpoint, bytes: Uint8Array, items: Readonly<Frame['items']>) => {
     const key = link(from, to);
-    const { min, max } = faults.delayMs;
+    const { min, max } = linkFaults.get(key)?.delayMs ?? faults.delayMs;
     let at = clock.now() + min + (max > min ? rand.next() * (max - min) : 0);
     if (!faults.reorder) at = Math.max(at, lastDeliveryMs.get(key) ?? 0);
     lastDeliveryMs.set(key, at);
     addInFlight(key, bytes.length);
     inFlight++;
-    clock.setTimer(at - clock.now(), () => deliver(from, to, target, bytes));
+    const id = ++frameSeq;
+    const cancel = clock.setTimer(at - clock.now(), () => deliver(from, to, target, bytes, id));
+    // Only kept while someone watches, so an unobserved network holds nothing extra per frame.
+    if (observers.size > 0) {
+      const event: SimFrameEvent = { type: 'send', id, from, to, sentMs: clock.now(), deliverMs: at, items };
+      pendingFrames.set(id, { event, cancel, bytes: bytes.length });
+      notify(event);
+    }
   };
 
   const notifyAll = (info: DisconnectInfo, except: number) => {
@@ -167,7 +211,8 @@ export function createSimNetwork(options: SimNetworkOptions): SimNetwork {
           stats.partitioned++;
           return true;
         }
-        if (faults.dropRate > 0 && rand.next() < faults.dropRate) {
+        const dropRate = linkFaults.get(link(storeId, to))?.dropRate ?? faults.dropRate;
+        if (dropRate > 0 && rand.next() < dropRate) {
           stats.dropped++;
           return true;
         }
@@ -176,11 +221,11 @@ export function createSimNetwork(options: SimNetworkOptions): SimNetwork {
           stats.corrupted++;
           payload[rand.int(payload.length)] = rand.int(256);
         }
-        schedule(storeId, to, target, payload);
+        schedule(storeId, to, target, payload, items);
         if (faults.duplicateRate > 0 && rand.next() < faults.duplicateRate) {
           stats.duplicated++;
           payload = payload.slice();
-          schedule(storeId, to, target, payload);
+          schedule(storeId, to, target, payload, items);
         }
         return true;
       },
@@ -223,5 +268,27 @@ export function createSimNetwork(options: SimNetworkOptions): SimNetwork {
       }
     },
     stats: () => ({ ...stats, rejectedByCode: { ...stats.rejectedByCode } }),
+    observe(listener) {
+      observers.add(listener);
+      return () => {
+        observers.delete(listener);
+        if (observers.size === 0) pendingFrames.clear();
+      };
+    },
+    dropInFlight(id) {
+      const pending = pendingFrames.get(id);
+      if (!pending) return false;
+      pendingFrames.delete(id);
+      pending.cancel();
+      addInFlight(link(pending.event.from, pending.event.to), -pending.bytes);
+      inFlight--;
+      stats.dropped++;
+      notify({ ...pending.event, type: 'drop' });
+      return true;
+    },
+    setLinkFaults(from, to, f) {
+      if (f === undefined) linkFaults.delete(link(from, to));
+      else linkFaults.set(link(from, to), { ...f });
+    },
   };
 }

@@ -1188,6 +1188,22 @@ export class StoreEngine {
       applied: p.storage.applyState.applied,
     }));
   }
+
+  /**
+   * Read-only, for display (the playground): the terms of the last `maxEntries` entries of this
+   * store's replica of a region, oldest first, and the index of the first one.
+   * @param regionId - the region.
+   * @param maxEntries - at most this many entries (default 64).
+   */
+  logTerms(regionId: number, maxEntries = 64): { firstIndex: number; terms: number[] } {
+    const peer = this.peers.get(regionId);
+    if (!peer) return { firstIndex: 1, terms: [] };
+    const last = peer.storage.lastIndex();
+    const first = Math.max(peer.storage.firstIndex(), last - maxEntries + 1);
+    const terms: number[] = [];
+    for (let i = first; i <= last; i++) terms.push(peer.storage.term(i));
+    return { firstIndex: first, terms };
+  }
 }
 
 /** The Raft membership a region's peer list describes. */
