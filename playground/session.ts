@@ -1,0 +1,275 @@
+/**
+ * A playground session: the running simulation, the user's actions stamped with virtual time, the
+ * timeline of events and the client operation log (both bounded), and going back: rebuild from the
+ * seed and replay the recorded actions up to an earlier time.
+ */
+import type { KvClient } from '../src/index.ts';
+import { createSim, type PlaygroundConfig, type Sim } from './sim.ts';
+
+const PD_GROUP_ID = Number.MAX_SAFE_INTEGER;
+const name = (regionId: number) => (regionId === PD_GROUP_ID ? 'the PD group' : `region ${regionId}`);
+
+/** Everything a person can do to the cluster; each is recorded so that a replay repeats it. */
+export type Action =
+  | { type: 'crash'; store: number }
+  /** Crashes whichever store leads the region at that moment. */
+  | { type: 'crashLeader'; regionId: number }
+  | { type: 'restart'; store: number }
+  | { type: 'partition'; groups: number[][] }
+  | { type: 'heal' }
+  | { type: 'link'; from: number; to: number; mode: 'normal' | 'slow' | 'lossy' }
+  | { type: 'drop'; frameId: number }
+  | { type: 'put'; key: string; value: string }
+  | { type: 'get'; key: string }
+  | { type: 'delete'; key: string }
+  | { type: 'scan' }
+  | { type: 'workload'; on: boolean }
+  | { type: 'split'; regionId: number; key?: string }
+  | { type: 'transfer'; regionId: number; store: number }
+  | { type: 'addStore' }
+  | { type: 'removeStore'; store: number };
+
+export interface TimelineEvent {
+  atMs: number;
+  text: string;
+  kind: 'leader' | 'lost' | 'split' | 'merge' | 'fault' | 'action' | 'scenario';
+}
+
+export interface ClientOp {
+  atMs: number;
+  text: string;
+  ok: boolean;
+}
+
+const TIMELINE_MAX = 300;
+const OPS_MAX = 100;
+/** Virtual ms between two workload writes. */
+const WORKLOAD_EVERY_MS = 60;
+
+export interface SessionHooks {
+  /** Called after each action's effects begin, and when an async client op finishes. */
+  changed(): void;
+}
+
+export class Session {
+  sim!: Sim;
+  config: PlaygroundConfig;
+  readonly actions: Array<{ atMs: number; action: Action }> = [];
+  readonly timeline: TimelineEvent[] = [];
+  readonly ops: ClientOp[] = [];
+  /** The last values the client read (key → value), shown as the KV table. */
+  table = new Map<string, string>();
+  workload = false;
+  private workloadN = 0;
+  private nextWorkloadMs = 0;
+  private regionsSeen = new Map<number, string>();
+  private readonly hooks: SessionHooks;
+  /** Bumped on every rebuild so that late results of an old cluster's ops are ignored. */
+  private generation = 0;
+
+  constructor(config: PlaygroundConfig, hooks: SessionHooks) {
+    this.config = config;
+    this.hooks = hooks;
+  }
+
+  get now(): number {
+    return this.sim.clock.now();
+  }
+
+  /** Builds a fresh cluster from the config (forgetting the action log unless `keepActions`). */
+  async start(config = this.config, keepActions = false): Promise<void> {
+    if (this.sim) await this.sim.close();
+    this.generation++;
+    this.config = config;
+    this.sim = await createSim(config);
+    if (!keepActions) this.actions.length = 0;
+    this.timeline.length = 0;
+    this.ops.length = 0;
+    this.table = new Map();
+    this.workload = false;
+    this.workloadN = 0;
+    this.regionsSeen = new Map();
+    this.sim.cluster.onLeaderChange((e) => {
+      if (e.role === 'leader') this.event('leader', `store ${e.storeId} leads ${name(e.regionId)}`);
+      else if (e.leaderStoreId === 0 && e.role !== 'follower') this.event('lost', `store ${e.storeId} campaigns for ${name(e.regionId)} (${e.role === 'preCandidate' ? 'pre-vote' : 'vote'})`);
+    });
+    this.event('action', `cluster built: seed ${config.seed}, ${config.stores} stores, ${config.storage}`);
+  }
+
+  event(kind: TimelineEvent['kind'], text: string): void {
+    this.timeline.push({ atMs: this.sim.clock.now(), text, kind });
+    if (this.timeline.length > TIMELINE_MAX) this.timeline.splice(0, this.timeline.length - TIMELINE_MAX);
+  }
+
+  private op(text: string, ok: boolean): void {
+    this.ops.push({ atMs: this.sim.clock.now(), text, ok });
+    if (this.ops.length > OPS_MAX) this.ops.splice(0, this.ops.length - OPS_MAX);
+  }
+
+  /** Records and performs an action now. */
+  async act(action: Action): Promise<void> {
+    this.actions.push({ atMs: this.now, action });
+    await this.perform(action);
+    this.hooks.changed();
+  }
+
+  /** Advances one virtual ms, running the workload and noticing splits and merges. */
+  async step(): Promise<void> {
+    await this.sim.step();
+    const now = this.now;
+    if (this.workload && now >= this.nextWorkloadMs) {
+      this.nextWorkloadMs = now + WORKLOAD_EVERY_MS;
+      const n = this.workloadN++;
+      // Keys spread over the alphabet so that every region grows.
+      const key = `${String.fromCharCode(97 + ((n * 7) % 26))}${String(n).padStart(4, '0')}`;
+      this.track(this.sim.client.put(key, `v${n}`), `put ${key}`, () => this.table.set(key, `v${n}`), true);
+    }
+    if (now % 200 === 0) this.watchRegions();
+  }
+
+  /** Goes back to `atMs`: rebuilds from the seed and replays the recorded actions before it. */
+  async replayTo(atMs: number, onProgress?: (ms: number) => void): Promise<void> {
+    const kept = this.actions.filter((a) => a.atMs <= atMs);
+    await this.start(this.config, false);
+    let i = 0;
+    while (this.now < atMs) {
+      while (i < kept.length && kept[i].atMs <= this.now) {
+        this.actions.push(kept[i]);
+        await this.perform(kept[i].action);
+        i++;
+      }
+      await this.step();
+      if (this.now % 1000 === 0) onProgress?.(this.now);
+    }
+    this.event('action', `went back to ${(atMs / 1000).toFixed(1)} s`);
+  }
+
+  private watchRegions(): void {
+    const now = new Map<number, string>();
+    for (const id of this.sim.cluster.storeIds) {
+      for (const info of this.sim.cluster.store(id)?.regions() ?? []) {
+        const r = info.region;
+        const desc = `[${r.startKey.length ? new TextDecoder().decode(r.startKey) : '−∞'}, ${r.endKey.length ? new TextDecoder().decode(r.endKey) : '+∞'})`;
+        if (!now.has(r.id) || r.epoch.version > Number(now.get(r.id)?.split('|')[0])) now.set(r.id, `${r.epoch.version}|${desc}`);
+      }
+    }
+    if (now.size === 0) return;
+    for (const [id, v] of now) {
+      const old = this.regionsSeen.get(id);
+      if (old === undefined && this.regionsSeen.size > 0) this.event('split', `region ${id} appears: ${v.split('|')[1]}`);
+      else if (old !== undefined && old !== v) this.event('split', `region ${id} is now ${v.split('|')[1]} (version ${v.split('|')[0]})`);
+    }
+    for (const id of this.regionsSeen.keys()) if (!now.has(id)) this.event('merge', `region ${id} is gone (merged or moved away)`);
+    this.regionsSeen = now;
+  }
+
+  private track<T>(p: Promise<T>, text: string, onOk: (v: T) => void, quiet = false): void {
+    const gen = this.generation;
+    p.then(
+      (v) => {
+        if (gen !== this.generation) return;
+        onOk(v);
+        if (!quiet) this.op(`${text} → ok`, true);
+        this.hooks.changed();
+      },
+      (e: Error) => {
+        if (gen !== this.generation) return;
+        this.op(`${text} → ${(e as { code?: string }).code ?? e.name}: ${e.message}`.slice(0, 160), false);
+        this.hooks.changed();
+      },
+    );
+  }
+
+  /** The store leading a region as the running stores see it (0 when none). */
+  leaderOf(regionId: number): number {
+    for (const id of this.sim.cluster.storeIds) {
+      for (const st of this.sim.cluster.store(id)?.status() ?? []) if (st.region.id === regionId && st.raft.role === 'leader') return id;
+    }
+    return 0;
+  }
+
+  private get client(): KvClient {
+    return this.sim.client;
+  }
+
+  private async perform(a: Action): Promise<void> {
+    const c = this.sim.cluster;
+    const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
+    switch (a.type) {
+      case 'crash':
+        this.event('fault', `store ${a.store} crashed`);
+        await c.stopStore(a.store);
+        break;
+      case 'crashLeader': {
+        const lead = this.leaderOf(a.regionId);
+        if (lead > 0) await this.perform({ type: 'crash', store: lead });
+        break;
+      }
+      case 'restart':
+        this.event('fault', `store ${a.store} restarted`);
+        await c.restartStore(a.store);
+        break;
+      case 'partition':
+        c.partition(...a.groups);
+        this.event('fault', `partition: ${a.groups.map((g) => `{${g.join(', ')}}`).join(' | ')}`);
+        break;
+      case 'heal':
+        c.heal();
+        for (const f of c.storeIds) for (const t of c.storeIds) c.network?.setLinkFaults(f, t, undefined);
+        this.event('fault', 'network healed');
+        break;
+      case 'link': {
+        const faults = a.mode === 'slow' ? { delayMs: { min: 400, max: 700 } } : a.mode === 'lossy' ? { dropRate: 0.5 } : undefined;
+        c.network?.setLinkFaults(a.from, a.to, faults);
+        c.network?.setLinkFaults(a.to, a.from, faults);
+        this.event('fault', `link ${a.from}↔${a.to} ${a.mode}`);
+        break;
+      }
+      case 'drop':
+        if (c.network?.dropInFlight(a.frameId)) this.event('fault', `message #${a.frameId} dropped`);
+        break;
+      case 'put':
+        this.track(this.client.put(a.key, a.value), `put ${a.key}=${a.value}`, () => this.table.set(a.key, a.value));
+        break;
+      case 'get':
+        this.track(this.client.get(a.key), `get ${a.key}`, (v) => {
+          const s = text(v);
+          if (s === null) this.table.delete(a.key);
+          else this.table.set(a.key, s);
+          this.op(`get ${a.key} = ${s ?? '(absent)'}`, true);
+        }, true);
+        break;
+      case 'delete':
+        this.track(this.client.delete(a.key), `delete ${a.key}`, () => this.table.delete(a.key));
+        break;
+      case 'scan':
+        this.track(this.client.scan('', '', { limit: 500 }), 'scan', (rows) => {
+          this.table = new Map(rows.map((r) => [text(r.key) ?? '', text(r.value ?? null) ?? '']));
+          this.op(`scan → ${rows.length} keys`, true);
+        }, true);
+        break;
+      case 'workload':
+        this.workload = a.on;
+        this.nextWorkloadMs = this.now;
+        this.event('action', a.on ? 'workload started' : 'workload stopped');
+        break;
+      case 'split':
+        this.event('action', `split of region ${a.regionId} requested${a.key ? ` at ${a.key}` : ''}`);
+        this.track(this.client.admin.splitRegion(a.regionId, a.key || undefined), `split region ${a.regionId}`, () => {});
+        break;
+      case 'transfer':
+        this.event('action', `leader of region ${a.regionId} → store ${a.store} requested`);
+        this.track(this.client.admin.transferLeader(a.regionId, a.store), `transfer region ${a.regionId} to store ${a.store}`, () => {});
+        break;
+      case 'addStore': {
+        const id = await c.addStore();
+        this.event('action', `store ${id} added`);
+        break;
+      }
+      case 'removeStore':
+        this.event('action', `store ${a.store} removing (drained by PD)`);
+        this.track(c.removeStore(a.store, 60_000), `remove store ${a.store}`, () => this.event('action', `store ${a.store} removed`));
+        break;
+    }
+  }
+}
