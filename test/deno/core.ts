@@ -32,6 +32,7 @@ export function runCoreSuite(core: SimCore, seeds: number, scenarioSeeds: number
       ['prevote', scenarioSeeds],
       ['lease', scenarioSeeds],
       ['churn', scenarioSeeds],
+      ['figure8', scenarioSeeds],
     ] as const
   ).map(([kind, count]) => {
     const s = runRange(core, kind, 0, count);

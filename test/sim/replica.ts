@@ -104,6 +104,8 @@ export interface Sim {
   leaderSince: Map<number, { term: number; incarnation: number; tick: number }>;
   /** The last tick each replica received an append or heartbeat response. */
   lastHeard: Map<number, number>;
+  /** A scripted scenario's hook, run after every step (after the Readies were handled). */
+  onStep: (() => void) | null;
   stats: { delivered: number; dropped: number; crashes: number; proposals: number; readsServed: number; snapshots: number; leaders: number; confChanges: number };
 }
 

@@ -16,6 +16,7 @@ for (const [kind, what] of [
   ['prevote', 'pre-vote keeps a rejoining replica from disrupting the leader'],
   ['lease', 'lease reads on a leader that is cut off stay linearizable'],
   ['churn', 'leaders that fail soon after election never lose a committed entry'],
+  ['figure8', 'an old-term entry replicated to a majority is not committed by counting (Figure 8)'],
 ] as const) {
   describe(`scenario ${kind}: ${what}`, () => {
     for (let from = 0; from < SCENARIO_SEEDS; from += 100) {

@@ -11,7 +11,7 @@ import type { Sim } from './replica.ts';
 import { crashReplica, event, startReplica } from './replica.ts';
 import type { SimResult } from './simulation.ts';
 import { healAll, isolate, recover, replayCommand, runWith, tick, workload } from './simulation.ts';
-import { currentLeader, issueRead } from './workload.ts';
+import { currentLeader, issueRead, propose } from './workload.ts';
 
 /**
  * Pre-vote keeps a rejoining replica from disrupting the group: a follower is cut off for several
@@ -149,6 +149,102 @@ export function runChurnScenario(core: SimCore, seed: number, trace: ((line: str
   });
 }
 
+/**
+ * Figure 8 of the Raft paper, scripted over five voters (which replica plays which part is drawn
+ * from the seed): an entry X of an old term reaches a majority only after a newer leader E wrote
+ * a conflicting entry at the same index; the leader replicating X is cut off before its own
+ * no-op reaches a majority; then E returns and wins. X was never committed, so E may overwrite
+ * it — unless the core counted replicas of an old-term entry, which the leader-completeness check
+ * then reports.
+ */
+export function runFigure8Scenario(core: SimCore, seed: number, trace: ((line: string) => void) | null = null): SimResult {
+  const base = optionsForSeed(seed);
+  const opts: SimOptions = {
+    ...base,
+    voters: 5,
+    profile: { name: 'figure8', dropP: 0, dupP: 0, maxDelayTicks: 0, lateP: 0, partitionP: 0, crashP: 0, restartP: 0 },
+    preVote: false,
+    checkQuorum: false,
+    leaseReads: false,
+    leaseBasedReadOnly: false,
+    clockDrift: 'none',
+    asyncWriteP: 0,
+    maxSizePerMsg: 1,
+    maxInflightMsgs: 1,
+    maxInflightBytes: 0,
+    maxUncommittedEntriesSize: 0,
+    disableProposalForwarding: false,
+    snapshotEvery: 0,
+    bootstrapIndex: 0,
+    proposeP: 0,
+    readP: 0,
+    transferP: 0,
+    confChangeP: 0,
+    coldRestart: false,
+  };
+  return runWith(core, opts, trace, replayCommand(seed, 'figure8'), (sim) => {
+    const idle = (n: number) => {
+      for (let t = 0; t < n; t++) tick(sim, () => {});
+    };
+    const node = (id: number) => sim.replicas.get(id)!.node!;
+    const cutOff = (ids: number[]) => {
+      heal(sim.net);
+      for (const x of ids) for (const y of sim.ids) if (x !== y) for (const k of [`${x}>${y}`, `${y}>${x}`]) sim.net.blocked.add(k);
+      sim.net.partition = `cut off ${ids.join(',')}`;
+      event(sim, `partition ${sim.net.partition}`);
+    };
+    const a = runUntilLeaderCommits(sim, 30 * opts.electionTick);
+    const rest = sim.ids.filter((id) => id !== a && id <= opts.voters);
+    for (let i = rest.length - 1; i > 0; i--) {
+      const j = sim.rand.int(i + 1);
+      [rest[i], rest[j]] = [rest[j], rest[i]];
+    }
+    const [b, c, d, e] = rest;
+    // 1. X reaches only b.
+    cutOff([c, d, e]);
+    sim.net.blocked.clear();
+    for (const x of [a, b]) for (const y of [c, d, e]) for (const k of [`${x}>${y}`, `${y}>${x}`]) sim.net.blocked.add(k);
+    propose(sim, 'X', sim.replicas.get(a)!);
+    idle(2);
+    const k = node(a).raft.raftLog.lastIndex();
+    // 2. e leads c and d, but what it appends reaches nobody.
+    sim.onStep = () => {
+      if (sim.replicas.get(e)!.node?.raft.state === 'leader' && sim.net.partition !== `cut off ${e}`) cutOff([e]);
+    };
+    tick(sim, () => node(e).campaign());
+    idle(2);
+    if (node(e).raft.raftLog.lastIndex() < k) violation(`figure8: replica ${e} did not append at index ${k}`);
+    // 3. a restarts, leads again (b, c, d vote) and is cut off as soon as X reached c or d.
+    const restart = (id: number) => {
+      crashReplica(sim, sim.replicas.get(id)!);
+      startReplica(sim, sim.replicas.get(id)!);
+    };
+    restart(a);
+    sim.onStep = () => {
+      const r = sim.replicas.get(a)!;
+      if (r.node?.raft.state !== 'leader' || sim.net.partition === `cut off ${a}`) return;
+      const p = r.node.status().progress;
+      if ((p.get(c)?.match ?? 0) >= k || (p.get(d)?.match ?? 0) >= k) cutOff([a]);
+    };
+    for (let attempt = 0; attempt < 5 && node(a).raft.state !== 'leader'; attempt++) {
+      tick(sim, () => node(a).campaign());
+      idle(1);
+    }
+    idle(3);
+    // 4. e restarts and campaigns while a is cut off.
+    sim.onStep = null;
+    cutOff([a]);
+    restart(e);
+    for (let attempt = 0; attempt < 5 && node(e).raft.state !== 'leader'; attempt++) {
+      tick(sim, () => node(e).campaign());
+      idle(1);
+    }
+    idle(5);
+    healAll(sim);
+    return recover(sim);
+  });
+}
+
 /** Ticks (with the workload) until a leader has committed an entry of its term; returns its id. */
 function runUntilLeaderCommits(sim: Sim, bound: number): number {
   for (let t = 0; t < bound; t++) {
@@ -167,4 +263,5 @@ export const SCENARIOS: Record<string, (core: SimCore, seed: number, trace?: ((l
   prevote: runPreVoteScenario,
   lease: runLeaseScenario,
   churn: runChurnScenario,
+  figure8: runFigure8Scenario,
 };

@@ -71,6 +71,7 @@ export function newSim(core: SimCore, opts: SimOptions, trace: ((line: string) =
     markerIndex: 0,
     leaderSince: new Map(),
     lastHeard: new Map(),
+    onStep: null,
     trace,
     stats: { delivered: 0, dropped: 0, crashes: 0, proposals: 0, readsServed: 0, snapshots: 0, leaders: 0, confChanges: 0 },
   };
@@ -97,6 +98,7 @@ export function afterStep(sim: Sim): void {
     rep.lastCommit = committed;
     rep.lastApplied = applied;
   }
+  sim.onStep?.();
 }
 
 /**

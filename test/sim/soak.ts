@@ -47,7 +47,8 @@ function main(): number {
   let failed = 0;
   console.log(`soak: ${args.kind} seeds ${args.from}..${args.from + args.seeds - 1}`);
   for (let seed = args.from; seed < args.from + args.seeds; seed++) {
-    if (args.verbose) console.log(`seed ${seed}: ${JSON.stringify(optionsForSeed(seed))}`);
+    // A scenario overrides some of these options (see scenarios.ts).
+    if (args.verbose) console.log(`seed ${seed} (${args.kind}): base options ${JSON.stringify(optionsForSeed(seed))}`);
     const r = runOne(nodeCore, args.kind, seed, args.verbose ? (line) => console.log(line) : null);
     steps += r.steps;
     if (args.verbose || args.seeds === 1) {
