@@ -1,0 +1,102 @@
+/**
+ * Runs `flotilla serve` child processes on loopback (Node via bin/flotilla.mjs, or Deno via
+ * bin/cli.ts), for `npm run demo` and the multi-process tests: free ports, start, wait until a
+ * store listens, SIGKILL or SIGTERM it, restart it with the same flags.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+const root = join(import.meta.dirname, '..');
+
+/** Finds `n` distinct free TCP ports on 127.0.0.1. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** A `flotilla serve` process and how to start it again. */
+export interface StoreProcess {
+  readonly id: number;
+  readonly args: string[];
+  readonly runtime: 'node' | 'deno';
+  child: ChildProcess;
+  /** Everything the process wrote to stderr (its log) since it was last started. */
+  stderr: string;
+  stdout: string;
+  /** Resolves with the exit code (or the signal) once the current process exits. */
+  exited: Promise<number | string>;
+}
+
+/**
+ * Spawns `flotilla <args>` (not waiting for it to listen).
+ * @param runtime - `node` (bin/flotilla.mjs) or `deno` (`deno run -A bin/cli.ts`).
+ * @param args - the command line after `flotilla`.
+ * @param env - extra environment.
+ */
+export function spawnFlotilla(runtime: 'node' | 'deno', args: string[], env: Record<string, string> = {}): StoreProcess {
+  const id = Number(args[args.indexOf('--id') + 1] ?? 0);
+  const p: StoreProcess = { id, args, runtime, child: undefined as unknown as ChildProcess, stderr: '', stdout: '', exited: Promise.resolve(0) };
+  start(p, env);
+  return p;
+}
+
+function start(p: StoreProcess, env: Record<string, string>): void {
+  const child =
+    p.runtime === 'node'
+      ? spawn(process.execPath, [join(root, 'bin', 'flotilla.mjs'), ...p.args], { cwd: root, env: { ...process.env, ...env } })
+      : spawn(join(root, 'node_modules', '.bin', 'deno'), ['run', '-A', '--quiet', join(root, 'bin', 'cli.ts'), ...p.args], { cwd: root, env: { ...process.env, ...env } });
+  p.child = child;
+  p.stderr = '';
+  p.stdout = '';
+  child.stderr?.on('data', (d) => {
+    p.stderr += d;
+  });
+  child.stdout?.on('data', (d) => {
+    p.stdout += d;
+  });
+  p.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+}
+
+/**
+ * Resolves once the store printed that it listens; rejects if it exits first or takes too long.
+ * @param p - the process.
+ * @param timeoutMs - how long to wait (default 30 s; Deno's first start compiles).
+ */
+export async function waitListening(p: StoreProcess, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void p.exited.then(() => {
+    exited = true;
+  });
+  while (!/listening on/.test(p.stdout)) {
+    if (exited) throw new Error(`store ${p.id} exited before listening: ${p.stderr.slice(-2000)}`);
+    if (Date.now() > deadline) throw new Error(`store ${p.id} did not listen within ${timeoutMs} ms: ${p.stderr.slice(-2000)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Kills the process with `signal` and waits for it to exit. */
+export async function stopProcess(p: StoreProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<number | string> {
+  if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill(signal);
+  return p.exited;
+}
+
+/** Starts the process again with the same command line (after it exited). */
+export function restartProcess(p: StoreProcess, env: Record<string, string> = {}): void {
+  start(p, env);
+}
+
+/** The command-line flags of store `id` in a loopback cluster. */
+export function serveArgs(id: number, ports: readonly number[], httpPorts: readonly number[], dataDir: string, extra: string[] = []): string[] {
+  const peers = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
+  return ['serve', '--id', String(id), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peers', peers, '--data', join(dataDir, `store-${id}`), '--http', `127.0.0.1:${httpPorts[id - 1]}`, ...extra];
+}

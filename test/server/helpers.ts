@@ -1,0 +1,83 @@
+/**
+ * Helpers of the multi-process server tests: a loopback cluster of `flotilla serve` processes
+ * with fast Raft timing, its status pages, and waiting for leaders.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect, type RemoteKvClient } from '../../adapters/client/remote.ts';
+import type { StoreStatus } from '../../adapters/server/http-status.ts';
+import { freePorts, restartProcess, serveArgs, spawnFlotilla, type StoreProcess, stopProcess, waitListening } from '../../scripts/cluster-processes.ts';
+
+export const SECRET = 'flotilla server test secret 32b!';
+/** Fast timing: 20 ms ticks, elections after 200-400 ms; PD quick to act. */
+export const FAST = ['--tick-ms', '20', '--election-tick', '10', '--heartbeat-tick', '2', '--store-down-ms', '2000', '--pd-interval-ms', '300', '--log-level', 'warn'];
+
+/** A loopback cluster of store processes. */
+export interface TestCluster {
+  dir: string;
+  ports: number[];
+  httpPorts: number[];
+  stores: Map<number, StoreProcess>;
+  endpoint(id: number): string;
+  status(id: number): Promise<StoreStatus>;
+  client(endpointIds?: number[]): Promise<RemoteKvClient>;
+  kill(id: number): Promise<void>;
+  restart(id: number): Promise<void>;
+  /** The store leading region `regionId` according to the running stores (0 if none agree). */
+  leaderOf(regionId: number, timeoutMs?: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `n` stores (store `i` under `runtimes[i-1]`, default Node) and waits until they listen.
+ * @param slots - ports to reserve beyond the initial stores (for stores that join later).
+ */
+export async function startCluster(n: number, runtimes: Array<'node' | 'deno'> = [], extra: string[] = [], slots = 0): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-server-test-'));
+  const all = await freePorts(2 * (n + slots));
+  const ports = all.slice(0, n + slots);
+  const httpPorts = all.slice(n + slots);
+  const stores = new Map<number, StoreProcess>();
+  const env = { FLOTILLA_SECRET: SECRET };
+  for (let id = 1; id <= n; id++) {
+    const args = serveArgs(id, ports.slice(0, n), httpPorts, dir, [...FAST, ...extra]);
+    stores.set(id, spawnFlotilla(runtimes[id - 1] ?? 'node', args, env));
+  }
+  const cluster: TestCluster = {
+    dir,
+    ports,
+    httpPorts,
+    stores,
+    endpoint: (id) => `ws://127.0.0.1:${ports[id - 1]}`,
+    async status(id) {
+      const res = await fetch(`http://127.0.0.1:${httpPorts[id - 1]}/status`);
+      return (await res.json()) as StoreStatus;
+    },
+    client: (ids = [...stores.keys()]) => connect({ endpoints: ids.map((id) => cluster.endpoint(id)), secret: SECRET }),
+    async kill(id) {
+      await stopProcess(stores.get(id)!, 'SIGKILL');
+    },
+    async restart(id) {
+      const p = stores.get(id)!;
+      restartProcess(p, env);
+      await waitListening(p);
+    },
+    async leaderOf(regionId, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const views = await Promise.allSettled([...stores.keys()].map((id) => cluster.status(id)));
+        const leaders = views.flatMap((v) => (v.status === 'fulfilled' ? v.value.regions.filter((r) => r.id === regionId && r.role === 'leader').map(() => v.value.storeId) : []));
+        if (leaders.length === 1) return leaders[0];
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return 0;
+    },
+    async close() {
+      await Promise.all([...stores.values()].map((p) => stopProcess(p, 'SIGKILL')));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await Promise.all([...stores.values()].map((p) => waitListening(p, 60_000)));
+  return cluster;
+}
