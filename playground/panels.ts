@@ -4,6 +4,7 @@
  */
 import type { Scenario } from './scenarios.ts';
 import type { Action, Session } from './session.ts';
+import { regionName } from './names.ts';
 import type { PlaygroundConfig } from './sim.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -90,11 +91,16 @@ export function renderPanels(session: Session, goBack: (atMs: number) => void): 
   }
   const regionIds = new Set<number>();
   for (const id of c.storeIds) for (const r of c.store(id)?.regions() ?? []) regionIds.add(r.region.id);
-  fillSelect('region', [...regionIds].sort((a, b) => a - b).map((id) => [String(id), `region ${id}`]));
+  fillSelect('region', [...regionIds].sort((a, b) => a - b).map((id) => [String(id), `region ${regionName(id)}`]));
   const gk = c.storeIds.join(',');
   if (gk !== groupsKey) {
     groupsKey = gk;
     $('groups').innerHTML = c.storeIds.map((id) => `<label><input type="checkbox" value="${id}" aria-label="Store ${id} in group B"/> s${id}</label>`).join(' ');
+  }
+  // The cluster inputs follow the running cluster (a scenario may have changed it) unless being edited.
+  for (const [id, v] of [['store-count', c.storeIds.length], ['seed', session.config.seed]] as const) {
+    const input = $(id) as HTMLInputElement;
+    if (document.activeElement !== input) input.value = String(v);
   }
   const w = $('workload');
   w.textContent = session.workload ? 'Stop workload' : 'Start workload';

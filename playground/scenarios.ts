@@ -51,15 +51,15 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'split-vote',
     title: 'Split vote',
-    config: { stores: 4, pd: false, preVote: false, checkQuorum: false, delayMs: { min: 250, max: 350 } },
+    config: { stores: 4, replicas: 4, pd: false, preVote: false, checkQuorum: false, delayMs: { min: 250, max: 350 } },
     text: 'Four stores, slow links (250–350 ms, close to the election timeout spread), no pre-vote. Elections start at once on several stores: each votes for itself, votes cross on the wire, and a term may end with nobody holding 3 of 4 votes. Randomized timeouts make one candidate start the next term first, and it wins. Watch the terms climb on the cards and the timeline.',
     steps: [{ atMs: 4000, action: () => ({ type: 'crashLeader', regionId: 1 }) }],
   },
   {
     id: 'minority',
     title: 'Minority partition cannot commit',
-    config: { stores: 5, pd: false },
-    text: 'Five stores. At 3 s the leader and one follower are cut from the other three, and writes start. The old leader keeps appending (its log grows) but nothing commits: two of five is no quorum. With check-quorum it steps down after an election timeout. The three on the other side elect a leader in a higher term and commit the workload. At 14 s the network heals; the minority\'s uncommitted entries are overwritten.',
+    config: { stores: 5, replicas: 5, pd: false, splitKeys: 0 },
+    text: 'Five stores, one region replicated on all five. At 3 s the leader and one follower are cut from the other three, and writes start. The old leader keeps appending (its log grows) but nothing commits: two of five is no quorum. With check-quorum it steps down after an election timeout. The three on the other side elect a leader in a higher term and commit the workload. At 14 s the network heals; the minority\'s uncommitted entries are overwritten.',
     steps: [
       { atMs: 3000, action: leaderAndOneCutOff },
       { atMs: 3050, action: () => ({ type: 'workload', on: true }) },
@@ -70,7 +70,7 @@ export const SCENARIOS: Scenario[] = [
   {
     id: 'figure-8',
     title: 'Figure 8: an old-term entry is not committed by counting',
-    config: { stores: 5, pd: false },
+    config: { stores: 5, replicas: 5, pd: false, splitKeys: 0 },
     text: 'Raft paper, Figure 8, staged. At 3 s the leader (S1 in the paper) is cut off with one follower and a write appends an entry in its term on those two only. At 4 s it crashes; the other three elect a leader in a higher term. At 9 s the network heals and the crashed store restarts. A later leader may replicate the old entry to a majority, but it only counts as committed once an entry of the leader\'s own term commits above it. Entries of the old term keep their colour in the strips; the dark top edge (commit) only moves past them together with a current-term entry.',
     steps: [
       { atMs: 3000, action: leaderAndOneCutOff },

@@ -4,10 +4,10 @@
  * seed and replay the recorded actions up to an earlier time.
  */
 import type { KvClient } from '../src/index.ts';
+import { isPdGroup, regionName, resetNames } from './names.ts';
 import { createSim, type PlaygroundConfig, type Sim } from './sim.ts';
 
-const PD_GROUP_ID = Number.MAX_SAFE_INTEGER;
-const name = (regionId: number) => (regionId === PD_GROUP_ID ? 'the PD group' : `region ${regionId}`);
+const name = (regionId: number) => (isPdGroup(regionId) ? 'the PD group' : `region ${regionName(regionId)}`);
 
 /** Everything a person can do to the cluster; each is recorded so that a replay repeats it. */
 export type Action =
@@ -81,6 +81,7 @@ export class Session {
     if (this.sim) await this.sim.close();
     this.generation++;
     this.config = config;
+    resetNames();
     this.sim = await createSim(config);
     if (!keepActions) this.actions.length = 0;
     this.timeline.length = 0;
@@ -156,10 +157,10 @@ export class Session {
     if (now.size === 0) return;
     for (const [id, v] of now) {
       const old = this.regionsSeen.get(id);
-      if (old === undefined && this.regionsSeen.size > 0) this.event('split', `region ${id} appears: ${v.split('|')[1]}`);
-      else if (old !== undefined && old !== v) this.event('split', `region ${id} is now ${v.split('|')[1]} (version ${v.split('|')[0]})`);
+      if (old === undefined && this.regionsSeen.size > 0) this.event('split', `region ${regionName(id)} appears: ${v.split('|')[1]}`);
+      else if (old !== undefined && old !== v) this.event('split', `region ${regionName(id)} is now ${v.split('|')[1]} (version ${v.split('|')[0]})`);
     }
-    for (const id of this.regionsSeen.keys()) if (!now.has(id)) this.event('merge', `region ${id} is gone (merged or moved away)`);
+    for (const id of this.regionsSeen.keys()) if (!now.has(id)) this.event('merge', `region ${regionName(id)} is gone (merged or moved away)`);
     this.regionsSeen = now;
   }
 
@@ -254,11 +255,11 @@ export class Session {
         this.event('action', a.on ? 'workload started' : 'workload stopped');
         break;
       case 'split':
-        this.event('action', `split of region ${a.regionId} requested${a.key ? ` at ${a.key}` : ''}`);
+        this.event('action', `split of region ${regionName(a.regionId)} requested${a.key ? ` at ${a.key}` : ''}`);
         this.track(this.client.admin.splitRegion(a.regionId, a.key || undefined), `split region ${a.regionId}`, () => {});
         break;
       case 'transfer':
-        this.event('action', `leader of region ${a.regionId} → store ${a.store} requested`);
+        this.event('action', `leader of region ${regionName(a.regionId)} → store ${a.store} requested`);
         this.track(this.client.admin.transferLeader(a.regionId, a.store), `transfer region ${a.regionId} to store ${a.store}`, () => {});
         break;
       case 'addStore': {

@@ -25,6 +25,10 @@ export interface PlaygroundConfig {
   /** Run the placement driver (auto split, replica placement when stores come and go). */
   pd: boolean;
   initialSplitKeys: string[];
+  /** Replicas per region. */
+  replicas: number;
+  /** A region splits past this many keys (0: never); PD decides with `pd`, else the leader itself. */
+  splitKeys: number;
   /** Network delay in virtual ms. */
   delayMs: { min: number; max: number };
 }
@@ -37,6 +41,8 @@ export const DEFAULT_CONFIG: PlaygroundConfig = {
   checkQuorum: true,
   pd: true,
   initialSplitKeys: [],
+  replicas: 3,
+  splitKeys: 24,
   delayMs: { min: 20, max: 60 },
 };
 
@@ -130,11 +136,12 @@ export async function createSim(config: PlaygroundConfig): Promise<Sim> {
     clock,
     seed: config.seed,
     initialSplitKeys: config.initialSplitKeys,
+    replicas: Math.min(config.replicas, config.stores),
     storage: config.storage === 'indexeddb' ? (id) => createIndexedDbStorage({ name: `flotilla-playground-${id}` }) : () => createMemoryStorage(),
     pd: config.pd
-      ? { heartbeatMs: 1000, scheduleMs: 1000, config: { splitKeys: 24, splitBytes: 1 << 30, mergeKeys: 1, mergeBytes: 1, storeDownMs: 8000 } }
+      ? { heartbeatMs: 1000, scheduleMs: 1000, config: { splitKeys: config.splitKeys || 1e9, splitBytes: 1 << 30, mergeKeys: 1, mergeBytes: 1, storeDownMs: 8000 } }
       : false,
-    store: { tickMs: TICK_MS, raft: { electionTick: 10, heartbeatTick: 2, preVote: config.preVote, checkQuorum: config.checkQuorum }, splitKeys: config.pd ? 0 : 24 },
+    store: { tickMs: TICK_MS, raft: { electionTick: 10, heartbeatTick: 2, preVote: config.preVote, checkQuorum: config.checkQuorum }, splitKeys: config.pd ? 0 : config.splitKeys },
   });
   const network = cluster.network!;
   network.setFaults({ delayMs: config.delayMs });

@@ -4,7 +4,8 @@
  */
 import type { FlightItem } from './sim.ts';
 import type { Session } from './session.ts';
-import { regionName, termColour } from './view-stores.ts';
+import { regionName } from './names.ts';
+import { termColour } from './view-stores.ts';
 
 /** Dots drawn at once; the rest are still in flight, only not drawn. */
 const DOTS_MAX = 60;
@@ -103,8 +104,8 @@ export function renderKeyBar(bar: HTMLElement, session: Session): void {
     .map(([id, r]) => {
       const w = Math.max(0.06, (r.end === '' ? 1 : pos(r.end)) - pos(r.start));
       const range = `[${r.start || '−∞'}, ${r.end || '+∞'})`;
-      return `<li class="segment" data-region="${id}" style="flex:${w.toFixed(3)};border-color:${termColour(id)}" aria-label="region ${id} ${range}, epoch ${r.confVer}/${r.version}, leader ${r.leader ? `store ${r.leader}` : 'none'}">
-<b>r${id}</b> <span>${range}</span><span class="muted">epoch ${r.confVer}/${r.version} · leader ${r.leader ? `s${r.leader}` : '—'} · on ${r.peers.map((p) => `s${p}`).join(' ')}</span></li>`;
+      return `<li class="segment" data-region="${id}" style="flex:${w.toFixed(3)};border-color:${termColour(id)}" aria-label="region ${regionName(id)} ${range}, epoch ${r.confVer}/${r.version}, leader ${r.leader ? `store ${r.leader}` : 'none'}">
+<b>${regionName(id)}</b> <span>${range}</span><span class="muted">epoch ${r.confVer}/${r.version} · leader ${r.leader ? `s${r.leader}` : '—'} · on ${r.peers.map((p) => `s${p}`).join(' ')}</span></li>`;
     })
     .join('');
 }

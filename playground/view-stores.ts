@@ -4,14 +4,13 @@
  * view of every follower's match and next index. Cards are keyed by store id so that their buttons
  * keep keyboard focus while the contents update.
  */
+import { regionName } from './names.ts';
 import type { Session } from './session.ts';
 
 /** Entries drawn per log strip. */
 const STRIP_MAX = 40;
-const PD_GROUP_ID = Number.MAX_SAFE_INTEGER;
 
 export const termColour = (term: number) => `hsl(${(term * 67) % 360} 65% 55%)`;
-export const regionName = (id: number) => (id === PD_GROUP_ID ? 'PD' : `r${id}`);
 
 const ROLE: Record<string, string> = { leader: 'leader', follower: 'follower', candidate: 'candidate', preCandidate: 'pre-candidate' };
 
@@ -84,7 +83,7 @@ export function createStoresView(container: HTMLElement, hooks: StoreViewHooks) 
           c.body.innerHTML = '<p class="muted">stopped: its disk is kept for a restart</p>';
           continue;
         }
-        const rows = store.status().sort((a, b) => a.region.id - b.region.id);
+        const rows = store.status().sort((a, b) => (a.region.startKey.join(',') < b.region.startKey.join(',') ? -1 : 1));
         const html: string[] = [];
         for (const st of rows) {
           const r = st.raft;

@@ -1,0 +1,150 @@
+/**
+ * End to end: the playground in headless Chromium, driven through its controls as a person would.
+ * Screenshots of the main states are saved to test-results/playground/.
+ */
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commits, keyBar, leaderStore, openPage, type Playground, shot, startPlayground, virtualSeconds, waitVirtual } from './browser.ts';
+
+let pg: Playground;
+beforeAll(async () => {
+  pg = await startPlayground();
+}, 60_000);
+afterAll(async () => {
+  await pg?.close();
+});
+
+const fast = (page: Page) => page.getByLabel('Speed of time').selectOption('4');
+
+/** Waits until every region in the key bar has a leader; returns them. */
+async function allLed(page: Page): Promise<Array<{ region: number; leader: number }>> {
+  await page.waitForFunction(() => {
+    const segs = [...document.querySelectorAll('#keybar .segment')];
+    return segs.length > 0 && segs.every((s) => /leader s\d+/.test(s.textContent ?? ''));
+  }, undefined, { timeout: 30_000 });
+  return keyBar(page);
+}
+
+/** Waits until the client operation log has a line containing `text`. */
+const opLogged = (page: Page, text: string) =>
+  page.waitForFunction((t) => [...document.querySelectorAll('#ops li')].some((li) => li.textContent?.includes(t)), text, { timeout: 30_000 });
+
+describe('playground', () => {
+  it('loads without console errors and elects a leader for every region, PD group included', async () => {
+    const { page, errors } = await openPage(pg);
+    await fast(page);
+    const regions = await allLed(page);
+    expect(regions.length).toBeGreaterThanOrEqual(1);
+    for (const r of regions) expect(await leaderStore(page, r.region)).toBe(r.leader);
+    await page.waitForSelector('.replica[data-region="9007199254740991"][data-role="leader"]');
+    await shot(page, '01-elected');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.screenshot({ path: 'test-results/playground/01-elected-phone.png', fullPage: true });
+    expect(errors).toEqual([]);
+    // Every control has an accessible name.
+    const unnamed = await page.evaluate(() =>
+      [...document.querySelectorAll('button, select, input')].filter((el) => !(el.getAttribute('aria-label') || el.textContent?.trim() || el.closest('label')?.textContent?.trim())).map((el) => el.outerHTML),
+    );
+    expect(unnamed).toEqual([]);
+    await page.close();
+  });
+
+  it("crashing a leader's store leads to a new leader on another store", async () => {
+    const { page, errors } = await openPage(pg);
+    await fast(page);
+    await allLed(page);
+    const old = await leaderStore(page, 1);
+    expect(old).toBeGreaterThan(0);
+    await page.getByRole('button', { name: `Crash store ${old}` }).click();
+    await page.waitForSelector(`.store[data-store="${old}"].down`);
+    await page.waitForFunction((o) => {
+      const el = document.querySelector('.store:not(.down) .replica[data-region="1"][data-role="leader"]');
+      const s = Number(el?.closest<HTMLElement>('.store')?.dataset.store ?? 0);
+      return s > 0 && s !== o;
+    }, old, { timeout: 30_000 });
+    await shot(page, '02-new-leader-after-crash');
+    await page.getByRole('button', { name: `Restart store ${old}` }).click();
+    await page.waitForSelector(`.store[data-store="${old}"]:not(.down)`);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('a partitioned minority commits nothing while the majority keeps committing', async () => {
+    const { page, errors } = await openPage(pg);
+    await page.getByLabel('Scenario', { exact: true }).selectOption('minority');
+    await page.getByRole('button', { name: 'Run scenario' }).click();
+    await fast(page);
+    await page.waitForFunction(() => document.querySelectorAll('.store').length === 5);
+    // The scenario cuts the leader and one follower off at 3 s and starts writes; let it settle.
+    await waitVirtual(page, 5);
+    const text = (await page.locator('#timeline').textContent()) ?? '';
+    const m = /partition: \{(\d+), (\d+)\} \| \{([\d, ]+)\}/.exec(text);
+    expect(m).not.toBeNull();
+    const minority = [Number(m![1]), Number(m![2])];
+    const majority = m![3].split(', ').map(Number);
+    const before = await commits(page, 1);
+    const t0 = await virtualSeconds(page);
+    await waitVirtual(page, t0 + 4);
+    const after = await commits(page, 1);
+    for (const s of minority) expect(after[s]).toBe(before[s]);
+    for (const s of majority) expect(after[s]).toBeGreaterThan(before[s]);
+    const majorityLeader = await leaderStore(page, 1);
+    expect(majority).toContain(majorityLeader);
+    await shot(page, '03-minority-partition');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('a split shows two regions in the key bar, and a value written through the UI is read back', async () => {
+    const { page, errors } = await openPage(pg);
+    await fast(page);
+    await allLed(page);
+    expect(await keyBar(page)).toHaveLength(1);
+    for (const [k, v] of [['apple', 'red'], ['zebra', 'striped']]) {
+      await page.getByLabel('Key', { exact: true }).fill(k);
+      await page.getByLabel('Value', { exact: true }).fill(v);
+      await page.getByRole('button', { name: 'Put' }).click();
+      await opLogged(page, `put ${k}=${v} → ok`);
+    }
+    await page.getByLabel('Split key (empty: middle)').fill('m');
+    await page.getByRole('button', { name: 'Split' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#keybar .segment').length === 2, undefined, { timeout: 30_000 });
+    const regions = await allLed(page);
+    expect(regions).toHaveLength(2);
+    expect(await page.locator('#keybar').textContent()).toContain('[m, +∞)');
+    await page.getByLabel('Key', { exact: true }).fill('zebra');
+    await page.getByRole('button', { name: 'Get' }).click();
+    await opLogged(page, 'get zebra = striped');
+    await shot(page, '04-split-and-read');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('keeps the data across a reload with IndexedDB storage', async () => {
+    const { page, errors } = await openPage(pg);
+    await page.getByLabel('Storage').selectOption('indexeddb');
+    await page.getByRole('button', { name: 'New cluster' }).click();
+    await page.waitForFunction(() => document.getElementById('timeline')?.textContent?.includes('indexeddb'));
+    await allLed(page);
+    await page.getByLabel('Key', { exact: true }).fill('durable');
+    await page.getByLabel('Value', { exact: true }).fill('yes');
+    await page.getByRole('button', { name: 'Put' }).click();
+    await opLogged(page, 'put durable=yes → ok');
+    const before = await virtualSeconds(page);
+    await page.reload();
+    await page.locator('.store').first().waitFor();
+    expect(await page.getByLabel('Storage').inputValue()).toBe('indexeddb');
+    await allLed(page);
+    // The virtual clock resumes where it was, not at zero.
+    expect(await virtualSeconds(page)).toBeGreaterThanOrEqual(before);
+    await page.getByLabel('Key', { exact: true }).fill('durable');
+    await page.getByRole('button', { name: 'Get' }).click();
+    await opLogged(page, 'get durable = yes');
+    await shot(page, '05-indexeddb-after-reload');
+    // Back to memory so that the next visit starts fresh.
+    await page.getByLabel('Storage').selectOption('memory');
+    await page.getByRole('button', { name: 'New cluster' }).click();
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+});
