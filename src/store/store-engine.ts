@@ -893,7 +893,10 @@ export class StoreEngine {
     if (source.merging && !target.absorbs(source.merging.targetId)) {
       throw new InvalidArgumentError('sourceId', `region ${sourceId} is already being merged into region ${source.merging.targetId}`);
     }
-    mergeRegions(target.region, source.region); // validates adjacency and placement, order aside
+    // Validates adjacency and placement; the source may lie on either side of the target.
+    const sourceIsLeft = source.region.endKey.length > 0 && keysEqual(source.region.endKey, target.region.startKey);
+    if (sourceIsLeft) mergeRegions(source.region, target.region, 'right');
+    else mergeRegions(target.region, source.region);
     // A region that a prepared source waits to merge into is not merged away before that completes.
     this.refuseIfMergeTarget(source);
     if (!source.merging) {

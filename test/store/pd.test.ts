@@ -73,4 +73,26 @@ describe('placement driver', () => {
     expect(await regionsFullyReplicated(cluster, v.clock, 3)).toBe(true);
     expect((await drive(v.clock, kv.scan('', ''))).length).toBe(150);
   }, 120_000);
+
+  it('merges small neighbours once their data is gone', async () => {
+    const v = await virtualCluster({ stores: 3, pd: { ...pd, config: { ...pd.config, mergeKeys: 10 } } });
+    cluster = v.cluster;
+    const kv = cluster.client();
+    for (let round = 0; round < 6; round++) {
+      await drive(v.clock, kv.putAll(Array.from({ length: 30 }, (_, i) => ({ key: `k${round}-${String(i).padStart(3, '0')}`, value: 'x' }))));
+      await elapse(v.clock, 1500);
+    }
+    const split = (await drive(v.clock, kv.admin.regions())).length;
+    expect(split).toBeGreaterThanOrEqual(4);
+    await drive(v.clock, kv.deleteRange('', ''));
+    await elapse(v.clock, 40_000);
+    const merged = await drive(v.clock, kv.admin.regions());
+    expect(merged.length).toBeLessThan(split);
+    expect(cluster.store(1)!.counters.merges).toBeGreaterThan(0);
+    // The merged regions still cover the whole key space, and writes work.
+    expect(merged[0].startKey.length).toBe(0);
+    expect(merged[merged.length - 1].endKey.length).toBe(0);
+    await drive(v.clock, kv.put('after', 'merge'));
+    expect(new TextDecoder().decode((await drive(v.clock, kv.get('after')))!)).toBe('merge');
+  }, 120_000);
 });
