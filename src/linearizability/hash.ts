@@ -2,6 +2,7 @@
  * Small hashing and byte helpers for models: 32-bit hashes of strings and bytes for memoisation,
  * byte equality, and UTF-8 encoding without `TextEncoder` (the core compiles with no ambient types).
  */
+import { encodeUtf8 } from '../codec/utf8.ts';
 
 /** Strings and byte arrays longer than this are hashed from a sample, so a step stays cheap. */
 const hashSampleMax = 64;
@@ -78,29 +79,10 @@ export function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean 
 }
 
 /**
- * Encodes a string as UTF-8 (lone surrogates become U+FFFD, as `TextEncoder` does).
- *
- * @param s - the string to encode.
+ * Encodes a string as UTF-8 (lone surrogates become U+FFFD, as `TextEncoder` does); the codec's
+ * encoder, re-exported under the checker's name.
  */
-export function utf8Encode(s: string): Uint8Array {
-  const out: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    let c = s.charCodeAt(i);
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-        i++;
-      }
-    }
-    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
-    if (c < 0x80) out.push(c);
-    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63));
-    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-    else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63));
-  }
-  return Uint8Array.from(out);
-}
+export const utf8Encode: (s: string) => Uint8Array = encodeUtf8;
 
 /**
  * Renders bytes for an error message: as a quoted string when they are printable ASCII,
