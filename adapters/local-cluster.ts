@@ -15,6 +15,7 @@ import type { Clock, StorageEngine, Transport } from '../src/ports.ts';
 import type { Region } from '../src/region/types.ts';
 import type { RaftItem, RoleListener, StoreEngineOptions } from '../src/store/store-engine.ts';
 import { StoreEngine } from '../src/store/store-engine.ts';
+import { createRaftLink } from './raft-link.ts';
 import { dispatchRequest } from '../src/store/dispatch.ts';
 import { createSeededRand } from '../src/util/rand.ts';
 import { createRealClock } from './runtime/real-clock.ts';
@@ -129,6 +130,7 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
     await StoreEngine.bootstrap(engine, id, regions, pdStoreIds);
     const transport = openTransport(id);
     transports.set(id, transport);
+    const link = createRaftLink({ transport, clock, clusterId: 'local', logger: options.store?.logger });
     const store = await StoreEngine.open({
       ...options.store,
       storeId: id,
@@ -136,11 +138,7 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
       clock,
       rand: createSeededRand(seed * 1000 + id),
       sendRaft: (to: number, items: RaftItem[]) => {
-        if (cut(id, to)) return;
-        transport.send(
-          to,
-          items.map((i) => ({ kind: 'raft' as const, regionId: i.regionId, message: i.message, region: i.region })),
-        );
+        if (!cut(id, to)) link.send(to, items);
       },
       ...(pdOptions
         ? {
@@ -153,12 +151,11 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
     });
     transport.onFrame((frame) => {
       if (cut(frame.from, id)) return;
-      const items: RaftItem[] = [];
       for (const item of frame.items) {
-        if (item.kind === 'raft') items.push({ regionId: item.regionId, message: item.message, region: item.region });
-        else if (item.kind === 'request' && item.requestId === PD_REQUEST_ID) stores.get(id)?.receivePd(frame.from, item.payload);
+        if (item.kind === 'request' && item.requestId === PD_REQUEST_ID) stores.get(id)?.receivePd(frame.from, item.payload);
       }
-      stores.get(id)?.receiveRaft(frame.from, items);
+      const items = link.receive(frame);
+      if (items.length > 0) stores.get(id)?.receiveRaft(frame.from, items);
     });
     unsubscribe.set(id, store.onRoleChange((e) => { for (const l of listeners) l(e); }));
     stores.set(id, store);

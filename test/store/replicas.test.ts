@@ -82,3 +82,22 @@ describe('replicas', () => {
     await expect(drive(v.clock, kv.admin.splitRegion(12345))).rejects.toMatchObject({ code: 'RegionNotFound' });
   });
 });
+
+describe('large snapshots', () => {
+  it('a region larger than one frame reaches a new replica as a chunked snapshot', async () => {
+    const v = await virtualCluster({ stores: 3, replicas: 2 });
+    cluster = v.cluster;
+    const kv = cluster.client();
+    // 24 MiB of data: its snapshot cannot travel in one 16 MiB frame.
+    const big = new Uint8Array(1024 * 1024).fill(7);
+    for (let i = 0; i < 24; i++) await drive(v.clock, kv.put(`big-${String(i).padStart(2, '0')}`, big));
+    const [region] = await drive(v.clock, kv.admin.regions());
+    const newcomer = [1, 2, 3].find((s) => !region.peers.some((p) => p.storeId === s))!;
+    await drive(v.clock, kv.admin.addReplica(region.id, newcomer));
+    await elapse(v.clock, 2000);
+    expect(cluster.store(newcomer)!.counters.snapshotsInstalled).toBeGreaterThanOrEqual(1);
+    const digests = await Promise.all(region.peers.map((p) => p.storeId).concat(newcomer).map((s) => drive(v.clock, cluster!.store(s)!.regionDigest(region.id))));
+    expect(new Set(digests.map((d) => d.digest)).size).toBe(1);
+    expect(digests[digests.length - 1].pairs).toBeGreaterThanOrEqual(24);
+  }, 120_000);
+});

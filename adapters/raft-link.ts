@@ -1,0 +1,91 @@
+/**
+ * Raft traffic between stores over any transport: one frame per destination per loop turn, and a
+ * message too large for one frame (a snapshot of a big region) sent as a chunk stream with
+ * back-pressure and reassembled on the other side. Used by the in-page cluster and the server.
+ */
+import { FrameError } from '../src/codec/errors.ts';
+import { decodeFrame, encodeFrame } from '../src/codec/frame.ts';
+import { DEFAULT_FRAME_LIMITS, type FrameLimits } from '../src/codec/limits.ts';
+import type { Frame, FrameItem } from '../src/codec/schema.ts';
+import type { Clock, Logger, Transport } from '../src/ports.ts';
+import { nullLogger } from '../src/ports.ts';
+import type { RaftItem } from '../src/store/store-engine.ts';
+import { createChunkAssembler, sendChunked } from '../src/transport/chunks.ts';
+
+/** Largest single Raft message (a region snapshot) accepted as a chunk stream. */
+const STREAM_BYTES_MAX = 1024 * 1024 * 1024;
+
+export interface RaftLinkOptions {
+  transport: Transport;
+  clock: Clock;
+  clusterId: string;
+  logger?: Logger;
+}
+
+/** Sends and receives Raft items for one store. */
+export interface RaftLink {
+  /** Sends one loop turn's items for `to` (large ones as chunk streams). */
+  send(to: number, items: readonly RaftItem[]): void;
+  /** The Raft items of an inbound frame, with any chunk stream it completes. */
+  receive(frame: Frame): RaftItem[];
+  /** Forgets unfinished streams from a peer whose link went down. */
+  forget(peer: number): void;
+}
+
+function toFrameItem(i: RaftItem): FrameItem {
+  return { kind: 'raft', regionId: i.regionId, message: i.message, region: i.region };
+}
+
+/** Creates the Raft link of one store. */
+export function createRaftLink(opts: RaftLinkOptions): RaftLink {
+  const { transport, clock, clusterId } = opts;
+  const logger = opts.logger ?? nullLogger;
+  const assembler = createChunkAssembler({ payloadBytesMax: STREAM_BYTES_MAX });
+  let nextStream = 1;
+
+  const sendLarge = (to: number, item: RaftItem) => {
+    // The item alone, as a frame of its own, carried in chunks; the receiver decodes it whole.
+    const bytes = encodeFrame({ clusterId, from: transport.localId, to, items: [toFrameItem(item)] }, STREAM_LIMITS);
+    sendChunked(transport, clock, to, nextStream++, bytes).catch((e) => logger.warn('a large Raft message was not sent', { to, error: String(e) }));
+  };
+
+  return {
+    send(to, items) {
+      try {
+        transport.send(to, items.map(toFrameItem));
+      } catch (e) {
+        if (!(e instanceof FrameError) || e.code !== 'FrameTooLarge') throw e;
+        const small: FrameItem[] = [];
+        for (const item of items) {
+          if (item.message.snapshot && item.message.snapshot.data.length > 1024 * 1024) sendLarge(to, item);
+          else small.push(toFrameItem(item));
+        }
+        if (small.length > 0) transport.send(to, small);
+      }
+    },
+    receive(frame) {
+      const out: RaftItem[] = [];
+      for (const item of frame.items) {
+        if (item.kind === 'raft') out.push({ regionId: item.regionId, message: item.message, region: item.region });
+        else if (item.kind === 'chunk') {
+          const r = assembler.add(frame.from, item);
+          if (r.kind === 'dropped') logger.debug('chunk stream dropped', { from: frame.from, reason: r.reason });
+          if (r.kind !== 'complete') continue;
+          try {
+            const inner = decodeFrame(r.payload, { clusterId, from: frame.from, to: transport.localId }, STREAM_LIMITS);
+            for (const i of inner.items) if (i.kind === 'raft') out.push({ regionId: i.regionId, message: i.message, region: i.region });
+          } catch (e) {
+            logger.warn('a reassembled Raft message was refused', { from: frame.from, error: String(e) });
+          }
+        }
+      }
+      return out;
+    },
+    forget(peer) {
+      assembler.forget(peer);
+    },
+  };
+}
+
+/** The frame limits of a reassembled stream: the defaults, but as large as a stream may be. */
+const STREAM_LIMITS: FrameLimits = Object.freeze({ ...DEFAULT_FRAME_LIMITS, frameBytesMax: STREAM_BYTES_MAX });
