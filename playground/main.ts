@@ -67,7 +67,7 @@ async function advance(virtualMs: number): Promise<void> {
   while (session.now < until && performance.now() - t0 < STEP_BUDGET_MS) {
     await drain();
     await runScenarioSteps();
-    await session.step();
+    await session.step(until);
   }
 }
 
@@ -96,7 +96,7 @@ async function frame(now: number): Promise<void> {
 
 let lastPanelsMs = 0;
 function render(): void {
-  $('time').textContent = `${(session.now / 1000).toFixed(1)} s`;
+  $('time').textContent = `${(session.now / 1000).toFixed(running ? 1 : 3)} s`;
   const stage = $('stores').getBoundingClientRect();
   const centre = (id: number) => {
     const r = stores.element(id)?.getBoundingClientRect();

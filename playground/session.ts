@@ -45,6 +45,8 @@ const TIMELINE_MAX = 300;
 const OPS_MAX = 100;
 /** Virtual ms between two workload writes. */
 const WORKLOAD_EVERY_MS = 60;
+/** Distinct keys the workload cycles through. */
+const WORKLOAD_KEYS = 160;
 
 export interface SessionHooks {
   /** Called after each action's effects begin, and when an async client op finishes. */
@@ -61,7 +63,6 @@ export class Session {
   table = new Map<string, string>();
   workload = false;
   private workloadN = 0;
-  private nextWorkloadMs = 0;
   private regionsSeen = new Map<number, string>();
   private readonly hooks: SessionHooks;
   /** Bumped on every rebuild so that late results of an old cluster's ops are ignored. */
@@ -94,6 +95,7 @@ export class Session {
       if (e.role === 'leader') this.event('leader', `store ${e.storeId} leads ${name(e.regionId)}`);
       else if (e.leaderStoreId === 0 && e.role !== 'follower') this.event('lost', `store ${e.storeId} campaigns for ${name(e.regionId)} (${e.role === 'preCandidate' ? 'pre-vote' : 'vote'})`);
     });
+    this.startTimers();
     this.event('action', `cluster built: seed ${config.seed}, ${config.stores} stores, ${config.storage}`);
   }
 
@@ -114,18 +116,31 @@ export class Session {
     this.hooks.changed();
   }
 
-  /** Advances one virtual ms, running the workload and noticing splits and merges. */
-  async step(): Promise<void> {
-    await this.sim.step();
-    const now = this.now;
-    if (this.workload && now >= this.nextWorkloadMs) {
-      this.nextWorkloadMs = now + WORKLOAD_EVERY_MS;
-      const n = this.workloadN++;
-      // Keys spread over the alphabet so that every region grows.
-      const key = `${String.fromCharCode(97 + ((n * 7) % 26))}${String(n).padStart(4, '0')}`;
-      this.track(this.sim.client.put(key, `v${n}`), `put ${key}`, () => this.table.set(key, `v${n}`), true);
-    }
-    if (now % 200 === 0) this.watchRegions();
+  /** Advances to the next timer (at most to `untilMs`); see `Sim.step`. */
+  async step(untilMs: number): Promise<void> {
+    await this.sim.step(untilMs);
+  }
+
+  /** The workload and the region watch run on the virtual clock, so that a replay repeats them exactly. */
+  private startTimers(): void {
+    const gen = this.generation;
+    const watch = () => {
+      if (gen !== this.generation) return;
+      this.watchRegions();
+      this.sim.clock.setTimer(200, watch);
+    };
+    this.sim.clock.setTimer(200, watch);
+  }
+
+  private workloadTick(gen: number): void {
+    if (gen !== this.generation || !this.workload) return;
+    const n = this.workloadN++;
+    // Keys spread over the alphabet so that every region grows; a bounded set of them, so that
+    // the number of regions (and the work per tick) stays bounded however long it runs.
+    const k = n % WORKLOAD_KEYS;
+    const key = `${String.fromCharCode(97 + ((k * 7) % 26))}${String(k).padStart(4, '0')}`;
+    this.track(this.sim.client.put(key, `v${n}`), `put ${key}`, () => this.table.set(key, `v${n}`), true);
+    this.sim.clock.setTimer(WORKLOAD_EVERY_MS, () => this.workloadTick(gen));
   }
 
   /** Goes back to `atMs`: rebuilds from the seed and replays the recorded actions before it. */
@@ -139,8 +154,14 @@ export class Session {
         await this.perform(kept[i].action);
         i++;
       }
-      await this.step();
-      if (this.now % 1000 === 0) onProgress?.(this.now);
+      const before = this.now;
+      await this.step(i < kept.length ? Math.min(kept[i].atMs, atMs) : atMs);
+      if (Math.floor(this.now / 1000) > Math.floor(before / 1000)) onProgress?.(this.now);
+    }
+    // Actions at exactly `atMs` too: going back to an event shows it happened.
+    for (; i < kept.length; i++) {
+      this.actions.push(kept[i]);
+      await this.perform(kept[i].action);
     }
     this.event('action', `went back to ${(atMs / 1000).toFixed(1)} s`);
   }
@@ -250,8 +271,8 @@ export class Session {
         }, true);
         break;
       case 'workload':
+        if (a.on && !this.workload) this.sim.clock.setTimer(0, () => this.workloadTick(this.generation));
         this.workload = a.on;
-        this.nextWorkloadMs = this.now;
         this.event('action', a.on ? 'workload started' : 'workload stopped');
         break;
       case 'split':

@@ -3,10 +3,13 @@
  * one virtual millisecond at a time, and a log of user actions stamped with virtual time so that
  * any earlier point can be rebuilt (same seed, same actions, same steps: same cluster).
  *
- * Determinism: every step advances the clock by 1 ms and then yields one macrotask, so that every
- * storage promise and store loop turn started by that step completes before the next one; user
- * actions only ever run between steps. With IndexedDB storage the disk's latency is real, so a run
- * is not replayable and the clock's position is saved instead (see `savedClockMs`).
+ * Determinism: a step moves the clock to its next timer (or to the step's limit) and runs what is
+ * due, then yields one macrotask, so that every storage promise and store loop turn started by
+ * that step completes before the next one; user actions only ever run between steps. A step that
+ * runs no timer starts nothing, so where a run happens to stop between timers changes nothing.
+ * With IndexedDB storage the disk's latency is real: steps are 1 ms at most so that time runs
+ * no faster than the disk, a run is not replayable, and the clock's position is saved instead
+ * (see `savedClockMs`).
  */
 import { createLocalCluster, type LocalCluster } from '../adapters/local-cluster.ts';
 import { createVirtualClock, type VirtualClock } from '../adapters/runtime/virtual-clock.ts';
@@ -79,8 +82,8 @@ export interface Sim {
   readonly client: KvClient;
   /** Frames in flight by id. */
   readonly flights: Map<number, FlightItem[]>;
-  /** Advances one virtual millisecond and lets the stores finish what it started. */
-  step(): Promise<void>;
+  /** Advances to the next timer, at most to `untilMs`, runs what is due, and lets the stores finish what it started. */
+  step(untilMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -167,8 +170,11 @@ export async function createSim(config: PlaygroundConfig): Promise<Sim> {
     clock,
     client,
     flights,
-    async step() {
-      clock.advance(1);
+    async step(untilMs) {
+      const now = clock.now();
+      const next = clock.nextDeadline() ?? Number.POSITIVE_INFINITY;
+      const to = Math.min(untilMs, Math.max(next, now), config.storage === 'indexeddb' ? now + 1 : Number.POSITIVE_INFINITY);
+      clock.advance(Math.max(0, to - now));
       await yieldTask();
     },
     async close() {

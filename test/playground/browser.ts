@@ -19,7 +19,8 @@ export interface Playground {
 export async function startPlayground(): Promise<Playground> {
   const server: ViteDevServer = await createServer({
     configFile: join(process.cwd(), 'vite.config.ts'),
-    server: { port: 0, host: '127.0.0.1', hmr: false },
+    // No watching: others editing the repository meanwhile must not reload the page under test.
+    server: { port: 0, host: '127.0.0.1', hmr: false, watch: null },
     logLevel: 'error',
     clearScreen: false,
   });
