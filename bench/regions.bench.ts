@@ -1,0 +1,76 @@
+/**
+ * Costs that grow with regions and recovery time (issue 9, targets 5 and 6), in one process:
+ * - heap per idle region (3 replicas, in-page), measured with forced GC when `--expose-gc` is on;
+ * - CPU share of a core that 1,000 idle regions use (real clock, 50 ms ticks);
+ * - failover: from stopping the leader's store to the first write committed by a new leader,
+ *   over 10 trials, against the minimum election timeout (electionTick × tickMs).
+ */
+import { createLocalCluster } from '../adapters/local-cluster.ts';
+import type { BenchRow } from './table.ts';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+const heap = () => {
+  gc?.();
+  gc?.();
+  return process.memoryUsage().heapUsed;
+};
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function idleRegions(count: number): Promise<{ bytesPerRegion: number; cpuShare: number }> {
+  const before = heap();
+  const splitKeys = Array.from({ length: count - 1 }, (_, i) => `r${String(i + 1).padStart(5, '0')}`);
+  const c = await createLocalCluster({ stores: 3, initialSplitKeys: splitKeys, store: { tickMs: 50 } });
+  try {
+    await c.waitForLeaders(120_000);
+    await sleep(1000);
+    const bytesPerRegion = (heap() - before) / count;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await sleep(5000);
+    const cpu = process.cpuUsage(cpu0);
+    const cpuShare = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
+    return { bytesPerRegion, cpuShare };
+  } finally {
+    await c.close();
+  }
+}
+
+async function failover(trials: number): Promise<{ median: number; max: number; minElection: number }> {
+  const tickMs = 20;
+  const electionTick = 10;
+  const c = await createLocalCluster({ stores: 3, store: { tickMs, raft: { electionTick } } });
+  const times: number[] = [];
+  try {
+    await c.waitForLeaders(20_000);
+    const kv = c.client({ retry: { timeoutMs: 10_000, attemptTimeoutMs: 100, backoffMinMs: 1, backoffMaxMs: 20 } });
+    for (let t = 0; t < trials; t++) {
+      await kv.put(`warm-${t}`, 'x');
+      const [region] = await kv.admin.regions();
+      const leader = region.leaderStoreId;
+      const t0 = performance.now();
+      await c.stopStore(leader);
+      await kv.put(`after-${t}`, 'x');
+      times.push(performance.now() - t0);
+      await c.restartStore(leader);
+      await c.waitForLeaders(20_000);
+      await sleep(300);
+    }
+  } finally {
+    await c.close();
+  }
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)], max: times[times.length - 1], minElection: tickMs * electionTick };
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const small = await idleRegions(50);
+  const large = await idleRegions(1000);
+  const f = await failover(10);
+  return [
+    { group: 'regions', name: 'heap per idle region (3 replicas, in one process)', value: small.bytesPerRegion / 1024, unit: 'KiB', note: gc ? '50 regions, forced GC' : '50 regions; run with --expose-gc for a steadier figure' },
+    { group: 'regions', name: 'heap per idle region, 1,000 regions', value: large.bytesPerRegion / 1024, unit: 'KiB', note: 'target < 25 KiB' },
+    { group: 'regions', name: 'CPU used by 1,000 idle regions', value: large.cpuShare * 100, unit: '% of a core', note: 'target < 5 %; every replica ticks and every leader heartbeats (no coalescing or hibernation yet)' },
+    { group: 'regions', name: 'failover median (leader store stopped -> first commit)', value: f.median / f.minElection, unit: '× min election timeout', note: `${f.median.toFixed(0)} ms; min election timeout ${f.minElection} ms; target ≤ 1.5×` },
+    { group: 'regions', name: 'failover max over 10 trials', value: f.max / f.minElection, unit: '× min election timeout', note: `${f.max.toFixed(0)} ms; target ≤ 3×` },
+  ];
+}
