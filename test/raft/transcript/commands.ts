@@ -183,6 +183,13 @@ const commands: Record<string, Handler> = {
     for (const m of dups) env.emit(`duplicated ${describeMessage(env.core, m)}`);
     if (dups.length === 0) env.emit('no messages');
   },
+  'delay-msgs': (env, args) => {
+    // delay-msgs to=() from=() type=() count=K: the matching messages go to the back of the queue,
+    // so that everything sent after them (to the same node too) is delivered first: reordering.
+    const delayed = env.delay(msgFilter(args, false));
+    for (const m of delayed) env.emit(`delayed ${describeMessage(env.core, m)}`);
+    if (delayed.length === 0) env.emit('no messages');
+  },
   network: (env) => {
     for (const m of env.msgs) env.emit(describeMessage(env.core, m));
     if (env.msgs.length === 0) env.emit('no messages');
@@ -257,7 +264,10 @@ const commands: Record<string, Handler> = {
   timers: (env, args) => {
     for (const id of some(env, args)) {
       const r = env.up(id).raft;
-      env.emit(`${id}: ${r.state} electionElapsed=${r.electionElapsed} randomizedElectionTimeout=${r.randomizedElectionTimeout}`);
+      let s = `${id}: ${r.state} electionElapsed=${r.electionElapsed} randomizedElectionTimeout=${r.randomizedElectionTimeout}`;
+      // A leader's transfer timer counts only while a transfer is under way.
+      if (r.state === 'leader' && r.leadTransferee !== 0) s += ` transferElapsed=${r.transferElapsed}`;
+      env.emit(s);
     }
   },
   'raft-log': (env, args) => printLog(env, one(args, 'raft-log')),

@@ -277,6 +277,16 @@ export class InteractionEnv {
     return dups;
   }
 
+  /**
+   * Moves every matching message (at most `count`, the oldest) to the back of the queue, keeping
+   * their order: a network that delays them, so that later messages overtake them. Returns them.
+   */
+  delay(f: MsgFilter): Message[] {
+    const delayed = this.take(f);
+    for (const m of delayed) this.msgs.push(m);
+    return delayed;
+  }
+
   linkUp(from: number, to: number): boolean {
     return !this.cut.has(`${from}->${to}`);
   }
