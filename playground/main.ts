@@ -98,11 +98,13 @@ let lastPanelsMs = 0;
 function render(): void {
   $('time').textContent = `${(session.now / 1000).toFixed(running ? 1 : 3)} s`;
   const stage = $('stores').getBoundingClientRect();
-  const centre = (id: number) => {
-    const r = stores.element(id)?.getBoundingClientRect();
-    return r ? { x: r.left - stage.left + r.width / 2, y: r.top - stage.top + Math.min(r.height / 2, 60) } : undefined;
+  const anchor = (id: number, regionId: number) => {
+    const card = stores.element(id);
+    const row = card?.querySelector(`.replica[data-region="${regionId}"]`) ?? card;
+    const r = row?.getBoundingClientRect();
+    return r ? { x: r.left - stage.left + r.width / 2, y: r.top - stage.top + Math.min(r.height / 2, 40) } : undefined;
   };
-  network.render(session, centre, ($('heartbeats') as HTMLInputElement).checked);
+  network.render(session, anchor, ($('heartbeats') as HTMLInputElement).checked);
   // The text-heavy parts at most ten times a second, and at once after an action.
   const t = performance.now();
   if (dirty || t - lastPanelsMs > 100) {

@@ -25,7 +25,7 @@ const colourOf = (kind: string) => KIND_COLOUR[kind.replace(/ ack$/, '')] ?? '#a
 export function createNetworkView(svg: SVGSVGElement, list: HTMLElement, onDrop: (frameId: number) => void) {
   const rows = new Map<number, HTMLLIElement>();
   return {
-    render(session: Session, centre: (store: number) => { x: number; y: number } | undefined, showHeartbeats: boolean) {
+    render(session: Session, anchor: (store: number, regionId: number) => { x: number; y: number } | undefined, showHeartbeats: boolean) {
       const now = session.now;
       const flights: FlightItem[][] = [...session.sim.flights.values()];
       const parts: string[] = [];
@@ -34,12 +34,13 @@ export function createNetworkView(svg: SVGSVGElement, list: HTMLElement, onDrop:
         for (const f of frame) {
           if (drawn >= DOTS_MAX) break;
           if (!showHeartbeats && f.kind.startsWith('heartbeat')) continue;
-          const a = centre(f.from);
-          const b = centre(f.to);
+          // From the region's replica on one store to its replica on the other: per region, visibly.
+          const a = anchor(f.from, f.regionId);
+          const b = anchor(f.to, f.regionId);
           if (!a || !b) continue;
           const t = Math.min(1, Math.max(0, (now - f.sentMs) / Math.max(1, f.deliverMs - f.sentMs)));
           // Replies travel on a line beside requests so that both directions stay readable.
-          const off = f.from < f.to ? -8 : 8;
+          const off = f.from < f.to ? -4 : 4;
           const x = a.x + (b.x - a.x) * t;
           const y = a.y + (b.y - a.y) * t + off;
           const c = colourOf(f.kind);

@@ -120,6 +120,36 @@ describe('playground', () => {
     await page.close();
   });
 
+  it('goes back to an event and replays the same history from the seed', async () => {
+    const { page, errors } = await openPage(pg);
+    await fast(page);
+    await allLed(page);
+    await page.getByRole('button', { name: 'Start workload' }).click();
+    await waitVirtual(page, 3);
+    await page.getByRole('button', { name: `Crash store ${await leaderStore(page, 1)}` }).click();
+    await waitVirtual(page, 9);
+    await page.getByRole('button', { name: 'Pause' }).click();
+    const events = () =>
+      page.locator('#timeline li').evaluateAll((lis) =>
+        lis.map((li) => li.textContent?.trim() ?? '').filter((t) => !t.includes('went back')).map((t) => ({ at: Number.parseFloat(t), t })),
+      );
+    const first = await events();
+    const crash = first.find((e) => e.t.includes('crashed'))!;
+    expect(crash).toBeDefined();
+    const eventsAfterCrash = (es: Array<{ at: number; t: string }>, to: number) => es.filter((e) => e.at > crash.at && e.at <= to).map((e) => e.t).sort();
+    const expected = eventsAfterCrash(first, 8);
+    expect(expected.some((t) => /leads region r1/.test(t))).toBe(true);
+    await page.getByRole('button', { name: new RegExp(`^Go back to ${crash.at.toFixed(2)} s: store \\d crashed`) }).click();
+    await page.waitForFunction(() => document.getElementById('replay-note')?.textContent?.startsWith('Back at'), undefined, { timeout: 60_000 });
+    expect(await virtualSeconds(page)).toBeCloseTo(crash.at, 1);
+    await page.getByRole('button', { name: 'Resume' }).click();
+    await waitVirtual(page, 9);
+    expect(eventsAfterCrash(await events(), 8)).toEqual(expected);
+    await shot(page, '05-replayed');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('keeps the data across a reload with IndexedDB storage', async () => {
     const { page, errors } = await openPage(pg);
     await page.getByLabel('Storage').selectOption('indexeddb');
@@ -140,7 +170,7 @@ describe('playground', () => {
     await page.getByLabel('Key', { exact: true }).fill('durable');
     await page.getByRole('button', { name: 'Get' }).click();
     await opLogged(page, 'get durable = yes');
-    await shot(page, '05-indexeddb-after-reload');
+    await shot(page, '06-indexeddb-after-reload');
     // Back to memory so that the next visit starts fresh.
     await page.getByLabel('Storage').selectOption('memory');
     await page.getByRole('button', { name: 'New cluster' }).click();
