@@ -135,7 +135,7 @@ export class StoreEngine {
   /** Regions whose replica is being created from a message. */
   private readonly creating = new Set<number>();
   /** Replicas destroyed here: messages to them (or older memberships) must not recreate them. */
-  private readonly tombstones = new Map<number, { peerId: number; confVer: number }>();
+  private readonly tombstones = new Map<number, Tombstone>();
   /** Counters for metrics, status pages and tests. */
   readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0 };
 
@@ -324,7 +324,7 @@ export class StoreEngine {
     for (const row of await opts.engine.scan(regionStateRange())) {
       const rs = decodeRegionState(row.value);
       if (rs.state !== 'normal') {
-        store.tombstones.set(rs.region.id, { peerId: rs.peerId, confVer: rs.region.epoch.confVer });
+        store.tombstones.set(rs.region.id, tombstoneOf(rs.region, rs.peerId));
         continue;
       }
       const storage = await PeerStorage.load(opts.engine, rs.region.id);
@@ -374,7 +374,12 @@ export class StoreEngine {
         peer = undefined;
       }
       if (!peer) {
-        if (!item.region?.tombstone) this.maybeCreatePeer(fromStoreId, item);
+        if (item.region?.tombstone) continue;
+        const tomb = this.tombstones.get(regionId);
+        // A replica of a region this store retired (merged away, or removed) that lagged behind
+        // and still talks: tell it, so that its store destroys it.
+        if (tomb && item.region && item.region.confVer < tomb.confVer) this.answerFromTombstone(tomb, fromStoreId, item);
+        else this.maybeCreatePeer(fromStoreId, item);
         continue;
       }
       if (item.region?.tombstone) {
@@ -470,6 +475,15 @@ export class StoreEngine {
     this.sendTombstone(peer, item.message.from, fromStoreId);
   }
 
+  /** Answers a replica of a region this store retired with a tombstone notice. */
+  private answerFromTombstone(tomb: Tombstone, fromStoreId: number, item: RaftItem): void {
+    const r = tomb.region;
+    const message = makeMessage({ type: 'MsgHeartbeat', from: tomb.peerId, to: item.message.from });
+    const region = { startKey: r.startKey, endKey: r.endKey, confVer: tomb.confVer, version: r.epoch.version, tombstone: true };
+    this.counters.tombstonesSent++;
+    this.opts.sendRaft(fromStoreId, [{ regionId: r.id, message, region }]);
+  }
+
   /** Tells the replica `peerId` on `storeId` that it is no longer a member of `peer`'s region. */
   private sendTombstone(peer: RegionPeer, peerId: number, storeId: number): void {
     const r = peer.region;
@@ -488,7 +502,7 @@ export class StoreEngine {
     if (this.peers.get(peer.regionId) !== peer) return;
     this.peers.delete(peer.regionId);
     peer.retire(new NotLeaderError(peer.regionId, 0));
-    this.tombstones.set(peer.regionId, { peerId: peer.peerId, confVer: peer.region.epoch.confVer });
+    this.tombstones.set(peer.regionId, tombstoneOf(peer.region, peer.peerId));
     const ops: WriteOp[] = [
       { type: 'deleteRange', ...regionRaftRange(peer.regionId) },
       { type: 'put', key: regionStateKey(peer.regionId), value: encodeRegionState({ region: peer.region, peerId: peer.peerId, state: 'tombstone' }) },
@@ -798,7 +812,7 @@ export class StoreEngine {
     if (this.peers.get(peer.regionId) !== peer) return;
     this.peers.delete(peer.regionId);
     this.mergeWaiters.delete(peer);
-    this.tombstones.set(peer.regionId, { peerId: peer.peerId, confVer: peer.region.epoch.confVer });
+    this.tombstones.set(peer.regionId, tombstoneOf(peer.region, peer.peerId));
     peer.retire(new RegionNotFoundError(peer.regionId));
     this.counters.merges++;
   }
@@ -808,7 +822,7 @@ export class StoreEngine {
     for (const source of target.absorbed) {
       if (this.peers.get(source.regionId) !== source) continue;
       this.peers.delete(source.regionId);
-      this.tombstones.set(source.regionId, { peerId: source.peerId, confVer: source.region.epoch.confVer });
+      this.tombstones.set(source.regionId, tombstoneOf(source.region, source.peerId));
       source.retire(new RegionNotFoundError(source.regionId));
       this.counters.merges++;
     }
@@ -1223,4 +1237,15 @@ export function confStateOf(region: Region): ConfState {
 /** Whether a replica belongs to PD's group (which serves no keys). */
 function isPdGroup(peer: RegionPeer): boolean {
   return peer.regionId === PD_GROUP_ID;
+}
+
+/** What a store remembers of a replica it destroyed or retired. */
+interface Tombstone {
+  peerId: number;
+  confVer: number;
+  region: Region;
+}
+
+function tombstoneOf(region: Region, peerId: number): Tombstone {
+  return { peerId, confVer: region.epoch.confVer, region };
 }
