@@ -1,12 +1,17 @@
 /**
  * The WebSocket server side: listens, checks the browser `Origin` against an allow-list, limits
  * message size, and hands every upgraded socket to a WebSocket transport, which authenticates it.
- * Node uses the `ws` package (with `maxPayload`); Deno uses its native `Deno.upgradeWebSocket`.
+ * Node uses the `ws` package (with `maxPayload`, checked on the frame header before the payload is
+ * read); Deno uses its native `Deno.upgradeWebSocket`, which has no size limit, so the server
+ * checks each message's size first thing, before the transport sees it, and closes the socket with
+ * 1009 when it is over.
  * Browsers cannot listen: the `browser` export condition resolves to a stub that throws.
  */
 import { DEFAULT_FRAME_LIMITS } from '../../src/codec/limits.ts';
 import { originAllowed } from '../../src/transport/handshake.ts';
 import type { WebSocketLike } from './websocket-link.ts';
+
+const DEFAULT_PAYLOAD_BYTES_MAX = DEFAULT_FRAME_LIMITS.frameBytesMax + 64 * 1024;
 
 /** Options of {@link createWebSocketServer}. */
 export interface WebSocketServerOptions {
@@ -18,7 +23,7 @@ export interface WebSocketServerOptions {
   port?: number;
   /** Browser origins allowed to connect; absent: any. Requests without an Origin (not browsers) pass. */
   allowedOrigins?: readonly string[];
-  /** Largest WebSocket message accepted before the socket is closed with 1009 (Node only; default frame limit + 64 KiB). */
+  /** Largest WebSocket message accepted; a larger one closes the socket with 1009 (default frame limit + 64 KiB). */
   maxPayloadBytes?: number;
   /** Open sockets beyond which upgrades are refused with 503 (default 1024): bounds what unauthenticated peers can hold. */
   connectionsMax?: number;
@@ -34,12 +39,35 @@ export interface WebSocketServer {
   originRefused(): number;
   /** Connections refused before the upgrade because `connectionsMax` sockets were open. */
   busyRefused(): number;
+  /** Sockets closed (1009) because a message was over `maxPayloadBytes`. */
+  oversizeRefused(): number;
   /** Stops listening and closes every socket it accepted. */
   close(): Promise<void>;
 }
 
 interface DenoSocket extends WebSocketLike {
   addEventListener(type: 'close', listener: () => void): void;
+  addEventListener(type: 'message', listener: (ev: { data: unknown; stopImmediatePropagation(): void }) => void): void;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * The size in bytes of a WebSocket message's `data`, as far as needed to compare it with `limit`
+ * (a text message is only encoded when its length alone cannot decide).
+ * @param data - an ArrayBuffer, a view, a Blob or a string.
+ * @param limit - the largest size allowed.
+ */
+export function messageBytes(data: unknown, limit: number): number {
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  if (ArrayBuffer.isView(data)) return data.byteLength;
+  if (typeof data === 'string') {
+    // UTF-8 takes at least one and at most three bytes per UTF-16 code unit.
+    if (data.length > limit || data.length * 3 <= limit) return data.length;
+    return utf8.encode(data).length;
+  }
+  if (typeof Blob !== 'undefined' && data instanceof Blob) return data.size;
+  return 0;
 }
 
 interface DenoLike {
@@ -62,10 +90,11 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
   const connectionsMax = options.connectionsMax ?? 1024;
   let refused = 0;
   let busy = 0;
+  let oversize = 0;
   const wss = new WsServer({
     host,
     port: options.port ?? 0,
-    maxPayload: options.maxPayloadBytes ?? DEFAULT_FRAME_LIMITS.frameBytesMax + 64 * 1024,
+    maxPayload: options.maxPayloadBytes ?? DEFAULT_PAYLOAD_BYTES_MAX,
     verifyClient: (info: { origin?: string }, done: (ok: boolean, code?: number, message?: string) => void) => {
       if (!originAllowed(info.origin, options.allowedOrigins)) {
         refused++;
@@ -82,13 +111,20 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
     wss.once('listening', resolve);
     wss.once('error', reject);
   });
-  wss.on('connection', (socket) => options.accept(socket as unknown as WebSocketLike));
+  wss.on('connection', (socket) => {
+    // ws closes the socket with 1009 itself, having read only the frame header; count it.
+    socket.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') oversize++;
+    });
+    options.accept(socket as unknown as WebSocketLike);
+  });
   const port = (wss.address() as { port: number }).port;
   return {
     port,
     url: `ws://${host}:${port}`,
     originRefused: () => refused,
     busyRefused: () => busy,
+    oversizeRefused: () => oversize,
     async close() {
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
@@ -98,8 +134,10 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
 
 async function serveDeno(deno: DenoLike, host: string, options: WebSocketServerOptions): Promise<WebSocketServer> {
   const connectionsMax = options.connectionsMax ?? 1024;
+  const payloadBytesMax = options.maxPayloadBytes ?? DEFAULT_PAYLOAD_BYTES_MAX;
   let refused = 0;
   let busy = 0;
+  let oversize = 0;
   const sockets = new Set<DenoSocket>();
   let resolvePort: (port: number) => void = () => {};
   const listening = new Promise<number>((resolve) => {
@@ -118,6 +156,16 @@ async function serveDeno(deno: DenoLike, host: string, options: WebSocketServerO
     const { socket, response } = deno.upgradeWebSocket(req);
     sockets.add(socket);
     socket.addEventListener('close', () => sockets.delete(socket));
+    // Deno has no size limit of its own: check every message first thing. This listener is added
+    // before the transport's handler (set on open), so it runs first and stops an oversized
+    // message from reaching it at all; the socket is closed with 1009 and the reason.
+    socket.addEventListener('message', (ev) => {
+      const size = messageBytes(ev.data, payloadBytesMax);
+      if (size <= payloadBytesMax) return;
+      ev.stopImmediatePropagation();
+      oversize++;
+      socket.close(1009, `message too big: ${size} bytes, limit ${payloadBytesMax}`);
+    });
     // Deno's socket is not open until the upgrade response is sent: accept it once it is.
     socket.onopen = () => options.accept(socket);
     return response;
@@ -128,6 +176,7 @@ async function serveDeno(deno: DenoLike, host: string, options: WebSocketServerO
     url: `ws://${host}:${port}`,
     originRefused: () => refused,
     busyRefused: () => busy,
+    oversizeRefused: () => oversize,
     async close() {
       for (const s of sockets) s.close(1001, 'server closing');
       await server.shutdown();
