@@ -4,8 +4,7 @@
  */
 import type { Scenario } from './scenarios.ts';
 import type { Action, Session } from './session.ts';
-import { regionName } from './names.ts';
-import type { PlaygroundConfig } from './sim.ts';
+import { type PlaygroundConfig, regionName } from './sim.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
@@ -32,6 +31,7 @@ export function bindControls(session: Session, h: ControlHooks): void {
   on('scan', () => h.enqueue({ type: 'scan' }));
   on('workload', () => h.enqueue({ type: 'workload', on: !session.workload }));
   on('split', () => h.enqueue({ type: 'split', regionId: Number(val('region')), key: val('split-key') || undefined }));
+  on('merge', () => h.enqueue({ type: 'merge', regionId: Number(val('region')) }));
   on('transfer', () => h.enqueue({ type: 'transfer', regionId: Number(val('region')), store: Number(val('to-store')) }));
   on('add-store', () => h.enqueue({ type: 'addStore' }));
   on('heal', () => h.enqueue({ type: 'heal' }));
@@ -76,7 +76,9 @@ function fillSelect(id: string, values: Array<[string, string]>): void {
 }
 
 let groupsKey = '';
-let timelineKey = '';
+const timelineRows = new Map<number, HTMLLIElement>();
+/** Rows kept in the timeline list. */
+const TIMELINE_ROWS = 80;
 let opsKey = '';
 
 export function renderPanels(session: Session, goBack: (atMs: number) => void): void {
@@ -116,20 +118,26 @@ export function renderPanels(session: Session, goBack: (atMs: number) => void): 
       .map((o) => `<li class="${o.ok ? '' : 'bad'}">${(o.atMs / 1000).toFixed(2)} s ${esc(o.text)}</li>`)
       .join('');
   }
-  const tk = `${session.timeline.length}:${session.timeline.at(-1)?.atMs}:${session.timeline.at(-1)?.text}`;
-  if (tk !== timelineKey) {
-    timelineKey = tk;
-    const list = $('timeline');
-    list.innerHTML = '';
-    for (const e of session.timeline.slice(-60).reverse()) {
-      const li = document.createElement('li');
-      li.className = `ev-${e.kind}`;
-      const b = document.createElement('button');
-      b.textContent = `${(e.atMs / 1000).toFixed(2)} s`;
-      b.setAttribute('aria-label', `Go back to ${(e.atMs / 1000).toFixed(2)} s: ${e.text}`);
-      b.addEventListener('click', () => goBack(e.atMs));
-      li.append(b, ` ${e.text}`);
-      list.append(li);
+  // Keyed rows, newest first: rows already shown stay, so a focused button keeps its focus.
+  const list = $('timeline');
+  const shown = session.timeline.slice(-TIMELINE_ROWS);
+  const keep = new Set(shown.map((e) => e.seq));
+  for (const [seq, li] of timelineRows) {
+    if (!keep.has(seq)) {
+      li.remove();
+      timelineRows.delete(seq);
     }
+  }
+  for (const e of shown) {
+    if (timelineRows.has(e.seq)) continue;
+    const li = document.createElement('li');
+    li.className = `ev-${e.kind}`;
+    const b = document.createElement('button');
+    b.textContent = `${(e.atMs / 1000).toFixed(2)} s`;
+    b.setAttribute('aria-label', `Go back to ${(e.atMs / 1000).toFixed(2)} s: ${e.text}`);
+    b.addEventListener('click', () => goBack(e.atMs));
+    li.append(b, ` ${e.text}`);
+    list.prepend(li);
+    timelineRows.set(e.seq, li);
   }
 }

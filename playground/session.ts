@@ -4,8 +4,7 @@
  * seed and replay the recorded actions up to an earlier time.
  */
 import type { KvClient } from '../src/index.ts';
-import { isPdGroup, regionName, resetNames } from './names.ts';
-import { createSim, type PlaygroundConfig, type Sim } from './sim.ts';
+import { createSim, isPdGroup, type PlaygroundConfig, regionName, resetNames, type Sim } from './sim.ts';
 
 const name = (regionId: number) => (isPdGroup(regionId) ? 'the PD group' : `region ${regionName(regionId)}`);
 
@@ -25,11 +24,15 @@ export type Action =
   | { type: 'scan' }
   | { type: 'workload'; on: boolean }
   | { type: 'split'; regionId: number; key?: string }
+  /** Merges the region with its right neighbour (the one starting where it ends). */
+  | { type: 'merge'; regionId: number }
   | { type: 'transfer'; regionId: number; store: number }
   | { type: 'addStore' }
   | { type: 'removeStore'; store: number };
 
 export interface TimelineEvent {
+  /** Rises by one per event of a session (keys the rendered rows). */
+  seq: number;
   atMs: number;
   text: string;
   kind: 'leader' | 'lost' | 'split' | 'merge' | 'fault' | 'action' | 'scenario';
@@ -62,6 +65,7 @@ export class Session {
   /** The last values the client read (key → value), shown as the KV table. */
   table = new Map<string, string>();
   workload = false;
+  private eventSeq = 0;
   private workloadN = 0;
   private regionsSeen = new Map<number, string>();
   private readonly hooks: SessionHooks;
@@ -100,7 +104,7 @@ export class Session {
   }
 
   event(kind: TimelineEvent['kind'], text: string): void {
-    this.timeline.push({ atMs: this.sim.clock.now(), text, kind });
+    this.timeline.push({ seq: ++this.eventSeq, atMs: this.sim.clock.now(), text, kind });
     if (this.timeline.length > TIMELINE_MAX) this.timeline.splice(0, this.timeline.length - TIMELINE_MAX);
   }
 
@@ -210,6 +214,15 @@ export class Session {
     return 0;
   }
 
+  /** The region starting where `regionId` ends, as the running stores see it. */
+  private rightNeighbour(regionId: number): number | undefined {
+    const infos = this.sim.cluster.storeIds.flatMap((id) => this.sim.cluster.store(id)?.regions() ?? []);
+    const left = infos.find((i) => i.region.id === regionId)?.region;
+    if (!left || left.endKey.length === 0) return undefined;
+    const end = left.endKey.join(',');
+    return infos.find((i) => i.region.startKey.join(',') === end)?.region.id;
+  }
+
   private get client(): KvClient {
     return this.sim.client;
   }
@@ -279,6 +292,16 @@ export class Session {
         this.event('action', `split of region ${regionName(a.regionId)} requested${a.key ? ` at ${a.key}` : ''}`);
         this.track(this.client.admin.splitRegion(a.regionId, a.key || undefined), `split region ${a.regionId}`, () => {});
         break;
+      case 'merge': {
+        const right = this.rightNeighbour(a.regionId);
+        if (right === undefined) {
+          this.op(`merge ${regionName(a.regionId)} → no region to its right`, false);
+          break;
+        }
+        this.event('action', `merge of regions ${regionName(a.regionId)} and ${regionName(right)} requested`);
+        this.track(this.client.admin.mergeRegions(a.regionId, right), `merge ${regionName(a.regionId)} + ${regionName(right)}`, () => {});
+        break;
+      }
       case 'transfer':
         this.event('action', `leader of region ${regionName(a.regionId)} → store ${a.store} requested`);
         this.track(this.client.admin.transferLeader(a.regionId, a.store), `transfer region ${a.regionId} to store ${a.store}`, () => {});

@@ -2,9 +2,8 @@
  * Messages in flight as dots moving along arrows between store cards (labelled by kind and
  * region), a keyboard-reachable list of them to drop one, and the key space bar cut into regions.
  */
-import type { FlightItem } from './sim.ts';
 import type { Session } from './session.ts';
-import { regionName } from './names.ts';
+import { type FlightItem, regionName } from './sim.ts';
 import { termColour } from './view-stores.ts';
 
 /** Dots drawn at once; the rest are still in flight, only not drawn. */

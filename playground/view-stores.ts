@@ -4,7 +4,7 @@
  * view of every follower's match and next index. Cards are keyed by store id so that their buttons
  * keep keyboard focus while the contents update.
  */
-import { regionName } from './names.ts';
+import { regionName } from './sim.ts';
 import type { Session } from './session.ts';
 
 /** Entries drawn per log strip. */

@@ -95,7 +95,7 @@ describe('playground', () => {
     await page.close();
   });
 
-  it('a split shows two regions in the key bar, and a value written through the UI is read back', async () => {
+  it('a split shows two regions in the key bar, a value written through the UI is read back, a merge joins the regions', async () => {
     const { page, errors } = await openPage(pg);
     await fast(page);
     await allLed(page);
@@ -116,6 +116,11 @@ describe('playground', () => {
     await page.getByRole('button', { name: 'Get' }).click();
     await opLogged(page, 'get zebra = striped');
     await shot(page, '04-split-and-read');
+    // A merge joins them again.
+    await page.getByLabel('Region', { exact: true }).selectOption({ label: 'region r1' });
+    await page.getByRole('button', { name: 'Merge the region with its right neighbour' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#keybar .segment').length === 1, undefined, { timeout: 30_000 });
+    expect(await page.locator('#keybar').textContent()).toContain('[−∞, +∞)');
     expect(errors).toEqual([]);
     await page.close();
   });
