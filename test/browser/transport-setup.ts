@@ -1,17 +1,20 @@
 /**
  * Global setup of the browser project (runs in Node): starts a WebSocket store on 127.0.0.1 that
  * echoes every request, for `transport.test.ts` in Chromium to dial. Its URL is provided to the
- * tests as `transportEchoUrl`.
+ * tests as `transportEchoUrl`. Also a remote host (`test/transport/remote-host.ts`) whose stores
+ * the conformance suite runs against from Chromium, provided as `transportRemoteUrl`.
  */
 import type { TestProject } from 'vitest/node';
 import { WebSocket } from 'ws';
 import { createWebSocketTransport, type WebSocketTransport } from '../../adapters/transport/websocket.ts';
 import { createWebSocketServer } from '../../adapters/transport/websocket-server.ts';
 import type { FrameItem } from '../../src/codec/schema.ts';
+import { startRemoteHost } from '../transport/remote-host.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     transportEchoUrl: string;
+    transportRemoteUrl: string;
   }
 }
 
@@ -33,7 +36,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (out.length > 0) t.send(frame.from, out);
   });
   project.provide('transportEchoUrl', server.url);
+  const remote = await startRemoteHost();
+  project.provide('transportRemoteUrl', remote.url);
   return async () => {
+    await remote.close();
     await t.close();
     await server.close();
   };

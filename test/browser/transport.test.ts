@@ -1,5 +1,6 @@
 // Transports in real headless Chromium: MessageChannel conformance in the page, and the browser's
-// own WebSocket dialling a Node store (started by transport-setup.ts).
+// own WebSocket dialling Node stores (started by transport-setup.ts): the conformance suite with
+// the browser's stores as clients of a Node server store, and an echo store.
 import { describe, expect, inject, it } from 'vitest';
 import { createMessageChannelTransport } from '../../adapters/transport/message-channel.ts';
 import { createWebSocketTransport } from '../../adapters/transport/websocket.ts';
@@ -7,6 +8,7 @@ import { createWebSocketServer } from '../../adapters/transport/websocket-server
 import type { Frame } from '../../src/codec/schema.ts';
 import { describeTransport, req } from '../transport/conformance.ts';
 import { messageChannelHarness } from '../transport/message-channel-harness.ts';
+import { remoteHarness } from '../transport/remote-harness.ts';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -16,6 +18,8 @@ it('runs in a real browser', () => {
 });
 
 describeTransport('MessageChannel (Chromium)', messageChannelHarness);
+
+describeTransport('WebSocket client (Chromium, native WebSocket) -> Node server (ws)', () => remoteHarness({ controlUrl: inject('transportRemoteUrl'), mode: 'client' }));
 
 describe('MessageChannel between the page and a Worker', () => {
   it('echoes frames through a store in a Worker, in order, buffers transferred', async () => {

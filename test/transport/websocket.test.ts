@@ -93,6 +93,22 @@ describe('WebSocket server: connection limit', { timeout: 15_000 }, () => {
   });
 });
 
+describe('WebSocket server (Node, ws): message size limit', { timeout: 15_000 }, () => {
+  it('closes a socket with 1009 on a message over maxPayloadBytes, before the transport decodes it, and counts it', async () => {
+    const server = await startStore(2, {}, { maxPayloadBytes: 64 * 1024 });
+    const got = record(server.transport);
+    const client = await rawClient(server.server.url, 1);
+    client.socket.send(encodeFrame({ clusterId: 'ws-test', from: 1, to: 2, items: [req(1, 60 * 1024)] }));
+    client.socket.send(encodeFrame({ clusterId: 'ws-test', from: 1, to: 2, items: [req(2, 65 * 1024)] }));
+    expect(await client.closed).toMatchObject({ code: 1009 });
+    await sleep(20);
+    expect(got.frames.map((f) => f.items.map((i) => (i.kind === 'request' ? i.requestId : -1)))).toEqual([[1]]);
+    expect(server.server.oversizeRefused()).toBe(1);
+    expect(server.transport.stats()).toMatchObject({ accepted: 1, rejected: 0 });
+    await server.close();
+  });
+});
+
 describe('WebSocket transport: bad frames and queues', { timeout: 15_000 }, () => {
   it('drops and counts bad frames, tells the peer why, and disconnects it after three', async () => {
     const warnings: string[] = [];
