@@ -40,6 +40,21 @@ export function bindControls(session: Session, h: ControlHooks): void {
     const a = session.sim.cluster.storeIds.filter((id) => !b.includes(id));
     if (a.length > 0 && b.length > 0) h.enqueue({ type: 'partition', groups: [a, b] });
   });
+  const zone = $('cut-zone');
+  zone.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    zone.classList.add('over');
+  });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    const id = e.dataTransfer?.getData('text/x-flotilla-store');
+    const box = document.querySelector<HTMLInputElement>(`#groups input[value="${id}"]`);
+    if (!box) return;
+    box.checked = true;
+    $('partition').click();
+  });
   on('link', () => {
     const from = Number(val('link-a'));
     const to = Number(val('link-b'));

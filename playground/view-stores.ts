@@ -37,6 +37,9 @@ export function createStoresView(container: HTMLElement, hooks: StoreViewHooks) 
     root.className = 'store';
     root.dataset.store = String(id);
     root.setAttribute('aria-label', `Store ${id}`);
+    // Dragged onto the "cut off" zone of the network panel, a store joins partition group B.
+    root.draggable = true;
+    root.addEventListener('dragstart', (e) => e.dataTransfer?.setData('text/x-flotilla-store', String(id)));
     const head = document.createElement('header');
     const title = document.createElement('h3');
     title.textContent = `Store ${id}`;
