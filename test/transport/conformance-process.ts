@@ -1,15 +1,19 @@
 /**
- * The transport conformance cases under Deno, against a Node store in the parent process (a
- * remote host, `remote-host.ts`): once with Deno's native WebSocket dialling the Node server
- * (`client`), once with Deno servers (`Deno.serve` + `Deno.upgradeWebSocket`) that the Node store
- * dials (`server`). Then the Deno server's message size limit: a message over `maxPayloadBytes`
- * closes the socket with 1009 before the transport sees it.
+ * The transport conformance cases in a process of their own (Deno, or another Node process),
+ * against a Node store in the parent process (a remote host, `remote-host.ts`): once with this
+ * runtime's WebSocket client dialling the Node server (`client`), once with servers here
+ * (`Deno.serve` + `Deno.upgradeWebSocket` in Deno, `ws` in Node) that the Node store dials
+ * (`server`). Under Deno it then checks the Deno server's message size limit: a message over
+ * `maxPayloadBytes` closes the socket with 1009 before the transport sees it (Node's `ws` limit is
+ * tested in `websocket.test.ts`).
  *
- *   npx deno run -A test/transport/deno-conformance.ts <controlUrl>
+ *   npx deno run -A test/transport/conformance-process.ts <controlUrl>
+ *   npx tsx test/transport/conformance-process.ts <controlUrl>
  *
- * Prints one JSON line ({@link DenoConformanceSummary}); `deno-conformance.test.ts` asserts it.
+ * Prints one JSON line ({@link ProcessConformanceSummary}); `cross-runtime-conformance.test.ts`
+ * asserts it.
  */
-import { createWebSocketTransport } from '../../adapters/transport/websocket.ts';
+import { createWebSocketTransport, type WebSocketConstructor } from '../../adapters/transport/websocket.ts';
 import { createWebSocketServer } from '../../adapters/transport/websocket-server.ts';
 import { encodeFrame } from '../../src/codec/frame.ts';
 import { createClientHandshake } from '../../src/transport/handshake.ts';
@@ -18,11 +22,13 @@ import { type CaseResult, check, checkEqual, req, runConformance } from './confo
 import { remoteHarness } from './remote-harness.ts';
 
 /** What the script prints. */
-export interface DenoConformanceSummary {
+export interface ProcessConformanceSummary {
+  /** `deno 2.9.6` or `node v20.…`. */
   runtime: string;
   client: CaseResult[];
   server: CaseResult[];
-  oversize: { ok: boolean; error?: string; detail?: unknown };
+  /** The Deno server's size limit; null under Node. */
+  oversize: { ok: boolean; error?: string; detail?: unknown } | null;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -111,25 +117,29 @@ async function checkOversize(): Promise<unknown> {
 }
 
 const deno = (globalThis as { Deno?: { args: string[]; exit(code: number): never; version: { deno: string } } }).Deno;
-if (deno === undefined) throw new Error('deno-conformance.ts runs under Deno');
-const controlUrl = deno.args[0];
-const client = await runConformance(() => remoteHarness({ controlUrl, mode: 'client' }));
+const Ctor = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? ((await import('ws')).WebSocket as unknown as WebSocketConstructor);
+const controlUrl = deno ? deno.args[0] : process.argv[2];
+const client = await runConformance(() => remoteHarness({ controlUrl, mode: 'client', WebSocket: Ctor }));
 const server = await runConformance(() =>
   remoteHarness({
     controlUrl,
     mode: 'server',
+    WebSocket: Ctor,
     serve: async (accept) => {
       const s = await createWebSocketServer({ accept, maxPayloadBytes: 32 * 1024 * 1024 });
       return { url: s.url, close: () => s.close() };
     },
   }),
 );
-let oversize: DenoConformanceSummary['oversize'];
-try {
-  oversize = { ok: true, detail: await checkOversize() };
-} catch (err) {
-  oversize = { ok: false, error: String(err) };
+let oversize: ProcessConformanceSummary['oversize'] = null;
+if (deno) {
+  try {
+    oversize = { ok: true, detail: await checkOversize() };
+  } catch (err) {
+    oversize = { ok: false, error: String(err) };
+  }
 }
-const summary: DenoConformanceSummary = { runtime: `deno ${deno.version.deno}`, client, server, oversize };
+const summary: ProcessConformanceSummary = { runtime: deno ? `deno ${deno.version.deno}` : `node ${process.version}`, client, server, oversize };
 console.log(JSON.stringify(summary));
-deno.exit(0);
+if (deno) deno.exit(0);
+process.exit(0);
