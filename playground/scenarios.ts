@@ -71,14 +71,13 @@ export const SCENARIOS: Scenario[] = [
     id: 'figure-8',
     title: 'Figure 8: an old-term entry is not committed by counting',
     config: { stores: 5, replicas: 5, pd: false, splitKeys: 0 },
-    text: 'Raft paper, Figure 8, staged. At 3 s the leader (S1 in the paper) is cut off with one follower and a write appends an entry in its term on those two only. At 4 s it crashes; the other three elect a leader in a higher term. At 9 s the network heals and the crashed store restarts. A later leader may replicate the old entry to a majority, but it only counts as committed once an entry of the leader\'s own term commits above it. Entries of the old term keep their colour in the strips; the dark top edge (commit) only moves past them together with a current-term entry.',
+    text: 'Raft paper, Figure 8, staged. At 3 s the leader is cut off with one follower (call it A) and a write appends an entry of its term on those two only: faded, not committed (2 of 5). At 4 s the leader crashes and the network heals. If a store without the entry wins the next election (it can: three of the four live stores lack it), its log overwrites the entry on A — Figure 8 (d). If A wins, it replicates the old entry to a majority, but a leader never commits an old-term entry by counting replicas: it turns solid only together with the entry A appends in its own term, above it — Figure 8 (e). Watch the strips: the old term\'s colour, then the new term\'s. At 9 s the crashed store restarts and its log is made to match. (The client retries the write through the new leader; the session table keeps it from applying twice.)',
     steps: [
       { atMs: 3000, action: leaderAndOneCutOff },
       { atMs: 3050, action: () => ({ type: 'put', key: 'fig8', value: 'old-term' }) },
       { atMs: 4000, action: () => ({ type: 'crashLeader', regionId: 1 }) },
-      { atMs: 9000, action: () => ({ type: 'heal' }) },
-      { atMs: 9050, action: (s) => { const down = s.sim.cluster.storeIds.find((id) => !s.sim.cluster.store(id)); return down ? { type: 'restart', store: down } : undefined; } },
-      { atMs: 9500, action: () => ({ type: 'put', key: 'fig8-new', value: 'new-term' }) },
+      { atMs: 4050, action: () => ({ type: 'heal' }) },
+      { atMs: 9000, action: (s) => { const down = s.sim.cluster.storeIds.find((id) => !s.sim.cluster.store(id)); return down ? { type: 'restart', store: down } : undefined; } },
     ],
   },
   {

@@ -95,7 +95,11 @@ export class Session {
     this.workload = false;
     this.workloadN = 0;
     this.regionsSeen = new Map();
+    const roles = new Map<string, string>();
     this.sim.cluster.onLeaderChange((e) => {
+      const key = `${e.storeId}/${e.regionId}`;
+      if (roles.get(key) === 'leader' && e.role !== 'leader') this.event('lost', `store ${e.storeId} is no longer leader of ${name(e.regionId)}`);
+      roles.set(key, e.role);
       if (e.role === 'leader') this.event('leader', `store ${e.storeId} leads ${name(e.regionId)}`);
       else if (e.leaderStoreId === 0 && e.role !== 'follower') this.event('lost', `store ${e.storeId} campaigns for ${name(e.regionId)} (${e.role === 'preCandidate' ? 'pre-vote' : 'vote'})`);
     });
