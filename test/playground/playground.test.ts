@@ -14,22 +14,23 @@ afterAll(async () => {
   await pg?.close();
 });
 
-const fast = (page: Page) => page.getByLabel('Speed of time').selectOption('4');
+// As fast as the page can go: the tests wait on virtual time, so a loaded machine only makes them slower.
+const fast = (page: Page) => page.getByLabel('Speed of time').selectOption('16');
 
 /** Waits until every region in the key bar has a leader; returns them. */
 async function allLed(page: Page): Promise<Array<{ region: number; leader: number }>> {
   await page.waitForFunction(() => {
     const segs = [...document.querySelectorAll('#keybar .segment')];
     return segs.length > 0 && segs.every((s) => /leader s\d+/.test(s.textContent ?? ''));
-  }, undefined, { timeout: 30_000 });
+  }, undefined, { timeout: 90_000 });
   return keyBar(page);
 }
 
 /** Waits until the client operation log has a line containing `text`. */
 const opLogged = (page: Page, text: string) =>
-  page.waitForFunction((t) => [...document.querySelectorAll('#ops li')].some((li) => li.textContent?.includes(t)), text, { timeout: 30_000 });
+  page.waitForFunction((t) => [...document.querySelectorAll('#ops li')].some((li) => li.textContent?.includes(t)), text, { timeout: 90_000 });
 
-describe('playground', () => {
+describe('playground', { timeout: 120_000 }, () => {
   it('loads without console errors and elects a leader for every region, PD group included', async () => {
     const { page, errors } = await openPage(pg);
     await fast(page);
@@ -61,7 +62,7 @@ describe('playground', () => {
       const el = document.querySelector('.store:not(.down) .replica[data-region="1"][data-role="leader"]');
       const s = Number(el?.closest<HTMLElement>('.store')?.dataset.store ?? 0);
       return s > 0 && s !== o;
-    }, old, { timeout: 30_000 });
+    }, old, { timeout: 90_000 });
     await shot(page, '02-new-leader-after-crash');
     await page.getByRole('button', { name: `Restart store ${old}` }).click();
     await page.waitForSelector(`.store[data-store="${old}"]:not(.down)`);
@@ -108,7 +109,7 @@ describe('playground', () => {
     }
     await page.getByLabel('Split key (empty: middle)').fill('m');
     await page.getByRole('button', { name: 'Split' }).click();
-    await page.waitForFunction(() => document.querySelectorAll('#keybar .segment').length === 2, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelectorAll('#keybar .segment').length === 2, undefined, { timeout: 90_000 });
     const regions = await allLed(page);
     expect(regions).toHaveLength(2);
     expect(await page.locator('#keybar').textContent()).toContain('[m, +∞)');
@@ -119,7 +120,7 @@ describe('playground', () => {
     // A merge joins them again.
     await page.getByLabel('Region', { exact: true }).selectOption({ label: 'region r1' });
     await page.getByRole('button', { name: 'Merge the region with its right neighbour' }).click();
-    await page.waitForFunction(() => document.querySelectorAll('#keybar .segment').length === 1, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => document.querySelectorAll('#keybar .segment').length === 1, undefined, { timeout: 90_000 });
     expect(await page.locator('#keybar').textContent()).toContain('[−∞, +∞)');
     expect(errors).toEqual([]);
     await page.close();
@@ -145,7 +146,7 @@ describe('playground', () => {
     const expected = eventsAfterCrash(first, 8);
     expect(expected.some((t) => /leads region r1/.test(t))).toBe(true);
     await page.getByRole('button', { name: new RegExp(`^Go back to ${crash.at.toFixed(2)} s: store \\d crashed`) }).click();
-    await page.waitForFunction(() => document.getElementById('replay-note')?.textContent?.startsWith('Back at'), undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => document.getElementById('replay-note')?.textContent?.startsWith('Back at'), undefined, { timeout: 90_000 });
     expect(await virtualSeconds(page)).toBeCloseTo(crash.at, 1);
     await page.getByRole('button', { name: 'Resume' }).click();
     await waitVirtual(page, 9);
@@ -160,6 +161,7 @@ describe('playground', () => {
     await page.getByLabel('Storage').selectOption('indexeddb');
     await page.getByRole('button', { name: 'New cluster' }).click();
     await page.waitForFunction(() => document.getElementById('timeline')?.textContent?.includes('indexeddb'));
+    await fast(page);
     await allLed(page);
     await page.getByLabel('Key', { exact: true }).fill('durable');
     await page.getByLabel('Value', { exact: true }).fill('yes');
@@ -169,6 +171,7 @@ describe('playground', () => {
     await page.reload();
     await page.locator('.store').first().waitFor();
     expect(await page.getByLabel('Storage').inputValue()).toBe('indexeddb');
+    await fast(page);
     await allLed(page);
     // The virtual clock resumes where it was, not at zero.
     expect(await virtualSeconds(page)).toBeGreaterThanOrEqual(before);
