@@ -75,7 +75,8 @@ export function createNetworkView(svg: SVGSVGElement, list: HTMLElement, onDrop:
   };
 }
 
-const keyText = (k: Uint8Array) => new TextDecoder().decode(k);
+/** A key as text, escaped for HTML (keys are whatever a person typed). */
+const keyText = (k: Uint8Array) => new TextDecoder().decode(k).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 /** Draws the key space bar: one segment per region, width by a rough position of its start key. */
 export function renderKeyBar(bar: HTMLElement, session: Session): void {

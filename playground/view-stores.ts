@@ -112,7 +112,7 @@ export function createStoresView(container: HTMLElement, hooks: StoreViewHooks) 
           }
           html.push(`<div class="replica role-${role}" data-region="${st.region.id}" data-role="${role}" data-commit="${r.commit}">
   <div class="line"><b>${regionName(st.region.id)}</b> <span class="role">${role}</span> <span>term ${r.term}</span>
-  <span class="muted">lead ${r.lead ? `s${storeOf(r.lead)}` : '—'}</span></div>
+  <span class="muted">lead ${r.lead ? `s${storeOf(r.lead)}` : '—'}</span>${r.role === 'leader' ? '' : ` <span class="muted" title="ticks until this replica's election timeout">timer ${ticksLeft}</span>`}</div>
   <div class="timer" title="election timer: ${ticksLeft} ticks left" aria-label="election timer ${ticksLeft} ticks left"><span style="width:${(timer * 100).toFixed(0)}%"></span></div>
   <div class="strip" aria-label="log: last index ${r.lastIndex}, commit ${r.commit}, applied ${st.applied}">${cells}</div>
   <div class="line muted">last ${r.lastIndex} · commit ${r.commit} · applied ${st.applied}</div>${progress}
