@@ -86,6 +86,10 @@ async function frame(now: number): Promise<void> {
         await advance(Math.max(1, Math.round(dt * speed)));
       }
       if (session.config.storage === 'indexeddb') saveClockMs(session.now);
+    } catch (e) {
+      // The cluster failed under us (a store loop's storage error): say so and keep rendering.
+      session.event('fault', `simulation error: ${(e as Error).message}`);
+      setRunning(false);
     } finally {
       busy = false;
     }

@@ -119,9 +119,18 @@ export class Session {
 
   /** Records and performs an action now. */
   async act(action: Action): Promise<void> {
-    this.actions.push({ atMs: this.now, action });
-    await this.perform(action);
+    await this.run({ atMs: this.now, action });
     this.hooks.changed();
+  }
+
+  /** Records and performs an action; one that fails (a store that cannot start, say) is reported, never thrown. */
+  private async run(entry: { atMs: number; action: Action }): Promise<void> {
+    this.actions.push(entry);
+    try {
+      await this.perform(entry.action);
+    } catch (e) {
+      this.op(`${entry.action.type} failed: ${(e as Error).message}`.slice(0, 160), false);
+    }
   }
 
   /** Advances to the next timer (at most to `untilMs`); see `Sim.step`. */
@@ -158,8 +167,7 @@ export class Session {
     let i = 0;
     while (this.now < atMs) {
       while (i < kept.length && kept[i].atMs <= this.now) {
-        this.actions.push(kept[i]);
-        await this.perform(kept[i].action);
+        await this.run(kept[i]);
         i++;
       }
       const before = this.now;
@@ -168,8 +176,7 @@ export class Session {
     }
     // Actions at exactly `atMs` too: going back to an event shows it happened.
     for (; i < kept.length; i++) {
-      this.actions.push(kept[i]);
-      await this.perform(kept[i].action);
+      await this.run(kept[i]);
     }
     this.event('action', `went back to ${(atMs / 1000).toFixed(1)} s`);
   }
