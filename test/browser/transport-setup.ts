@@ -2,19 +2,22 @@
  * Global setup of the browser project (runs in Node): starts a WebSocket store on 127.0.0.1 that
  * echoes every request, for `transport.test.ts` in Chromium to dial. Its URL is provided to the
  * tests as `transportEchoUrl`. Also a remote host (`test/transport/remote-host.ts`) whose stores
- * the conformance suite runs against from Chromium, provided as `transportRemoteUrl`.
+ * the conformance suite runs against from Chromium, provided as `transportRemoteUrl`, and a reverse
+ * driver (`transportReverseUrl`) that runs the suite with Node stores sending to a store the page
+ * hosts.
  */
 import type { TestProject } from 'vitest/node';
 import { WebSocket } from 'ws';
 import { createWebSocketTransport, type WebSocketTransport } from '../../adapters/transport/websocket.ts';
 import { createWebSocketServer } from '../../adapters/transport/websocket-server.ts';
 import type { FrameItem } from '../../src/codec/schema.ts';
-import { startRemoteHost } from '../transport/remote-host.ts';
+import { startRemoteHost, startReverseDriver } from '../transport/remote-host.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     transportEchoUrl: string;
     transportRemoteUrl: string;
+    transportReverseUrl: string;
   }
 }
 
@@ -38,7 +41,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('transportEchoUrl', server.url);
   const remote = await startRemoteHost();
   project.provide('transportRemoteUrl', remote.url);
+  const reverse = await startReverseDriver();
+  project.provide('transportReverseUrl', reverse.url);
   return async () => {
+    await reverse.close();
     await remote.close();
     await t.close();
     await server.close();

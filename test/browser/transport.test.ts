@@ -1,14 +1,16 @@
 // Transports in real headless Chromium: MessageChannel conformance in the page, and the browser's
 // own WebSocket dialling Node stores (started by transport-setup.ts): the conformance suite with
-// the browser's stores as clients of a Node server store, and an echo store.
-import { describe, expect, inject, it } from 'vitest';
+// the browser's stores as clients of a Node server store, both ways round, and an echo store.
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createMessageChannelTransport } from '../../adapters/transport/message-channel.ts';
 import { createWebSocketTransport } from '../../adapters/transport/websocket.ts';
 import { createWebSocketServer } from '../../adapters/transport/websocket-server.browser.ts';
 import type { Frame } from '../../src/codec/schema.ts';
 import { describeTransport, req } from '../transport/conformance.ts';
 import { messageChannelHarness } from '../transport/message-channel-harness.ts';
+import { conformanceCases } from '../transport/conformance-cases.ts';
 import { remoteHarness } from '../transport/remote-harness.ts';
+import { hostForDriver, type ReverseResults } from '../transport/remote-host-session.ts';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -20,6 +22,26 @@ it('runs in a real browser', () => {
 describeTransport('MessageChannel (Chromium)', messageChannelHarness);
 
 describeTransport('WebSocket client (Chromium, native WebSocket) -> Node server (ws)', () => remoteHarness({ controlUrl: inject('transportRemoteUrl'), mode: 'client' }));
+
+// The other way round: the cases run in Node (transport-setup.ts) with Node stores sending to a
+// store in this page, which dials them with the native WebSocket (a page cannot listen).
+describe('Transport conformance: Node server (ws) -> WebSocket client (Chromium, native WebSocket)', () => {
+  let results: ReverseResults;
+  beforeAll(async () => {
+    results = await hostForDriver(inject('transportReverseUrl'), { WebSocket: globalThis.WebSocket });
+  }, 60_000);
+  for (const c of conformanceCases) {
+    it(c.name, () => {
+      const r = results.server.find((x) => x.name === c.name);
+      expect(r?.error).toBeUndefined();
+      expect(r?.ok).toBe(true);
+    });
+  }
+  it('ran every case, and only with Node listening', () => {
+    expect(results.server.map((r) => r.name)).toEqual(conformanceCases.map((c) => c.name));
+    expect(results.client).toBeNull();
+  });
+});
 
 describe('MessageChannel between the page and a Worker', () => {
   it('echoes frames through a store in a Worker, in order, buffers transferred', async () => {

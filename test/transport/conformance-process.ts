@@ -5,10 +5,11 @@
  * (`Deno.serve` + `Deno.upgradeWebSocket` in Deno, `ws` in Node) that the Node store dials
  * (`server`). Under Deno it then checks the Deno server's message size limit: a message over
  * `maxPayloadBytes` closes the socket with 1009 before the transport sees it (Node's `ws` limit is
- * tested in `websocket.test.ts`).
+ * tested in `websocket.test.ts`). Given a reverse driver's URL, it finally hosts the receiving
+ * store while the Node side runs the cases (`startReverseDriver`), as server and as client.
  *
- *   npx deno run -A test/transport/conformance-process.ts <controlUrl>
- *   npx tsx test/transport/conformance-process.ts <controlUrl>
+ *   npx deno run -A test/transport/conformance-process.ts <controlUrl> [<reverseUrl>]
+ *   npx tsx test/transport/conformance-process.ts <controlUrl> [<reverseUrl>]
  *
  * Prints one JSON line ({@link ProcessConformanceSummary}); `cross-runtime-conformance.test.ts`
  * asserts it.
@@ -19,7 +20,8 @@ import { encodeFrame } from '../../src/codec/frame.ts';
 import { createClientHandshake } from '../../src/transport/handshake.ts';
 import { importClusterSecret } from '../../src/transport/hmac.ts';
 import { type CaseResult, check, checkEqual, req, runConformance } from './conformance-cases.ts';
-import { remoteHarness } from './remote-harness.ts';
+import { remoteHarness, type ServeFn } from './remote-harness.ts';
+import { hostForDriver } from './remote-host-session.ts';
 
 /** What the script prints. */
 export interface ProcessConformanceSummary {
@@ -29,6 +31,8 @@ export interface ProcessConformanceSummary {
   server: CaseResult[];
   /** The Deno server's size limit; null under Node. */
   oversize: { ok: boolean; error?: string; detail?: unknown } | null;
+  /** How hosting for a reverse driver ended (`done`, or the error); null when not asked to. */
+  hosted: string | null;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -118,19 +122,13 @@ async function checkOversize(): Promise<unknown> {
 
 const deno = (globalThis as { Deno?: { args: string[]; exit(code: number): never; version: { deno: string } } }).Deno;
 const Ctor = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket ?? ((await import('ws')).WebSocket as unknown as WebSocketConstructor);
-const controlUrl = deno ? deno.args[0] : process.argv[2];
+const [controlUrl, reverseUrl] = deno ? deno.args : process.argv.slice(2);
+const serve: ServeFn = async (accept, maxPayloadBytes) => {
+  const s = await createWebSocketServer({ accept, maxPayloadBytes });
+  return { url: s.url, close: () => s.close() };
+};
 const client = await runConformance(() => remoteHarness({ controlUrl, mode: 'client', WebSocket: Ctor }));
-const server = await runConformance(() =>
-  remoteHarness({
-    controlUrl,
-    mode: 'server',
-    WebSocket: Ctor,
-    serve: async (accept) => {
-      const s = await createWebSocketServer({ accept, maxPayloadBytes: 32 * 1024 * 1024 });
-      return { url: s.url, close: () => s.close() };
-    },
-  }),
-);
+const server = await runConformance(() => remoteHarness({ controlUrl, mode: 'server', WebSocket: Ctor, serve }));
 let oversize: ProcessConformanceSummary['oversize'] = null;
 if (deno) {
   try {
@@ -139,7 +137,17 @@ if (deno) {
     oversize = { ok: false, error: String(err) };
   }
 }
-const summary: ProcessConformanceSummary = { runtime: deno ? `deno ${deno.version.deno}` : `node ${process.version}`, client, server, oversize };
+// The other way round: the Node side runs the cases and this process hosts the receiving store.
+let hosted: string | null = null;
+if (reverseUrl !== undefined) {
+  try {
+    await hostForDriver(reverseUrl, { WebSocket: Ctor, serve });
+    hosted = 'done';
+  } catch (err) {
+    hosted = String(err);
+  }
+}
+const summary: ProcessConformanceSummary = { runtime: deno ? `deno ${deno.version.deno}` : `node ${process.version}`, client, server, oversize, hosted };
 console.log(JSON.stringify(summary));
 if (deno) deno.exit(0);
 process.exit(0);

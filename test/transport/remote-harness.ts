@@ -1,13 +1,13 @@
 /**
- * A conformance harness whose second endpoint is a WebSocket store in another process (a Node
- * "remote host", `remote-host.ts`), driven over a control socket, while the other endpoints are
- * real WebSocket transports here: in headless Chromium, or in Deno. Runtime-neutral (no Node or
- * vitest imports): it takes the WebSocket constructor and, for the server mode, a server factory.
+ * A conformance harness whose second endpoint (the one the cases send to) is a WebSocket store in
+ * another process or runtime, hosted by a host session (`remote-host-session.ts`) and driven over a
+ * control socket, while the other endpoints are real WebSocket transports here. Runtime-neutral
+ * (no Node or vitest imports): it takes the WebSocket constructor and, for the server mode, a
+ * server factory. Chromium and Deno drive a Node host (`startRemoteHost`); Node drives a host in
+ * Chromium or Deno the other way round (`startReverseDriver`, over a socket the host dialled).
  *
- * - `client` mode: the remote store listens; the local stores dial it (browser or Deno client →
- *   Node server).
- * - `server` mode: each local store listens; the remote store dials them (Node client → Deno
- *   server).
+ * - `client` mode: the remote store listens; the local stores dial it.
+ * - `server` mode: each local store listens; the remote store dials them.
  *
  * The remote endpoint is a proxy {@link Transport}: its frames and disconnects are relayed here as
  * they happen; `send` forwards the items and returns true once forwarded (a refusal at the host is
@@ -34,7 +34,7 @@ export const RELAY_LIMITS = resolveFrameLimits({ frameBytesMax: 32 * 1024 * 1024
 
 /**
  * Control messages, MessagePack arrays. Driver → host: `['start', rid, id, peers, queueBytesMax,
- * frameBytesMax]`, `['send', id, to, frameBytes]`, `['close', rid, id]`, `['ping', rid]`,
+ * frameBytesMax, slowReceiver]` (no peers: the store listens and the answer gives its URL), `['send', id, to, frameBytes]`, `['close', rid, id]`, `['ping', rid]`,
  * `['stop', rid]`. Host → driver: `['ok', rid, value]`, `['error', rid, message]`,
  * `['frame', id, frameBytes]`, `['disconnect', id, storeId, reason]`, `['refused', id, to]`.
  */
@@ -51,13 +51,15 @@ export function unpackControl(data: unknown): ControlMessage {
   return unpackValue(bytes) as ControlMessage;
 }
 
-/** A server the `server` mode makes for each local store (`createWebSocketServer` in Deno). */
-export type ServeFn = (accept: (socket: WebSocketLike) => void) => Promise<{ url: string; close(): Promise<void> }>;
+/** A server the `server` mode makes for each local store (`createWebSocketServer` in Deno or Node). */
+export type ServeFn = (accept: (socket: WebSocketLike) => void, maxPayloadBytes?: number) => Promise<{ url: string; close(): Promise<void> }>;
 
 /** Options of {@link remoteHarness}. */
 export interface RemoteHarnessOptions {
-  /** The remote host's control URL. */
-  controlUrl: string;
+  /** The remote host's control URL (a control socket is opened per `start`)... */
+  controlUrl?: string;
+  /** ... or a control channel shared by every harness (kept open by `stop`). */
+  control?: Control;
   mode: 'client' | 'server';
   /** The local WebSocket constructor (default `globalThis.WebSocket`). */
   WebSocket?: WebSocketConstructor;
@@ -65,24 +67,41 @@ export interface RemoteHarnessOptions {
   serve?: ServeFn;
 }
 
-interface Control {
+/** The driver's end of a control socket. */
+export interface Control {
+  /** Sends a command and resolves with the host's answer. */
   call(msg: (rid: number) => ControlMessage): Promise<unknown>;
+  /** Sends a message that has no answer. */
   post(msg: ControlMessage): void;
-  on(handler: (msg: ControlMessage) => void): void;
+  /** Takes every message that is not an answer; returns the unsubscribe. */
+  on(handler: (msg: ControlMessage) => void): () => void;
   close(): void;
 }
 
-async function openControl(url: string, Ctor: WebSocketConstructor): Promise<Control> {
+/**
+ * Opens a control socket to a host at `url`.
+ * @param url - the host's control URL.
+ * @param Ctor - the WebSocket constructor.
+ */
+export async function openControl(url: string, Ctor: WebSocketConstructor): Promise<Control> {
   const socket = new Ctor(url);
-  socket.binaryType = 'arraybuffer';
-  let nextRid = 1;
-  let lost: Error | undefined;
-  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  const handlers: ((msg: ControlMessage) => void)[] = [];
   await new Promise<void>((resolve, reject) => {
     socket.onopen = () => resolve();
     socket.onerror = () => reject(new Error(`cannot reach the remote host at ${url}`));
   });
+  return controlOver(socket);
+}
+
+/**
+ * The driver's end over an open socket (one the host dialled, for example).
+ * @param socket - an open WebSocket.
+ */
+export function controlOver(socket: WebSocketLike): Control {
+  socket.binaryType = 'arraybuffer';
+  let nextRid = 1;
+  let lost: Error | undefined;
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  let handlers: ((msg: ControlMessage) => void)[] = [];
   socket.onmessage = (ev: { data: unknown }) => {
     const msg = unpackControl(ev.data);
     if (msg[0] === 'ok' || msg[0] === 'error') {
@@ -109,18 +128,24 @@ async function openControl(url: string, Ctor: WebSocketConstructor): Promise<Con
     post(msg) {
       if (!lost) socket.send(packControl(msg));
     },
-    on: (h) => void handlers.push(h),
+    on(h) {
+      handlers.push(h);
+      return () => {
+        handlers = handlers.filter((x) => x !== h);
+      };
+    },
     close: () => socket.close(1000, 'done'),
   };
 }
 
 /** The proxy of the remote store. */
-function remoteEndpoint(control: Control, id: number): Transport & { refusedByHost: number; queued: Record<number, number> } {
+function remoteEndpoint(control: Control, id: number): Transport & { refusedByHost: number; queued: Record<number, number>; detach(): void } {
   const frames = createHandlerList<Frame>();
   const disconnects = createHandlerList<DisconnectInfo>();
   let closed = false;
   const self = {
     localId: id,
+    detach: () => {},
     refusedByHost: 0,
     queued: {} as Record<number, number>,
     send(storeId: number, items: Parameters<Transport['send']>[1]) {
@@ -137,7 +162,7 @@ function remoteEndpoint(control: Control, id: number): Transport & { refusedByHo
       await control.call((rid) => ['close', rid, id]);
     },
   };
-  control.on((msg) => {
+  self.detach = control.on((msg) => {
     if (msg[1] !== id) return;
     if (msg[0] === 'frame') frames.emit(decodeFrame(msg[2] as Uint8Array, { clusterId: REMOTE_CLUSTER, to: id }, RELAY_LIMITS));
     else if (msg[0] === 'disconnect') disconnects.emit({ storeId: msg[2] as number, reason: msg[3] as string });
@@ -161,7 +186,7 @@ export function remoteHarness(options: RemoteHarnessOptions): TransportHarness {
   return {
     clock: createRealClock(),
     async start(ids, opts) {
-      const ctl = await openControl(options.controlUrl, Ctor);
+      const ctl = options.control ?? (await openControl(options.controlUrl!, Ctor));
       control = ctl;
       const remoteId = ids[1];
       const localIds = ids.filter((_, i) => i !== 1);
@@ -178,20 +203,20 @@ export function remoteHarness(options: RemoteHarnessOptions): TransportHarness {
       });
       remote = remoteEndpoint(ctl, remoteId);
       if (options.mode === 'client') {
-        const { url } = (await ctl.call((rid) => ['start', rid, remoteId, {}, opts?.queueBytesMax ?? null, opts?.frameBytesMax ?? null])) as { url: string };
+        const { url } = (await ctl.call((rid) => ['start', rid, remoteId, {}, opts?.queueBytesMax ?? null, opts?.frameBytesMax ?? null, opts?.slowReceiver === true])) as { url: string };
         for (const id of localIds) locals.push(await createWebSocketTransport(storeOptions(id, { [remoteId]: url })));
       } else {
         if (options.serve === undefined) throw new Error('server mode needs options.serve');
         const urls: Record<number, string> = {};
         for (const id of localIds) {
           let t: WebSocketTransport | undefined;
-          const server = await options.serve((s) => t?.accept(s));
+          const server = await options.serve((s) => t?.accept(s), opts?.frameBytesMax && opts.frameBytesMax + 65536);
           servers.push(server);
           t = await createWebSocketTransport(storeOptions(id, {}));
           locals.push(t);
           urls[id] = server.url;
         }
-        await ctl.call((rid) => ['start', rid, remoteId, urls, opts?.queueBytesMax ?? null, opts?.frameBytesMax ?? null]);
+        await ctl.call((rid) => ['start', rid, remoteId, urls, opts?.queueBytesMax ?? null, opts?.frameBytesMax ?? null, opts?.slowReceiver === true]);
       }
       for (const t of locals) await t.connected(remoteId, 20_000);
       return ids.map((id) => (id === remoteId ? remote! : locals.find((t) => t.localId === id)!));
@@ -211,8 +236,9 @@ export function remoteHarness(options: RemoteHarnessOptions): TransportHarness {
     async stop() {
       await Promise.all(locals.splice(0).map((t) => t.close()));
       await Promise.all(servers.splice(0).map((s) => s.close()));
+      remote?.detach();
       await control?.call((rid) => ['stop', rid]).catch(() => {});
-      control?.close();
+      if (options.control === undefined) control?.close();
       control = undefined;
     },
   };
