@@ -30,7 +30,6 @@ let dirty = true;
 const session = new Session(loadConfig(), { changed: () => (dirty = true) });
 const queue: Action[] = [];
 let running = true;
-let busy = false;
 let speed = 0.5;
 let scenario: { sc: Scenario; startMs: number; next: number } | undefined;
 let stepUntilMs = -1;
@@ -71,12 +70,19 @@ async function advance(virtualMs: number): Promise<void> {
   }
 }
 
+/** Stepping, rebuilding and replaying take turns: none starts while another is under way. */
+let turn: Promise<void> = Promise.resolve();
+function exclusive(fn: () => Promise<void>): Promise<void> {
+  const p = turn.then(fn);
+  turn = p.catch(() => {});
+  return p;
+}
+
 let last = performance.now();
 async function frame(now: number): Promise<void> {
   const dt = Math.min(100, now - last);
   last = now;
-  if (!busy) {
-    busy = true;
+  await exclusive(async () => {
     try {
       await drain();
       if (stepUntilMs >= 0) {
@@ -90,10 +96,8 @@ async function frame(now: number): Promise<void> {
       // The cluster failed under us (a store loop's storage error): say so and keep rendering.
       session.event('fault', `simulation error: ${(e as Error).message}`);
       setRunning(false);
-    } finally {
-      busy = false;
     }
-  }
+  });
   render();
   requestAnimationFrame((t) => void frame(t));
 }
@@ -120,19 +124,16 @@ function render(): void {
   }
 }
 
-async function rebuild(config: PlaygroundConfig): Promise<void> {
-  busy = true;
-  try {
+function rebuild(config: PlaygroundConfig): Promise<void> {
+  return exclusive(async () => {
     queue.length = 0;
     scenario = undefined;
     stepUntilMs = -1;
     if (config.storage === 'indexeddb') localStorage.setItem(CONFIG_KEY, JSON.stringify(config));
     else localStorage.removeItem(CONFIG_KEY);
     await session.start(config);
-  } finally {
-    busy = false;
     dirty = true;
-  }
+  });
 }
 
 async function goBack(atMs: number): Promise<void> {
@@ -140,17 +141,17 @@ async function goBack(atMs: number): Promise<void> {
     session.event('action', 'going back needs memory storage (IndexedDB runs at the disk\'s real speed, not replayable)');
     return;
   }
-  busy = true;
   setRunning(false);
   $('replay-note').textContent = `Replaying to ${(atMs / 1000).toFixed(1)} s…`;
-  try {
+  await exclusive(async () => {
     scenario = undefined;
+    stepUntilMs = -1;
+    queue.length = 0;
     await session.replayTo(atMs, (ms) => ($('replay-note').textContent = `Replaying… ${(ms / 1000).toFixed(0)} s`));
-    $('replay-note').textContent = `Back at ${(atMs / 1000).toFixed(1)} s (paused). Your actions after it were dropped.`;
-  } finally {
-    busy = false;
     dirty = true;
-  }
+    render();
+    $('replay-note').textContent = `Back at ${(atMs / 1000).toFixed(1)} s (paused). Your actions after it were dropped.`;
+  });
 }
 
 function setRunning(on: boolean): void {
