@@ -156,6 +156,35 @@ describe('playground', { timeout: 120_000 }, () => {
     await page.close();
   });
 
+  it('stays bounded running a workload at full speed', async () => {
+    const { page, errors } = await openPage(pg);
+    await fast(page);
+    await page.getByRole('button', { name: 'Start workload' }).click();
+    const size = () =>
+      page.evaluate(() => ({
+        elements: document.getElementsByTagName('*').length,
+        regions: document.querySelectorAll('#keybar .segment').length,
+        timeline: document.querySelectorAll('#timeline li').length,
+        flights: document.querySelectorAll('#flights li').length,
+        dots: document.querySelectorAll('#wires .msg').length,
+      }));
+    await waitVirtual(page, 20);
+    const early = await size();
+    await waitVirtual(page, 45);
+    const late = await size();
+    // PD split the workload's 160 keys into several regions, and no more than they can fill.
+    expect(late.regions).toBeGreaterThan(2);
+    expect(late.regions).toBeLessThanOrEqual(14);
+    expect(late.timeline).toBeLessThanOrEqual(80);
+    expect(late.flights).toBeLessThanOrEqual(12);
+    expect(late.dots).toBeLessThanOrEqual(60);
+    // The page does not grow with time: twice as long, (nearly) the same size.
+    expect(late.elements).toBeLessThan(early.elements * 1.5 + 200);
+    await shot(page, '07-workload-45s');
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('keeps the data across a reload with IndexedDB storage', async () => {
     const { page, errors } = await openPage(pg);
     await page.getByLabel('Storage').selectOption('indexeddb');
