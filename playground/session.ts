@@ -66,6 +66,8 @@ export class Session {
   table = new Map<string, string>();
   workload = false;
   private eventSeq = 0;
+  /** The last role of each replica (`store/region`), to notice a leader stepping down. */
+  private readonly roles = new Map<string, string>();
   private workloadN = 0;
   private regionsSeen = new Map<number, string>();
   private readonly hooks: SessionHooks;
@@ -95,7 +97,8 @@ export class Session {
     this.workload = false;
     this.workloadN = 0;
     this.regionsSeen = new Map();
-    const roles = new Map<string, string>();
+    const roles = this.roles;
+    roles.clear();
     this.sim.cluster.onLeaderChange((e) => {
       const key = `${e.storeId}/${e.regionId}`;
       if (roles.get(key) === 'leader' && e.role !== 'leader') this.event('lost', `store ${e.storeId} is no longer leader of ${name(e.regionId)}`);
@@ -244,6 +247,8 @@ export class Session {
     switch (a.type) {
       case 'crash':
         this.event('fault', `store ${a.store} crashed`);
+        // Its replicas come back as followers: that is a restart, not a leader stepping down.
+        for (const key of [...this.roles.keys()]) if (key.startsWith(`${a.store}/`)) this.roles.delete(key);
         await c.stopStore(a.store);
         break;
       case 'crashLeader': {
