@@ -148,8 +148,9 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   if (identity.pdStoreIds.length > 0) {
     const pdConfig = {
       replicationFactor: options.replicas,
-      ...(options.splitKeys > 0 ? { splitKeys: options.splitKeys } : {}),
-      ...(options.splitBytes > 0 ? { splitBytes: options.splitBytes } : {}),
+      // Merge thresholds follow the split ones down (PD requires them at most half as large).
+      ...(options.splitKeys > 0 ? { splitKeys: options.splitKeys, mergeKeys: Math.max(1, Math.min(20_000, Math.floor(options.splitKeys / 2))) } : {}),
+      ...(options.splitBytes > 0 ? { splitBytes: options.splitBytes, mergeBytes: Math.max(1, Math.min(16 << 20, Math.floor(options.splitBytes / 2))) } : {}),
       ...(options.storeDownMs !== undefined ? { storeDownMs: options.storeDownMs } : {}),
     };
     storeOptions.pd = { pdStoreIds: identity.pdStoreIds, config: pdConfig, heartbeatMs: options.pdIntervalMs, scheduleMs: options.pdIntervalMs };

@@ -112,9 +112,21 @@ const serverCall = z.discriminatedUnion('t', [
   z.object({ t: z.literal('storeState'), storeId: z.int().positive().max(STORE_ID_MAX), state: z.enum(['up', 'offline', 'tombstone']) }),
 ]);
 
+/**
+ * A copy of `value` without `undefined` object fields: MessagePack has no undefined (it would
+ * become nil, which the schema refuses for an optional field). Byte arrays are kept as they are.
+ */
+function withoutUndefined(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array) return value;
+  if (Array.isArray(value)) return value.map(withoutUndefined);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v);
+  return out;
+}
+
 /** Encodes a call for a request item. */
 export function encodeCall(call: ServerCall): Uint8Array {
-  return packValue(call).slice();
+  return packValue(withoutUndefined(call)).slice();
 }
 
 /**
