@@ -40,7 +40,7 @@ const stores = createStoresView($('stores'), {
 });
 const network = createNetworkView($('wires') as unknown as SVGSVGElement, $('flights'), (frameId) => enqueue({ type: 'drop', frameId }));
 
-export function enqueue(a: Action): void {
+function enqueue(a: Action): void {
   queue.push(a);
   dirty = true;
 }

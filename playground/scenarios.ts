@@ -11,7 +11,6 @@ export interface ScenarioStep {
   atMs: number;
   /** The action to perform then (from the cluster's state at that moment), if any. */
   action: (s: Session) => Action | undefined;
-  note?: string;
 }
 
 export interface Scenario {
