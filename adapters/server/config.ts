@@ -42,7 +42,7 @@ export const serveConfigSchema = z
 export type ServeConfig = z.infer<typeof serveConfigSchema>;
 
 /** Flags taking no value, and the config key and value they set. */
-const SWITCHES: Record<string, [string, unknown]> = { 'no-pd': ['pd', false], pd: ['pd', true] };
+const SWITCHES: Record<string, [string, unknown]> = { 'no-pd': ['pd', false], pd: ['pd', true], json: ['json', true] };
 const NUMERIC = new Set(['id', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs']);
 
 /** A configuration error: the message names the field. */
