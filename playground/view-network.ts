@@ -23,6 +23,11 @@ const colourOf = (kind: string) => KIND_COLOUR[kind.replace(/ ack$/, '')] ?? '#a
 
 export function createNetworkView(svg: SVGSVGElement, list: HTMLElement, onDrop: (frameId: number) => void) {
   const rows = new Map<number, HTMLLIElement>();
+  // A dot is redrawn every frame, so a press (not a click, which needs the same element twice) drops it.
+  svg.addEventListener('pointerdown', (e) => {
+    const id = (e.target as Element).closest<SVGGElement>('.msg')?.dataset.frame;
+    if (id) onDrop(Number(id));
+  });
   return {
     render(session: Session, anchor: (store: number, regionId: number) => { x: number; y: number } | undefined, showHeartbeats: boolean) {
       const now = session.now;
@@ -44,7 +49,7 @@ export function createNetworkView(svg: SVGSVGElement, list: HTMLElement, onDrop:
           const y = a.y + (b.y - a.y) * t + off;
           const c = colourOf(f.kind);
           parts.push(`<line x1="${a.x}" y1="${a.y + off}" x2="${b.x}" y2="${b.y + off}" stroke="${c}" stroke-opacity="0.25"/>`);
-          parts.push(`<g class="msg" data-kind="${f.kind}"><circle cx="${x}" cy="${y}" r="6" fill="${c}"/><text x="${x + 8}" y="${y - 6}">${f.kind} ${regionName(f.regionId)}</text></g>`);
+          parts.push(`<g class="msg" data-kind="${f.kind}" data-frame="${f.frameId}"><circle cx="${x}" cy="${y}" r="6" fill="${c}"/><text x="${x + 8}" y="${y - 6}">${f.kind} ${regionName(f.regionId)}</text></g>`);
           drawn++;
         }
       }
