@@ -50,6 +50,19 @@ describe('playground', { timeout: 120_000 }, () => {
     await page.close();
   });
 
+  it('drops a chosen message in flight', async () => {
+    const { page, errors } = await openPage(pg);
+    await page.locator('#flights button').first().waitFor();
+    await page.getByRole('button', { name: 'Pause' }).click();
+    const drop = page.locator('#flights button').first();
+    const id = /Drop message (\d+)/.exec((await drop.getAttribute('aria-label')) ?? '')?.[1];
+    expect(id).toBeDefined();
+    await drop.click();
+    await page.waitForFunction((i) => document.getElementById('timeline')?.textContent?.includes(`message #${i} dropped`), id);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it("crashing a leader's store leads to a new leader on another store", async () => {
     const { page, errors } = await openPage(pg);
     await fast(page);
