@@ -83,6 +83,21 @@ describe('playground', { timeout: 120_000 }, () => {
     await page.close();
   });
 
+  it('transfers a leader to the chosen store', async () => {
+    const { page, errors } = await openPage(pg);
+    await fast(page);
+    await allLed(page);
+    const from = await leaderStore(page, 1);
+    const to = from === 3 ? 2 : 3;
+    await page.getByLabel('Region', { exact: true }).selectOption('1');
+    await page.getByLabel('Transfer leader to store').selectOption(String(to));
+    await page.getByRole('button', { name: 'Transfer leader' }).click();
+    await page.waitForFunction((t) => document.querySelector(`.store[data-store="${t}"] .replica[data-region="1"][data-role="leader"]`) !== null, to, { timeout: 90_000 });
+    await opLogged(page, `transfer region 1 to store ${to} → ok`);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('a partitioned minority commits nothing while the majority keeps committing', async () => {
     const { page, errors } = await openPage(pg);
     await page.getByLabel('Scenario', { exact: true }).selectOption('minority');
