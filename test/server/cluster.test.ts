@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOperations, flotillaKvModel, type FlotillaKvInput, type FlotillaKvOutput, type Operation } from '../../src/linearizability/index.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
+import { stopProcess } from '../../scripts/cluster-processes.ts';
 import { startCluster, type TestCluster } from './helpers.ts';
 
 const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
@@ -143,5 +144,27 @@ describe('a cluster of three store processes', () => {
     expect(history.filter((h) => !h.unknown).length).toBeGreaterThan(20);
     expect(acked.length).toBeGreaterThan(5);
     expect(verdict.result, verdict.result === 'illegal' ? verdict.illegal.message : '').toBe('ok');
+  });
+  it('stops cleanly on SIGTERM (exit 0) while a client writes, and restarts from its data', async () => {
+    const kv = await cluster.client();
+    try {
+      const leader = await cluster.leaderOf(1);
+      let stop = false;
+      let n = 0;
+      const writer = (async () => {
+        while (!stop) await kv.put(`term/${n}`, String(n++));
+      })();
+      await new Promise((r) => setTimeout(r, 300));
+      const code = await stopProcess(cluster.stores.get(leader)!, 'SIGTERM');
+      expect(code).toBe(0);
+      await new Promise((r) => setTimeout(r, 300));
+      stop = true;
+      await writer;
+      expect(n).toBeGreaterThan(5);
+      await cluster.restart(leader);
+      for (let i = 0; i < n; i++) expect(text(await kv.get(`term/${i}`))).toBe(String(i));
+    } finally {
+      kv.close();
+    }
   });
 });

@@ -1,0 +1,53 @@
+/**
+ * The serve configuration: flags, a JSON file and FLOTILLA_SECRET merged (flags win) and validated,
+ * every refusal naming its field.
+ */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadServeConfig, parseFlags, toWsUrl } from '../../adapters/server/config.ts';
+
+const SECRET = 'sixteen chars at least';
+const files = (content: Record<string, string>) => async (path: string) => {
+  if (!(path in content)) throw new Error(`ENOENT: ${path}`);
+  return content[path];
+};
+
+describe('serve configuration', () => {
+  it('parses every flag form: values, --k=v, switches, peers and lists', () => {
+    expect(parseFlags(['--id', '2', '--listen=0.0.0.0:7002', '--no-pd', '--peers', '1=a:1,2=b:2', '--initial-split-keys', 'g,p', '--tick-ms', '20'])).toEqual({
+      id: 2,
+      listen: '0.0.0.0:7002',
+      pd: false,
+      peers: { 1: 'a:1', 2: 'b:2' },
+      initialSplitKeys: ['g', 'p'],
+      tickMs: 20,
+    });
+    expect(() => parseFlags(['--peers', 'nonsense'])).toThrow(ConfigError);
+    expect(() => parseFlags(['--id'])).toThrow(/id: --id needs a value/);
+    expect(() => parseFlags(['serve'])).toThrow(/unexpected argument/);
+  });
+
+  it('merges the file, the flags (which win) and FLOTILLA_SECRET, with defaults', async () => {
+    const read = files({ 'c.json': JSON.stringify({ id: 1, peers: { 1: '127.0.0.1:7001', 2: 'ws://127.0.0.1:7002' }, replicas: 2, tickMs: 30 }) });
+    const c = await loadServeConfig(['--config', 'c.json', '--tick-ms', '20'], { FLOTILLA_SECRET: SECRET }, read);
+    expect(c).toMatchObject({ id: 1, replicas: 2, tickMs: 20, secret: SECRET, listen: '127.0.0.1:7001', cluster: 'flotilla', pd: true, electionTick: 10, heartbeatTick: 2 });
+    expect(Object.keys(c.peers)).toEqual(['1', '2']);
+    const flagSecret = await loadServeConfig(['--id', '1', '--secret', 'another secret, long'], { FLOTILLA_SECRET: SECRET }, read);
+    expect(flagSecret.secret).toBe('another secret, long');
+    expect(toWsUrl('h:1')).toBe('ws://h:1');
+    expect(toWsUrl('wss://h:1/')).toBe('wss://h:1');
+  });
+
+  it('refuses bad values naming the field', async () => {
+    const env = { FLOTILLA_SECRET: SECRET };
+    const fail = (argv: string[], read = files({})) => loadServeConfig(argv, env, read).then(() => 'accepted', (e: Error) => e.message);
+    expect(await fail(['--id', 'x'])).toMatch(/^id: /);
+    expect(await fail(['--id', '1', '--heartbeat-tick', '10'])).toMatch(/^heartbeatTick: must be below electionTick/);
+    expect(await fail(['--listen', '127.0.0.1:1'])).toMatch(/^id: is required unless/);
+    expect(await fail(['--id', '1', '--peers', '1=nowhere'])).toMatch(/^peers\.1: /);
+    expect(await loadServeConfig(['--id', '1'], {}, files({})).catch((e: Error) => e.message)).toMatch(/^secret: /);
+    expect(await fail(['--config', 'missing.json'])).toMatch(/^config: cannot read missing.json/);
+    expect(await fail(['--config', 'c.json'], files({ 'c.json': '{"id": 1,' }))).toMatch(/^config: c.json is not JSON/);
+    expect(await fail(['--config', 'c.json'], files({ 'c.json': '{"id": 1, "tik": 3}' }))).toMatch(/^config: unknown field\(s\) tik/);
+    expect(await fail(['--config', 'c.json'], files({ 'c.json': '{"id": 1, "http": 8080}' }))).toMatch(/^http: /);
+  });
+});
