@@ -39,7 +39,8 @@ async function status(flags: Record<string, unknown>): Promise<number> {
   for (const r of s.regions) {
     const range = `[${r.startKey}, ${r.endKey === '' ? '+inf' : r.endKey})`;
     const e = r.epoch as { confVer: number; version: number };
-    console.log(`${String(r.id).padEnd(7)} ${range.padEnd(21)} ${`${e.confVer}.${e.version}`.padEnd(7)} ${String(r.role).padEnd(10)} ${String(r.term).padEnd(5)} ${String(r.leaderStoreId).padEnd(7)} ${String(r.commit).padEnd(7)} ${r.applied}`);
+    const id = r.id === Number.MAX_SAFE_INTEGER ? 'pd' : String(r.id);
+    console.log(`${id.padEnd(7)} ${range.padEnd(21)} ${`${e.confVer}.${e.version}`.padEnd(7)} ${String(r.role).padEnd(10)} ${String(r.term).padEnd(5)} ${String(r.leaderStoreId).padEnd(7)} ${String(r.commit).padEnd(7)} ${r.applied}`);
   }
   return 0;
 }
