@@ -1,0 +1,79 @@
+/**
+ * The remote client in a browser: `adapters/client/remote.ts` bundled for the browser (esbuild,
+ * as Vite would) and run in headless Chromium (Debian's, as the browser test project uses) against
+ * a store server in this process. It connects with the page's own WebSocket, writes, reads, uses
+ * the admin API, and gets typed errors.
+ */
+import { createServer } from 'node:http';
+import { build } from 'esbuild';
+import { chromium } from 'playwright';
+import { WebSocket } from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStoreServer, type StoreServer } from '../../adapters/server/store-server.ts';
+import type { WebSocketConstructor } from '../../adapters/transport/websocket-link.ts';
+import { nullLogger } from '../../src/ports.ts';
+import { freePorts } from '../../scripts/cluster-processes.ts';
+import { SECRET } from './helpers.ts';
+
+let server: StoreServer;
+let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
+
+beforeAll(async () => {
+  const [port] = await freePorts(1);
+  server = await startStoreServer({
+    storeId: 1,
+    listen: { host: '127.0.0.1', port },
+    peers: {},
+    secret: SECRET,
+    clusterId: 'browser',
+    pd: false,
+    replicas: 1,
+    initialSplitKeys: ['m'],
+    splitKeys: 0,
+    splitBytes: 0,
+    tickMs: 10,
+    electionTick: 10,
+    heartbeatTick: 2,
+    logger: nullLogger,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+  });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('the remote client in Chromium', () => {
+  it('connects with the page WebSocket, writes and reads across regions, and gets typed errors', async () => {
+    const bundle = await build({ entryPoints: ['adapters/client/remote.ts'], bundle: true, platform: 'browser', format: 'iife', globalName: 'Flotilla', write: false });
+    // WebCrypto (the handshake's HMAC) needs a secure context: a page served from 127.0.0.1 is one.
+    const http = createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><script>${bundle.outputFiles[0].text}</script>`));
+    const [port] = await freePorts(1);
+    await new Promise<void>((r) => http.listen(port, '127.0.0.1', () => r()));
+    const page = await browser!.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    const result = await page.evaluate(
+      async ({ url, secret }) => {
+        const F = (globalThis as unknown as { Flotilla: typeof import('../../adapters/client/remote.ts') }).Flotilla;
+        const kv = await F.connect({ endpoints: [url], secret, cluster: 'browser' });
+        await kv.put('apple', 'red');
+        await kv.put('zebra', 'striped');
+        const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
+        const scanned = (await kv.scan('', '')).map((e) => text(e.key));
+        const regions = (await kv.admin.regions()).length;
+        const error = await kv.put('', 'x').then(
+          () => 'accepted',
+          (e: { name: string; code: string }) => `${e.name}/${e.code}`,
+        );
+        const apple = text(await kv.get('apple'));
+        kv.close();
+        return { apple, scanned, regions, error };
+      },
+      { url: server.url, secret: SECRET },
+    );
+    http.close();
+    expect(result).toEqual({ apple: 'red', scanned: ['apple', 'zebra'], regions: 2, error: 'InvalidArgumentError/InvalidArgument' });
+  }, 60_000);
+});
