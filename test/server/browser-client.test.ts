@@ -7,36 +7,16 @@
 import { createServer } from 'node:http';
 import { build } from 'esbuild';
 import { chromium } from 'playwright';
-import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStoreServer, type StoreServer } from '../../adapters/server/store-server.ts';
-import type { WebSocketConstructor } from '../../adapters/transport/websocket-link.ts';
-import { nullLogger } from '../../src/ports.ts';
+import type { StoreServer } from '../../adapters/server/store-server.ts';
 import { freePorts } from '../../scripts/cluster-processes.ts';
-import { SECRET } from './helpers.ts';
+import { SECRET, startTestServer } from './helpers.ts';
 
 let server: StoreServer;
 let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
 
 beforeAll(async () => {
-  const [port] = await freePorts(1);
-  server = await startStoreServer({
-    storeId: 1,
-    listen: { host: '127.0.0.1', port },
-    peers: {},
-    secret: SECRET,
-    clusterId: 'browser',
-    pd: false,
-    replicas: 1,
-    initialSplitKeys: ['m'],
-    splitKeys: 0,
-    splitBytes: 0,
-    tickMs: 10,
-    electionTick: 10,
-    heartbeatTick: 2,
-    logger: nullLogger,
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
-  });
+  server = await startTestServer('browser', ['m']);
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
 }, 60_000);
 

@@ -5,7 +5,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WebSocket } from 'ws';
 import { connect, type RemoteKvClient } from '../../adapters/client/remote.ts';
+import { startStoreServer, type StoreServer } from '../../adapters/server/store-server.ts';
+import type { WebSocketConstructor } from '../../adapters/transport/websocket-link.ts';
+import { nullLogger } from '../../src/ports.ts';
 import type { StoreStatus } from '../../adapters/server/http-status.ts';
 import { freePorts, restartProcess, serveArgs, spawnFlotilla, type StoreProcess, stopProcess, waitListening } from '../../scripts/cluster-processes.ts';
 
@@ -80,4 +84,30 @@ export async function startCluster(n: number, runtimes: Array<'node' | 'deno'> =
   };
   await Promise.all([...stores.values()].map((p) => waitListening(p, 60_000)));
   return cluster;
+}
+
+/**
+ * Starts one store server in this process (memory storage, no PD, one replica) on a free port.
+ * @param clusterId - the cluster id to use.
+ * @param initialSplitKeys - where to cut the initial key space.
+ */
+export async function startTestServer(clusterId: string, initialSplitKeys: string[] = []): Promise<StoreServer> {
+  const [port] = await freePorts(1);
+  return startStoreServer({
+    storeId: 1,
+    listen: { host: '127.0.0.1', port },
+    peers: {},
+    secret: SECRET,
+    clusterId,
+    pd: false,
+    replicas: 1,
+    initialSplitKeys,
+    splitKeys: 0,
+    splitBytes: 0,
+    tickMs: 10,
+    electionTick: 10,
+    heartbeatTick: 2,
+    logger: nullLogger,
+    WebSocket: WebSocket as unknown as WebSocketConstructor,
+  });
 }

@@ -8,36 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientIdentity } from '../../adapters/client/remote-caller.ts';
 import { openRemoteLink, type RemoteLink } from '../../adapters/client/remote-link.ts';
 import { connect } from '../../adapters/client/remote.ts';
-import { startStoreServer, type StoreServer } from '../../adapters/server/store-server.ts';
+import type { StoreServer } from '../../adapters/server/store-server.ts';
 import type { WebSocketConstructor } from '../../adapters/transport/websocket-link.ts';
 import { EpochNotMatchError, InvalidArgumentError, KeyTooLargeError } from '../../src/errors.ts';
-import { nullLogger } from '../../src/ports.ts';
 import { decodeAnswer, decodeCall, encodeAnswer, encodeCall, type ServerCall } from '../../src/server/protocol.ts';
-import { freePorts } from '../../scripts/cluster-processes.ts';
-import { SECRET } from './helpers.ts';
+import { SECRET, startTestServer } from './helpers.ts';
 
 let server: StoreServer;
 let link: RemoteLink;
 
 beforeAll(async () => {
-  const [port] = await freePorts(1);
-  server = await startStoreServer({
-    storeId: 1,
-    listen: { host: '127.0.0.1', port },
-    peers: {},
-    secret: SECRET,
-    clusterId: 'proto',
-    pd: false,
-    replicas: 1,
-    initialSplitKeys: [],
-    splitKeys: 0,
-    splitBytes: 0,
-    tickMs: 10,
-    electionTick: 10,
-    heartbeatTick: 2,
-    logger: nullLogger,
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
-  });
+  server = await startTestServer('proto');
   link = await openRemoteLink({ url: server.url, identity: await createClientIdentity('proto', SECRET), WebSocket: WebSocket as unknown as WebSocketConstructor });
   const deadline = Date.now() + 10_000;
   while (server.store.regions()[0]?.leaderStoreId !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
