@@ -13,6 +13,7 @@ import type { Logger, StorageEngine } from '../../src/ports.ts';
 import { CLIENT_ID_MIN, type ClusterInfo } from '../../src/server/protocol.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
 import { initialRegions } from '../local-regions.ts';
+import { createRaftLink } from '../raft-link.ts';
 import { createRealClock } from '../runtime/real-clock.ts';
 import { createMemoryStorage } from '../storage/memory.ts';
 import { createWebSocketTransport, type WebSocketConstructor, type WebSocketTransport } from '../transport/websocket.ts';
@@ -128,22 +129,21 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   }
   cleanup.push(() => server.close());
 
+  const clock = createRealClock();
+  const link = createRaftLink({ transport, clock, clusterId: options.clusterId, logger });
+  transport.onDisconnect((d) => link.forget(d.storeId));
   const storeOptions: StoreEngineOptions = {
     storeId,
     engine,
-    clock: createRealClock(),
+    clock,
     rand: createSeededRand(globalThis.crypto.getRandomValues(new Uint32Array(1))[0]),
     tickMs: options.tickMs,
     raft: { electionTick: options.electionTick, heartbeatTick: options.heartbeatTick },
     splitKeys: options.pd ? 0 : options.splitKeys,
     splitBytes: options.pd ? 0 : options.splitBytes,
     logger,
-    sendRaft: (to, items) => {
-      transport.send(
-        to,
-        items.map((i) => ({ kind: 'raft' as const, regionId: i.regionId, message: i.message, region: i.region })),
-      );
-    },
+    // Snapshots too large for one frame travel as chunk streams (raft-link.ts).
+    sendRaft: (to, items) => link.send(to, items),
   };
   if (identity.pdStoreIds.length > 0) {
     const pdConfig = {
@@ -173,12 +173,11 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       }
       return;
     }
-    const raft = [];
     for (const item of frame.items) {
-      if (item.kind === 'raft') raft.push({ regionId: item.regionId, message: item.message, region: item.region });
-      else if (item.kind === 'request' && item.requestId === PD_REQUEST_ID) store.receivePd(frame.from, item.payload);
+      if (item.kind === 'request' && item.requestId === PD_REQUEST_ID) store.receivePd(frame.from, item.payload);
       else if (item.kind === 'request') calls.handle(frame.from, item.requestId, item.payload);
     }
+    const raft = link.receive(frame);
     if (raft.length > 0) store.receiveRaft(frame.from, raft);
   });
   // Stores tell each other where they listen, so any store can give a client every address.

@@ -3,7 +3,8 @@
  * PD on. The Deno store leads a region, is SIGKILLed, the cluster keeps
  * serving, and the restarted Deno store catches up. Then a fourth store joins with `--join` (its
  * id assigned by the cluster), clients discover it, and once store 3 is drained (`flotilla
- * remove-store`) PD moves its replicas to the newcomer.
+ * remove-store`) PD moves its replicas to the newcomer, the region's 17 MiB snapshot as a chunk
+ * stream.
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +65,11 @@ describe('a mixed Node and Deno cluster', () => {
   });
 
   it('adds a fourth store with --join: it gets id 4, clients find it; draining store 3 moves its replicas there', { timeout: 90_000 }, async () => {
+    // Over 16 MiB in the region: its snapshot to the newcomer exceeds one frame and goes as a chunk stream.
+    const big = await cluster.client([1]);
+    const blob = (i: number) => new Uint8Array(3_500_000).fill(i + 1);
+    for (let i = 0; i < 5; i++) await big.put(`big/${i}`, blob(i));
+    big.close();
     const args = ['serve', '--join', `127.0.0.1:${cluster.ports[0]}`, '--listen', `127.0.0.1:${cluster.ports[3]}`, '--http', `127.0.0.1:${cluster.httpPorts[3]}`, '--data', join(cluster.dir, 'store-4'), ...FAST];
     joined = spawnFlotilla('node', args, { FLOTILLA_SECRET: SECRET });
     await waitListening(joined);
@@ -83,6 +89,20 @@ describe('a mixed Node and Deno cluster', () => {
         const on4 = await dataRegions(4);
         return (await dataRegions(3)).length === 0 && on4.length > 0 && on4.every((r) => r.peers.find((p) => p.storeId === 4)?.role === 'voter');
       });
+      const metrics = await (await fetch(`http://127.0.0.1:${cluster.httpPorts[3]}/metrics`)).text();
+      expect(Number(/^flotilla_store_snapshots_installed_total\{store="4"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+      // Store 4 leads and serves the big values from the snapshot it received.
+      const regionId = (await dataRegions(4))[0].id;
+      await waitFor('store 4 to lead', 20_000, async () => {
+        if ((await cluster.leaderOf(regionId, 2000)) === 4) return true;
+        await kv.admin.transferLeader(regionId, 4).catch(() => undefined);
+        return (await cluster.leaderOf(regionId, 2000)) === 4;
+      });
+      for (let i = 0; i < 5; i++) {
+        const v = await kv.get(`big/${i}`, { consistency: 'lease' });
+        expect(v?.length).toBe(3_500_000);
+        expect(v?.every((b) => b === i + 1)).toBe(true);
+      }
       for (const k of ['a', 'c', 'e', 'g', 'i', 'k', 'm']) await kv.put(k, k.toUpperCase());
       for (const k of ['a', 'c', 'e', 'g', 'i', 'k', 'm']) expect(text(await kv.get(k))).toBe(k.toUpperCase());
       const stores = await kv.admin.stores();
