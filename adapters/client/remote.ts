@@ -16,7 +16,7 @@ import { createSeededRand } from '../../src/util/rand.ts';
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {
-  /** WebSocket URLs of one or more stores, e.g. `['ws://127.0.0.1:7001']`. */
+  /** WebSocket URLs of one or more stores, e.g. `['ws://127.0.0.1:7001']` (`host:port` means `ws://host:port`). */
   endpoints: string[];
   /** The cluster secret (at least 16 bytes). */
   secret: string | Uint8Array;
@@ -64,7 +64,8 @@ export async function connect(options: ConnectOptions): Promise<RemoteKvClient> 
     WebSocket: options.WebSocket ?? (await defaultWebSocket()),
     connectTimeoutMs: options.connectTimeoutMs ?? 2000,
     callTimeoutMs: options.callTimeoutMs ?? 5000,
-    endpoints: options.endpoints,
+    // `host:port` is taken as `ws://host:port`.
+    endpoints: options.endpoints.map((e) => (/^wss?:\/\//.test(e) ? e : `ws://${e}`)),
   });
   await caller.refresh(true);
   const connector: StoreConnector = {

@@ -69,7 +69,7 @@ describe('the client protocol', () => {
   });
 
   it('serves a remote KvClient, and refuses a client with the wrong secret', async () => {
-    const kv = await connect({ endpoints: [server.url], secret: SECRET, cluster: 'proto', WebSocket: WebSocket as unknown as WebSocketConstructor });
+    const kv = await connect({ endpoints: [server.url.replace('ws://', '')], secret: SECRET, cluster: 'proto', WebSocket: WebSocket as unknown as WebSocketConstructor });
     try {
       await kv.put('k', 'v');
       expect(new TextDecoder().decode((await kv.get('k'))!)).toBe('v');
