@@ -131,7 +131,11 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
 
   const clock = createRealClock();
   const link = createRaftLink({ transport, clock, clusterId: options.clusterId, logger });
-  transport.onDisconnect((d) => link.forget(d.storeId));
+  transport.onDisconnect((d) => {
+    link.forget(d.storeId);
+    // A client's link is gone for good (it dials again under a new id): drop its entry and queue.
+    if (d.storeId >= CLIENT_ID_MIN) transport.forget(d.storeId);
+  });
   const storeOptions: StoreEngineOptions = {
     storeId,
     engine,

@@ -65,6 +65,11 @@ export interface WebSocketTransport extends Transport {
   /** Closes the link to `storeId` (a dialled peer is dialled again after the back-off). */
   disconnect(storeId: number, reason: string): void;
   /**
+   * Drops what is kept for a peer that dialled us (a client) once its link is gone: its entry and
+   * any queued frames. Does nothing for a peer this transport dials, or one still connected.
+   */
+  forget(peerId: number): void;
+  /**
    * Resolves once the link to `storeId` is authenticated (or rejects with `TransportError` after
    * `timeoutMs`). Registers `storeId` as a peer, so frames sent to it queue until it connects.
    */
@@ -269,6 +274,12 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
     },
     disconnect(storeId, reason) {
       peers.get(storeId)?.socket?.close(1000, closeReason(reason));
+    },
+    forget(peerId) {
+      const p = peers.get(peerId);
+      if (p === undefined || p.url !== undefined || p.socket !== undefined) return;
+      clearTimeout(p.timer);
+      peers.delete(peerId);
     },
     connected(storeId, timeoutMs = 10_000) {
       const p = peerOf(storeId);

@@ -154,6 +154,23 @@ describe('WebSocket transport: bad frames and queues', { timeout: 15_000 }, () =
   });
 });
 
+describe('WebSocket transport: forgetting a peer that dialled in', { timeout: 15_000 }, () => {
+  it('keeps a gone peer\'s entry (frames queue for it) until forget drops it and its queue', async () => {
+    const server = await startStore(2);
+    const client = await startStore(1, { peers: { 2: server.server.url } });
+    await client.transport.connected(2);
+    const gone = new Promise<void>((resolve) => server.transport.onDisconnect((d) => d.storeId === 1 && resolve()));
+    await client.close();
+    await gone;
+    server.transport.enqueue(1, [req(1, 1024)]);
+    expect(server.transport.queuedBytes(1)).toBeGreaterThan(0);
+    server.transport.forget(1);
+    expect(server.transport.queuedBytes(1)).toBe(0);
+    expect(() => server.transport.enqueue(1, [req(2)])).toThrow(TransportError);
+    await server.close();
+  });
+});
+
 describe('WebSocket transport: reconnection', { timeout: 15_000 }, () => {
   it('redials with jittered exponential back-off, capped', async () => {
     const dials: number[] = [];
