@@ -10,7 +10,7 @@ import {
   MemoryRaftStorage,
   makeMessage,
   ProposalDroppedError,
-  RaftError,
+  type RaftError,
   StepLocalMessageError,
   TransferTargetError,
 } from '../../src/raft/index.ts';
