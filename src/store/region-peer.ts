@@ -7,6 +7,7 @@ import { encodeUtf8 } from '../codec/utf8.ts';
 import { EpochNotMatchError, FlotillaError, InvalidArgumentError, NotLeaderError, RegionNotFoundError, ServerBusyError } from '../errors.ts';
 import type { KvCommand, KvReadOp, KvReadResult } from '../kv/commands.ts';
 import { decodeKvCommand, encodeKvCommand } from '../kv/codec.ts';
+import { RegionClock } from '../kv/region-clock.ts';
 import type { KvReader, WriteOverlay } from '../kv/overlay.ts';
 import type { ApplyOutcome, KvStateMachine } from '../kv/state-machine.ts';
 import { ctxKey } from '../raft/readonly.ts';
@@ -67,8 +68,8 @@ export class RegionPeer {
   private readSeq = 0;
   /** The largest region time (`nowMs`) of any applied command; region time never runs backwards. */
   lastNowMs = 0;
-  /** Local clock and region time when this replica last became leader. */
-  private leaderAnchor = { clockMs: 0, regionMs: 0 };
+  /** Region time for proposals, anchored to the local clock when this replica last became leader. */
+  private leaderClock = new RegionClock(0, 0);
   /** Set when the region state changed while applying and must be written with the apply batch. */
   regionDirty = false;
   /** Regions split off by entries applied this turn; the store creates their replicas once written. */
@@ -133,14 +134,13 @@ export class RegionPeer {
 
   /** Called when the soft state changed: a new leader anchors region time to the local clock. */
   onRoleChange(clockMs: number): void {
-    if (this.isLeader()) this.leaderAnchor = { clockMs, regionMs: this.lastNowMs };
+    if (this.isLeader()) this.leaderClock = new RegionClock(this.lastNowMs, clockMs);
     else this.failReads(this.notLeader());
   }
 
   /** The region time a new proposal carries: never behind anything applied, advancing with the local clock. */
   regionTime(clockMs: number): number {
-    const t = this.leaderAnchor.regionMs + Math.max(0, Math.floor(clockMs - this.leaderAnchor.clockMs));
-    return Math.max(t, this.lastNowMs);
+    return Math.max(this.leaderClock.now(clockMs), this.lastNowMs);
   }
 
   /** Number of proposals waiting to apply. */

@@ -7,9 +7,8 @@ import type { LocalCluster } from '../../adapters/local-cluster.ts';
 import type { VirtualClock } from '../../adapters/runtime/virtual-clock.ts';
 import type { KvClient } from '../../src/client/client.ts';
 import { FlotillaError } from '../../src/errors.ts';
-import { drive, virtualCluster } from './helpers.ts';
+import { drive, text, virtualCluster } from './helpers.ts';
 
-const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
 let cluster: LocalCluster;
 let clock: VirtualClock;
 let client: KvClient;

@@ -13,8 +13,8 @@ import { createLocalCluster } from '../../adapters/local-cluster.ts';
 import { createFsStorage } from '../../adapters/storage/fs.ts';
 import { createIndexedDbStorage } from '../../adapters/storage/indexeddb.ts';
 import type { StorageEngine } from '../../src/ports.ts';
+import { text } from './helpers.ts';
 
-const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -8,9 +8,8 @@ import { createFaultyStorage } from '../../adapters/storage/faulty.ts';
 import { createMemoryStorage } from '../../adapters/storage/memory.ts';
 import { FlotillaError } from '../../src/errors.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
-import { drive, elapse, virtualCluster } from './helpers.ts';
+import { drive, elapse, text, virtualCluster } from './helpers.ts';
 
-const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
 let cluster: LocalCluster | undefined;
 afterEach(async () => {
   await cluster?.close();

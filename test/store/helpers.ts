@@ -37,3 +37,6 @@ export async function virtualCluster(opts: LocalClusterOptions = {}): Promise<{ 
   await drive(clock, cluster.waitForLeaders());
   return { cluster, clock };
 }
+
+/** A value as text (null stays null), for assertions. */
+export const text = (b: Uint8Array | null): string | null => (b === null ? null : new TextDecoder().decode(b));

@@ -5,9 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../adapters/local-cluster.ts';
-import { drive, elapse, virtualCluster } from './helpers.ts';
+import { drive, elapse, text, virtualCluster } from './helpers.ts';
 
-const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
 const key = (i: number) => `k${String(i).padStart(3, '0')}`;
 let cluster: LocalCluster | undefined;
 afterEach(async () => {
