@@ -8,7 +8,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import process from 'node:process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type BenchRow, printTable } from './table.ts';
+import { type BenchRow, formatTargets, printTable } from './table.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const filter = process.argv[2];
@@ -23,6 +23,8 @@ for (const file of modules) {
   results[file] = rows;
   printTable(`${file} (${((performance.now() - started) / 1000).toFixed(1)} s)`, rows);
 }
+const targets = formatTargets(Object.values(results).flat());
+if (targets) console.log(`\n## Targets\n\n${targets}`);
 const cpus = os.cpus();
 writeFileSync(
   'bench-results.json',

@@ -16,6 +16,33 @@ export interface BenchRow {
   unit: string;
   /** Anything a reader needs to judge the figure (sizes, caveats). */
   note?: string;
+  /** A goal the figure is judged against (issue 9's targets); the suite ends with a met/not-met summary. */
+  target?: BenchTarget;
+}
+
+/** A goal for one figure: `value` must be at least (`>=`) or at most (`<=`) `bound`. */
+export interface BenchTarget {
+  /** Short name of the goal, e.g. `issue 9 target 1`. */
+  label: string;
+  op: '>=' | '<=';
+  bound: number;
+}
+
+/** Whether a row meets its target (`undefined` when it has none). */
+export function targetMet(row: BenchRow): boolean | undefined {
+  if (!row.target) return undefined;
+  return row.target.op === '>=' ? row.value >= row.target.bound : row.value <= row.target.bound;
+}
+
+/** Renders every row that has a target as `met`/`NOT met` lines, for the end of a suite run. */
+export function formatTargets(rows: readonly BenchRow[]): string {
+  return rows
+    .filter((r) => r.target)
+    .map((r) => {
+      const t = r.target as BenchTarget;
+      return `${targetMet(r) ? 'met    ' : 'NOT met'}  ${t.label}: ${r.name} = ${formatValue(r.value)} ${r.unit} (goal ${t.op} ${formatValue(t.bound)})`;
+    })
+    .join('\n');
 }
 
 /** Formats a figure with three significant digits and thousands separators. */
