@@ -20,6 +20,8 @@ import type { StoreConnector } from './connector.ts';
 import { DEFAULT_RETRY, Executor, RegroupError, type RetryOptions } from './executor.ts';
 import { DistributedLock, type LockOptions } from './lock.ts';
 import { AdminClient } from './admin.ts';
+import type { BatchOutcome } from './batcher.ts';
+import { GetBatcher } from './get-batcher.ts';
 import { PutBatcher } from './put-batcher.ts';
 import { Router } from './router.ts';
 import { SessionSlots } from './sessions.ts';
@@ -54,6 +56,8 @@ export interface KvClientOptions {
   readConsistency?: ReadConsistency;
   /** Most puts merged into one batch; default 128. */
   putBatchMax?: number;
+  /** Most concurrent `get`s of one consistency merged into one batch (one `multiGet` per region); default 128. */
+  getBatchMax?: number;
 }
 
 export function toBytes(value: Bytes, argument: string): Uint8Array {
@@ -71,6 +75,9 @@ export class KvClient {
   private readonly executor: Executor;
   private readonly slots: SessionSlots;
   private readonly batcher: PutBatcher;
+  /** One get batcher per read consistency: only gets of the same consistency share a request. */
+  private readonly getBatchers = new Map<ReadConsistency, GetBatcher>();
+  private readonly getBatchMax: number;
   private readonly separator: Uint8Array;
   private readonly consistency: ReadConsistency;
   private readonly clock: Clock;
@@ -89,6 +96,7 @@ export class KvClient {
     this.separator = toBytes(opts.mergeSeparator ?? ',', 'mergeSeparator');
     this.consistency = opts.readConsistency ?? 'linearizable';
     this.batcher = new PutBatcher(opts.putBatchMax ?? 128, (entries) => this.putParts(entries));
+    this.getBatchMax = opts.getBatchMax ?? 128;
     this.admin = new AdminClient(opts.connector, this.router, this.executor, toBytes);
   }
 
@@ -128,20 +136,47 @@ export class KvClient {
     return results.every((r) => r.value === true);
   }
 
-  /** Writes a put batch region by region; for each entry, undefined or the error of its region's part. */
-  private async putParts(entries: KvEntry[]): Promise<unknown[]> {
-    const errors: unknown[] = new Array(entries.length).fill(undefined);
+  /** Writes a put batch region by region; a region's part fails alone. */
+  private putParts(entries: KvEntry[]): Promise<BatchOutcome<void>> {
     const keys = entries.map((e) => e.key);
+    return this.batchParts(keys, (idx) =>
+      this.write({ type: 'batchPut', entries: idx.map((i) => entries[i]) }, keys[idx[0]], idx.map((i) => keys[i])).then(() => undefined),
+    );
+  }
+
+  /** Reads a get batch region by region: one `multiGet` per region (a lone key: a `get`); a region's part fails alone. */
+  private getParts(keys: Uint8Array[], consistency: ReadConsistency): Promise<BatchOutcome<Uint8Array | null>> {
+    const opts = { consistency };
+    return this.batchParts(keys, async (idx) => {
+      if (idx.length === 1) return [await this.read({ type: 'get', key: keys[idx[0]] }, keys[idx[0]], opts)];
+      const sub = idx.map((i) => keys[i]);
+      return this.read({ type: 'multiGet', keys: sub }, sub[0], opts, sub);
+    });
+  }
+
+  /**
+   * Runs a batch of single-key requests grouped by region: `part(idx)` answers the items at `idx`
+   * (values in that order, or undefined for none). A part that fails is the failure of its items
+   * only; a part a split divided is regrouped and sent again.
+   */
+  private async batchParts<R>(keys: readonly Uint8Array[], part: (idx: number[]) => Promise<R[] | undefined>): Promise<BatchOutcome<R>> {
+    const values: R[] = new Array(keys.length);
+    const errors: unknown[] = new Array(keys.length).fill(undefined);
     await this.runGroups(
       keys,
       (idx) =>
-        this.write({ type: 'batchPut', entries: idx.map((i) => entries[i]) }, keys[idx[0]], idx.map((i) => keys[i])).catch((e) => {
-          if (e instanceof RegroupError) throw e;
-          for (const i of idx) errors[i] = e;
-        }),
+        part(idx).then(
+          (vs) => {
+            if (vs) for (let j = 0; j < idx.length; j++) values[idx[j]] = vs[j];
+          },
+          (e) => {
+            if (e instanceof RegroupError) throw e;
+            for (const i of idx) errors[i] = e;
+          },
+        ),
       true,
     );
-    return errors;
+    return { values, errors };
   }
 
   /**
@@ -194,10 +229,17 @@ export class KvClient {
     return (await this.executor.run(routeKey, false, (region) => ({ type: 'read', regionId: region.id, epoch: region.epoch, op, consistency }), op.type, fits)) as KvReadResults[T['type']];
   }
 
-  /** The value of `key`, or null. */
-  get(key: Bytes, opts?: ReadOptions): Promise<Uint8Array | null> {
+  /** The value of `key`, or null. Concurrent gets of one consistency travel as one `multiGet` per region. */
+  async get(key: Bytes, opts?: ReadOptions): Promise<Uint8Array | null> {
     const k = toBytes(key, 'key');
-    return this.read({ type: 'get', key: k }, k, opts);
+    validateReadOp({ type: 'get', key: k }, this.limits);
+    const consistency = opts?.consistency ?? this.consistency;
+    let batcher = this.getBatchers.get(consistency);
+    if (!batcher) {
+      batcher = new GetBatcher(this.getBatchMax, (keys) => this.getParts(keys, consistency));
+      this.getBatchers.set(consistency, batcher);
+    }
+    return batcher.add(k);
   }
 
   /** The values of `keys`, as pairs in key order (duplicates once). */
