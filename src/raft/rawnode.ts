@@ -19,7 +19,7 @@ import type { RaftConfig } from './config.ts';
 import { resolveConfig } from './config.ts';
 import { encodeConfChange } from './confchange.ts';
 import { ProposalDroppedError, RaftError, TransferTargetError } from './errors.ts';
-import { leaseExpiry, leaseValid, READ_LEASE } from './leader.ts';
+import { committedEntryInCurrentTerm, leaseExpiry, leaseValid, READ_LEASE } from './leader.ts';
 import { Raft } from './raft.ts';
 import type { TrackerConfig } from './tracker.ts';
 import { confStateFromConfig, describeConfig } from './tracker.ts';
@@ -270,6 +270,17 @@ export class RawNode {
   /** Whether this leader may serve a lease read right now. */
   leaseValid(): boolean {
     return this.raft.state === 'leader' && leaseValid(this.raft);
+  }
+
+  /**
+   * The index a lease read may be served at right now, with no message and no Ready: what
+   * `readIndex(ctx, 'lease')` would answer at once (the commit index, while the lease holds and an
+   * entry of this term is committed). Undefined when the read must go through `readIndex`.
+   */
+  leaseReadIndex(): number | undefined {
+    const r = this.raft;
+    if (r.state !== 'leader' || !committedEntryInCurrentTerm(r) || !leaseValid(r)) return undefined;
+    return r.raftLog.committed;
   }
 
   /** The tick until which the lease holds (for status displays). */

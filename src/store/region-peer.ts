@@ -66,6 +66,12 @@ export class RegionPeer {
   /** Reads whose ReadIndex round is under way or answered, by request context. */
   private readBatches = new Map<string, ReadBatch>();
   private readSeq = 0;
+  /**
+   * The applied index whose state is in the engine, where reads are served from. Applying moves
+   * `storage.applyState.applied` before the apply batch is written; the store raises this once it
+   * is. Invariant: readableApplied <= storage.applyState.applied.
+   */
+  readableApplied = 0;
   /** The largest region time (`nowMs`) of any applied command; region time never runs backwards. */
   lastNowMs = 0;
   /** Region time for proposals, anchored to the local clock when this replica last became leader. */
@@ -98,6 +104,7 @@ export class RegionPeer {
     this.node = node;
     this.storage = storage;
     this.lastNowMs = storage.applyState.nowMs;
+    this.readableApplied = storage.applyState.applied;
   }
 
   get regionId(): number {
@@ -205,6 +212,17 @@ export class RegionPeer {
     });
   }
 
+  /**
+   * Whether a lease read may be served at once from the engine, with no Raft round and no loop
+   * turn: the lease holds (the same test the core makes for `readIndex(ctx, 'lease')`) and
+   * everything committed is applied and written. Otherwise the read queues for a turn.
+   */
+  leaseReadable(): boolean {
+    if (this.retired || this.merging) return false;
+    const index = this.node.leaseReadIndex();
+    return index !== undefined && index <= this.readableApplied;
+  }
+
   /** Starts one ReadIndex round for every queued read of each mode (batched reads). */
   flushReads(): void {
     for (const [mode, reads] of this.readQueue) {
@@ -231,7 +249,9 @@ export class RegionPeer {
 
   /** Serves every read whose index is applied, from `view`. */
   async serveReads(view: KvReader, sm: KvStateMachine): Promise<void> {
+    // Called once the turn's apply batch is written: everything applied is readable.
     const applied = this.storage.applyState.applied;
+    this.readableApplied = applied;
     for (const [key, batch] of this.readBatches) {
       if (batch.index < 0 || batch.index > applied) continue;
       this.readBatches.delete(key);

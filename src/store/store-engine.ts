@@ -120,6 +120,8 @@ export class StoreEngine {
   private readonly peerSeenMs = new Map<number, number>();
   private running = false;
   private again = false;
+  /** Set while a loop turn for newly queued reads is scheduled (see {@link kickReads}). */
+  private readKickPending = false;
   private closed = false;
   private cancelTick: () => void = () => {};
   /** Resolves when the loop goes idle (for close and tests). */
@@ -563,14 +565,30 @@ export class StoreEngine {
     const peer = this.peerFor(regionId, epoch);
     validateReadOp(op, this.sm.limits);
     checkOpInRegion(op, peer.region);
-    if (consistency === 'stale') {
+    // A stale read, or a lease read while the lease holds and all that is committed is readable,
+    // is served from the engine now: no Raft round, no loop turn.
+    if (consistency === 'stale' || (consistency === 'lease' && peer.leaseReadable())) {
       return new Promise((resolve, reject) => {
         void peer.serveOne(this.engine, this.sm, { op, epochVersion: peer.region.epoch.version, resolve, reject });
       });
     }
     const result = peer.read(op, consistency);
-    this.kick();
+    this.kickReads();
     return result;
+  }
+
+  /**
+   * Starts a loop turn once the current synchronous code is done, so that every read queued
+   * meanwhile (from any client) shares one ReadIndex round per region. No tick or timer is
+   * waited for: the round goes out in that turn.
+   */
+  private kickReads(): void {
+    if (this.readKickPending) return;
+    this.readKickPending = true;
+    void Promise.resolve().then(() => {
+      this.readKickPending = false;
+      this.kick();
+    });
   }
 
   // --- the loop --------------------------------------------------------------------------------
