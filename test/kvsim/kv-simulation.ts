@@ -31,6 +31,13 @@ export interface KvSimOptions {
    * repair, leader balance) while the cluster grows from 3 to 5 stores and shrinks back.
    */
   pd?: boolean;
+  /**
+   * How many KvClient instances the clients share (default: one each). Clients sharing one see
+   * their concurrent gets batched into one multiGet, so the checker judges batched reads too.
+   */
+  kvClients?: number;
+  /** Clients start each operation on a multiple of this many virtual ms, so that they often run concurrently (default: random pauses). */
+  alignMs?: number;
   /** Called with each store's engine (for debugging a failing seed). */
   onEngine?: (storeId: number, engine: import('../../src/ports.ts').StorageEngine) => void;
 }
@@ -97,8 +104,9 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     await drive(clock, cluster.waitForLeaders(), 60_000);
     const workloadMs = opts.workloadMs ?? (opts.pd ? 10_000 : 3000);
     const nClients = opts.clients ?? 4;
+    const kvClients = Array.from({ length: opts.kvClients ?? nClients }, () => cluster.client({ retry: { timeoutMs: 2000, attemptTimeoutMs: 400 } }));
     const workers = Array.from({ length: nClients }, (_, i) =>
-      clientLoop(cluster.client({ retry: { timeoutMs: 2000, attemptTimeoutMs: 400 } }), i, createSeededRand(opts.seed * 977 + i), clock, history, locks, () => running).catch(
+      clientLoop(kvClients[i % kvClients.length], i, createSeededRand(opts.seed * 977 + i), clock, history, locks, () => running, opts.alignMs).catch(
         (e) => {
           failures.push(String((e as Error).message));
         },
@@ -253,6 +261,7 @@ async function clientLoop(
   history: Operation<FlotillaKvInput, FlotillaKvOutput>[],
   locks: LockEvent[],
   running: () => boolean,
+  alignMs?: number,
 ): Promise<void> {
   const lock = client.getDistributedLock('lock', 300, { owner: `owner-${id}` });
   for (let n = 0; running(); n++) {
@@ -274,7 +283,7 @@ async function clientLoop(
       // A read that failed told us nothing; a write whose fate is unknown may take effect any time later.
       if (!READS.has(input.op)) history.push({ clientId: id, input, call, unknown: true });
     }
-    await sleep(clock, rand.int(20));
+    await sleep(clock, alignMs ? alignMs - (clock.now() % alignMs) : rand.int(20));
   }
 }
 
