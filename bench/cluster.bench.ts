@@ -7,11 +7,15 @@
  *   the `etcd3` npm client with 256 concurrent writers of the same sizes, and the ratio;
  * - scaling with regions: 8 regions vs 1 in one process (createLocalCluster, memory engine) and
  *   across the three serve processes with the 8 leaders spread over the stores.
- * Every run ends by reading every acknowledged write back from every replica (stale reads per
- * store; per etcd member, serializable reads): a run that lost or duplicated one reports no
- * throughput (the bench throws). Data directories are temp directories, removed afterwards.
+ * The clusters run at the same time and the measurements alternate (flotilla, etcd, flotilla with
+ * 8 regions, then again), so that a load change on the machine hits all of them alike; each figure
+ * is the mean of its rounds. Every cluster ends by reading every acknowledged write (warm-up
+ * included) back from every replica (stale reads per store; per etcd member, serializable reads):
+ * a run that lost, duplicated or invented one reports no throughput (the bench throws). Data
+ * directories are temp directories, removed afterwards.
  *
- * `CLUSTER_BENCH_CPU_PROF=dir` writes a CPU profile of store 1 of each serve cluster into `dir`.
+ * `CLUSTER_BENCH_CPU_PROF=dir` writes a CPU profile of store 1 (the leader of region 1) of each
+ * serve cluster into `dir`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,20 +36,25 @@ import type { BenchRow } from './table.ts';
 
 const SECRET = 'flotilla cluster bench secret...';
 const WRITERS = 256;
+const MANY_WRITERS = 1000;
 const LOCAL_WRITERS = 64;
-const MEASURE_MS = 8000;
-const LOCAL_MS = 5000;
+const MEASURE_MS = 6000;
+const LOCAL_MS = 3000;
+const ROUNDS = 2;
 export const VALUE = 'v'.repeat(100);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Writer `w`'s `i`-th key: exactly 16 bytes, `k` + 3-digit writer + `-` + 11-digit sequence. */
-export const benchKey = (w: number, i: number) => `k${String(w).padStart(3, '0')}-${String(i).padStart(11, '0')}`;
+/**
+ * Writer `w`'s `i`-th key of the load tagged `tag` (one letter): exactly 16 bytes, `k` + 4-digit
+ * writer + tag + 10-digit sequence, so that keys sort by writer whatever the load.
+ */
+export const benchKey = (w: number, i: number, tag = 'a') => `k${String(w).padStart(4, '0')}${tag}${String(i).padStart(10, '0')}`;
 
 /** Keys cutting the writers' key space into `regions` equal parts (writer prefixes). */
 export function splitKeysFor(writers: number, regions: number): string[] {
-  return Array.from({ length: regions - 1 }, (_, r) => `k${String(Math.round(((r + 1) * writers) / regions)).padStart(3, '0')}`);
+  return Array.from({ length: regions - 1 }, (_, r) => `k${String(Math.round(((r + 1) * writers) / regions)).padStart(4, '0')}`);
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -60,15 +69,15 @@ export interface Load {
   seconds: number;
 }
 
-/** Runs `writers` concurrent writers of fresh keys for `ms` milliseconds through `put`. */
-async function writeLoad(writers: number, ms: number, put: (key: string) => Promise<unknown>): Promise<Load> {
+/** Runs `writers` concurrent writers of fresh keys (tagged `tag`) for `ms` milliseconds through `put`. */
+async function writeLoad(tag: string, writers: number, ms: number, put: (key: string) => Promise<unknown>): Promise<Load> {
   const start = performance.now();
   const deadline = start + ms;
   const load: Load = { acked: [], failed: [], latencies: [], seconds: 0 };
   await Promise.all(
     Array.from({ length: writers }, async (_, w) => {
       for (let i = 0; performance.now() < deadline; i++) {
-        const k = benchKey(w, i);
+        const k = benchKey(w, i, tag);
         const t0 = performance.now();
         try {
           await put(k);
@@ -139,29 +148,49 @@ export async function verifyStores(storeIds: readonly number[], ask: (storeId: n
   }
 }
 
-// --- three `flotilla serve` processes -------------------------------------------------------------
-
-interface ServeCluster {
-  stores: StoreProcess[];
-  endpoints: string[];
-  dir: string;
+/** A running cluster under test: how to put, how to check every replica, how to stop it. */
+export interface System {
+  put(key: string): Promise<unknown>;
+  /** Throws unless every replica holds every acknowledged write of `load` once, and nothing else. */
+  verify(load: Load): Promise<void>;
   close(): Promise<void>;
 }
 
-async function startServeCluster(regions: number): Promise<ServeCluster> {
+/** Several loads as one, for verification. */
+const merged = (loads: readonly Load[]): Load => ({ acked: loads.flatMap((l) => l.acked), failed: loads.flatMap((l) => l.failed), latencies: [], seconds: 0 });
+
+// --- three `flotilla serve` processes -------------------------------------------------------------
+
+/** Moves leaders so that region i (in key order) is led by store (i mod 3) + 1: store 1 leads a single region. */
+async function settleLeaders(kv: KvClient): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    const regions = await kv.admin.regions();
+    const wrong = regions.map((r, i) => ({ r, to: (i % 3) + 1 })).filter(({ r, to }) => r.leaderStoreId !== to);
+    if (wrong.length === 0) return;
+    if (performance.now() > deadline) throw new Error(`leaders did not settle: ${regions.map((r) => r.leaderStoreId).join(',')}`);
+    for (const { r, to } of wrong) if (r.leaderStoreId !== 0) await kv.admin.transferLeader(r.id, to).catch(() => undefined);
+    await sleep(300);
+  }
+}
+
+/**
+ * Three `flotilla serve` processes (fs engine, data in a temp directory) with `regions` static
+ * regions (no PD, no automatic split) led round-robin by stores 1, 2, 3, and a remote client.
+ */
+export async function startFlotilla(regions: number, writers: number): Promise<System> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-cluster-bench-'));
   const ports = await freePorts(6);
-  const split = regions > 1 ? ['--initial-split-keys', splitKeysFor(WRITERS, regions).join(',')] : [];
-  // Static regions (no PD): no split or leader move in the middle of a measurement.
+  const split = regions > 1 ? ['--initial-split-keys', splitKeysFor(writers, regions).join(',')] : [];
   const flags = ['--no-pd', '--split-keys', '0', '--split-bytes', '0', '--log-level', 'warn', ...split];
   const prof = process.env.CLUSTER_BENCH_CPU_PROF;
-  const stores = [1, 2, 3].map((id) =>
-    spawnFlotilla('node', serveArgs(id, ports.slice(0, 3), ports.slice(3), dir, flags), {
-      FLOTILLA_SECRET: SECRET,
-      ...(prof && id === 1 ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${prof}` } : {}),
-    }),
+  const stores: StoreProcess[] = [1, 2, 3].map((id) =>
+    spawnFlotilla('node', serveArgs(id, ports.slice(0, 3), ports.slice(3), dir, flags), { FLOTILLA_SECRET: SECRET }, prof && id === 1 ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
   );
+  const endpoints = ports.slice(0, 3).map((p) => `ws://127.0.0.1:${p}`);
+  let kv: Awaited<ReturnType<typeof connect>> | undefined;
   const close = async () => {
+    kv?.close();
     await Promise.all(
       stores.map(async (p) => {
         const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
@@ -173,55 +202,31 @@ async function startServeCluster(regions: number): Promise<ServeCluster> {
   };
   try {
     await Promise.all(stores.map((p) => waitListening(p, 60_000)));
+    const client = await connect({ endpoints, secret: SECRET });
+    kv = client;
+    await settleLeaders(client);
+    return {
+      put: (k) => client.put(k, VALUE),
+      async verify(load) {
+        const caller = createRemoteCaller({
+          identity: await createClientIdentity('flotilla', SECRET),
+          WebSocket: ((await import('ws')) as unknown as { WebSocket: WebSocketConstructor }).WebSocket,
+          endpoints,
+          connectTimeoutMs: 2000,
+          callTimeoutMs: 10_000,
+        });
+        try {
+          await caller.refresh(true);
+          await verifyStores([1, 2, 3], (id, r) => caller.callStore(id, { t: 'kv', r }), load);
+        } finally {
+          caller.close();
+        }
+      },
+      close,
+    };
   } catch (e) {
     await close();
     throw e;
-  }
-  return { stores, endpoints: ports.slice(0, 3).map((p) => `ws://127.0.0.1:${p}`), dir, close };
-}
-
-/** Waits until every region has a leader; with `spread`, moves leaders so that region i is led by store (i mod 3) + 1. */
-async function settleLeaders(kv: KvClient, spread: boolean): Promise<void> {
-  const deadline = performance.now() + 30_000;
-  for (;;) {
-    const regions = await kv.admin.regions();
-    const want = (i: number) => (spread ? (i % 3) + 1 : regions[i].leaderStoreId);
-    const wrong = regions.map((r, i) => ({ r, to: want(i) })).filter(({ r, to }) => r.leaderStoreId === 0 || r.leaderStoreId !== to);
-    if (wrong.length === 0) return;
-    if (performance.now() > deadline) throw new Error(`leaders did not settle: ${regions.map((r) => r.leaderStoreId).join(',')}`);
-    for (const { r, to } of wrong) if (r.leaderStoreId !== 0) await kv.admin.transferLeader(r.id, to).catch(() => undefined);
-    await sleep(300);
-  }
-}
-
-/** One serve cluster with `regions` regions: the write load, then per-store verification. */
-async function serveRun(regions: number): Promise<Load> {
-  const cluster = await startServeCluster(regions);
-  try {
-    const kv = await connect({ endpoints: cluster.endpoints, secret: SECRET });
-    try {
-      await settleLeaders(kv, regions > 1);
-      await writeLoad(WRITERS, 1000, (k) => kv.put(`w${k.slice(1)}`, VALUE)); // warm-up, outside the bench's key range
-      const load = await writeLoad(WRITERS, MEASURE_MS, (k) => kv.put(k, VALUE));
-      const caller = createRemoteCaller({
-        identity: await createClientIdentity('flotilla', SECRET),
-        WebSocket: ((await import('ws')) as unknown as { WebSocket: WebSocketConstructor }).WebSocket,
-        endpoints: cluster.endpoints,
-        connectTimeoutMs: 2000,
-        callTimeoutMs: 10_000,
-      });
-      try {
-        await caller.refresh(true);
-        await verifyStores([1, 2, 3], (id, r) => caller.callStore(id, { t: 'kv', r }), load);
-      } finally {
-        caller.close();
-      }
-      return load;
-    } finally {
-      kv.close();
-    }
-  } finally {
-    await cluster.close();
   }
 }
 
@@ -235,7 +240,8 @@ function etcdAvailable(): string | undefined {
   return /etcd Version: (\S+)/.exec(r.stdout)?.[1] ?? 'unknown version';
 }
 
-async function etcdRun(): Promise<Load> {
+/** Three etcd members on loopback (default fsync, data in a temp directory) and an `etcd3` client. */
+export async function startEtcd(): Promise<System> {
   const { Etcd3 } = await import('etcd3');
   const dir = mkdtempSync(join(tmpdir(), 'etcd-cluster-bench-'));
   const ports = await freePorts(6);
@@ -257,102 +263,180 @@ async function etcdRun(): Promise<Load> {
   const exited = members.map((m) => new Promise((r) => m.once('exit', r)));
   const grpcOptions = { 'grpc.max_receive_message_length': -1 };
   const kv = new Etcd3({ hosts: [0, 1, 2].map(client), grpcOptions });
+  const close = async () => {
+    kv.close();
+    for (const m of members) m.kill('SIGTERM');
+    await Promise.all(exited);
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     const deadline = performance.now() + 30_000;
     for (;;) {
       try {
-        await kv.put('ready').value('1');
+        await kv.put('ready').value('1').exec();
         break;
       } catch (e) {
         if (performance.now() > deadline) throw new Error(`etcd did not start: ${String(e)}`);
         await sleep(200);
       }
     }
-    await writeLoad(WRITERS, 1000, (k) => kv.put(`w${k.slice(1)}`).value(VALUE).exec());
-    const load = await writeLoad(WRITERS, MEASURE_MS, (k) => kv.put(k).value(VALUE).exec());
-    // Every member, serializable (member-local) reads of the bench's keys.
-    for (const i of [0, 1, 2]) {
-      const one = new Etcd3({ hosts: [client(i)], grpcOptions });
-      try {
-        const end = performance.now() + 15_000;
-        for (;;) {
-          const all = await one.getAll().prefix('k').serializable(true).strings();
-          const values = new Map(Object.entries(all));
-          const wrong = checkView(`etcd member ${i}`, new Map([...values.keys()].map((k) => [k, 1])), values, load);
-          if (wrong === undefined) break;
-          if (performance.now() > end) throw new Error(`verification failed: ${wrong}`);
-          await sleep(200);
-        }
-      } finally {
-        one.close();
-      }
-    }
-    return load;
-  } finally {
-    kv.close();
-    for (const m of members) m.kill('SIGTERM');
-    await Promise.all(exited);
-    rmSync(dir, { recursive: true, force: true });
+  } catch (e) {
+    await close();
+    throw e;
   }
+  return {
+    put: (k) => kv.put(k).value(VALUE).exec(),
+    async verify(load) {
+      // Every member, serializable (member-local) reads of the bench's keys.
+      for (const i of [0, 1, 2]) {
+        const one = new Etcd3({ hosts: [client(i)], grpcOptions });
+        try {
+          const end = performance.now() + 15_000;
+          for (;;) {
+            const values = new Map(Object.entries(await one.getAll().prefix('k').serializable(true).strings()));
+            const wrong = checkView(`etcd member ${i}`, new Map([...values.keys()].map((k) => [k, 1])), values, load);
+            if (wrong === undefined) break;
+            if (performance.now() > end) throw new Error(`verification failed: ${wrong}`);
+            await sleep(200);
+          }
+        } finally {
+          one.close();
+        }
+      }
+    },
+    close,
+  };
 }
 
 // --- regions in one process -----------------------------------------------------------------------
 
-async function localRun(regions: number): Promise<Load> {
-  const cluster = await createLocalCluster({ stores: 3, initialSplitKeys: regions > 1 ? splitKeysFor(LOCAL_WRITERS, regions) : [], store: { tickMs: 20 } });
+/** createLocalCluster: 3 stores in this process, memory engine, `regions` regions over the writers' keys. */
+export async function startLocal(regions: number, writers: number): Promise<System> {
+  const cluster = await createLocalCluster({ stores: 3, initialSplitKeys: regions > 1 ? splitKeysFor(writers, regions) : [], store: { tickMs: 20 } });
   try {
     await cluster.waitForLeaders(20_000);
-    const kv = cluster.client();
-    await writeLoad(LOCAL_WRITERS, 500, (k) => kv.put(`w${k.slice(1)}`, VALUE));
-    const load = await writeLoad(LOCAL_WRITERS, LOCAL_MS, (k) => kv.put(k, VALUE));
-    await verifyStores(cluster.storeIds, (id, r) => dispatchRequest(cluster.store(id)!, r), load);
-    return load;
-  } finally {
+  } catch (e) {
     await cluster.close();
+    throw e;
   }
+  const kv = cluster.client();
+  return {
+    put: (k) => kv.put(k, VALUE),
+    verify: (load) => verifyStores(cluster.storeIds, (id, r) => dispatchRequest(cluster.store(id)!, r), load),
+    close: () => cluster.close(),
+  };
 }
 
 // --- the module -----------------------------------------------------------------------------------
 
+/** One system's loads: a warm-up, then the measured rounds; `verify` checks all of them. */
+class Runs {
+  readonly loads: Load[] = [];
+  readonly measured = new Map<string, Load[]>();
+  readonly system: System;
+  constructor(system: System) {
+    this.system = system;
+  }
+  async run(label: string, tag: string, writers: number, ms: number): Promise<void> {
+    const load = await writeLoad(tag, writers, ms, this.system.put);
+    this.loads.push(load);
+    if (label !== 'warm-up') this.measured.set(label, [...(this.measured.get(label) ?? []), load]);
+  }
+  /** Mean writes/s and pooled latencies of the rounds of `label`. */
+  figure(label: string): { rate: number; p50: number; p99: number; failed: number } {
+    const loads = this.measured.get(label) ?? [];
+    const latencies = loads.flatMap((l) => l.latencies).sort((a, b) => a - b);
+    return {
+      rate: loads.reduce((s, l) => s + rate(l), 0) / loads.length,
+      p50: percentile(latencies, 0.5),
+      p99: percentile(latencies, 0.99),
+      failed: loads.reduce((s, l) => s + l.failed.length, 0),
+    };
+  }
+  verify(): Promise<void> {
+    return this.system.verify(merged(this.loads));
+  }
+}
+
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const g = 'cluster';
-  const lat = (name: string, l: Load) => [
-    { group: g, name: `${name} latency p50`, value: percentile(l.latencies, 0.5), unit: 'ms' },
-    { group: g, name: `${name} latency p99`, value: percentile(l.latencies, 0.99), unit: 'ms' },
+  const failed = (n: number) => (n > 0 ? `; ${n} writes failed (outcome unknown)` : '');
+  const figureRows = (name: string, f: ReturnType<Runs['figure']>, note: string): BenchRow[] => [
+    { group: g, name: `${name}, committed writes`, value: f.rate, unit: 'writes/s', note: `${note}${failed(f.failed)}` },
+    { group: g, name: `${name}, latency p50`, value: f.p50, unit: 'ms' },
+    { group: g, name: `${name}, latency p99`, value: f.p99, unit: 'ms' },
   ];
-  const errors = (l: Load) => (l.failed.length > 0 ? `; ${l.failed.length} writes failed (outcome unknown)` : '');
-
-  // Target 2: flotilla vs etcd, 3 processes each, side by side.
-  const one = await serveRun(1);
-  const fNote = `3 × flotilla serve, fs engine (fdatasync), WebSocket loopback, 1 region, ${WRITERS} writers, 16-byte keys, 100-byte values; verified on every store${errors(one)}`;
-  rows.push({ group: g, name: 'flotilla serve ×3, committed writes', value: rate(one), unit: 'writes/s', note: fNote }, ...lat('flotilla serve ×3', one));
   const version = etcdAvailable();
-  if (version === undefined) {
-    console.log(`cluster.bench: etcd is not on PATH, so there is no etcd baseline and no ratio; install it with: ${ETCD_INSTALL}`);
-    rows.push({ group: g, name: 'etcd ×3, committed writes', value: Number.NaN, unit: 'writes/s', note: `etcd unavailable (not on PATH); install: ${ETCD_INSTALL}` });
-  } else {
-    const etcd = await etcdRun();
+  if (version === undefined) console.log(`cluster.bench: etcd is not on PATH, so there is no etcd baseline and no ratio; install it with: ${ETCD_INSTALL}`);
+
+  // Targets 2 and 4 (3 processes): the three clusters up at once, measurements alternating.
+  const systems: Runs[] = [];
+  try {
+    const f1 = new Runs(await startFlotilla(1, MANY_WRITERS));
+    systems.push(f1);
+    const f8 = new Runs(await startFlotilla(8, WRITERS));
+    systems.push(f8);
+    const etcd = version === undefined ? undefined : new Runs(await startEtcd());
+    if (etcd) systems.push(etcd);
+    for (const s of systems) await s.run('warm-up', 'w', WRITERS, 1000);
+    for (let r = 0; r < ROUNDS; r++) {
+      const tag = String.fromCharCode(97 + r);
+      await f1.run('256', tag, WRITERS, MEASURE_MS);
+      await etcd?.run('256', tag, WRITERS, MEASURE_MS);
+      await f8.run('256', tag, WRITERS, MEASURE_MS);
+    }
+    await f1.run('1000', 'm', MANY_WRITERS, MEASURE_MS);
+    await etcd?.run('1000', 'm', MANY_WRITERS, MEASURE_MS);
+    for (const s of systems) await s.verify();
+
+    const where = '3 × flotilla serve on loopback, WebSocket, fs engine (Raft log fdatasynced before acknowledging), 16-byte keys, 100-byte values, remote client';
+    rows.push(...figureRows(`flotilla serve ×3, 1 region, ${WRITERS} writers`, f1.figure('256'), `${where}; region led by store 1; mean of ${ROUNDS} rounds; every write verified on every store`));
+    if (etcd) {
+      rows.push(
+        ...figureRows(`etcd ×3, ${WRITERS} writers`, etcd.figure('256'), `etcd ${version}, 3 members on loopback, default fsync, etcd3 npm client (gRPC, all 3 endpoints); rounds alternate with flotilla's; verified on every member`),
+        { group: g, name: `flotilla / etcd, committed writes/s, ${WRITERS} writers`, value: f1.figure('256').rate / etcd.figure('256').rate, unit: 'ratio', note: 'target ≥ 3' },
+      );
+    } else {
+      rows.push({ group: g, name: `etcd ×3, ${WRITERS} writers, committed writes`, value: Number.NaN, unit: 'writes/s', note: `etcd unavailable (not on PATH); install: ${ETCD_INSTALL}; no ratio` });
+    }
+    rows.push(...figureRows(`flotilla serve ×3, 1 region, ${MANY_WRITERS} writers`, f1.figure('1000'), '1 round'));
+    if (etcd) {
+      rows.push(
+        ...figureRows(`etcd ×3, ${MANY_WRITERS} writers`, etcd.figure('1000'), '1 round, right after flotilla\'s'),
+        { group: g, name: `flotilla / etcd, committed writes/s, ${MANY_WRITERS} writers`, value: f1.figure('1000').rate / etcd.figure('1000').rate, unit: 'ratio', note: 'target ≥ 3' },
+      );
+    }
     rows.push(
-      { group: g, name: 'etcd ×3, committed writes', value: rate(etcd), unit: 'writes/s', note: `etcd ${version}, 3 members on loopback, default fsync, etcd3 npm client (gRPC), ${WRITERS} writers; verified on every member${errors(etcd)}` },
-      ...lat('etcd ×3', etcd),
-      { group: g, name: 'flotilla / etcd, committed writes/s', value: rate(one) / rate(etcd), unit: 'ratio', note: 'target ≥ 3' },
+      ...figureRows(`flotilla serve ×3, 8 regions, ${WRITERS} writers`, f8.figure('256'), 'leaders spread 3/3/2 over the stores, writers spread evenly over the regions; rounds alternate with the 1-region ones'),
+      { group: g, name: 'flotilla serve ×3, 8 regions / 1 region', value: f8.figure('256').rate / f1.figure('256').rate, unit: 'ratio', note: 'target ≥ 1.3' },
     );
+  } finally {
+    await Promise.all(systems.map((s) => s.system.close()));
   }
 
-  // Target 4: scaling with regions.
-  const local1 = await localRun(1);
-  const local8 = await localRun(8);
-  rows.push(
-    { group: g, name: 'in-process, 1 region, committed writes', value: rate(local1), unit: 'writes/s', note: `createLocalCluster, 3 stores, memory engine, ${LOCAL_WRITERS} writers${errors(local1)}` },
-    { group: g, name: 'in-process, 8 regions, committed writes', value: rate(local8), unit: 'writes/s', note: `same writers spread over the 8 regions${errors(local8)}` },
-    { group: g, name: 'in-process, 8 regions / 1 region', value: rate(local8) / rate(local1), unit: 'ratio', note: 'target ≥ 0.8' },
-  );
-  const eight = await serveRun(8);
-  rows.push(
-    { group: g, name: 'flotilla serve ×3, 8 regions, committed writes', value: rate(eight), unit: 'writes/s', note: `leaders spread 3/3/2 over the stores, ${WRITERS} writers spread over the regions${errors(eight)}` },
-    ...lat('flotilla serve ×3, 8 regions', eight),
-    { group: g, name: 'flotilla serve ×3, 8 regions / 1 region', value: rate(eight) / rate(one), unit: 'ratio', note: 'target ≥ 1.3 (the 1-region run above)' },
-  );
+  // Target 4 (one process): 1 and 8 regions, alternating, one cluster at a time running load.
+  const locals: Runs[] = [];
+  try {
+    const l1 = new Runs(await startLocal(1, LOCAL_WRITERS));
+    locals.push(l1);
+    const l8 = new Runs(await startLocal(8, LOCAL_WRITERS));
+    locals.push(l8);
+    for (const s of locals) await s.run('warm-up', 'w', LOCAL_WRITERS, 500);
+    for (let r = 0; r < ROUNDS; r++) {
+      const tag = String.fromCharCode(97 + r);
+      await l1.run('64', tag, LOCAL_WRITERS, LOCAL_MS);
+      await l8.run('64', tag, LOCAL_WRITERS, LOCAL_MS);
+    }
+    for (const s of locals) await s.verify();
+    const note = `createLocalCluster, 3 stores in this process, memory engine, MessageChannel, ${LOCAL_WRITERS} writers; mean of ${ROUNDS} alternating rounds; verified on every store`;
+    rows.push(
+      { group: g, name: 'in-process, 1 region, committed writes', value: l1.figure('64').rate, unit: 'writes/s', note },
+      { group: g, name: 'in-process, 8 regions, committed writes', value: l8.figure('64').rate, unit: 'writes/s', note: 'the same writers spread evenly over the 8 regions (the other cluster idles meanwhile)' },
+      { group: g, name: 'in-process, 8 regions / 1 region', value: l8.figure('64').rate / l1.figure('64').rate, unit: 'ratio', note: 'target ≥ 0.8' },
+    );
+  } finally {
+    await Promise.all(locals.map((s) => s.system.close()));
+  }
   return rows;
 }

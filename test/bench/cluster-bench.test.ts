@@ -12,10 +12,11 @@ const view = (keys: string[]) => {
 
 describe('cluster bench helpers', () => {
   it('makes 16-byte keys and cuts the writers evenly', () => {
-    expect(new TextEncoder().encode(benchKey(255, 12345)).length).toBe(16);
+    expect(new TextEncoder().encode(benchKey(999, 12345, 'm')).length).toBe(16);
     const cuts = splitKeysFor(256, 8);
-    expect(cuts).toEqual(['k032', 'k064', 'k096', 'k128', 'k160', 'k192', 'k224']);
-    expect(benchKey(31, 9) < cuts[0] && benchKey(32, 0) > cuts[0]).toBe(true);
+    expect(cuts).toEqual(['k0032', 'k0064', 'k0096', 'k0128', 'k0160', 'k0192', 'k0224']);
+    // Whatever the load's tag, a writer's keys stay in its region.
+    expect(benchKey(31, 9, 'z') < cuts[0] && benchKey(32, 0, 'a') > cuts[0]).toBe(true);
   });
 
   it('refuses a view missing an acknowledged write, holding it twice, with a wrong value, or with a key never written', () => {
@@ -45,7 +46,7 @@ describe('cluster bench helpers', () => {
     });
 
     it('throws when an acknowledged write is missing', async () => {
-      await expect(verifyStores(cluster.storeIds, ask, load([...keys, benchKey(1, 1)]), 300)).rejects.toThrow(/k001-00000000001 present 0 times/);
+      await expect(verifyStores(cluster.storeIds, ask, load([...keys, benchKey(1, 1)]), 300)).rejects.toThrow(/k0001a0000000001 present 0 times/);
     });
 
     it('throws when a replica holds a key nobody wrote', async () => {
