@@ -358,6 +358,13 @@ class Runs {
   }
 }
 
+/** Adds a started system to `list` (whose systems the caller closes). */
+async function started(list: Runs[], system: Promise<System>): Promise<Runs> {
+  const runs = new Runs(await system);
+  list.push(runs);
+  return runs;
+}
+
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const g = 'cluster';
@@ -373,12 +380,9 @@ export async function run(): Promise<BenchRow[]> {
   // Targets 2 and 4 (3 processes): the three clusters up at once, measurements alternating.
   const systems: Runs[] = [];
   try {
-    const f1 = new Runs(await startFlotilla(1, MANY_WRITERS));
-    systems.push(f1);
-    const f8 = new Runs(await startFlotilla(8, WRITERS));
-    systems.push(f8);
-    const etcd = version === undefined ? undefined : new Runs(await startEtcd());
-    if (etcd) systems.push(etcd);
+    const f1 = await started(systems, startFlotilla(1, MANY_WRITERS));
+    const f8 = await started(systems, startFlotilla(8, WRITERS));
+    const etcd = version === undefined ? undefined : await started(systems, startEtcd());
     for (const s of systems) await s.run('warm-up', 'w', WRITERS, 1000);
     for (let r = 0; r < ROUNDS; r++) {
       const tag = String.fromCharCode(97 + r);
@@ -418,10 +422,8 @@ export async function run(): Promise<BenchRow[]> {
   // Target 4 (one process): 1 and 8 regions, alternating, one cluster at a time running load.
   const locals: Runs[] = [];
   try {
-    const l1 = new Runs(await startLocal(1, LOCAL_WRITERS));
-    locals.push(l1);
-    const l8 = new Runs(await startLocal(8, LOCAL_WRITERS));
-    locals.push(l8);
+    const l1 = await started(locals, startLocal(1, LOCAL_WRITERS));
+    const l8 = await started(locals, startLocal(8, LOCAL_WRITERS));
     for (const s of locals) await s.run('warm-up', 'w', LOCAL_WRITERS, 500);
     for (let r = 0; r < ROUNDS; r++) {
       const tag = String.fromCharCode(97 + r);
