@@ -18,7 +18,7 @@
  * serve cluster into `dir`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalCluster } from '../adapters/local-cluster.ts';
@@ -150,6 +150,8 @@ export async function verifyStores(storeIds: readonly number[], ask: (storeId: n
 
 /** A running cluster under test: how to put, how to check every replica, how to stop it. */
 export interface System {
+  /** Its server processes (none when in this process), whose CPU time counts toward its cost. */
+  pids: number[];
   put(key: string): Promise<unknown>;
   /** Throws unless every replica holds every acknowledged write of `load` once, and nothing else. */
   verify(load: Load): Promise<void>;
@@ -157,6 +159,25 @@ export interface System {
 }
 
 /** Several loads as one, for verification. */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** CPU time (user + system, all threads) of a process in ms, from /proc (Linux); NaN elsewhere. */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU time used so far by this process and `pids`, in ms. */
+function cpuMs(pids: readonly number[]): number {
+  const own = process.cpuUsage();
+  return (own.user + own.system) / 1000 + pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+}
+
 const merged = (loads: readonly Load[]): Load => ({ acked: loads.flatMap((l) => l.acked), failed: loads.flatMap((l) => l.failed), latencies: [], seconds: 0 });
 
 // --- three `flotilla serve` processes -------------------------------------------------------------
@@ -206,6 +227,7 @@ export async function startFlotilla(regions: number, writers: number): Promise<S
     kv = client;
     await settleLeaders(client);
     return {
+      pids: stores.map((p) => p.child.pid ?? 0),
       put: (k) => client.put(k, VALUE),
       async verify(load) {
         const caller = createRemoteCaller({
@@ -285,6 +307,7 @@ export async function startEtcd(): Promise<System> {
     throw e;
   }
   return {
+    pids: members.map((m) => m.pid ?? 0),
     put: (k) => kv.put(k).value(VALUE).exec(),
     async verify(load) {
       // Every member, serializable (member-local) reads of the bench's keys.
@@ -321,6 +344,7 @@ export async function startLocal(regions: number, writers: number): Promise<Syst
   }
   const kv = cluster.client();
   return {
+    pids: [],
     put: (k) => kv.put(k, VALUE),
     verify: (load) => verifyStores(cluster.storeIds, (id, r) => dispatchRequest(cluster.store(id)!, r), load),
     close: () => cluster.close(),
@@ -333,17 +357,21 @@ export async function startLocal(regions: number, writers: number): Promise<Syst
 class Runs {
   readonly loads: Load[] = [];
   readonly measured = new Map<string, Load[]>();
+  /** CPU time of the system's processes and of this one during each label's rounds. */
+  readonly cpu = new Map<string, number>();
   readonly system: System;
   constructor(system: System) {
     this.system = system;
   }
   async run(label: string, tag: string, writers: number, ms: number): Promise<void> {
+    const cpu0 = cpuMs(this.system.pids);
     const load = await writeLoad(tag, writers, ms, this.system.put);
+    this.cpu.set(label, (this.cpu.get(label) ?? 0) + cpuMs(this.system.pids) - cpu0);
     this.loads.push(load);
     if (label !== 'warm-up') this.measured.set(label, [...(this.measured.get(label) ?? []), load]);
   }
   /** Mean writes/s and pooled latencies of the rounds of `label`. */
-  figure(label: string): { rate: number; p50: number; p99: number; failed: number } {
+  figure(label: string): { rate: number; p50: number; p99: number; failed: number; cpuPerWrite: number } {
     const loads = this.measured.get(label) ?? [];
     const latencies = loads.flatMap((l) => l.latencies).sort((a, b) => a - b);
     return {
@@ -351,6 +379,7 @@ class Runs {
       p50: percentile(latencies, 0.5),
       p99: percentile(latencies, 0.99),
       failed: loads.reduce((s, l) => s + l.failed.length, 0),
+      cpuPerWrite: ((this.cpu.get(label) ?? Number.NaN) * 1000) / loads.reduce((s, l) => s + l.acked.length, 0),
     };
   }
   verify(): Promise<void> {
@@ -373,6 +402,7 @@ export async function run(): Promise<BenchRow[]> {
     { group: g, name: `${name}, committed writes`, value: f.rate, unit: 'writes/s', note: `${note}${failed(f.failed)}` },
     { group: g, name: `${name}, latency p50`, value: f.p50, unit: 'ms' },
     { group: g, name: `${name}, latency p99`, value: f.p99, unit: 'ms' },
+    { group: g, name: `${name}, CPU per write`, value: f.cpuPerWrite, unit: 'µs', note: 'user + system time of the servers and of the bench process (client) during the load, over writes acknowledged' },
   ];
   const version = etcdAvailable();
   if (version === undefined) console.log(`cluster.bench: etcd is not on PATH, so there is no etcd baseline and no ratio; install it with: ${ETCD_INSTALL}`);
@@ -400,6 +430,7 @@ export async function run(): Promise<BenchRow[]> {
       rows.push(
         ...figureRows(`etcd ×3, ${WRITERS} writers`, etcd.figure('256'), `etcd ${version}, 3 members on loopback, default fsync, etcd3 npm client (gRPC, all 3 endpoints); rounds alternate with flotilla's; verified on every member`),
         { group: g, name: `flotilla / etcd, committed writes/s, ${WRITERS} writers`, value: f1.figure('256').rate / etcd.figure('256').rate, unit: 'ratio', note: 'target ≥ 3' },
+        { group: g, name: `etcd / flotilla, CPU per write, ${WRITERS} writers`, value: etcd.figure('256').cpuPerWrite / f1.figure('256').cpuPerWrite, unit: 'ratio', note: 'how many times more CPU etcd (and its Node gRPC client) spends per write' },
       );
     } else {
       rows.push({ group: g, name: `etcd ×3, ${WRITERS} writers, committed writes`, value: Number.NaN, unit: 'writes/s', note: `etcd unavailable (not on PATH); install: ${ETCD_INSTALL}; no ratio` });
