@@ -4,7 +4,8 @@
  *   acknowledges or votes) on loopback, 256 concurrent writers through the remote client
  *   (`connect()`), 16-byte keys and 100-byte values: committed writes/s, p50/p99 latency; beside
  *   it, when an `etcd` binary is on PATH, three etcd members on loopback (default fsync) driven by
- *   the `etcd3` npm client with 256 concurrent writers of the same sizes, and the ratio;
+ *   the `etcd3` npm client with 256 concurrent writers of the same sizes, and the ratio; the same
+ *   with 1,000 writers; and CPU time per acknowledged write (servers and client) of each;
  * - scaling with regions: 8 regions vs 1 in one process (createLocalCluster, memory engine) and
  *   across the three serve processes with the 8 leaders spread over the stores.
  * The clusters run at the same time and the measurements alternate (flotilla, etcd, flotilla with
