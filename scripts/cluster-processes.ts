@@ -28,6 +28,8 @@ export interface StoreProcess {
   readonly id: number;
   readonly args: string[];
   readonly runtime: 'node' | 'deno';
+  /** Flags for Node itself (before the script), e.g. `--cpu-prof`. */
+  readonly nodeArgs: string[];
   child: ChildProcess;
   /** Everything the process wrote to stderr (its log) since it was last started. */
   stderr: string;
@@ -41,10 +43,11 @@ export interface StoreProcess {
  * @param runtime - `node` (bin/flotilla.mjs) or `deno` (`deno run -A bin/cli.ts`).
  * @param args - the command line after `flotilla`.
  * @param env - extra environment.
+ * @param nodeArgs - flags for Node itself (`--cpu-prof` is refused in NODE_OPTIONS); Node only.
  */
-export function spawnFlotilla(runtime: 'node' | 'deno', args: string[], env: Record<string, string> = {}): StoreProcess {
+export function spawnFlotilla(runtime: 'node' | 'deno', args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): StoreProcess {
   const id = Number(args[args.indexOf('--id') + 1] ?? 0);
-  const p: StoreProcess = { id, args, runtime, child: undefined as unknown as ChildProcess, stderr: '', stdout: '', exited: Promise.resolve(0) };
+  const p: StoreProcess = { id, args, runtime, nodeArgs, child: undefined as unknown as ChildProcess, stderr: '', stdout: '', exited: Promise.resolve(0) };
   start(p, env);
   return p;
 }
@@ -52,7 +55,7 @@ export function spawnFlotilla(runtime: 'node' | 'deno', args: string[], env: Rec
 function start(p: StoreProcess, env: Record<string, string>): void {
   const child =
     p.runtime === 'node'
-      ? spawn(process.execPath, [join(root, 'bin', 'flotilla.mjs'), ...p.args], { cwd: root, env: { ...process.env, ...env } })
+      ? spawn(process.execPath, [...p.nodeArgs, join(root, 'bin', 'flotilla.mjs'), ...p.args], { cwd: root, env: { ...process.env, ...env } })
       : spawn(join(root, 'node_modules', '.bin', 'deno'), ['run', '-A', '--quiet', join(root, 'bin', 'cli.ts'), ...p.args], { cwd: root, env: { ...process.env, ...env } });
   p.child = child;
   p.stderr = '';

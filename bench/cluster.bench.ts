@@ -1,0 +1,476 @@
+/**
+ * Issue 9, targets 2 and 4, measured side by side in one run:
+ * - three `flotilla serve` processes (fs engine: the Raft log is fdatasynced before a store
+ *   acknowledges or votes) on loopback, 256 concurrent writers through the remote client
+ *   (`connect()`), 16-byte keys and 100-byte values: committed writes/s, p50/p99 latency; beside
+ *   it, when an `etcd` binary is on PATH, three etcd members on loopback (default fsync) driven by
+ *   the `etcd3` npm client with 256 concurrent writers of the same sizes, and the ratio; the same
+ *   with 1,000 writers; and CPU time per acknowledged write (servers and client) of each;
+ * - scaling with regions: 8 regions vs 1 in one process (createLocalCluster, memory engine) and
+ *   across the three serve processes with the 8 leaders spread over the stores.
+ * The clusters run at the same time and the measurements alternate (flotilla, etcd, flotilla with
+ * 8 regions, then again), so that a load change on the machine hits all of them alike; each figure
+ * is the mean of its rounds. Every cluster ends by reading every acknowledged write (warm-up
+ * included) back from every replica (stale reads per store; per etcd member, serializable reads):
+ * a run that lost, duplicated or invented one reports no throughput (the bench throws). Data
+ * directories are temp directories, removed afterwards.
+ *
+ * `CLUSTER_BENCH_CPU_PROF=dir` writes a CPU profile of store 1 (the leader of region 1) of each
+ * serve cluster into `dir`.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLocalCluster } from '../adapters/local-cluster.ts';
+import { connect } from '../adapters/client/remote.ts';
+import { createClientIdentity, createRemoteCaller } from '../adapters/client/remote-caller.ts';
+import type { WebSocketConstructor } from '../adapters/transport/websocket-link.ts';
+import { freePorts, serveArgs, spawnFlotilla, type StoreProcess, stopProcess, waitListening } from '../scripts/cluster-processes.ts';
+import type { KvClient } from '../src/client/client.ts';
+import type { StoreRequest } from '../src/client/connector.ts';
+import type { ScanEntry } from '../src/kv/commands.ts';
+import { compareKeys, nextKey } from '../src/region/keys.ts';
+import type { RegionInfo } from '../src/store/store-engine.ts';
+import { dispatchRequest } from '../src/store/dispatch.ts';
+import type { BenchRow } from './table.ts';
+
+const SECRET = 'flotilla cluster bench secret...';
+const WRITERS = 256;
+const MANY_WRITERS = 1000;
+const LOCAL_WRITERS = 64;
+const MEASURE_MS = 6000;
+const LOCAL_MS = 3000;
+const ROUNDS = 2;
+export const VALUE = 'v'.repeat(100);
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Writer `w`'s `i`-th key of the load tagged `tag` (one letter): exactly 16 bytes, `k` + 4-digit
+ * writer + tag + 10-digit sequence, so that keys sort by writer whatever the load.
+ */
+export const benchKey = (w: number, i: number, tag = 'a') => `k${String(w).padStart(4, '0')}${tag}${String(i).padStart(10, '0')}`;
+
+/** Keys cutting the writers' key space into `regions` equal parts (writer prefixes). */
+export function splitKeysFor(writers: number, regions: number): string[] {
+  return Array.from({ length: regions - 1 }, (_, r) => `k${String(Math.round(((r + 1) * writers) / regions)).padStart(4, '0')}`);
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+/** What a write load did: acknowledged keys, keys whose outcome is unknown, latencies (ms, sorted). */
+export interface Load {
+  acked: string[];
+  failed: string[];
+  latencies: number[];
+  seconds: number;
+}
+
+/** Runs `writers` concurrent writers of fresh keys (tagged `tag`) for `ms` milliseconds through `put`. */
+async function writeLoad(tag: string, writers: number, ms: number, put: (key: string) => Promise<unknown>): Promise<Load> {
+  const start = performance.now();
+  const deadline = start + ms;
+  const load: Load = { acked: [], failed: [], latencies: [], seconds: 0 };
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        const k = benchKey(w, i, tag);
+        const t0 = performance.now();
+        try {
+          await put(k);
+          load.latencies.push(performance.now() - t0);
+          load.acked.push(k);
+        } catch {
+          load.failed.push(k);
+        }
+      }
+    }),
+  );
+  load.seconds = (performance.now() - start) / 1000;
+  load.latencies.sort((a, b) => a - b);
+  return load;
+}
+
+const rate = (l: Load) => l.acked.length / l.seconds;
+
+/**
+ * Checks one replica's view: every acknowledged key present once with its value, nothing outside
+ * what was attempted. Returns a description of what is wrong, or undefined.
+ */
+export function checkView(where: string, seen: ReadonlyMap<string, number>, values: ReadonlyMap<string, string>, load: Load): string | undefined {
+  const attempted = new Set([...load.acked, ...load.failed]);
+  for (const k of load.acked) {
+    const n = seen.get(k) ?? 0;
+    if (n !== 1) return `${where}: acknowledged write ${k} present ${n} times`;
+    if (values.get(k) !== VALUE) return `${where}: acknowledged write ${k} has a wrong value`;
+  }
+  for (const k of seen.keys()) if (!attempted.has(k)) return `${where}: key ${k} was never written`;
+  return undefined;
+}
+
+/** Keys of the bench (`k...`) on one store, by stale scans of each region it hosts. */
+async function storeView(ask: (r: StoreRequest) => Promise<unknown>): Promise<{ seen: Map<string, number>; values: Map<string, string> }> {
+  const seen = new Map<string, number>();
+  const values = new Map<string, string>();
+  const lo = enc.encode('k');
+  const hi = enc.encode('l');
+  for (const { region } of (await ask({ type: 'regions' })) as RegionInfo[]) {
+    let start = compareKeys(region.startKey, lo) > 0 ? region.startKey : lo;
+    const end = region.endKey.length > 0 && compareKeys(region.endKey, hi) < 0 ? region.endKey : hi;
+    while (compareKeys(start, end) < 0) {
+      const page = (await ask({ type: 'read', regionId: region.id, epoch: region.epoch, op: { type: 'scan', start, end, limit: 5000 }, consistency: 'stale' })) as ScanEntry[];
+      for (const e of page) {
+        const k = dec.decode(e.key);
+        seen.set(k, (seen.get(k) ?? 0) + 1);
+        values.set(k, e.value === null ? '' : dec.decode(e.value));
+      }
+      if (page.length < 5000) break;
+      start = nextKey(page[page.length - 1].key);
+    }
+  }
+  return { seen, values };
+}
+
+/** Verifies `load` on every store (waiting up to `waitMs` for followers to apply); throws if not. */
+export async function verifyStores(storeIds: readonly number[], ask: (storeId: number, r: StoreRequest) => Promise<unknown>, load: Load, waitMs = 15_000): Promise<void> {
+  for (const id of storeIds) {
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      const { seen, values } = await storeView((r) => ask(id, r));
+      const wrong = checkView(`store ${id}`, seen, values, load);
+      if (wrong === undefined) break;
+      if (performance.now() > deadline) throw new Error(`verification failed: ${wrong}`);
+      await sleep(200);
+    }
+  }
+}
+
+/** A running cluster under test: how to put, how to check every replica, how to stop it. */
+export interface System {
+  /** Its server processes (none when in this process), whose CPU time counts toward its cost. */
+  pids: number[];
+  put(key: string): Promise<unknown>;
+  /** Throws unless every replica holds every acknowledged write of `load` once, and nothing else. */
+  verify(load: Load): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Several loads as one, for verification. */
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+/** CPU time (user + system, all threads) of a process in ms, from /proc (Linux); NaN elsewhere. */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** CPU time used so far by this process and `pids`, in ms. */
+function cpuMs(pids: readonly number[]): number {
+  const own = process.cpuUsage();
+  return (own.user + own.system) / 1000 + pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+}
+
+const merged = (loads: readonly Load[]): Load => ({ acked: loads.flatMap((l) => l.acked), failed: loads.flatMap((l) => l.failed), latencies: [], seconds: 0 });
+
+// --- three `flotilla serve` processes -------------------------------------------------------------
+
+/** Moves leaders so that region i (in key order) is led by store (i mod 3) + 1: store 1 leads a single region. */
+async function settleLeaders(kv: KvClient): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    const regions = await kv.admin.regions();
+    const wrong = regions.map((r, i) => ({ r, to: (i % 3) + 1 })).filter(({ r, to }) => r.leaderStoreId !== to);
+    if (wrong.length === 0) return;
+    if (performance.now() > deadline) throw new Error(`leaders did not settle: ${regions.map((r) => r.leaderStoreId).join(',')}`);
+    for (const { r, to } of wrong) if (r.leaderStoreId !== 0) await kv.admin.transferLeader(r.id, to).catch(() => undefined);
+    await sleep(300);
+  }
+}
+
+/**
+ * Three `flotilla serve` processes (fs engine, data in a temp directory) with `regions` static
+ * regions (no PD, no automatic split) led round-robin by stores 1, 2, 3, and a remote client.
+ */
+export async function startFlotilla(regions: number, writers: number): Promise<System> {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-cluster-bench-'));
+  const ports = await freePorts(6);
+  const split = regions > 1 ? ['--initial-split-keys', splitKeysFor(writers, regions).join(',')] : [];
+  const flags = ['--no-pd', '--split-keys', '0', '--split-bytes', '0', '--log-level', 'warn', ...split];
+  const prof = process.env.CLUSTER_BENCH_CPU_PROF;
+  const stores: StoreProcess[] = [1, 2, 3].map((id) =>
+    spawnFlotilla('node', serveArgs(id, ports.slice(0, 3), ports.slice(3), dir, flags), { FLOTILLA_SECRET: SECRET }, prof && id === 1 ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
+  );
+  const endpoints = ports.slice(0, 3).map((p) => `ws://127.0.0.1:${p}`);
+  let kv: Awaited<ReturnType<typeof connect>> | undefined;
+  const close = async () => {
+    kv?.close();
+    await Promise.all(
+      stores.map(async (p) => {
+        const timer = setTimeout(() => p.child.kill('SIGKILL'), 10_000);
+        await stopProcess(p, 'SIGTERM');
+        clearTimeout(timer);
+      }),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await Promise.all(stores.map((p) => waitListening(p, 60_000)));
+    const client = await connect({ endpoints, secret: SECRET });
+    kv = client;
+    await settleLeaders(client);
+    return {
+      pids: stores.map((p) => p.child.pid ?? 0),
+      put: (k) => client.put(k, VALUE),
+      async verify(load) {
+        const caller = createRemoteCaller({
+          identity: await createClientIdentity('flotilla', SECRET),
+          WebSocket: ((await import('ws')) as unknown as { WebSocket: WebSocketConstructor }).WebSocket,
+          endpoints,
+          connectTimeoutMs: 2000,
+          callTimeoutMs: 10_000,
+        });
+        try {
+          await caller.refresh(true);
+          await verifyStores([1, 2, 3], (id, r) => caller.callStore(id, { t: 'kv', r }), load);
+        } finally {
+          caller.close();
+        }
+      },
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+// --- etcd -----------------------------------------------------------------------------------------
+
+export const ETCD_INSTALL = 'apt-get install -y etcd-server (Debian/Ubuntu)';
+
+function etcdAvailable(): string | undefined {
+  const r = spawnSync('etcd', ['--version'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return undefined;
+  return /etcd Version: (\S+)/.exec(r.stdout)?.[1] ?? 'unknown version';
+}
+
+/** Three etcd members on loopback (default fsync, data in a temp directory) and an `etcd3` client. */
+export async function startEtcd(): Promise<System> {
+  const { Etcd3 } = await import('etcd3');
+  const dir = mkdtempSync(join(tmpdir(), 'etcd-cluster-bench-'));
+  const ports = await freePorts(6);
+  const client = (i: number) => `http://127.0.0.1:${ports[i]}`;
+  const peer = (i: number) => `http://127.0.0.1:${ports[3 + i]}`;
+  const initial = [0, 1, 2].map((i) => `m${i}=${peer(i)}`).join(',');
+  const members: ChildProcess[] = [0, 1, 2].map((i) =>
+    spawn(
+      'etcd',
+      [
+        '--name', `m${i}`, '--data-dir', join(dir, `m${i}`),
+        '--listen-client-urls', client(i), '--advertise-client-urls', client(i),
+        '--listen-peer-urls', peer(i), '--initial-advertise-peer-urls', peer(i),
+        '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', 'bench',
+      ],
+      { stdio: 'ignore' },
+    ),
+  );
+  const exited = members.map((m) => new Promise((r) => m.once('exit', r)));
+  const grpcOptions = { 'grpc.max_receive_message_length': -1 };
+  const kv = new Etcd3({ hosts: [0, 1, 2].map(client), grpcOptions });
+  const close = async () => {
+    kv.close();
+    for (const m of members) m.kill('SIGTERM');
+    await Promise.all(exited);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const deadline = performance.now() + 30_000;
+    for (;;) {
+      try {
+        await kv.put('ready').value('1').exec();
+        break;
+      } catch (e) {
+        if (performance.now() > deadline) throw new Error(`etcd did not start: ${String(e)}`);
+        await sleep(200);
+      }
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return {
+    pids: members.map((m) => m.pid ?? 0),
+    put: (k) => kv.put(k).value(VALUE).exec(),
+    async verify(load) {
+      // Every member, serializable (member-local) reads of the bench's keys.
+      for (const i of [0, 1, 2]) {
+        const one = new Etcd3({ hosts: [client(i)], grpcOptions });
+        try {
+          const end = performance.now() + 15_000;
+          for (;;) {
+            const values = new Map(Object.entries(await one.getAll().prefix('k').serializable(true).strings()));
+            const wrong = checkView(`etcd member ${i}`, new Map([...values.keys()].map((k) => [k, 1])), values, load);
+            if (wrong === undefined) break;
+            if (performance.now() > end) throw new Error(`verification failed: ${wrong}`);
+            await sleep(200);
+          }
+        } finally {
+          one.close();
+        }
+      }
+    },
+    close,
+  };
+}
+
+// --- regions in one process -----------------------------------------------------------------------
+
+/** createLocalCluster: 3 stores in this process, memory engine, `regions` regions over the writers' keys. */
+export async function startLocal(regions: number, writers: number): Promise<System> {
+  const cluster = await createLocalCluster({ stores: 3, initialSplitKeys: regions > 1 ? splitKeysFor(writers, regions) : [], store: { tickMs: 20 } });
+  try {
+    await cluster.waitForLeaders(20_000);
+  } catch (e) {
+    await cluster.close();
+    throw e;
+  }
+  const kv = cluster.client();
+  return {
+    pids: [],
+    put: (k) => kv.put(k, VALUE),
+    verify: (load) => verifyStores(cluster.storeIds, (id, r) => dispatchRequest(cluster.store(id)!, r), load),
+    close: () => cluster.close(),
+  };
+}
+
+// --- the module -----------------------------------------------------------------------------------
+
+/** One system's loads: a warm-up, then the measured rounds; `verify` checks all of them. */
+class Runs {
+  readonly loads: Load[] = [];
+  readonly measured = new Map<string, Load[]>();
+  /** CPU time of the system's processes and of this one during each label's rounds. */
+  readonly cpu = new Map<string, number>();
+  readonly system: System;
+  constructor(system: System) {
+    this.system = system;
+  }
+  async run(label: string, tag: string, writers: number, ms: number): Promise<void> {
+    const cpu0 = cpuMs(this.system.pids);
+    const load = await writeLoad(tag, writers, ms, this.system.put);
+    this.cpu.set(label, (this.cpu.get(label) ?? 0) + cpuMs(this.system.pids) - cpu0);
+    this.loads.push(load);
+    if (label !== 'warm-up') this.measured.set(label, [...(this.measured.get(label) ?? []), load]);
+  }
+  /** Mean writes/s and pooled latencies of the rounds of `label`. */
+  figure(label: string): { rate: number; p50: number; p99: number; failed: number; cpuPerWrite: number } {
+    const loads = this.measured.get(label) ?? [];
+    const latencies = loads.flatMap((l) => l.latencies).sort((a, b) => a - b);
+    return {
+      rate: loads.reduce((s, l) => s + rate(l), 0) / loads.length,
+      p50: percentile(latencies, 0.5),
+      p99: percentile(latencies, 0.99),
+      failed: loads.reduce((s, l) => s + l.failed.length, 0),
+      cpuPerWrite: ((this.cpu.get(label) ?? Number.NaN) * 1000) / loads.reduce((s, l) => s + l.acked.length, 0),
+    };
+  }
+  verify(): Promise<void> {
+    return this.system.verify(merged(this.loads));
+  }
+}
+
+/** Adds a started system to `list` (whose systems the caller closes). */
+async function started(list: Runs[], system: Promise<System>): Promise<Runs> {
+  const runs = new Runs(await system);
+  list.push(runs);
+  return runs;
+}
+
+export async function run(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const g = 'cluster';
+  const failed = (n: number) => (n > 0 ? `; ${n} writes failed (outcome unknown)` : '');
+  const figureRows = (name: string, f: ReturnType<Runs['figure']>, note: string): BenchRow[] => [
+    { group: g, name: `${name}, committed writes`, value: f.rate, unit: 'writes/s', note: `${note}${failed(f.failed)}` },
+    { group: g, name: `${name}, latency p50`, value: f.p50, unit: 'ms' },
+    { group: g, name: `${name}, latency p99`, value: f.p99, unit: 'ms' },
+    { group: g, name: `${name}, CPU per write`, value: f.cpuPerWrite, unit: 'µs', note: 'user + system time of the servers and of the bench process (client) during the load, over writes acknowledged' },
+  ];
+  const version = etcdAvailable();
+  if (version === undefined) console.log(`cluster.bench: etcd is not on PATH, so there is no etcd baseline and no ratio; install it with: ${ETCD_INSTALL}`);
+
+  // Targets 2 and 4 (3 processes): the three clusters up at once, measurements alternating.
+  const systems: Runs[] = [];
+  try {
+    const f1 = await started(systems, startFlotilla(1, MANY_WRITERS));
+    const f8 = await started(systems, startFlotilla(8, WRITERS));
+    const etcd = version === undefined ? undefined : await started(systems, startEtcd());
+    for (const s of systems) await s.run('warm-up', 'w', WRITERS, 1000);
+    for (let r = 0; r < ROUNDS; r++) {
+      const tag = String.fromCharCode(97 + r);
+      await f1.run('256', tag, WRITERS, MEASURE_MS);
+      await etcd?.run('256', tag, WRITERS, MEASURE_MS);
+      await f8.run('256', tag, WRITERS, MEASURE_MS);
+    }
+    await f1.run('1000', 'm', MANY_WRITERS, MEASURE_MS);
+    await etcd?.run('1000', 'm', MANY_WRITERS, MEASURE_MS);
+    for (const s of systems) await s.verify();
+
+    const where = '3 × flotilla serve on loopback, WebSocket, fs engine (Raft log fdatasynced before acknowledging), 16-byte keys, 100-byte values, remote client';
+    rows.push(...figureRows(`flotilla serve ×3, 1 region, ${WRITERS} writers`, f1.figure('256'), `${where}; region led by store 1; mean of ${ROUNDS} rounds; every write verified on every store`));
+    if (etcd) {
+      rows.push(
+        ...figureRows(`etcd ×3, ${WRITERS} writers`, etcd.figure('256'), `etcd ${version}, 3 members on loopback, default fsync, etcd3 npm client (gRPC, all 3 endpoints); rounds alternate with flotilla's; verified on every member`),
+        { group: g, name: `flotilla / etcd, committed writes/s, ${WRITERS} writers`, value: f1.figure('256').rate / etcd.figure('256').rate, unit: 'ratio', note: 'target ≥ 3' },
+        { group: g, name: `etcd / flotilla, CPU per write, ${WRITERS} writers`, value: etcd.figure('256').cpuPerWrite / f1.figure('256').cpuPerWrite, unit: 'ratio', note: 'how many times more CPU etcd (and its Node gRPC client) spends per write' },
+      );
+    } else {
+      rows.push({ group: g, name: `etcd ×3, ${WRITERS} writers, committed writes`, value: Number.NaN, unit: 'writes/s', note: `etcd unavailable (not on PATH); install: ${ETCD_INSTALL}; no ratio` });
+    }
+    rows.push(...figureRows(`flotilla serve ×3, 1 region, ${MANY_WRITERS} writers`, f1.figure('1000'), '1 round'));
+    if (etcd) {
+      rows.push(
+        ...figureRows(`etcd ×3, ${MANY_WRITERS} writers`, etcd.figure('1000'), '1 round, right after flotilla\'s'),
+        { group: g, name: `flotilla / etcd, committed writes/s, ${MANY_WRITERS} writers`, value: f1.figure('1000').rate / etcd.figure('1000').rate, unit: 'ratio', note: 'target ≥ 3' },
+      );
+    }
+    rows.push(
+      ...figureRows(`flotilla serve ×3, 8 regions, ${WRITERS} writers`, f8.figure('256'), 'leaders spread 3/3/2 over the stores, writers spread evenly over the regions; rounds alternate with the 1-region ones'),
+      { group: g, name: 'flotilla serve ×3, 8 regions / 1 region', value: f8.figure('256').rate / f1.figure('256').rate, unit: 'ratio', note: 'target ≥ 1.3' },
+    );
+  } finally {
+    await Promise.all(systems.map((s) => s.system.close()));
+  }
+
+  // Target 4 (one process): 1 and 8 regions, alternating, one cluster at a time running load.
+  const locals: Runs[] = [];
+  try {
+    const l1 = await started(locals, startLocal(1, LOCAL_WRITERS));
+    const l8 = await started(locals, startLocal(8, LOCAL_WRITERS));
+    for (const s of locals) await s.run('warm-up', 'w', LOCAL_WRITERS, 500);
+    for (let r = 0; r < ROUNDS; r++) {
+      const tag = String.fromCharCode(97 + r);
+      await l1.run('64', tag, LOCAL_WRITERS, LOCAL_MS);
+      await l8.run('64', tag, LOCAL_WRITERS, LOCAL_MS);
+    }
+    for (const s of locals) await s.verify();
+    const note = `createLocalCluster, 3 stores in this process, memory engine, MessageChannel, ${LOCAL_WRITERS} writers; mean of ${ROUNDS} alternating rounds; verified on every store`;
+    rows.push(
+      { group: g, name: 'in-process, 1 region, committed writes', value: l1.figure('64').rate, unit: 'writes/s', note },
+      { group: g, name: 'in-process, 8 regions, committed writes', value: l8.figure('64').rate, unit: 'writes/s', note: 'the same writers spread evenly over the 8 regions (the other cluster idles meanwhile)' },
+      { group: g, name: 'in-process, 8 regions / 1 region', value: l8.figure('64').rate / l1.figure('64').rate, unit: 'ratio', note: 'target ≥ 0.8' },
+    );
+  } finally {
+    await Promise.all(locals.map((s) => s.system.close()));
+  }
+  return rows;
+}
