@@ -66,14 +66,13 @@ function listSize(ids: readonly number[]): number {
   return s;
 }
 
-function typeCode(m: Message): number {
-  const code = WIRE_MESSAGE_CODE.get(m.type);
-  if (code === undefined) throw new FrameError('FrameInvalid', `${m.type} is local to a node and cannot be sent`);
-  return code;
-}
+// The type code of each message, looked up by the sizing pass and written by the writing pass.
+const codes: number[] = [];
 
 function messageSize(m: Message): number {
-  typeCode(m);
+  const code = WIRE_MESSAGE_CODE.get(m.type);
+  if (code === undefined) throw new FrameError('FrameInvalid', `${m.type} is local to a node and cannot be sent`);
+  codes.push(code);
   let s = 3 + uvSize(m.from) + uvSize(m.to) + uvSize(m.term) + uvSize(m.logTerm) + uvSize(m.index) + uvSize(m.commit) + uvSize(m.rejectHint) + uvSize(m.entries.length) + bytesSize(m.context);
   for (let i = 0; i < m.entries.length; i++) {
     const e = m.entries[i];
@@ -98,6 +97,7 @@ function itemSize(item: FrameItem): number {
 
 let out: Uint8Array = EMPTY;
 let at = 0;
+let nextCode = 0;
 
 function putUv(v: number): void {
   while (v > 0x7fffffff) {
@@ -125,7 +125,7 @@ function putList(ids: readonly number[]): void {
 }
 
 function putMessage(m: Message): void {
-  out[at++] = typeCode(m);
+  out[at++] = codes[nextCode++];
   putUv(m.from);
   putUv(m.to);
   putUv(m.term);
@@ -205,6 +205,7 @@ export interface BinaryHeader {
  */
 export function encodeBinaryFrame(header: BinaryHeader, items: readonly FrameItem[], frameBytesMax: number): Uint8Array {
   const cluster = header.clusterId;
+  codes.length = 0;
   let size = 1 + uvSize(header.version) + uvSize(cluster.length) + 2 * cluster.length + uvSize(header.from) + uvSize(header.to) + uvSize(items.length);
   for (let i = 0; i < items.length; i++) size += itemSize(items[i]);
   if (size > frameBytesMax) {
@@ -213,6 +214,7 @@ export function encodeBinaryFrame(header: BinaryHeader, items: readonly FrameIte
   const bytes = new Uint8Array(size);
   out = bytes;
   at = 0;
+  nextCode = 0;
   try {
     out[at++] = BINARY_FRAME_MARK;
     putUv(header.version);
@@ -229,6 +231,7 @@ export function encodeBinaryFrame(header: BinaryHeader, items: readonly FrameIte
     if (at !== size) throw new Error(`binary frame encoder wrote ${at} bytes of ${size}`);
   } finally {
     out = EMPTY;
+    codes.length = 0;
   }
   return bytes;
 }
@@ -358,9 +361,12 @@ function snapshot(limits: FrameLimits): Snapshot {
   return { metadata: { index, term, confState: { voters, learners, votersOutgoing, learnersNext, autoLeave } }, data: bytesField() };
 }
 
+// Messages without entries share one empty array, as `makeMessage` gives them: nothing appends to a message's entries.
+const NO_ENTRIES: Entry[] = [];
+
 function entries(limits: FrameLimits): Entry[] {
   const c = count(ENTRY_MIN);
-  if (c === 0) return [];
+  if (c === 0) return NO_ENTRIES;
   if (c > limits.entriesMax) bad(`entries: array of ${c} is over the limit of ${limits.entriesMax}`);
   const a: Entry[] = new Array(c);
   for (let i = 0; i < c; i++) {
