@@ -1,8 +1,10 @@
 /**
  * Transport benchmarks: frames/s and MB/s of realistic Raft batches through our MessageChannel
- * and WebSocket transports (encode, send, size check, pre-scan, decode, zod validation), each
- * measured in the same run beside the raw channel carrying the same bytes (postMessage of a
- * transferred buffer; a raw `ws` echo), and our cost as a ratio of the raw channel's.
+ * and WebSocket transports (binary encode, send, size check, bounds-checked decode with the schema
+ * rules), each measured in the same run beside the raw channel carrying the same bytes (the same
+ * binary frame, so the same size: postMessage of a transferred copy; a raw `ws` echo), and our
+ * cost as a ratio of the raw channel's. The codec rows give the binary layout and the MessagePack
+ * frames it replaced side by side.
  */
 import { WebSocket, WebSocketServer } from 'ws';
 import { createMessageChannelTransport } from '../adapters/transport/message-channel.ts';
