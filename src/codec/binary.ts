@@ -22,7 +22,8 @@
  *
  * Reading never allocates from a declared length before checking it against the bytes left. What
  * the layout cannot express (an unknown item kind, a presence byte other than the values above, a
- * length or count past the end, an over-long varint, trailing bytes) is `FrameMalformed`; a value
+ * length or count past the end, an over-long varint, trailing bytes, more elements than `valuesMax`
+ * MessagePack values would allow) is `FrameMalformed`; a value
  * the layout expresses but the schema forbids (an id of 0, a boolean byte of 2, a type code out of
  * range, a count over a limit, a bad MsgApp chain) is `FrameInvalid`, exactly as the zod schema
  * judges the same frame read by {@link readBinaryWire}. Malformed wins over invalid wherever each
@@ -243,6 +244,8 @@ export function encodeBinaryFrame(header: BinaryHeader, items: readonly FrameIte
 let b: Uint8Array = EMPTY;
 let p = 0;
 let n = 0;
+let values = 0;
+let valuesMax = 0;
 
 function malformed(what: string): never {
   throw new FrameError('FrameMalformed', `not a well-formed binary frame at byte ${p}: ${what}`);
@@ -284,10 +287,17 @@ function bytesField(): Uint8Array {
   return view;
 }
 
-/** A count of elements each at least `minBytes` long: one the remaining bytes cannot hold is a lie. */
-function count(minBytes: number): number {
+/**
+ * A count of elements each at least `minBytes` long: one the remaining bytes cannot hold is a lie.
+ * The elements also count against `valuesMax` as the MessagePack values they would be (`weight`
+ * each), so that a frame of many tiny elements cannot make the decoder build more objects than a
+ * MessagePack frame may.
+ */
+function count(minBytes: number, weight: number): number {
   const c = uv();
   if (c * minBytes > n - p) malformed(`count of ${c} runs past the end`);
+  values += c * weight;
+  if (values > valuesMax) malformed(`more than ${valuesMax} values`);
   return c;
 }
 
@@ -303,10 +313,12 @@ function clusterString(len: number): string {
   return s;
 }
 
-function begin(bytes: Uint8Array): void {
+function begin(bytes: Uint8Array, limits: FrameLimits): void {
   b = bytes;
   n = bytes.length;
   p = 1; // past the mark
+  values = 0;
+  valuesMax = limits.valuesMax;
 }
 
 function end(): void {
@@ -315,9 +327,12 @@ function end(): void {
 }
 
 // Minimum encoded sizes, for counts: an item is at least a kind, an id and a length; an entry a
-// term, an index, a type and a length.
+// term, an index, a type and a length. And their weight in MessagePack values (the tuple and its
+// fields; a node id is one value).
 const ITEM_MIN = 3;
+const ITEM_VALUES = 4;
 const ENTRY_MIN = 4;
+const ENTRY_VALUES = 5;
 
 // ---------------------------------------------------------------------------------------------
 // The fast decoder: builds the domain objects while reading and checks the schema's rules on the
@@ -343,7 +358,7 @@ function bool(what: string): boolean {
 }
 
 function nodes(limits: FrameLimits, what: string): NodeId[] {
-  const c = count(1);
+  const c = count(1, 1);
   if (c > limits.confNodesMax) bad(`${what}: list of ${c} is over the limit of ${limits.confNodesMax}`);
   const a: NodeId[] = new Array(c);
   for (let i = 0; i < c; i++) a[i] = id(what);
@@ -365,7 +380,7 @@ function snapshot(limits: FrameLimits): Snapshot {
 const NO_ENTRIES: Entry[] = [];
 
 function entries(limits: FrameLimits): Entry[] {
-  const c = count(ENTRY_MIN);
+  const c = count(ENTRY_MIN, ENTRY_VALUES);
   if (c === 0) return NO_ENTRIES;
   if (c > limits.entriesMax) bad(`entries: array of ${c} is over the limit of ${limits.entriesMax}`);
   const a: Entry[] = new Array(c);
@@ -461,7 +476,7 @@ export interface BinaryReadResult {
  * @param expectedCluster - the cluster id the link expects: when the frame's matches, that string is reused.
  */
 export function readBinaryFrame(bytes: Uint8Array, limits: FrameLimits, expectedCluster: string): BinaryReadResult {
-  begin(bytes);
+  begin(bytes, limits);
   invalid = null;
   try {
     const version = uv();
@@ -474,7 +489,7 @@ export function readBinaryFrame(bytes: Uint8Array, limits: FrameLimits, expected
     p += 2 * len;
     const from = id('from');
     const to = id('to');
-    const c = count(ITEM_MIN);
+    const c = count(ITEM_MIN, ITEM_VALUES);
     if (c > limits.batchItemsMax) bad(`batch of ${c} is over the limit of ${limits.batchItemsMax}`);
     const items: FrameItem[] = new Array(c);
     for (let i = 0; i < c; i++) items[i] = item(limits);
@@ -501,7 +516,7 @@ function flag(): boolean | number {
 }
 
 function wireList(): number[] {
-  const c = count(1);
+  const c = count(1, 1);
   const a: number[] = [];
   for (let i = 0; i < c; i++) a.push(uv());
   return a;
@@ -512,7 +527,7 @@ function wireMessage(): unknown[] {
   const commit = uv();
   const reject = flag();
   const rejectHint = uv();
-  const c = count(ENTRY_MIN);
+  const c = count(ENTRY_MIN, ENTRY_VALUES);
   const es: unknown[] = [];
   for (let i = 0; i < c; i++) es.push([uv(), uv(), u8(), bytesField()]);
   const context = bytesField();
@@ -542,9 +557,10 @@ function wireItem(): unknown[] {
  * {@link readBinaryFrame} are `FrameMalformed`), giving the wire value a MessagePack frame would
  * decode to, for the zod schema to judge. Slow; for tests and audits.
  * @param bytes - the frame, already size-checked, starting with {@link BINARY_FRAME_MARK}.
+ * @param limits - the link's limits (`valuesMax` is structural, as in the MessagePack pre-scan).
  */
-export function readBinaryWire(bytes: Uint8Array): { v: number; c: string; f: number; t: number; b: unknown[] } {
-  begin(bytes);
+export function readBinaryWire(bytes: Uint8Array, limits: FrameLimits): { v: number; c: string; f: number; t: number; b: unknown[] } {
+  begin(bytes, limits);
   try {
     const v = uv();
     const len = clusterUnits();
@@ -552,7 +568,7 @@ export function readBinaryWire(bytes: Uint8Array): { v: number; c: string; f: nu
     p += 2 * len;
     const f = uv();
     const t = uv();
-    const count_ = count(ITEM_MIN);
+    const count_ = count(ITEM_MIN, ITEM_VALUES);
     const items: unknown[] = [];
     for (let i = 0; i < count_; i++) items.push(wireItem());
     end();

@@ -201,7 +201,7 @@ export function decodeFrameWithSchema(bytes: Uint8Array, expect: FrameExpectatio
   checkSize(bytes, limits);
   let value: unknown;
   if (isBinary(bytes)) {
-    value = readBinaryWire(bytes);
+    value = readBinaryWire(bytes, limits);
     checkVersion(peekVersion(value));
   } else value = decodeWire(bytes, limits);
   let frame: Frame;

@@ -156,6 +156,17 @@ describe('frame codec', () => {
     expect(codeOf(() => encodeFrame(big, resolveFrameLimits({ frameBytesMax: 1000 })))).toBe('FrameTooLarge');
   });
 
+  it('counts the elements of a binary frame against valuesMax, as the MessagePack pre-scan counts values', () => {
+    // 40 entries of 5 values each, 2 items of 4: 208 values.
+    const entries = Array.from({ length: 20 }, (_, i) => ({ term: 1, index: 11 + i, type: 'normal' as const, data: new Uint8Array(0) }));
+    const message = makeMessage({ type: 'MsgApp', from: 1, to: 2, term: 1, logTerm: 1, index: 10, entries });
+    const bytes = encodeFrame({ ...header, items: [{ kind: 'raft', regionId: 1, message }, { kind: 'raft', regionId: 2, message }] });
+    for (const decode of [decodeFrame, decodeFrameWithSchema]) {
+      expect(codeOf(() => decode(bytes, expectLink, resolveFrameLimits({ valuesMax: 208 })))).toBe('accepted');
+      expect(codeOf(() => decode(bytes, expectLink, resolveFrameLimits({ valuesMax: 207 })))).toBe('FrameMalformed');
+    }
+  });
+
   it('rejects limits that are not positive integers', () => {
     expect(() => resolveFrameLimits({ frameBytesMax: 0 })).toThrow(RangeError);
     expect(() => resolveFrameLimits({ depthMax: 3 })).toThrow(RangeError);
