@@ -86,12 +86,14 @@ export function createMessageChannelTransport(options: MessageChannelTransportOp
 
   const receive = (peerId: number, link: Link, data: unknown) => {
     if (links.get(peerId) !== link) return;
-    if (isControl(data)) {
+    // Frames (bare ArrayBuffers) are by far the most common message: test for them first.
+    const isFrame = data instanceof ArrayBuffer;
+    if (!isFrame && isControl(data)) {
       if (data.t === 'ack') link.unacked = Math.max(0, link.unacked - data.bytes);
       else if (data.t === 'bye') drop(peerId, link, data.reason, false, true);
       return;
     }
-    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(0);
+    const bytes = isFrame ? new Uint8Array(data) : new Uint8Array(0);
     // Acknowledge what was consumed, good or bad: the credit is the sender's memory, not our verdict.
     link.toAck += bytes.length;
     if (link.toAck >= windowBytes / 4) flushAck(link);

@@ -245,6 +245,9 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
       counters.queueFull++;
       throw new TransportError('QueueFull', `send queue to store ${storeId} is full (${queued} bytes queued, queueBytesMax ${queueBytesMax}); wait for queuedBytes() to fall`);
     }
+    const s = p.socket;
+    // Nothing waiting and room in the socket's buffer: send at once, without the queue.
+    if (p.queue.length === 0 && s !== undefined && s.readyState === OPEN && s.bufferedAmount < socketBufferBytesMax) return s.send(bytes);
     p.queue.push(bytes);
     p.queueBytes += bytes.length;
     flush(p);

@@ -1,13 +1,19 @@
 /**
  * Encoding and decoding of frames: the unit a transport carries between two stores.
  *
- * Decoding is the trust boundary. In order: the size is checked before a byte is parsed, the
- * MessagePack structure is pre-scanned (declared lengths, nesting, value count, no extensions),
+ * Frames are written in the binary layout of `binary.ts` (first byte 0xc1); MessagePack frames
+ * (`encodeFrameMsgpack`, a plain map of tuples that any MessagePack library can write) are still
+ * read, told apart by their first byte.
+ *
+ * Decoding is the trust boundary. In order: the size is checked before a byte is parsed; a binary
+ * frame is read field by field with bounds checks and the schema's rules (`binary.ts`); a
+ * MessagePack frame's structure is pre-scanned (declared lengths, nesting, value count, no extensions),
  * msgpackr decodes, the validator (the zod schema's rules, hand-compiled) builds the domain objects, and the header is checked
  * against what the link expects (version, cluster, authenticated sender, recipient). Any failure
  * is a {@link FrameError}; decoding throws nothing else, whatever the bytes.
  */
 import type { Entry, Message, Snapshot } from '../raft/types.ts';
+import { BINARY_FRAME_MARK, encodeBinaryFrame, readBinaryFrame, readBinaryWire } from './binary.ts';
 import { FrameError } from './errors.ts';
 import { DEFAULT_FRAME_LIMITS, type FrameLimits } from './limits.ts';
 import { scanMsgpack } from './msgpack-scan.ts';
@@ -16,7 +22,7 @@ import { createFrameSchema, type Frame, type FrameItem, ITEM_CHUNK, ITEM_RAFT, I
 import { validateFrame } from './validate.ts';
 
 /** The protocol version this build speaks. A frame or handshake with another version is refused. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** A frame to encode: the version is always {@link PROTOCOL_VERSION}. */
 export type OutboundFrame = Omit<Frame, 'version' | 'items'> & { items: readonly FrameItem[] };
@@ -70,13 +76,27 @@ function itemTuple(item: FrameItem): unknown[] {
 }
 
 /**
- * Encodes a frame. Throws {@link FrameError} `FrameTooLarge` when the result is over
+ * Encodes a frame in the binary layout (`binary.ts`). Throws {@link FrameError} `FrameTooLarge`
+ * when the result would be over `limits.frameBytesMax` (checked before allocating; send large
+ * payloads in chunks) and `FrameInvalid` for a local message type or a number that is not a
+ * non-negative safe integer. The result is a plain Uint8Array that owns its exact-size `buffer`
+ * (safe to transfer).
+ * @param frame - header and batch; the version is added.
+ * @param limits - the limits of the link (default {@link DEFAULT_FRAME_LIMITS}).
+ */
+export function encodeFrame(frame: OutboundFrame, limits: FrameLimits = DEFAULT_FRAME_LIMITS): Uint8Array {
+  return encodeBinaryFrame({ version: PROTOCOL_VERSION, clusterId: frame.clusterId, from: frame.from, to: frame.to }, frame.items, limits.frameBytesMax);
+}
+
+/**
+ * Encodes a frame as MessagePack (the map of tuples described in `schema.ts`), which
+ * {@link decodeFrame} reads as well as the binary layout. Throws {@link FrameError} `FrameTooLarge` when the result is over
  * `limits.frameBytesMax` (send large payloads in chunks) and `FrameInvalid` for a local message type.
  * The result is a plain Uint8Array that owns its exact-size `buffer` (safe to transfer).
  * @param frame - header and batch; the version is added.
  * @param limits - the limits of the link (default {@link DEFAULT_FRAME_LIMITS}).
  */
-export function encodeFrame(frame: OutboundFrame, limits: FrameLimits = DEFAULT_FRAME_LIMITS): Uint8Array {
+export function encodeFrameMsgpack(frame: OutboundFrame, limits: FrameLimits = DEFAULT_FRAME_LIMITS): Uint8Array {
   const wire = { v: PROTOCOL_VERSION, c: frame.clusterId, f: frame.from, t: frame.to, b: frame.items.map(itemTuple) };
   const packed = packValue(wire);
   if (packed.length > limits.frameBytesMax) {
@@ -97,11 +117,25 @@ function peekVersion(value: unknown): unknown {
  * Size check, structural pre-scan, msgpackr and the version check: everything before validation.
  * Returns the decoded (still untrusted) value.
  */
-function decodeWire(bytes: Uint8Array, limits: FrameLimits): unknown {
+function checkSize(bytes: Uint8Array, limits: FrameLimits): void {
   if (!(bytes instanceof Uint8Array)) throw new FrameError('FrameMalformed', 'a frame must be a Uint8Array');
   if (bytes.length > limits.frameBytesMax) {
     throw new FrameError('FrameTooLarge', `frame of ${bytes.length} bytes is over the limit of ${limits.frameBytesMax}`);
   }
+}
+
+function isBinary(bytes: Uint8Array): boolean {
+  return bytes.length > 0 && bytes[0] === BINARY_FRAME_MARK;
+}
+
+function checkVersion(version: unknown): void {
+  if (typeof version === 'number' && version !== PROTOCOL_VERSION) {
+    throw new FrameError('WrongVersion', `frame speaks protocol version ${version}, this store speaks ${PROTOCOL_VERSION}`);
+  }
+}
+
+/** Pre-scan, msgpackr and the version check of a size-checked MessagePack frame. Returns the decoded (still untrusted) value. */
+function decodeWire(bytes: Uint8Array, limits: FrameLimits): unknown {
   const problem = scanMsgpack(bytes, limits);
   if (problem !== null) throw new FrameError('FrameMalformed', `not a well-formed frame: ${problem}`);
   let value: unknown;
@@ -110,10 +144,7 @@ function decodeWire(bytes: Uint8Array, limits: FrameLimits): unknown {
   } catch (err) {
     throw new FrameError('FrameMalformed', `not a well-formed frame: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const version = peekVersion(value);
-  if (typeof version === 'number' && version !== PROTOCOL_VERSION) {
-    throw new FrameError('WrongVersion', `frame speaks protocol version ${version}, this store speaks ${PROTOCOL_VERSION}`);
-  }
+  checkVersion(peekVersion(value));
   return value;
 }
 
@@ -140,6 +171,13 @@ function checkHeader(frame: Frame, expect: FrameExpectation): Frame {
  * @param limits - the limits of the link (default {@link DEFAULT_FRAME_LIMITS}).
  */
 export function decodeFrame(bytes: Uint8Array, expect: FrameExpectation, limits: FrameLimits = DEFAULT_FRAME_LIMITS): Frame {
+  checkSize(bytes, limits);
+  if (isBinary(bytes)) {
+    const { frame, invalid } = readBinaryFrame(bytes, limits, expect.clusterId);
+    checkVersion(frame.version);
+    if (invalid !== null) throw new FrameError('FrameInvalid', `invalid frame: ${invalid}`);
+    return checkHeader(frame, expect);
+  }
   const value = decodeWire(bytes, limits);
   let frame: Frame;
   try {
@@ -152,14 +190,20 @@ export function decodeFrame(bytes: Uint8Array, expect: FrameExpectation, limits:
 }
 
 /**
- * {@link decodeFrame} with the zod schema (the reference) in place of the hot-path validator.
+ * {@link decodeFrame} with the zod schema (the reference) in place of the hot-path validator; a
+ * binary frame is read structure-only (`readBinaryWire`) into the MessagePack frame's wire value first.
  * Same contract, several times slower; for tests and for auditing a suspicious frame.
  * @param bytes - the frame as received.
  * @param expect - the cluster id, and optionally the authenticated sender and this store's id.
  * @param limits - the limits of the link (default {@link DEFAULT_FRAME_LIMITS}).
  */
 export function decodeFrameWithSchema(bytes: Uint8Array, expect: FrameExpectation, limits: FrameLimits = DEFAULT_FRAME_LIMITS): Frame {
-  const value = decodeWire(bytes, limits);
+  checkSize(bytes, limits);
+  let value: unknown;
+  if (isBinary(bytes)) {
+    value = readBinaryWire(bytes, limits);
+    checkVersion(peekVersion(value));
+  } else value = decodeWire(bytes, limits);
   let frame: Frame;
   try {
     const parsed = schemaFor(limits).safeParse(value);

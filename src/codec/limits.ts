@@ -9,7 +9,10 @@ export interface FrameLimits {
   frameBytesMax: number;
   /** Deepest nesting of arrays and maps inside a frame. */
   depthMax: number;
-  /** Most MessagePack values in one frame (bounds the decoder's work and allocation). */
+  /**
+   * Most MessagePack values in one frame (bounds the decoder's work and allocation). In a binary
+   * frame the items, entries and node ids count as the values they would be in MessagePack.
+   */
   valuesMax: number;
   /** Most items (Raft messages, client requests, responses) in one frame's batch. */
   batchItemsMax: number;

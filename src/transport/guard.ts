@@ -4,7 +4,7 @@
  * disconnected. Pure, so the same rules hold over MessageChannel and WebSocket in every runtime.
  */
 import { FrameError, type FrameErrorCode } from '../codec/errors.ts';
-import { decodeFrame } from '../codec/frame.ts';
+import { decodeFrame, type FrameExpectation } from '../codec/frame.ts';
 import type { FrameLimits } from '../codec/limits.ts';
 import type { Frame } from '../codec/schema.ts';
 
@@ -65,10 +65,20 @@ export function createFrameGuard(options: FrameGuardOptions): FrameGuard {
     if (disconnect) stats.disconnected++;
     return { ok: false, error, disconnect };
   };
+  // One expectation per peer, made once: `check` runs for every inbound frame.
+  const expectations = new Map<number, FrameExpectation>();
+  const expectationOf = (peerId: number): FrameExpectation => {
+    let e = expectations.get(peerId);
+    if (e === undefined) {
+      e = { clusterId: options.clusterId, from: peerId, to: options.localId };
+      expectations.set(peerId, e);
+    }
+    return e;
+  };
   return {
     check(peerId, bytes) {
       try {
-        const frame = decodeFrame(bytes, { clusterId: options.clusterId, from: peerId, to: options.localId }, options.limits);
+        const frame = decodeFrame(bytes, expectationOf(peerId), options.limits);
         stats.accepted++;
         return { ok: true, frame };
       } catch (err) {

@@ -1,7 +1,8 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { FrameError } from '../../src/codec/errors.ts';
-import { decodeFrame, decodeFrameWithSchema, encodeFrame, PROTOCOL_VERSION } from '../../src/codec/frame.ts';
+import { BINARY_FRAME_MARK } from '../../src/codec/binary.ts';
+import { decodeFrame, decodeFrameWithSchema, encodeFrame, encodeFrameMsgpack, PROTOCOL_VERSION } from '../../src/codec/frame.ts';
 import { resolveFrameLimits } from '../../src/codec/limits.ts';
 import { makeMessage } from '../../src/raft/types.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
@@ -90,7 +91,7 @@ describe('frame codec', () => {
   });
 
   it('checks version, cluster, sender and recipient against the link', () => {
-    expect(codeOf(() => decodeFrame(raw.pack(wire({ v: 2 })), expectLink))).toBe('WrongVersion');
+    expect(codeOf(() => decodeFrame(raw.pack(wire({ v: PROTOCOL_VERSION + 1 })), expectLink))).toBe('WrongVersion');
     expect(codeOf(() => decodeFrame(raw.pack(wire()), { ...expectLink, clusterId: 'other' }))).toBe('WrongCluster');
     expect(codeOf(() => decodeFrame(raw.pack(wire()), { ...expectLink, from: 3 }))).toBe('WrongSender');
     expect(codeOf(() => decodeFrame(raw.pack(wire()), { ...expectLink, to: 3 }))).toBe('WrongRecipient');
@@ -110,6 +111,60 @@ describe('frame codec', () => {
   it('refuses to encode a local message type', () => {
     const items = [{ kind: 'raft' as const, regionId: 1, message: makeMessage({ type: 'MsgHup', from: 1, to: 1 }) }];
     expect(codeOf(() => encodeFrame({ ...header, items }))).toBe('FrameInvalid');
+  });
+
+  it('writes the binary layout (first byte 0xc1) and still reads MessagePack frames', () => {
+    const frame = { ...header, items: [{ kind: 'raft' as const, regionId: 7, message: makeMessage({ type: 'MsgHeartbeat', from: 1, to: 2, term: 5, commit: 9 }) }] };
+    const binary = encodeFrame(frame);
+    const msgpack = encodeFrameMsgpack(frame);
+    expect(binary[0]).toBe(BINARY_FRAME_MARK);
+    expect(msgpack[0]).not.toBe(BINARY_FRAME_MARK);
+    expect(binary.length).toBeLessThan(msgpack.length);
+    for (const decode of [decodeFrame, decodeFrameWithSchema]) expect(plain(decode(binary, expectLink))).toEqual(plain(decode(msgpack, expectLink)));
+  });
+
+  it('refuses to encode a negative, fractional or unsafe number in the binary layout', () => {
+    for (const term of [-1, 0.5, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const items = [{ kind: 'raft' as const, regionId: 1, message: makeMessage({ type: 'MsgHeartbeat', from: 1, to: 2, term }) }];
+      expect(codeOf(() => encodeFrame({ ...header, items }))).toBe('FrameInvalid');
+    }
+    // The largest safe integer goes through, in 8 varint bytes.
+    const items = [{ kind: 'raft' as const, regionId: 1, message: makeMessage({ type: 'MsgHeartbeat', from: 1, to: 2, term: Number.MAX_SAFE_INTEGER }) }];
+    const decoded = decodeFrame(encodeFrame({ ...header, items }), expectLink).items[0];
+    expect(decoded.kind === 'raft' && decoded.message.term).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('refuses binary varints over 2^53 - 1 or over 8 bytes, and an oversized frame before encoding it', () => {
+    // Hand-made frame: mark, version, cluster "c1" as code units, from 1, to 2, no items.
+    const ok = [0xc1, PROTOCOL_VERSION, 2, 0x63, 0, 0x31, 0, 1, 2, 0];
+    expect(codeOf(() => decodeFrame(Uint8Array.from(ok), expectLink))).toBe('accepted');
+    const over = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]; // 2^53 in 8 bytes
+    const long = [0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]; // 1 in 9 bytes
+    for (const varint of [over, long]) {
+      const bytes = Uint8Array.from([...ok.slice(0, 7), ...varint, ...ok.slice(8)]);
+      for (const decode of [decodeFrame, decodeFrameWithSchema]) expect(codeOf(() => decode(bytes, expectLink))).toBe('FrameMalformed');
+    }
+    const wrongVersion = Uint8Array.from([0xc1, PROTOCOL_VERSION + 1, ...ok.slice(2)]);
+    const otherCluster = Uint8Array.from([...ok.slice(0, 3), 0x64, ...ok.slice(4)]);
+    for (const decode of [decodeFrame, decodeFrameWithSchema]) {
+      expect(codeOf(() => decode(wrongVersion, expectLink))).toBe('WrongVersion');
+      expect(codeOf(() => decode(otherCluster, expectLink))).toBe('WrongCluster');
+      expect(codeOf(() => decode(Uint8Array.from(ok), { ...expectLink, from: 3 }))).toBe('WrongSender');
+      expect(codeOf(() => decode(Uint8Array.from(ok), { ...expectLink, to: 3 }))).toBe('WrongRecipient');
+    }
+    const big = { ...header, items: [{ kind: 'request' as const, requestId: 1, payload: new Uint8Array(2000) }] };
+    expect(codeOf(() => encodeFrame(big, resolveFrameLimits({ frameBytesMax: 1000 })))).toBe('FrameTooLarge');
+  });
+
+  it('counts the elements of a binary frame against valuesMax, as the MessagePack pre-scan counts values', () => {
+    // 40 entries of 5 values each, 2 items of 4: 208 values.
+    const entries = Array.from({ length: 20 }, (_, i) => ({ term: 1, index: 11 + i, type: 'normal' as const, data: new Uint8Array(0) }));
+    const message = makeMessage({ type: 'MsgApp', from: 1, to: 2, term: 1, logTerm: 1, index: 10, entries });
+    const bytes = encodeFrame({ ...header, items: [{ kind: 'raft', regionId: 1, message }, { kind: 'raft', regionId: 2, message }] });
+    for (const decode of [decodeFrame, decodeFrameWithSchema]) {
+      expect(codeOf(() => decode(bytes, expectLink, resolveFrameLimits({ valuesMax: 208 })))).toBe('accepted');
+      expect(codeOf(() => decode(bytes, expectLink, resolveFrameLimits({ valuesMax: 207 })))).toBe('FrameMalformed');
+    }
   });
 
   it('rejects limits that are not positive integers', () => {

@@ -4,20 +4,23 @@
  * live-server fuzz test.
  */
 import { Packr } from 'msgpackr';
-import { encodeFrame } from '../../src/codec/frame.ts';
+import { encodeFrameMsgpack } from '../../src/codec/frame.ts';
 import type { Rand } from '../../src/ports.ts';
+import { BINARY_HOSTILE_KINDS, type BinaryHostileKind, hostileBinaryFrame } from './binary-hostile.ts';
 import { randomBytes, randomFrame } from './gen.ts';
 
 const raw = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true });
 
-/** The hostile categories, each invalid by construction. */
-export const HOSTILE_KINDS = ['truncated', 'random', 'hugeLength', 'deepNesting', 'wrongType', 'oversized', 'extension'] as const;
+/** The hostile MessagePack categories, each invalid by construction. */
+export const MSGPACK_HOSTILE_KINDS = ['truncated', 'random', 'hugeLength', 'deepNesting', 'wrongType', 'oversized', 'extension'] as const;
+/** Every hostile category: the MessagePack ones, then the binary layout's (`binary-hostile.ts`). */
+export const HOSTILE_KINDS = [...MSGPACK_HOSTILE_KINDS, ...BINARY_HOSTILE_KINDS] as const;
 /** One of {@link HOSTILE_KINDS}. */
 export type HostileKind = (typeof HOSTILE_KINDS)[number];
 
-/** A valid encoded frame from `from` to `to` in cluster `clusterId`. */
+/** A valid MessagePack frame from `from` to `to` in cluster `clusterId`. */
 export function validFrameBytes(rand: Rand, header: { clusterId: string; from: number; to: number }): Uint8Array {
-  return encodeFrame(randomFrame(rand, header, 4));
+  return encodeFrameMsgpack(randomFrame(rand, header, 4));
 }
 
 const MARKER = '\u0001huge-length-marker\u0001';
@@ -119,10 +122,12 @@ export function hostileFrame(rand: Rand, kind: HostileKind, header: { clusterId:
       const body = ext === 0xc1 ? [] : ext === 0xc7 ? [2, rand.int(128), 1, 2] : [rand.int(128), ...randomBytes(rand, [1, 2, 4, 8, 16][ext - 0xd4])];
       return withLeafReplaced(rand, valid, [ext, ...body]);
     }
+    default:
+      return hostileBinaryFrame(rand, kind as BinaryHostileKind, header);
   }
 }
 
-/** A valid frame with 1..4 random bytes overwritten: may or may not still be valid. */
+/** A valid MessagePack frame with 1..4 random bytes overwritten: may or may not still be valid. */
 export function mutatedFrame(rand: Rand, header: { clusterId: string; from: number; to: number }): Uint8Array {
   const out = validFrameBytes(rand, header).slice();
   const n = 1 + rand.int(4);

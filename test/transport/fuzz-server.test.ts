@@ -5,12 +5,12 @@ import { record, req } from './conformance.ts';
 import { rawClient, sleep, startStore } from './ws-helpers.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 4242);
-const FRAMES = 100_002; // a multiple of the number of hostile kinds, over 100,000
+const FRAMES = 100_009; // a multiple of the number of hostile kinds (MessagePack and binary), over 100,000
 const header = { clusterId: 'ws-test', from: 1, to: 2 };
 const frameBytesMax = 16 * 1024;
 
 describe(`live server fuzz (seed ${SEED}; FUZZ_SEED=... to replay)`, { timeout: 120_000 }, () => {
-  it('refuses and counts 100,002 hostile frames from an authenticated peer, and still serves', async () => {
+  it('refuses and counts 100,009 hostile MessagePack and binary frames from an authenticated peer, and still serves', async () => {
     console.log(`live server fuzz seed ${SEED}`);
     const server = await startStore(2, { offencesMax: Number.MAX_SAFE_INTEGER, limits: { frameBytesMax } }, { maxPayloadBytes: frameBytesMax + 64 * 1024 });
     const got = record(server.transport);

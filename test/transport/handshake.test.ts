@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION } from '../../src/codec/frame.ts';
 import { encodeUtf8, fromHex, toHex } from '../../src/codec/utf8.ts';
 import {
   createClientHandshake,
@@ -56,7 +57,7 @@ describe('handshake', () => {
     expect(code((await run(await identity(1, { clusterId: 'c2' }), await identity(2))).server)).toBe('WrongCluster');
     const s = createServerHandshake(await identity(2), () => false, createNonceRegistry());
     const hello = JSON.parse(createClientHandshake(await identity(1)).hello());
-    expect(code(await s.receive(JSON.stringify({ ...hello, v: 2 })))).toBe('WrongVersion');
+    expect(code(await s.receive(JSON.stringify({ ...hello, v: PROTOCOL_VERSION + 1 })))).toBe('WrongVersion');
     expect(code((await run(await identity(1), await identity(2), { connected: [1] })).server)).toBe('DuplicateStoreId');
     expect(code((await run(await identity(2), await identity(2))).server)).toBe('DuplicateStoreId');
     expect(code((await run(await identity(1), await identity(2), { expectPeerId: 3 })).client)).toBe('UnexpectedPeer');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRealClock } from '../../adapters/runtime/real-clock.ts';
 import { TransportError } from '../../src/codec/errors.ts';
-import { encodeFrame } from '../../src/codec/frame.ts';
+import { encodeFrame, PROTOCOL_VERSION } from '../../src/codec/frame.ts';
 import type { Transport } from '../../src/ports.ts';
 import { describeTransport, record, req, settleUntil, type TransportHarness } from './conformance.ts';
 import { rawClient, SECRET, sleep, startStore, type TestStore } from './ws-helpers.ts';
@@ -66,7 +66,7 @@ describe('WebSocket transport: authentication', { timeout: 15_000 }, () => {
     replay.socket.send(hello);
     expect(await replay.closed).toMatchObject({ code: 4001, reason: expect.stringMatching(/^Replay/) });
     const future = await rawClient(server.server.url, 10, { handshake: false });
-    future.socket.send(JSON.stringify({ ...JSON.parse(hello), s: 10, n: 'ab'.repeat(16), v: 2 }));
+    future.socket.send(JSON.stringify({ ...JSON.parse(hello), s: 10, n: 'ab'.repeat(16), v: PROTOCOL_VERSION + 1 }));
     expect(await future.closed).toMatchObject({ code: 4001, reason: expect.stringMatching(/^WrongVersion/) });
     await expect(rawClient(server.server.url, 8, { headers: { Origin: 'https://evil.example' } })).rejects.toThrow(/HTTP 403/);
     expect(server.server.originRefused()).toBe(1);
