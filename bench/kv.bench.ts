@@ -6,7 +6,7 @@
  *
  * Every write has a unique key and value. Before anything is reported, every replica's data is
  * scanned: it must hold exactly the acknowledged writes, each once with its own value, and the
- * replicas must agree (target 7). A run that fails this throws and reports no throughput.
+ * replicas must agree on applied index and state digest (target 7). A run that fails this throws and reports no throughput.
  */
 import { createLocalCluster, type LocalCluster } from '../adapters/local-cluster.ts';
 import type { KvClient } from '../src/client/client.ts';
@@ -76,17 +76,29 @@ async function replicaData(cluster: LocalCluster, storeId: number): Promise<Scan
 }
 
 /**
- * Checks that every replica holds exactly the acknowledged writes, each once with its unique value.
- * Waits (bounded) for followers to apply the last entries first. Throws on any difference.
+ * Checks that every replica holds exactly the acknowledged writes, each once with its unique value,
+ * and that all replicas of each region applied the same log to the same state (equal digests).
+ * Waits up to `waitMs` for followers to apply the last entries. Throws on any difference.
  */
-export async function verifyExactlyOnce(cluster: LocalCluster, acked: ReadonlyMap<string, string>): Promise<void> {
+export async function verifyExactlyOnce(cluster: LocalCluster, acked: ReadonlyMap<string, string>, waitMs = 5000): Promise<void> {
   const decoder = new TextDecoder();
-  const deadline = performance.now() + 5000;
+  const deadline = performance.now() + waitMs;
   for (const id of cluster.storeIds) {
     for (;;) {
       const problem = check(await replicaData(cluster, id));
       if (problem === undefined) break;
       if (performance.now() > deadline) throw new Error(`store ${id}: ${problem}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  // Beyond the data: every replica applied the same log to the same state (sessions included).
+  for (const { region } of cluster.store(cluster.storeIds[0])?.regions() ?? []) {
+    for (;;) {
+      const digests = await Promise.all(cluster.storeIds.map((id) => cluster.store(id)!.regionDigest(region.id)));
+      const differ = digests.some((d) => d.applied !== digests[0].applied || d.digest !== digests[0].digest || d.pairs !== digests[0].pairs);
+      if (!differ) break;
+      if (performance.now() > deadline) throw new Error(`region ${region.id}: replicas differ (${JSON.stringify(digests)})`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
