@@ -10,6 +10,18 @@ import { verifyExactlyOnce } from '../../bench/kv.bench.ts';
 
 const bytes = (s: string) => Buffer.from(s);
 
+/** Writes ten unique pairs to a new bare cluster; returns it with those writes by hex key, less `leaveOut`. */
+async function tenWrites(leaveOut?: number) {
+  const bare = createBareCluster();
+  const expected = new Map<string, Uint8Array>();
+  for (let i = 0; i < 10; i++) {
+    const k = uniqueKey(0, i);
+    await bare.put(bytes(k), bytes(uniqueValue(k)));
+    if (i !== leaveOut) expected.set(bytes(k).toString('hex'), bytes(uniqueValue(k)));
+  }
+  return { bare, expected };
+}
+
 describe('bare write-path baseline', () => {
   it('runs, and verifies every acknowledged write on all three replicas', async () => {
     const r = await runBaseline(4, 150);
@@ -18,25 +30,13 @@ describe('bare write-path baseline', () => {
   });
 
   it('refuses a run whose replicas miss an acknowledged write', async () => {
-    const bare = createBareCluster();
-    const expected = new Map<string, Uint8Array>();
-    for (let i = 0; i < 10; i++) {
-      const k = uniqueKey(0, i);
-      await bare.put(bytes(k), bytes(uniqueValue(k)));
-      expected.set(bytes(k).toString('hex'), bytes(uniqueValue(k)));
-    }
+    const { bare, expected } = await tenWrites();
     expected.set(bytes(uniqueKey(9, 9)).toString('hex'), bytes('never written'));
     await expect(bare.verifyAndClose(expected)).rejects.toThrow(/expected 11 acknowledged writes/);
   });
 
   it('refuses a run whose replicas hold a write nobody acknowledged', async () => {
-    const bare = createBareCluster();
-    const expected = new Map<string, Uint8Array>();
-    for (let i = 0; i < 10; i++) {
-      const k = uniqueKey(0, i);
-      await bare.put(bytes(k), bytes(uniqueValue(k)));
-      if (i > 0) expected.set(bytes(k).toString('hex'), bytes(uniqueValue(k)));
-    }
+    const { bare, expected } = await tenWrites(0);
     await expect(bare.verifyAndClose(expected)).rejects.toThrow(/10 keys from 10 applies, expected 9/);
   });
 });
