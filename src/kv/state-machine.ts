@@ -37,6 +37,9 @@ import { checkOpInRegion, validateKvCommand, validateReadOp } from './validate.t
 /** Most client ids whose encoding the state machine keeps; the cache starts over when full. */
 const CLIENT_ID_CACHE_MAX = 1024;
 
+/** Writes that, once validated and found in the region, stage their writes without reading or failing. */
+const INFALLIBLE: ReadonlySet<KvWriteOp['type']> = new Set(['put', 'delete', 'batchPut', 'batchDelete']);
+
 /** The region as the state machine needs it: its id and current range. */
 export interface RegionRange {
   id: number;
@@ -117,12 +120,15 @@ export class KvStateMachine {
         }
       }
       checkOpInRegion(command.op, region);
-      const staged = overlay.child();
+      // Plain puts and deletes cannot fail once validated and in range: they stage straight into
+      // the turn's overlay. Anything else stages into a child, merged only if the command succeeds.
+      const direct = INFALLIBLE.has(command.op.type);
+      const staged = direct ? overlay : overlay.child();
       const result = await execute(staged, region, command.op, command.nowMs);
       if (clientId !== undefined) {
         staged.put(sessionKey(region.id, clientId), encodeSession({ seq: command.seq, lastSeenMs: command.nowMs, result }));
       }
-      staged.mergeInto(overlay);
+      if (!direct) staged.mergeInto(overlay);
       return { ok: true, result, deduplicated: false };
     } catch (e) {
       if (e instanceof FlotillaError && e.code !== 'CorruptCommand') return { ok: false, error: e };
