@@ -10,6 +10,7 @@
  * Every run ends by checking that every acknowledged write is on every replica exactly once
  * (unique key and value per write, apply counts equal to key counts); a failing run throws.
  */
+import process from 'node:process';
 import { Packr } from 'msgpackr';
 import { OrderedMap } from '../adapters/storage/ordered-map.ts';
 
@@ -138,11 +139,13 @@ export function createBareCluster(): BareCluster {
 
 /**
  * Runs `count` concurrent writers against a fresh bare cluster for `ms` milliseconds (16-byte
- * keys, 100-byte values, each unique), verifies every replica, and returns writes per second.
+ * keys, 100-byte values, each unique), verifies every replica, and returns writes per second and
+ * the process CPU time per write (a figure other processes on the machine disturb less).
  */
-export async function runBaseline(count: number, ms: number): Promise<{ writesPerSecond: number; writes: number }> {
+export async function runBaseline(count: number, ms: number): Promise<{ writesPerSecond: number; writes: number; cpuMicrosPerWrite: number }> {
   const bare = createBareCluster();
   const expected = new Map<string, Uint8Array>();
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const deadline = start + ms;
   await Promise.all(
@@ -157,8 +160,9 @@ export async function runBaseline(count: number, ms: number): Promise<{ writesPe
     }),
   );
   const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
   await bare.verifyAndClose(expected);
-  return { writesPerSecond: expected.size / seconds, writes: expected.size };
+  return { writesPerSecond: expected.size / seconds, writes: expected.size, cpuMicrosPerWrite: (used.user + used.system) / expected.size };
 }
 
 /** A 16-byte key unique to writer `w`'s `i`-th write. */

@@ -8,6 +8,7 @@
  * scanned: it must hold exactly the acknowledged writes, each once with its own value, and the
  * replicas must agree on applied index and state digest (target 7). A run that fails this throws and reports no throughput.
  */
+import process from 'node:process';
 import { createLocalCluster, type LocalCluster } from '../adapters/local-cluster.ts';
 import type { KvClient } from '../src/client/client.ts';
 import type { ScanEntry } from '../src/kv/commands.ts';
@@ -22,7 +23,8 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Runs `count` writers for `ms`; `round` keeps keys unique across calls. */
-async function writers(kv: KvClient, round: number, count: number, ms: number, acked: Map<string, string>): Promise<{ ops: number; seconds: number; latencies: number[] }> {
+async function writers(kv: KvClient, round: number, count: number, ms: number, acked: Map<string, string>): Promise<{ ops: number; seconds: number; latencies: number[]; cpuMicrosPerWrite: number }> {
+  const cpu = process.cpuUsage();
   const start = performance.now();
   const deadline = start + ms;
   const latencies: number[] = [];
@@ -38,8 +40,10 @@ async function writers(kv: KvClient, round: number, count: number, ms: number, a
       }
     }),
   );
+  const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
-  return { ops: latencies.length, seconds: (performance.now() - start) / 1000, latencies };
+  return { ops: latencies.length, seconds, latencies, cpuMicrosPerWrite: (used.user + used.system) / latencies.length };
 }
 
 async function readers(kv: KvClient, count: number, ms: number, keys: string[], consistency: 'linearizable' | 'lease'): Promise<number> {
@@ -143,6 +147,9 @@ export async function run(): Promise<BenchRow[]> {
       { group: 'kv', name: 'in-page writes, 64 writers', value: cluster64, unit: 'writes/s', note: `${note}; puts batched per region by the client` },
       { group: 'kv', name: 'bare write path, 64 writers', value: bare64.writesPerSecond, unit: 'writes/s', note: bareNote },
       { group: 'kv', name: 'in-page / bare, 64 writers (target >= 0.5)', value: cluster64 / bare64.writesPerSecond, unit: 'ratio' },
+      { group: 'kv', name: 'in-page CPU time per write, 64 writers', value: many.cpuMicrosPerWrite, unit: 'µs', note: 'process CPU time (all threads) / writes' },
+      { group: 'kv', name: 'bare CPU time per write, 64 writers', value: bare64.cpuMicrosPerWrite, unit: 'µs' },
+      { group: 'kv', name: 'bare / in-page CPU time per write, 64 writers', value: bare64.cpuMicrosPerWrite / many.cpuMicrosPerWrite, unit: 'ratio', note: 'the throughput ratio a CPU-bound run would reach; less disturbed by other load' },
       { group: 'kv', name: 'bare write path, 16 writers', value: bare16.writesPerSecond, unit: 'writes/s', note: bareNote },
       { group: 'kv', name: 'in-page write latency p99, 64 writers', value: percentile(many.latencies, 0.99), unit: 'ms' },
       { group: 'kv', name: 'in-page writes, 1 writer', value: one.ops / one.seconds, unit: 'writes/s' },
