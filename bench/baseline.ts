@@ -137,6 +137,46 @@ export function createBareCluster(): BareCluster {
   };
 }
 
+/** What a timed run of concurrent writers measured. */
+export interface WritersRun {
+  writes: number;
+  seconds: number;
+  /** Per-write latencies in ms, sorted. */
+  latencies: number[];
+  /** Process CPU time (all threads) per write, µs. */
+  cpuMicrosPerWrite: number;
+}
+
+/**
+ * Runs `count` concurrent writers for `ms` milliseconds, each awaiting `write` on its own unique
+ * keys and values (16 and 100 bytes; `tag` keeps keys of separate runs apart).
+ */
+export async function runWriters(count: number, ms: number, tag: number, write: (key: string, value: string) => Promise<unknown>): Promise<WritersRun> {
+  const latencies: number[] = [];
+  const cpu = process.cpuUsage();
+  const start = performance.now();
+  const deadline = start + ms;
+  await Promise.all(
+    Array.from({ length: count }, async (_, w) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        const key = uniqueKey(tag * 1000 + w, i);
+        const t0 = performance.now();
+        await write(key, uniqueValue(key));
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  latencies.sort((a, b) => a - b);
+  return { writes: latencies.length, seconds, latencies, cpuMicrosPerWrite: (used.user + used.system) / latencies.length };
+}
+
+/** The `p` quantile (0..1) of sorted values. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
 /**
  * Runs `count` concurrent writers against a fresh bare cluster for `ms` milliseconds (16-byte
  * keys, 100-byte values, each unique), verifies every replica, and returns writes per second and
@@ -145,24 +185,14 @@ export function createBareCluster(): BareCluster {
 export async function runBaseline(count: number, ms: number): Promise<{ writesPerSecond: number; writes: number; cpuMicrosPerWrite: number }> {
   const bare = createBareCluster();
   const expected = new Map<string, Uint8Array>();
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  const deadline = start + ms;
-  await Promise.all(
-    Array.from({ length: count }, async (_, w) => {
-      for (let i = 0; performance.now() < deadline; i++) {
-        const k = uniqueKey(w, i);
-        const key = Buffer.from(k);
-        const value = Buffer.from(uniqueValue(k));
-        await bare.put(key, value);
-        expected.set(key.toString('hex'), value);
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  const used = process.cpuUsage(cpu);
+  const run = await runWriters(count, ms, 0, async (k, v) => {
+    const key = Buffer.from(k);
+    const value = Buffer.from(v);
+    await bare.put(key, value);
+    expected.set(key.toString('hex'), value);
+  });
   await bare.verifyAndClose(expected);
-  return { writesPerSecond: expected.size / seconds, writes: expected.size, cpuMicrosPerWrite: (used.user + used.system) / expected.size };
+  return { writesPerSecond: run.writes / run.seconds, writes: run.writes, cpuMicrosPerWrite: run.cpuMicrosPerWrite };
 }
 
 /** A 16-byte key unique to writer `w`'s `i`-th write. */

@@ -8,42 +8,21 @@
  * scanned: it must hold exactly the acknowledged writes, each once with its own value, and the
  * replicas must agree on applied index and state digest (target 7). A run that fails this throws and reports no throughput.
  */
-import process from 'node:process';
 import { createLocalCluster, type LocalCluster } from '../adapters/local-cluster.ts';
 import type { KvClient } from '../src/client/client.ts';
 import type { ScanEntry } from '../src/kv/commands.ts';
-import { runBaseline, uniqueKey, uniqueValue } from './baseline.ts';
+import { percentile, runBaseline, runWriters, type WritersRun } from './baseline.ts';
 import type { BenchRow } from './table.ts';
 
 const WRITE_MS = 5000;
 const ONE_WRITER_MS = 3000;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-}
-
-/** Runs `count` writers for `ms`; `round` keeps keys unique across calls. */
-async function writers(kv: KvClient, round: number, count: number, ms: number, acked: Map<string, string>): Promise<{ ops: number; seconds: number; latencies: number[]; cpuMicrosPerWrite: number }> {
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  const deadline = start + ms;
-  const latencies: number[] = [];
-  await Promise.all(
-    Array.from({ length: count }, async (_, w) => {
-      for (let i = 0; performance.now() < deadline; i++) {
-        const k = uniqueKey(round * 1000 + w, i);
-        const v = uniqueValue(k);
-        const t0 = performance.now();
-        await kv.put(k, v);
-        latencies.push(performance.now() - t0);
-        acked.set(k, v);
-      }
-    }),
-  );
-  const seconds = (performance.now() - start) / 1000;
-  const used = process.cpuUsage(cpu);
-  latencies.sort((a, b) => a - b);
-  return { ops: latencies.length, seconds, latencies, cpuMicrosPerWrite: (used.user + used.system) / latencies.length };
+/** Runs `count` writers for `ms` through the client, recording each acknowledged write; `round` keeps keys unique across calls. */
+function writers(kv: KvClient, round: number, count: number, ms: number, acked: Map<string, string>): Promise<WritersRun> {
+  return runWriters(count, ms, round, async (k, v) => {
+    await kv.put(k, v);
+    acked.set(k, v);
+  });
 }
 
 async function readers(kv: KvClient, count: number, ms: number, keys: string[], consistency: 'linearizable' | 'lease'): Promise<number> {
@@ -142,7 +121,7 @@ export async function run(): Promise<BenchRow[]> {
     const lease = await readers(kv, 64, 3000, keys, 'lease');
     const note = '3 stores in one process, memory engine, MessageChannel, 16-byte keys, 100-byte values';
     const bareNote = 'bench/baseline.ts: batch <= 64, msgpackr, MessageChannel, B-tree apply, 3 replicas, no Raft';
-    const cluster64 = many.ops / many.seconds;
+    const cluster64 = many.writes / many.seconds;
     rows.push(
       { group: 'kv', name: 'in-page writes, 64 writers', value: cluster64, unit: 'writes/s', note: `${note}; puts batched per region by the client` },
       { group: 'kv', name: 'bare write path, 64 writers', value: bare64.writesPerSecond, unit: 'writes/s', note: bareNote },
@@ -152,7 +131,7 @@ export async function run(): Promise<BenchRow[]> {
       { group: 'kv', name: 'bare / in-page CPU time per write, 64 writers', value: bare64.cpuMicrosPerWrite / many.cpuMicrosPerWrite, unit: 'ratio', note: 'the throughput ratio a CPU-bound run would reach; less disturbed by other load' },
       { group: 'kv', name: 'bare write path, 16 writers', value: bare16.writesPerSecond, unit: 'writes/s', note: bareNote },
       { group: 'kv', name: 'in-page write latency p99, 64 writers', value: percentile(many.latencies, 0.99), unit: 'ms' },
-      { group: 'kv', name: 'in-page writes, 1 writer', value: one.ops / one.seconds, unit: 'writes/s' },
+      { group: 'kv', name: 'in-page writes, 1 writer', value: one.writes / one.seconds, unit: 'writes/s' },
       { group: 'kv', name: 'in-page write latency p50, 1 writer (target < 100)', value: percentile(one.latencies, 0.5) * 1000, unit: 'µs' },
       { group: 'kv', name: 'in-page write latency p99, 1 writer (target < 1000)', value: percentile(one.latencies, 0.99) * 1000, unit: 'µs' },
       { group: 'kv', name: 'linearizable reads (ReadIndex), 64 readers', value: lin / 3, unit: 'reads/s' },
