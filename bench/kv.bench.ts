@@ -1,38 +1,28 @@
 /**
  * Throughput and latency of a 3-store in-page cluster (memory engine, MessageChannel links, real
- * clock, one region, 3 replicas): committed writes/s with 1 and 64 concurrent writers, and
- * linearizable and lease reads/s. Before reporting, every acknowledged write is read back from
- * every replica (stale reads on each store): a run that lost one reports no throughput.
- * Issue 9 owns the targets; this records where the store stands.
+ * clock, one region, 3 replicas), side by side with the bare write path of `baseline.ts` in the
+ * same run (issue 9, target 1): committed writes/s with 64 concurrent writers and the ratio to the
+ * baseline, 1-writer latency, and linearizable and lease reads/s against the write rate (target 3).
+ *
+ * Every write has a unique key and value. Before anything is reported, every replica's data is
+ * scanned: it must hold exactly the acknowledged writes, each once with its own value, and the
+ * replicas must agree on applied index and state digest (target 7). A run that fails this throws and reports no throughput.
  */
 import { createLocalCluster, type LocalCluster } from '../adapters/local-cluster.ts';
 import type { KvClient } from '../src/client/client.ts';
+import type { ScanEntry } from '../src/kv/commands.ts';
+import { percentile, runBaseline, runWriters, type WritersRun } from './baseline.ts';
 import type { BenchRow } from './table.ts';
 
-const VALUE = 'v'.repeat(100);
-const key = (w: number, i: number) => `key-${String(w).padStart(4, '0')}-${String(i).padStart(7, '0')}`;
+const WRITE_MS = 5000;
+const ONE_WRITER_MS = 3000;
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-}
-
-async function writers(kv: KvClient, count: number, ms: number): Promise<{ ops: number; latencies: number[]; keys: string[] }> {
-  const deadline = performance.now() + ms;
-  const latencies: number[] = [];
-  const keys: string[] = [];
-  await Promise.all(
-    Array.from({ length: count }, async (_, w) => {
-      for (let i = 0; performance.now() < deadline; i++) {
-        const k = key(w, i);
-        const t0 = performance.now();
-        await kv.put(k, VALUE);
-        latencies.push(performance.now() - t0);
-        keys.push(k);
-      }
-    }),
-  );
-  latencies.sort((a, b) => a - b);
-  return { ops: latencies.length, latencies, keys };
+/** Runs `count` writers for `ms` through the client, recording each acknowledged write; `round` keeps keys unique across calls. */
+function writers(kv: KvClient, round: number, count: number, ms: number, acked: Map<string, string>): Promise<WritersRun> {
+  return runWriters(count, ms, round, async (k, v) => {
+    await kv.put(k, v);
+    acked.set(k, v);
+  });
 }
 
 async function readers(kv: KvClient, count: number, ms: number, keys: string[], consistency: 'linearizable' | 'lease'): Promise<number> {
@@ -54,36 +44,22 @@ async function readers(kv: KvClient, count: number, ms: number, keys: string[], 
  * ReadIndex and lease reads/s with 64 concurrent readers, and the 64-writer write rate they are
  * judged against, measured in alternating slices so that load from elsewhere on the machine weighs
  * on all three alike. Concurrent gets are batched by the client into one multiGet per region: one
- * ReadIndex round (or one lease check) serves the batch.
+ * ReadIndex round (or one lease check) serves the batch. The slices' writes join `acked`.
  */
-async function readRates(kv: KvClient, keys: string[], slices: number, sliceMs: number): Promise<{ readIndex: number; lease: number; writes: number; written: string[] }> {
+async function readRates(kv: KvClient, keys: string[], slices: number, sliceMs: number, acked: Map<string, string>): Promise<{ readIndex: number; lease: number; writes: number }> {
   let readIndex = 0;
   let lease = 0;
   let writes = 0;
-  const written: string[] = [];
   for (let s = 0; s < slices; s++) {
-    const w = await writers(kv, 64, sliceMs);
-    writes += w.ops;
-    for (const k of w.keys) written.push(k);
+    const w = await writers(kv, 10 + s, 64, sliceMs, acked);
+    writes += w.writes;
     readIndex += await readers(kv, 64, sliceMs, keys, 'linearizable');
     lease += await readers(kv, 64, sliceMs, keys, 'lease');
   }
   const seconds = (slices * sliceMs) / 1000;
-  return { readIndex: readIndex / seconds, lease: lease / seconds, writes: writes / seconds, written };
+  return { readIndex: readIndex / seconds, lease: lease / seconds, writes: writes / seconds };
 }
 
-async function verify(cluster: LocalCluster, keys: string[]): Promise<void> {
-  await new Promise((r) => setTimeout(r, 300));
-  for (const id of cluster.storeIds) {
-    const kv = cluster.client();
-    for (const k of keys) {
-      const v = await kv.get(k, { consistency: 'stale' });
-      if (v === null || v.length !== VALUE.length) throw new Error(`store ${id}: acknowledged write ${k} is missing`);
-    }
-  }
-}
-
-/** The read rows: rates, and the ratios of issue 9 target 3, all from the same alternating slices. */
 function readRows(reads: { readIndex: number; lease: number; writes: number }): BenchRow[] {
   return [
     { group: 'kv', name: 'linearizable reads (ReadIndex), 64 readers', value: reads.readIndex, unit: 'reads/s', note: 'gets batched per region by the client: one multiGet, one ReadIndex round' },
@@ -100,27 +76,102 @@ function readRows(reads: { readIndex: number; lease: number; writes: number }): 
   ];
 }
 
+/** Every pair of the regions a store hosts, read from that store's own replica (stale reads: no leader involved). */
+async function replicaData(cluster: LocalCluster, storeId: number): Promise<ScanEntry[]> {
+  const store = cluster.store(storeId);
+  if (!store) throw new Error(`store ${storeId} is not running`);
+  const out: ScanEntry[] = [];
+  for (const { region } of store.regions()) {
+    let start = region.startKey;
+    for (;;) {
+      const page = (await store.read(region.id, undefined, { type: 'scan', start, end: region.endKey, limit: 10_000 }, 'stale')) as ScanEntry[];
+      for (const e of page) out.push(e);
+      if (page.length < 10_000) break;
+      const last = page[page.length - 1].key;
+      start = new Uint8Array(last.length + 1);
+      start.set(last);
+    }
+  }
+  return out;
+}
+
+/**
+ * Checks that every replica holds exactly the acknowledged writes, each once with its unique value,
+ * and that all replicas of each region applied the same log to the same state (equal digests).
+ * Waits up to `waitMs` for followers to apply the last entries. Throws on any difference.
+ */
+export async function verifyExactlyOnce(cluster: LocalCluster, acked: ReadonlyMap<string, string>, waitMs = 5000): Promise<void> {
+  const decoder = new TextDecoder();
+  const deadline = performance.now() + waitMs;
+  for (const id of cluster.storeIds) {
+    for (;;) {
+      const problem = check(await replicaData(cluster, id));
+      if (problem === undefined) break;
+      if (performance.now() > deadline) throw new Error(`store ${id}: ${problem}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  // Beyond the data: every replica applied the same log to the same state (sessions included).
+  for (const { region } of cluster.store(cluster.storeIds[0])?.regions() ?? []) {
+    for (;;) {
+      const digests = await Promise.all(cluster.storeIds.map((id) => cluster.store(id)!.regionDigest(region.id)));
+      const differ = digests.some((d) => d.applied !== digests[0].applied || d.digest !== digests[0].digest || d.pairs !== digests[0].pairs);
+      if (!differ) break;
+      if (performance.now() > deadline) throw new Error(`region ${region.id}: replicas differ (${JSON.stringify(digests)})`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  function check(data: ScanEntry[]): string | undefined {
+    const seen = new Set<string>();
+    for (const { key, value } of data) {
+      const k = decoder.decode(key);
+      if (seen.has(k)) return `key ${k} appears twice`;
+      seen.add(k);
+      const want = acked.get(k);
+      if (want === undefined) return `holds ${k}, which was never acknowledged`;
+      if (value === null || decoder.decode(value) !== want) return `the value of ${k} is not the one written`;
+    }
+    if (seen.size !== acked.size) return `holds ${seen.size} of ${acked.size} acknowledged writes`;
+    return undefined;
+  }
+}
+
 export async function run(): Promise<BenchRow[]> {
   const cluster = await createLocalCluster({ stores: 3, store: { tickMs: 20 } });
   const rows: BenchRow[] = [];
   try {
     await cluster.waitForLeaders(20_000);
     const kv = cluster.client();
-    const one = await writers(kv, 1, 3000);
-    const many = await writers(kv, 64, 5000);
-    const keys = [...one.keys, ...many.keys];
-    await verify(cluster, keys);
-    const reads = await readRates(kv, keys, 3, 1000);
-    await verify(cluster, reads.written);
+    const acked = new Map<string, string>();
+    // Warm up both paths (JIT), then measure them back to back.
+    await writers(kv, 0, 64, 1000, acked);
+    await runBaseline(64, 1000);
+    const one = await writers(kv, 1, 1, ONE_WRITER_MS, acked);
+    const many = await writers(kv, 2, 64, WRITE_MS, acked);
+    const bare64 = await runBaseline(64, WRITE_MS);
+    const bare16 = await runBaseline(16, WRITE_MS);
+    const keys = [...acked.keys()];
+    const reads = await readRates(kv, keys, 3, 1000, acked);
+    await verifyExactlyOnce(cluster, acked);
     const note = '3 stores in one process, memory engine, MessageChannel, 16-byte keys, 100-byte values';
+    const bareNote = 'bench/baseline.ts: batch <= 64, msgpackr, MessageChannel, B-tree apply, 3 replicas, no Raft';
+    const cluster64 = many.writes / many.seconds;
     rows.push(
-      { group: 'kv', name: 'in-page writes, 1 writer', value: one.ops / 3, unit: 'writes/s', note },
-      { group: 'kv', name: 'in-page write latency p50, 1 writer', value: percentile(one.latencies, 0.5) * 1000, unit: 'µs' },
-      { group: 'kv', name: 'in-page write latency p99, 1 writer', value: percentile(one.latencies, 0.99) * 1000, unit: 'µs' },
-      { group: 'kv', name: 'in-page writes, 64 writers', value: many.ops / 5, unit: 'writes/s', note: 'puts batched per region by the client' },
+      { group: 'kv', name: 'in-page writes, 64 writers', value: cluster64, unit: 'writes/s', note: `${note}; puts batched per region by the client` },
+      { group: 'kv', name: 'bare write path, 64 writers', value: bare64.writesPerSecond, unit: 'writes/s', note: bareNote },
+      { group: 'kv', name: 'in-page / bare, 64 writers', value: cluster64 / bare64.writesPerSecond, unit: 'ratio', target: { label: 'issue 9 target 1: in-page >= 0.5x bare write path', op: '>=', bound: 0.5 } },
+      { group: 'kv', name: 'in-page CPU time per write, 64 writers', value: many.cpuMicrosPerWrite, unit: 'µs', note: 'process CPU time (all threads) / writes' },
+      { group: 'kv', name: 'bare CPU time per write, 64 writers', value: bare64.cpuMicrosPerWrite, unit: 'µs' },
+      { group: 'kv', name: 'bare / in-page CPU time per write, 64 writers', value: bare64.cpuMicrosPerWrite / many.cpuMicrosPerWrite, unit: 'ratio', note: 'the throughput ratio a CPU-bound run would reach; less disturbed by other load' },
+      { group: 'kv', name: 'bare write path, 16 writers', value: bare16.writesPerSecond, unit: 'writes/s', note: bareNote },
       { group: 'kv', name: 'in-page write latency p99, 64 writers', value: percentile(many.latencies, 0.99), unit: 'ms' },
+      { group: 'kv', name: 'in-page writes, 1 writer', value: one.writes / one.seconds, unit: 'writes/s' },
+      { group: 'kv', name: 'in-page write latency p50, 1 writer', value: percentile(one.latencies, 0.5) * 1000, unit: 'µs', target: { label: 'issue 9 target 1: 1-writer p50 < 100 µs', op: '<=', bound: 100 } },
+      { group: 'kv', name: 'in-page write latency p99, 1 writer', value: percentile(one.latencies, 0.99) * 1000, unit: 'µs', target: { label: 'issue 9 target 1: 1-writer p99 < 1 ms', op: '<=', bound: 1000 } },
       ...readRows(reads),
-      { group: 'kv', name: 'acknowledged writes verified on every replica', value: keys.length + reads.written.length, unit: 'writes' },
+      { group: 'kv', name: 'acknowledged writes verified exactly once on every replica', value: acked.size, unit: 'writes', note: 'bare runs verified likewise' },
     );
   } finally {
     await cluster.close();

@@ -83,9 +83,10 @@ export class OrderedMap {
     const t = this.tree;
     for (const op of batch) {
       if (op.type === 'put') {
-        const old = t.get(op.key);
-        this.bytes += op.value.length - (old === undefined ? -op.key.length : old.length);
-        t.set(op.key, op.value, true);
+        // One traversal for a new key (log entries, most data); an existing key is replaced in
+        // a second one that also yields the old value's size for the running total.
+        if (t.setIfNotPresent(op.key, op.value)) this.bytes += op.key.length + op.value.length;
+        else this.replace(op.key, op.value);
       } else if (op.type === 'delete') {
         const old = t.get(op.key);
         if (old !== undefined) {
@@ -101,6 +102,16 @@ export class OrderedMap {
         this.bytes -= freed;
       }
     }
+  }
+
+  /** Replaces the value of a key known to be present, keeping the byte total. */
+  private replace(key: Uint8Array, value: Uint8Array): void {
+    let oldLength = 0;
+    this.tree.editRange(key, key, true, (_k, v) => {
+      oldLength = v.length;
+      return { value };
+    });
+    this.bytes += value.length - oldLength;
   }
 
   /** Exact key count and bytes in `[start, end)`: O(1) for the whole map, O(keys in range) otherwise. */

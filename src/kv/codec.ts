@@ -57,12 +57,16 @@ export function encodeKvCommand(command: KvCommand): Uint8Array {
 /**
  * Replaces every byte string inside a decoded value by a plain `Uint8Array` view of the same
  * bytes (msgpackr hands out Node `Buffer`s, whose `slice` shares memory), walking arrays and
- * plain objects.
+ * plain objects. Arrays are rewritten in place, so pass only a value fresh from the decoder.
  * @param value - a value fresh from the decoder.
  */
 export function plainBytes(value: unknown): unknown {
   if (value instanceof Uint8Array) return value.constructor === Uint8Array ? value : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  if (Array.isArray(value)) return value.map(plainBytes);
+  if (Array.isArray(value)) {
+    // In place: the decoder's arrays are ours, and a command holds one small array per batch entry.
+    for (let i = 0; i < value.length; i++) value[i] = plainBytes(value[i]);
+    return value;
+  }
   if (typeof value === 'object' && value !== null) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = plainBytes(v);

@@ -83,12 +83,30 @@ export function prefixedRange(prefix: number, start: Uint8Array, end: Uint8Array
  * @param value - a non-negative safe integer (region ids, sequence values).
  */
 export function encodeU64(value: number): Uint8Array {
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`expected a non-negative safe integer, got ${value}`);
   const out = new Uint8Array(8);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, Math.floor(value / 0x1_0000_0000));
-  view.setUint32(4, value >>> 0);
+  writeU64(out, 0, value);
   return out;
+}
+
+/**
+ * Writes {@link encodeU64}'s bytes of `value` into `out` at `offset` (no intermediate array: keys
+ * are built once per applied write).
+ * @param out - the destination, with 8 bytes free at `offset`.
+ * @param offset - where the 8 bytes go.
+ * @param value - a non-negative safe integer.
+ */
+export function writeU64(out: Uint8Array, offset: number, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`expected a non-negative safe integer, got ${value}`);
+  const hi = Math.floor(value / 0x1_0000_0000);
+  const lo = value >>> 0;
+  out[offset] = hi >>> 24;
+  out[offset + 1] = (hi >>> 16) & 0xff;
+  out[offset + 2] = (hi >>> 8) & 0xff;
+  out[offset + 3] = hi & 0xff;
+  out[offset + 4] = lo >>> 24;
+  out[offset + 5] = (lo >>> 16) & 0xff;
+  out[offset + 6] = (lo >>> 8) & 0xff;
+  out[offset + 7] = lo & 0xff;
 }
 
 /**
@@ -112,7 +130,8 @@ export function sessionRange(regionId: number): StorageRange {
  */
 export function sessionKey(regionId: number, clientId: Uint8Array): Uint8Array {
   const out = new Uint8Array(9 + clientId.length);
-  out.set(sessionRange(regionId).start);
+  out[0] = SESSION_PREFIX;
+  writeU64(out, 1, regionId);
   out.set(clientId, 9);
   return out;
 }

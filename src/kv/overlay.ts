@@ -20,9 +20,14 @@ interface Pending {
   value: Uint8Array | undefined;
 }
 
+/** Code units per `String.fromCharCode` call, well below any engine's argument limit. */
+const ID_CHUNK = 4096;
+
+/** A key as a Map key: one code unit per byte, built a chunk at a time (not a byte at a time). */
 function id(key: Uint8Array): string {
+  if (key.length <= ID_CHUNK) return String.fromCharCode.apply(null, key as unknown as number[]);
   let s = '';
-  for (let i = 0; i < key.length; i++) s += String.fromCharCode(key[i]);
+  for (let i = 0; i < key.length; i += ID_CHUNK) s += String.fromCharCode.apply(null, key.subarray(i, i + ID_CHUNK) as unknown as number[]);
   return s;
 }
 
@@ -157,9 +162,10 @@ export class WriteOverlay implements KvReader {
    */
   mergeInto(parent: WriteOverlay): void {
     for (const r of this.#ranges) parent.deleteRange(r.start, r.end);
-    for (const p of this.#pending.values()) {
-      if (p.value === undefined) parent.delete(p.key);
-      else parent.put(p.key, p.value);
+    // As parent.put / parent.delete would, without building each key's Map key again.
+    for (const [k, p] of this.#pending) {
+      parent.#pending.set(k, p);
+      parent.#bytes += p.key.length + (p.value === undefined ? 0 : p.value.length);
     }
   }
 

@@ -34,6 +34,12 @@ import { encodeSequence, executeRead, readSequence } from './read.ts';
 import { encodeSession, expireSessions, readSession } from './sessions.ts';
 import { checkOpInRegion, validateKvCommand, validateReadOp } from './validate.ts';
 
+/** Most client ids whose encoding the state machine keeps; the cache starts over when full. */
+const CLIENT_ID_CACHE_MAX = 1024;
+
+/** Writes that, once validated and found in the region, stage their writes without reading or failing. */
+const INFALLIBLE: ReadonlySet<KvWriteOp['type']> = new Set(['put', 'delete', 'batchPut', 'batchDelete']);
+
 /** The region as the state machine needs it: its id and current range. */
 export interface RegionRange {
   id: number;
@@ -73,6 +79,8 @@ function concat(a: Uint8Array, sep: Uint8Array, b: Uint8Array): Uint8Array {
 export class KvStateMachine {
   /** The resolved limits for reads. */
   readonly limits: KvLimits;
+  /** Encoded client ids (see {@link KvStateMachine.clientIdBytes}). Invariant: size <= CLIENT_ID_CACHE_MAX. */
+  private readonly clientIds = new Map<string, Uint8Array>();
 
   /**
    * Creates a state machine.
@@ -103,7 +111,7 @@ export class KvStateMachine {
   async apply(overlay: WriteOverlay, region: RegionRange, command: KvCommand): Promise<ApplyOutcome> {
     try {
       validateKvCommand(command, HARD_KV_LIMITS);
-      const clientId = command.clientId === '' ? undefined : encodeUtf8(command.clientId);
+      const clientId = command.clientId === '' ? undefined : this.clientIdBytes(command.clientId);
       if (clientId !== undefined) {
         const session = await readSession(overlay, region.id, clientId);
         if (session !== undefined && command.seq === session.seq) return { ok: true, result: session.result, deduplicated: true };
@@ -112,17 +120,34 @@ export class KvStateMachine {
         }
       }
       checkOpInRegion(command.op, region);
-      const staged = overlay.child();
+      // Plain puts and deletes cannot fail once validated and in range: they stage straight into
+      // the turn's overlay. Anything else stages into a child, merged only if the command succeeds.
+      const direct = INFALLIBLE.has(command.op.type);
+      const staged = direct ? overlay : overlay.child();
       const result = await execute(staged, region, command.op, command.nowMs);
       if (clientId !== undefined) {
         staged.put(sessionKey(region.id, clientId), encodeSession({ seq: command.seq, lastSeenMs: command.nowMs, result }));
       }
-      staged.mergeInto(overlay);
+      if (!direct) staged.mergeInto(overlay);
       return { ok: true, result, deduplicated: false };
     } catch (e) {
       if (e instanceof FlotillaError && e.code !== 'CorruptCommand') return { ok: false, error: e };
       throw e;
     }
+  }
+
+  /**
+   * The UTF-8 bytes of a client id, from a small cache: the same few clients write over and over,
+   * and encoding their id for every applied command showed in profiles. The bytes are only read.
+   */
+  private clientIdBytes(clientId: string): Uint8Array {
+    let bytes = this.clientIds.get(clientId);
+    if (bytes === undefined) {
+      if (this.clientIds.size >= CLIENT_ID_CACHE_MAX) this.clientIds.clear();
+      bytes = encodeUtf8(clientId);
+      this.clientIds.set(clientId, bytes);
+    }
+    return bytes;
   }
 
   /**

@@ -50,6 +50,8 @@ function integer(v: unknown, argument: string, min: number, max: number): void {
 function text(v: unknown, argument: string, bytesMax: number, allowEmpty: boolean): void {
   if (typeof v !== 'string') throw new InvalidArgumentError(argument, `must be a string, got ${typeof v}`);
   if (v.length === 0 && !allowEmpty) throw new InvalidArgumentError(argument, 'must not be empty');
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes: most strings need no encoding to be measured.
+  if (v.length * 3 <= bytesMax) return;
   const n = encodeUtf8(v).length;
   if (n > bytesMax) throw new InvalidArgumentError(argument, `is ${n} UTF-8 bytes, over the limit of ${bytesMax}`);
 }
@@ -106,10 +108,20 @@ export function validateWriteOp(op: KvWriteOp, limits: KvLimits): void {
       range(o.start, o.end, limits);
       return;
     case 'batchPut': {
+      // Every write is checked several times on its way (client, store, each replica's apply):
+      // entries are named (a string each) only when one fails.
+      const entries = list(o.entries, 'entries', limits);
       let total = 0;
-      for (const [i, e] of list(o.entries, 'entries', limits).entries()) {
-        const x = entry(e, `entries[${i}]`);
-        total += key(x.key, `entries[${i}].key`, limits) + value(x.value, `entries[${i}].value`, limits);
+      for (let i = 0; i < entries.length; i++) {
+        const x = entries[i] as { key?: unknown; value?: unknown } | null;
+        const k = typeof x === 'object' && x !== null ? x.key : undefined;
+        const v = typeof x === 'object' && x !== null ? x.value : undefined;
+        if (!(k instanceof Uint8Array) || !(v instanceof Uint8Array) || k.length === 0 || k.length > limits.keyBytesMax || v.length > limits.valueBytesMax) {
+          const e = entry(x, `entries[${i}]`);
+          key(e.key, `entries[${i}].key`, limits);
+          value(e.value, `entries[${i}].value`, limits);
+        }
+        total += (k as Uint8Array).length + (v as Uint8Array).length;
       }
       batchBytes(total, limits);
       return;

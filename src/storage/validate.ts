@@ -86,6 +86,14 @@ export function validateBatch(batch: readonly WriteOp[], limits: StorageLimits):
   let bytes = 0;
   for (let i = 0; i < batch.length; i++) {
     const op = batch[i] as WriteOp | undefined;
+    // The common case, a good put, builds no argument names (they are for errors only).
+    if (typeof op === 'object' && op !== null && op.type === 'put' && op.key instanceof Uint8Array && op.value instanceof Uint8Array) {
+      const k = op.key.length;
+      if (k > 0 && k <= limits.keyBytesMax && op.value.length <= limits.valueBytesMax) {
+        bytes += k + op.value.length;
+        continue;
+      }
+    }
     const at = `batch[${i}]`;
     if (typeof op !== 'object' || op === null) throw new InvalidArgumentError(at, 'must be an op object');
     switch (op.type) {

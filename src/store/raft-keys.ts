@@ -15,7 +15,7 @@
  * two never disagree after a crash; the log and hard state are written (synced) before any
  * message that depends on them leaves the store.
  */
-import { encodeU64, RAFT_PREFIX } from '../kv/keys.ts';
+import { RAFT_PREFIX, writeU64 } from '../kv/keys.ts';
 import type { Entry, HardState } from '../raft/types.ts';
 
 const HARD_STATE = 0x01;
@@ -27,7 +27,7 @@ const LOG_ENTRY = 0x04;
 function regionPrefix(regionId: number, suffix: number, extra = 0): Uint8Array {
   const out = new Uint8Array(10 + extra);
   out[0] = RAFT_PREFIX;
-  out.set(encodeU64(regionId), 1);
+  writeU64(out, 1, regionId);
   out[9] = suffix;
   return out;
 }
@@ -46,7 +46,7 @@ export function applyStateKey(regionId: number): Uint8Array {
 export function regionStateKey(regionId: number): Uint8Array {
   const out = new Uint8Array(9);
   out[0] = REGION_STATE_PREFIX;
-  out.set(encodeU64(regionId), 1);
+  writeU64(out, 1, regionId);
   return out;
 }
 
@@ -58,7 +58,7 @@ export function regionStateRange(): { start: Uint8Array; end: Uint8Array } {
 /** Key of log entry `index` of a region. */
 export function logKey(regionId: number, index: number): Uint8Array {
   const out = regionPrefix(regionId, LOG_ENTRY, 8);
-  out.set(encodeU64(index), 10);
+  writeU64(out, 10, index);
   return out;
 }
 
@@ -77,12 +77,6 @@ function readU64(b: Uint8Array, at: number): number {
   const v = view.getUint32(at) * 0x1_0000_0000 + view.getUint32(at + 4);
   if (!Number.isSafeInteger(v)) throw new RangeError(`stored integer at ${at} is not a safe integer`);
   return v;
-}
-
-function writeU64(b: Uint8Array, at: number, v: number): void {
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  view.setUint32(at, Math.floor(v / 0x1_0000_0000));
-  view.setUint32(at + 4, v >>> 0);
 }
 
 /** Encodes a hard state as 24 bytes. */

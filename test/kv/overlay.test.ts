@@ -17,6 +17,21 @@ function randomKey(rand: ReturnType<typeof createSeededRand>): Uint8Array {
 }
 
 describe('WriteOverlay', () => {
+  it('tells apart long keys that differ only past the first few thousand bytes, also when merged from a child', async () => {
+    const a = new Uint8Array(10_000).fill(7);
+    const b = a.slice();
+    b[9_999] = 8;
+    const overlay = new WriteOverlay(createMemoryStorage());
+    const child = overlay.child();
+    child.put(a, Uint8Array.of(1));
+    child.put(b, Uint8Array.of(2));
+    child.mergeInto(overlay);
+    expect(await overlay.get(a)).toEqual(Uint8Array.of(1));
+    expect(await overlay.get(b)).toEqual(Uint8Array.of(2));
+    expect(overlay.opCount).toBe(2);
+    expect(overlay.byteSize).toBe(2 * 10_001);
+  });
+
   it('reads like the engine will after its batch is written (seeded random ops)', async () => {
     console.log('overlay property seeds: 1000..1024');
     for (let run = 0; run < 25; run++) {
