@@ -6,6 +6,7 @@
  *   it, when an `etcd` binary is on PATH, three etcd members on loopback (default fsync) driven by
  *   the `etcd3` npm client with 256 concurrent writers of the same sizes, and the ratio; the same
  *   with 1,000 writers; and CPU time per acknowledged write (servers and client) of each;
+ * - linearizable (ReadIndex) and lease reads/s over the three processes (target 3), alternating;
  * - scaling with regions: 8 regions vs 1 in one process (createLocalCluster, memory engine) and
  *   across the three serve processes with the 8 leaders spread over the stores.
  * The clusters run at the same time and the measurements alternate (flotilla, etcd, flotilla with
@@ -42,6 +43,7 @@ const LOCAL_WRITERS = 64;
 const MEASURE_MS = 6000;
 const LOCAL_MS = 3000;
 const ROUNDS = 2;
+const READ_MS = 3000;
 export const VALUE = 'v'.repeat(100);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -154,9 +156,31 @@ export interface System {
   /** Its server processes (none when in this process), whose CPU time counts toward its cost. */
   pids: number[];
   put(key: string): Promise<unknown>;
+  /** Reads a key with the given consistency (flotilla only). */
+  get?(key: string, consistency: 'linearizable' | 'lease'): Promise<unknown>;
   /** Throws unless every replica holds every acknowledged write of `load` once, and nothing else. */
   verify(load: Load): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Runs `readers` concurrent readers for `ms` over `keys` (all acknowledged writes) and returns
+ * reads/s; a read that finds nothing throws (an acknowledged write must be visible).
+ */
+async function readLoad(readers: number, ms: number, keys: readonly string[], get: (key: string) => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  const deadline = start + ms;
+  let reads = 0;
+  await Promise.all(
+    Array.from({ length: readers }, async (_, r) => {
+      for (let i = r * 7919; performance.now() < deadline; i += readers) {
+        const k = keys[i % keys.length];
+        if ((await get(k)) == null) throw new Error(`read of acknowledged write ${k} found nothing`);
+        reads++;
+      }
+    }),
+  );
+  return reads / ((performance.now() - start) / 1000);
 }
 
 /** Several loads as one, for verification. */
@@ -230,6 +254,7 @@ export async function startFlotilla(regions: number, writers: number): Promise<S
     return {
       pids: stores.map((p) => p.child.pid ?? 0),
       put: (k) => client.put(k, VALUE),
+      get: (k, consistency) => client.get(k, { consistency }),
       async verify(load) {
         const caller = createRemoteCaller({
           identity: await createClientIdentity('flotilla', SECRET),
@@ -425,12 +450,23 @@ export async function run(): Promise<BenchRow[]> {
     await etcd?.run('1000', 'm', MANY_WRITERS, MEASURE_MS);
     for (const s of systems) await s.verify();
 
+    // Target 3 across processes: ReadIndex and lease reads of acknowledged keys on the 1-region
+    // cluster, alternating with each other, beside its 256-writer rate measured above.
+    const readKeys = f1.loads.flatMap((l) => l.acked);
+    const get = f1.system.get as NonNullable<System['get']>;
+    let readIndexRate = 0;
+    let leaseRate = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      readIndexRate += (await readLoad(WRITERS, READ_MS, readKeys, (k) => get(k, 'linearizable'))) / ROUNDS;
+      leaseRate += (await readLoad(WRITERS, READ_MS, readKeys, (k) => get(k, 'lease'))) / ROUNDS;
+    }
+
     const where = '3 × flotilla serve on loopback, WebSocket, fs engine (Raft log fdatasynced before acknowledging), 16-byte keys, 100-byte values, remote client';
     rows.push(...figureRows(`flotilla serve ×3, 1 region, ${WRITERS} writers`, f1.figure('256'), `${where}; region led by store 1; mean of ${ROUNDS} rounds; every write verified on every store`));
     if (etcd) {
       rows.push(
         ...figureRows(`etcd ×3, ${WRITERS} writers`, etcd.figure('256'), `etcd ${version}, 3 members on loopback, default fsync, etcd3 npm client (gRPC, all 3 endpoints); rounds alternate with flotilla's; verified on every member`),
-        { group: g, name: `flotilla / etcd, committed writes/s, ${WRITERS} writers`, value: f1.figure('256').rate / etcd.figure('256').rate, unit: 'ratio', note: 'target ≥ 3' },
+        { group: g, name: `flotilla / etcd, committed writes/s, ${WRITERS} writers`, value: f1.figure('256').rate / etcd.figure('256').rate, unit: 'ratio', target: { label: 'issue 9 target 2: flotilla >= 3x etcd (256 writers)', op: '>=', bound: 3 } },
         { group: g, name: `etcd / flotilla, CPU per write, ${WRITERS} writers`, value: etcd.figure('256').cpuPerWrite / f1.figure('256').cpuPerWrite, unit: 'ratio', note: 'how many times more CPU etcd (and its Node gRPC client) spends per write' },
       );
     } else {
@@ -440,12 +476,18 @@ export async function run(): Promise<BenchRow[]> {
     if (etcd) {
       rows.push(
         ...figureRows(`etcd ×3, ${MANY_WRITERS} writers`, etcd.figure('1000'), '1 round, right after flotilla\'s'),
-        { group: g, name: `flotilla / etcd, committed writes/s, ${MANY_WRITERS} writers`, value: f1.figure('1000').rate / etcd.figure('1000').rate, unit: 'ratio', note: 'target ≥ 3' },
+        { group: g, name: `flotilla / etcd, committed writes/s, ${MANY_WRITERS} writers`, value: f1.figure('1000').rate / etcd.figure('1000').rate, unit: 'ratio', target: { label: 'issue 9 target 2: flotilla >= 3x etcd (1,000 writers)', op: '>=', bound: 3 } },
       );
     }
     rows.push(
+      { group: g, name: `flotilla serve ×3, linearizable (ReadIndex) reads, ${WRITERS} readers`, value: readIndexRate, unit: 'reads/s', note: `1 region led by store 1; gets batched per region by the client; mean of ${ROUNDS} rounds alternating with lease reads` },
+      { group: g, name: `flotilla serve ×3, lease reads, ${WRITERS} readers`, value: leaseRate, unit: 'reads/s' },
+      { group: g, name: 'flotilla serve ×3, ReadIndex reads / 256-writer write rate', value: readIndexRate / f1.figure('256').rate, unit: 'ratio', target: { label: 'issue 9 target 3 (3 processes): ReadIndex reads >= 2x writes', op: '>=', bound: 2 } },
+      { group: g, name: 'flotilla serve ×3, lease / ReadIndex reads', value: leaseRate / readIndexRate, unit: 'ratio', target: { label: 'issue 9 target 3 (3 processes): lease reads >= 5x ReadIndex', op: '>=', bound: 5 } },
+    );
+    rows.push(
       ...figureRows(`flotilla serve ×3, 8 regions, ${WRITERS} writers`, f8.figure('256'), 'leaders spread 3/3/2 over the stores, writers spread evenly over the regions; rounds alternate with the 1-region ones'),
-      { group: g, name: 'flotilla serve ×3, 8 regions / 1 region', value: f8.figure('256').rate / f1.figure('256').rate, unit: 'ratio', note: 'target ≥ 1.3' },
+      { group: g, name: 'flotilla serve ×3, 8 regions / 1 region', value: f8.figure('256').rate / f1.figure('256').rate, unit: 'ratio', target: { label: 'issue 9 target 4: 8 regions >= 1.3x 1 region across 3 processes', op: '>=', bound: 1.3 } },
     );
   } finally {
     await Promise.all(systems.map((s) => s.system.close()));
@@ -467,7 +509,7 @@ export async function run(): Promise<BenchRow[]> {
     rows.push(
       { group: g, name: 'in-process, 1 region, committed writes', value: l1.figure('64').rate, unit: 'writes/s', note },
       { group: g, name: 'in-process, 8 regions, committed writes', value: l8.figure('64').rate, unit: 'writes/s', note: 'the same writers spread evenly over the 8 regions (the other cluster idles meanwhile)' },
-      { group: g, name: 'in-process, 8 regions / 1 region', value: l8.figure('64').rate / l1.figure('64').rate, unit: 'ratio', note: 'target ≥ 0.8' },
+      { group: g, name: 'in-process, 8 regions / 1 region', value: l8.figure('64').rate / l1.figure('64').rate, unit: 'ratio', target: { label: 'issue 9 target 4: 8 regions >= 0.8x 1 region in one process', op: '>=', bound: 0.8 } },
     );
   } finally {
     await Promise.all(locals.map((s) => s.system.close()));
