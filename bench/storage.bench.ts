@@ -41,7 +41,10 @@ function batch(writer: number, i: number): WriteOp[] {
   return Array.from({ length: PUTS_PER_BATCH }, (_, p) => ({ type: 'put' as const, key: key(i * PUTS_PER_BATCH + p, writer + 1), value }));
 }
 
-async function syncedWrites(label: string, db: StorageEngine, writers: number, note?: string): Promise<BenchRow[]> {
+/** Synced batches acknowledged per writer: writer `w` wrote batches `0 .. acked[w] - 1`. */
+type Acked = number[];
+
+async function syncedWrites(label: string, db: StorageEngine, writers: number, note?: string): Promise<{ rows: BenchRow[]; acked: Acked }> {
   const counts = await Promise.all(
     Array.from({ length: writers }, async (_, w) => {
       let i = 0;
@@ -51,10 +54,31 @@ async function syncedWrites(label: string, db: StorageEngine, writers: number, n
   const batches = counts.reduce((n, c) => n + c.count, 0);
   const seconds = Math.max(...counts.map((c) => c.seconds));
   const name = `${label} synced batches, ${writers} writer${writers > 1 ? 's' : ''}`;
-  return [
+  const rows: BenchRow[] = [
     { group: 'storage', name, value: batches / seconds, unit: 'batches/s', note: note ?? `${PUTS_PER_BATCH} puts x ${VALUE_BYTES} B` },
     { group: 'storage', name, value: (batches * BATCH_BYTES) / seconds / 1e6, unit: 'MB/s' },
   ];
+  return { rows, acked: counts.map((c) => c.count) };
+}
+
+/**
+ * Target 7 for an engine: every acknowledged batch is there, each put once with its value, and
+ * nothing else is (a full scan counts the keys). Throws otherwise; returns the puts verified.
+ */
+async function verifyWrites(where: string, db: StorageEngine, acked: Acked): Promise<number> {
+  let expected = 0;
+  for (let w = 0; w < acked.length; w++) {
+    for (let i = 0; i < acked[w]; i++) {
+      for (const op of batch(w, i)) {
+        const v = await db.get((op as { key: Uint8Array }).key);
+        if (v === undefined || v.length !== VALUE_BYTES || v[0] !== (i & 0xff) || v[VALUE_BYTES - 1] !== (i & 0xff)) throw new Error(`${where}: acknowledged batch ${i} of writer ${w} is missing or wrong`);
+        expected++;
+      }
+    }
+  }
+  const held = (await db.scan({})).length;
+  if (held !== expected) throw new Error(`${where}: holds ${held} keys, ${expected} acknowledged`);
+  return expected;
 }
 
 /** The loop group commit replaces: append one record, fdatasync, repeat. */
@@ -103,17 +127,32 @@ async function groupCommitRatio(dir: string): Promise<BenchRow[]> {
 
 async function writeBenchmarks(dir: string): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  for (const writers of [1, 16]) rows.push(...(await syncedWrites('memory', createMemoryStorage(), writers, 'no durability: sync is a no-op')));
+  let verified = 0;
   for (const writers of [1, 16]) {
-    const db = await createFsStorage({ dir: join(dir, `w${writers}`) });
-    rows.push(...(await syncedWrites('fs', db, writers)));
+    const db = createMemoryStorage();
+    const r = await syncedWrites('memory', db, writers, 'no durability: sync is a no-op');
+    rows.push(...r.rows);
+    verified += await verifyWrites(`memory, ${writers} writers`, db, r.acked);
+  }
+  for (const writers of [1, 16]) {
+    const path = join(dir, `w${writers}`);
+    const db = await createFsStorage({ dir: path });
+    const r = await syncedWrites('fs', db, writers);
+    rows.push(...r.rows);
     await db.close();
+    // Reopened: what was acknowledged as synced must have survived the close.
+    const reopened = await createFsStorage({ dir: path });
+    verified += await verifyWrites(`fs (reopened), ${writers} writers`, reopened, r.acked);
+    await reopened.close();
   }
   for (const writers of [1, 16]) {
     const db = await createIndexedDbStorage({ name: `bench-${writers}`, indexedDB: new IDBFactory() });
-    rows.push(...(await syncedWrites('indexeddb (fake-indexeddb)', db, writers, 'in-memory fake: measures the adapter, not a disk')));
+    const r = await syncedWrites('indexeddb (fake-indexeddb)', db, writers, 'in-memory fake: measures the adapter, not a disk');
+    rows.push(...r.rows);
+    verified += await verifyWrites(`indexeddb, ${writers} writers`, db, r.acked);
     await db.close();
   }
+  rows.push({ group: 'storage', name: 'acknowledged puts verified exactly once (fs after reopening)', value: verified, unit: 'puts', note: 'memory, fs, fake-indexeddb runs above' });
   const real = await chromiumIdbWrites([1, 16], WRITE_MS, PUTS_PER_BATCH, VALUE_BYTES);
   for (const r of real ?? []) {
     const name = `indexeddb (headless Chromium) synced batches, ${r.writers} writer${r.writers > 1 ? 's' : ''}`;
