@@ -205,10 +205,10 @@ export class RawNode {
   hasReady(): boolean {
     if (this.pending) return false;
     const r = this.raft;
-    const soft = this.softState();
-    if (soft.lead !== this.prevSoft.lead || soft.role !== this.prevSoft.role) return true;
-    const hs = r.hardState();
-    if (!hardStateEqual(hs, this.prevHard)) return true;
+    // Field by field, allocating nothing: the store asks this of every replica it looks at.
+    if (r.lead !== this.prevSoft.lead || r.state !== this.prevSoft.role) return true;
+    const prev = this.prevHard;
+    if (r.term !== prev.term || r.vote !== prev.vote || r.raftLog.committed !== prev.commit) return true;
     if (r.raftLog.unstable.snapshot) return true;
     if (r.msgs.length > 0 || r.raftLog.unstableEntries().length > 0 || r.raftLog.hasNextCommittedEnts()) return true;
     return r.readStates.length > 0;
