@@ -154,7 +154,7 @@ export class StoreEngine {
   /** Replicas destroyed here: messages to them (or older memberships) must not recreate them. */
   private readonly tombstones = new Map<number, Tombstone>();
   /** Counters for metrics, status pages and tests. */
-  readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0 };
+  readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0, quiesces: 0, livenessWakes: 0 };
 
   private constructor(opts: StoreEngineOptions) {
     this.storeId = opts.storeId;
@@ -642,7 +642,10 @@ export class StoreEngine {
     if (++peer.quietTicks < after) return;
     peer.quietTicks = 0;
     // Its MsgQuiesce to the followers goes out with the next turn.
-    if (node.quiesce()) this.dirty.add(peer);
+    if (node.quiesce()) {
+      this.counters.quiesces++;
+      this.dirty.add(peer);
+    }
   }
 
   /**
@@ -680,6 +683,7 @@ export class StoreEngine {
       // whenever one is found asleep.
       if (this.silentStores.has(leaderStore) && (node.quiesced || lost.has(leaderStore))) {
         node.wake(true);
+        this.counters.livenessWakes++;
         this.dirty.add(peer);
       }
     }
