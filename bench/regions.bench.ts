@@ -47,7 +47,8 @@ async function failover(trials: number, quiesced: boolean): Promise<{ median: nu
   let asleep = 0;
   try {
     await c.waitForLeaders(20_000);
-    const kv = c.client({ retry: { timeoutMs: 10_000, attemptTimeoutMs: 100, backoffMinMs: 1, backoffMaxMs: 20 } });
+    // attemptsMax: the deadline, not a count of quick NotLeader answers during a split vote, ends the wait.
+    const kv = c.client({ retry: { timeoutMs: 10_000, attemptTimeoutMs: 100, backoffMinMs: 1, backoffMaxMs: 20, attemptsMax: 100_000 } });
     for (let t = 0; t < trials; t++) {
       await kv.put(`warm-${t}`, 'x');
       const [region] = await kv.admin.regions();
