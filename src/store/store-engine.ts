@@ -461,6 +461,10 @@ export class StoreEngine {
     if (tomb && (tomb.peerId === message.to || tomb.confVer >= region.confVer)) return;
     if (regionId !== PD_GROUP_ID) {
       for (const p of this.peers.values()) {
+        // A replica here prepared to merge into this very region does not block it: the region's range
+        // covers it because the merge committed while this store lagged (it may even have missed the
+        // split that made the region). The new replica waits for a snapshot, which retires the source.
+        if (p.merging?.targetId === regionId) continue;
         if (p.storage.initialized && !isPdGroup(p) && rangesOverlap(p.region.startKey, p.region.endKey, region.startKey, region.endKey)) return;
       }
     }
