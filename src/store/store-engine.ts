@@ -689,8 +689,29 @@ export class StoreEngine {
         node.wake(true);
         this.counters.livenessWakes++;
         this.dirty.add(peer);
+        // The surviving voters all noticed on the same tick, and would all campaign one random timeout
+        // later (a split vote whenever two drew alike): the one with the lowest id campaigns at once.
+        if (this.firstSurvivor(peer) === peer.peerId) node.campaign();
       }
     }
+  }
+
+  /**
+   * The lowest-id voter of `peer`'s region whose store is not silent, other than the lost leader; 0
+   * when those voters are no quorum (this store is the one cut off: campaigning at once is futile).
+   */
+  private firstSurvivor(peer: RegionPeer): number {
+    let first = 0;
+    let live = 0;
+    let voters = 0;
+    for (const p of peer.region.peers) {
+      if (p.role !== 'voter') continue;
+      voters++;
+      if (p.id === peer.node.raft.lead || (p.storeId !== this.storeId && this.silentStores.has(p.storeId))) continue;
+      live++;
+      if (first === 0 || p.id < first) first = p.id;
+    }
+    return live > voters / 2 ? first : 0;
   }
 
   /** Runs loop turns until no replica has work: for `peer`, or for any replica when none is named. */

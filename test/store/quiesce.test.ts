@@ -76,6 +76,28 @@ describe('quiescence', () => {
     expect(leaderStore(cluster, 1)).not.toBe(leader);
   });
 
+  it('after a lost leader store, the lowest-id surviving voter campaigns at once (no split vote between survivors)', async () => {
+    const v = await virtualCluster({ stores: 3, initialSplitKeys: ['b', 'd', 'f', 'h', 'j'] });
+    cluster = v.cluster;
+    await drive(v.clock, cluster.client().put('a', '1'));
+    await elapse(v.clock, 2000);
+    const regions = cluster.store(1)!.regions().map((r) => r.region);
+    const leaders = new Map(regions.map((r) => [r.id, leaderStore(cluster!, r.id)]));
+    // The store leading the most regions stops.
+    const counts = [1, 2, 3].map((s) => [...leaders.values()].filter((l) => l === s).length);
+    const gone = counts.indexOf(Math.max(...counts)) + 1;
+    const orphans = regions.filter((r) => leaders.get(r.id) === gone);
+    expect(orphans.length).toBeGreaterThanOrEqual(2);
+    await cluster.stopStore(gone);
+    // Store liveness notices after one election timeout; the first survivor then wins within a few ticks.
+    await elapse(v.clock, MIN_ELECTION_MS + 150);
+    for (const r of orphans) {
+      const first = Math.min(...r.peers.filter((p) => p.storeId !== gone).map((p) => p.id));
+      const winner = r.peers.find((p) => p.id === first)!.storeId;
+      expect(leaderStore(cluster, r.id), `region ${r.id}`).toBe(winner);
+    }
+  });
+
   it('a quiesced leader cut off from its followers serves no stale lease read', async () => {
     const v = await quiescedCluster();
     cluster = v.cluster;
