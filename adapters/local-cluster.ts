@@ -154,8 +154,8 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
       for (const item of frame.items) {
         if (item.kind === 'request' && item.requestId === PD_REQUEST_ID) stores.get(id)?.receivePd(frame.from, item.payload);
       }
-      const items = link.receive(frame);
-      if (items.length > 0) stores.get(id)?.receiveRaft(frame.from, items);
+      // Every frame, even one without Raft items (a liveness ping), tells the store its sender is up.
+      stores.get(id)?.receiveRaft(frame.from, link.receive(frame));
     });
     unsubscribe.set(id, store.onRoleChange((e) => { for (const l of listeners) l(e); }));
     stores.set(id, store);

@@ -181,8 +181,8 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       if (item.kind === 'request' && item.requestId === PD_REQUEST_ID) store.receivePd(frame.from, item.payload);
       else if (item.kind === 'request') calls.handle(frame.from, item.requestId, item.payload);
     }
-    const raft = link.receive(frame);
-    if (raft.length > 0) store.receiveRaft(frame.from, raft);
+    // Every frame, even one without Raft items (a liveness ping), tells the store its sender is up.
+    store.receiveRaft(frame.from, link.receive(frame));
   });
   // Stores tell each other where they listen, so any store can give a client every address.
   const gossip = setInterval(() => {

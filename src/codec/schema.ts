@@ -29,7 +29,7 @@ import { ownBytes } from './msgpack.ts';
 export const WIRE_MESSAGE_TYPES: readonly MessageType[] = Object.freeze([
   'MsgProp', 'MsgApp', 'MsgAppResp', 'MsgVote', 'MsgVoteResp', 'MsgPreVote', 'MsgPreVoteResp',
   'MsgSnap', 'MsgHeartbeat', 'MsgHeartbeatResp', 'MsgTransferLeader', 'MsgTimeoutNow',
-  'MsgReadIndex', 'MsgReadIndexResp',
+  'MsgReadIndex', 'MsgReadIndexResp', 'MsgQuiesce',
 ] as const);
 
 /** Wire code of each network message type; see {@link WIRE_MESSAGE_TYPES}. */

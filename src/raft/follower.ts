@@ -39,6 +39,11 @@ export function stepFollower(r: Raft, m: Message): void {
       r.lead = m.from;
       handleSnapshot(r, m);
       return;
+    case 'MsgQuiesce':
+      r.electionElapsed = 0;
+      r.lead = m.from;
+      handleQuiesce(r, m);
+      return;
     case 'MsgTransferLeader':
       if (r.lead === NONE) return;
       r.send(makeMessage({ ...m, to: r.lead }));
@@ -78,6 +83,10 @@ export function stepCandidate(r: Raft, m: Message): void {
     case 'MsgSnap':
       r.becomeFollower(m.term, m.from);
       handleSnapshot(r, m);
+      return;
+    case 'MsgQuiesce':
+      r.becomeFollower(m.term, m.from);
+      handleQuiesce(r, m);
       return;
     case myVoteResp: {
       const result = r.poll(m.from, m.type, !m.reject);
@@ -122,6 +131,23 @@ function handleHeartbeat(r: Raft, m: Message): void {
   r.raftLog.commitTo(Math.min(m.commit, r.raftLog.lastIndex()));
   r.foldCommittedConfig();
   r.send(makeMessage({ type: 'MsgHeartbeatResp', to: m.from, index: m.index, context: m.context }));
+}
+
+/**
+ * The leader asks the group to quiesce. Only a follower whose log ends exactly where the leader's
+ * does (same last index and term, all of it committed) stops its election timer, silently; any
+ * other answers as to a heartbeat, and that answer wakes the leader.
+ */
+function handleQuiesce(r: Raft, m: Message): void {
+  const log = r.raftLog;
+  log.commitTo(Math.min(m.commit, log.lastIndex()));
+  r.foldCommittedConfig();
+  if (log.lastIndex() === m.commit && log.lastTerm() === m.logTerm && log.committed === m.commit) {
+    r.quiesced = true;
+    return;
+  }
+  r.quiesced = false;
+  r.send(makeMessage({ type: 'MsgHeartbeatResp', to: m.from, index: m.index }));
 }
 
 function handleSnapshot(r: Raft, m: Message): void {

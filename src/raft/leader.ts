@@ -327,6 +327,43 @@ function answerRead(r: Raft, req: Message, index: number): void {
   }
 }
 
+// --- quiescence -----------------------------------------------------------------------------------
+
+/**
+ * Whether this leader's group is idle and fully replicated, so that it may quiesce: everything is
+ * committed, applied and held by every member, every member acknowledged the latest heartbeat, and
+ * nothing is under way (reads, a configuration change, a transfer).
+ */
+export function quiescable(r: Raft): boolean {
+  if (r.state !== 'leader' || r.quiesced || r.leadTransferee !== NONE || r.timeoutNowSent) return false;
+  const log = r.raftLog;
+  const last = log.lastIndex();
+  if (log.committed !== last || log.applied !== last || log.unstable.snapshot || log.unstableEntries().length > 0) return false;
+  if (!committedEntryInCurrentTerm(r) || r.pendingConfIndex() > 0 || r.trk.isJoint()) return false;
+  if (r.msgs.length > 0 || r.readStates.length > 0 || r.pendingReadIndexMessages.length > 0 || r.readOnly.size > 0) return false;
+  const lastBeat = r.tickCount - r.heartbeatElapsed;
+  for (const [id, pr] of r.trk.progress) {
+    if (id === r.id) continue;
+    if (pr.match !== last || pr.state !== 'replicate' || pr.inflights.count > 0 || pr.heartbeatAckTick < lastBeat) return false;
+  }
+  return true;
+}
+
+/**
+ * Quiesces an idle group (CockroachDB's quiescence, TiKV's hibernate regions): tells every member
+ * to stop its election timer and stops heartbeating. Returns whether it did. A member whose log
+ * does not end where the leader's does answers as to a heartbeat, which wakes the leader again.
+ */
+export function quiesce(r: Raft): boolean {
+  if (!quiescable(r)) return false;
+  r.quiesced = true;
+  const logTerm = r.raftLog.lastTerm();
+  for (const id of r.trk.progress.keys()) {
+    if (id !== r.id) r.send(makeMessage({ type: 'MsgQuiesce', to: id, index: r.tickCount, logTerm, commit: r.raftLog.committed }));
+  }
+  return true;
+}
+
 // --- leadership transfer -------------------------------------------------------------------------
 
 function handleTransferLeader(r: Raft, m: Message, pr: Progress): void {

@@ -71,6 +71,13 @@ export class Raft {
   tickCount = 0;
   /** Whether this node started from a hard state with a term (it may have granted a lease before). */
   readonly restarted: boolean;
+  /**
+   * Set while the group is quiesced (idle and fully replicated, see `quiesce` in leader.ts): a
+   * quiesced leader sends no heartbeats and runs no check-quorum, a quiesced follower runs no
+   * election timer. Ticks still count `tickCount`, so a quiesced leader's lease runs out as usual.
+   * Any message or request wakes the node ({@link wake}).
+   */
+  quiesced = false;
 
   /** The membership as of the last committed configuration entry (or the snapshot). */
   private baseConfig: TrackerConfig;
@@ -189,6 +196,7 @@ export class Raft {
       this.vote = NONE;
     }
     this.lead = NONE;
+    this.quiesced = false;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.resetRandomizedElectionTimeout();
@@ -269,6 +277,7 @@ export class Raft {
 
   tick(): void {
     this.tickCount++;
+    if (this.quiesced) return;
     if (this.state === 'leader') this.tickHeartbeat();
     else this.tickElection();
   }
@@ -302,6 +311,31 @@ export class Raft {
       this.heartbeatElapsed = 0;
       this.stepLocal('MsgBeat');
     }
+  }
+
+  /**
+   * Ends quiescence. A leader starts a new check-quorum round (it must hear from a quorum within an
+   * election timeout from now) and heartbeats at its next tick, so that its followers wake too (a
+   * proposal's append or a read's heartbeat round wakes them sooner). A follower
+   * restarts its election timer. `leaderLost` (asleep or not): the application knows the leader
+   * has been unreachable for at least an election timeout (its store stopped answering), so the
+   * follower's timer starts as expired: it neither waits a whole timeout more nor refuses votes for
+   * a leader it cannot hear (whose lease ran out meanwhile).
+   */
+  wake(leaderLost: boolean): void {
+    if (this.quiesced) {
+      this.quiesced = false;
+      if (this.state === 'leader') {
+        this.electionElapsed = 0;
+        this.heartbeatElapsed = Math.max(0, this.cfg.heartbeatTick - 1);
+        for (const [id, pr] of this.trk.progress) pr.recentActive = id === this.id;
+      } else {
+        this.electionElapsed = 0;
+      }
+    }
+    // Also for a follower already awake (woken by a message): it has not heard from the leader
+    // for an election timeout either, whatever its timer says.
+    if (leaderLost && this.state !== 'leader') this.electionElapsed = Math.max(this.electionElapsed, this.cfg.electionTick);
   }
 
   stepLocal(type: MessageType): void {
@@ -392,6 +426,8 @@ export class Raft {
    * role's own handler. Local proposals that cannot be taken throw a typed error.
    */
   step(m: Message): void {
+    // Anything but a leader's quiesce notice wakes a quiesced node (a follower decides on the notice).
+    if (this.quiesced && !(m.type === 'MsgQuiesce' && this.state === 'follower')) this.wake(false);
     if (m.term === 0) {
       // A local message, or a forwarded MsgProp / MsgReadIndex (they carry no term).
     } else if (m.term > this.term) {
@@ -403,13 +439,13 @@ export class Raft {
         // Never change our term in response to a pre-vote.
       } else if (m.type === 'MsgPreVoteResp' && !m.reject) {
         // The granted pre-vote carries the future term; we move there only when we campaign.
-      } else if (m.type === 'MsgApp' || m.type === 'MsgHeartbeat' || m.type === 'MsgSnap') {
+      } else if (m.type === 'MsgApp' || m.type === 'MsgHeartbeat' || m.type === 'MsgSnap' || m.type === 'MsgQuiesce') {
         this.becomeFollower(m.term, m.from);
       } else {
         this.becomeFollower(m.term, NONE);
       }
     } else if (m.term < this.term) {
-      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'MsgHeartbeat' || m.type === 'MsgApp')) {
+      if ((this.cfg.checkQuorum || this.cfg.preVote) && (m.type === 'MsgHeartbeat' || m.type === 'MsgApp' || m.type === 'MsgQuiesce')) {
         // A stale leader that cannot hear us would otherwise never learn it is deposed; with
         // pre-vote, this also frees a node whose term ran ahead of a leader that cannot elect it.
         this.send(makeMessage({ type: 'MsgAppResp', to: m.from }));

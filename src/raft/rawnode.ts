@@ -19,7 +19,7 @@ import type { RaftConfig } from './config.ts';
 import { resolveConfig } from './config.ts';
 import { encodeConfChange } from './confchange.ts';
 import { ProposalDroppedError, RaftError, TransferTargetError } from './errors.ts';
-import { committedEntryInCurrentTerm, leaseExpiry, leaseValid, READ_LEASE } from './leader.ts';
+import { committedEntryInCurrentTerm, leaseExpiry, leaseValid, quiescable, quiesce, READ_LEASE } from './leader.ts';
 import { Raft } from './raft.ts';
 import type { TrackerConfig } from './tracker.ts';
 import { confStateFromConfig, describeConfig } from './tracker.ts';
@@ -55,6 +55,8 @@ export interface RaftStatus {
   configDescription: string;
   electionElapsed: number;
   randomizedElectionTimeout: number;
+  /** Whether the node is quiesced. */
+  quiesced: boolean;
   /** Only on the leader: every member's progress. */
   progress: Map<NodeId, ProgressStatus>;
 }
@@ -151,6 +153,40 @@ export class RawNode {
     r.step(makeMessage({ type: 'MsgTransferLeader', from: to, to: r.state === 'leader' ? r.id : r.lead }));
   }
 
+  /** Whether this node is quiesced (see {@link quiesce}). */
+  get quiesced(): boolean {
+    return this.raft.quiesced;
+  }
+
+  /**
+   * Whether this leader's group is idle and fully replicated: everything committed, applied and
+   * held by every member, the latest heartbeat acknowledged by all, no read, configuration change
+   * or transfer under way.
+   */
+  quiescable(): boolean {
+    return quiescable(this.raft);
+  }
+
+  /**
+   * Quiesces an idle group (leader only): sends MsgQuiesce to every member and stops heartbeats and
+   * check-quorum. Returns false, changing nothing, unless {@link quiescable}. Any message, proposal,
+   * read, transfer or campaign wakes the node again; a quiesced leader's lease runs out as usual,
+   * so a lease read after a while takes a heartbeat round.
+   */
+  quiesce(): boolean {
+    return quiesce(this.raft);
+  }
+
+  /**
+   * Wakes a quiesced node. `leaderLost`: the application knows this follower's leader cannot be
+   * reached and has not been for at least an election timeout (say its store stopped answering):
+   * the follower, quiesced or not, counts its election timer as expired (it no longer refuses votes
+   * for that leader) and campaigns within one randomized timeout. Call it once per loss.
+   */
+  wake(leaderLost = false): void {
+    this.raft.wake(leaderLost);
+  }
+
   /** Tells the leader that `id` could not be reached (it stops pipelining to it). */
   reportUnreachable(id: NodeId): void {
     this.raft.step(makeMessage({ type: 'MsgUnreachable', from: id }));
@@ -169,10 +205,10 @@ export class RawNode {
   hasReady(): boolean {
     if (this.pending) return false;
     const r = this.raft;
-    const soft = this.softState();
-    if (soft.lead !== this.prevSoft.lead || soft.role !== this.prevSoft.role) return true;
-    const hs = r.hardState();
-    if (!hardStateEqual(hs, this.prevHard)) return true;
+    // Field by field, allocating nothing: the store asks this of every replica it looks at.
+    if (r.lead !== this.prevSoft.lead || r.state !== this.prevSoft.role) return true;
+    const prev = this.prevHard;
+    if (r.term !== prev.term || r.vote !== prev.vote || r.raftLog.committed !== prev.commit) return true;
     if (r.raftLog.unstable.snapshot) return true;
     if (r.msgs.length > 0 || r.raftLog.unstableEntries().length > 0 || r.raftLog.hasNextCommittedEnts()) return true;
     return r.readStates.length > 0;
@@ -320,6 +356,7 @@ export class RawNode {
       configDescription: describeConfig(r.config()),
       electionElapsed: r.electionElapsed,
       randomizedElectionTimeout: r.randomizedElectionTimeout,
+      quiesced: r.quiesced,
       progress,
     };
   }

@@ -105,7 +105,8 @@ export type MessageType =
   | 'MsgTransferLeader'
   | 'MsgTimeoutNow'
   | 'MsgReadIndex'
-  | 'MsgReadIndexResp';
+  | 'MsgReadIndexResp'
+  | 'MsgQuiesce'; // leader -> followers of an idle, fully replicated group: stop the election timer
 
 /**
  * A Raft message. All fields are always present (monomorphic shape); unused ones are 0 / empty.
@@ -119,6 +120,8 @@ export type MessageType =
  * - MsgHeartbeat: `commit` = min(leader commit, follower match); `index` = the leader's tick
  *   at send time, echoed in MsgHeartbeatResp for lease accounting; `context` = ReadIndex round.
  * - MsgReadIndex/MsgReadIndexResp: `context` = the request id; `index` = the read index.
+ * - MsgQuiesce: `index` = the leader's tick (as a heartbeat's); `commit` = the leader's commit
+ *   index, which is also its last index; `logTerm` = the term of that last entry.
  */
 export interface Message {
   type: MessageType;

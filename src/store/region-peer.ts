@@ -96,6 +96,10 @@ export class RegionPeer {
   removedPeers: Region['peers'] = [];
   /** Set while a split proposed by this replica is waiting to apply (one split at a time). */
   splitPending = false;
+  /** Called when a proposal or read was queued on this replica: the store's loop must look at it. */
+  onWork: () => void = () => {};
+  /** Consecutive ticks this leader's group was idle and fully replicated (the store quiesces it after a few). */
+  quietTicks = 0;
 
   constructor(storeId: number, peerId: number, region: Region, node: RawNode, storage: PeerStorage) {
     this.storeId = storeId;
@@ -198,7 +202,9 @@ export class RegionPeer {
     // An older proposal still waiting at this index was truncated away by a later leader: it
     // can never apply, so its client may safely retry.
     this.proposals.get(index)?.reject(this.notLeader());
-    return new Promise((resolve, reject) => this.proposals.set(index, { term, resolve, reject }));
+    const applied = new Promise((resolve, reject) => this.proposals.set(index, { term, resolve, reject }));
+    this.onWork();
+    return applied;
   }
 
   /** Queues a read; it is served once a ReadIndex round (or the lease) says the applied state is current. */
@@ -209,6 +215,8 @@ export class RegionPeer {
       const queue = this.readQueue.get(mode) ?? [];
       queue.push({ op, epochVersion: this.region.epoch.version, resolve, reject });
       this.readQueue.set(mode, queue);
+      // No onWork() here: the store kicks its loop after the current synchronous code
+      // (StoreEngine.kickReads), so that reads queued together share one ReadIndex round.
     });
   }
 

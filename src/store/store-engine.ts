@@ -70,6 +70,12 @@ export interface StoreEngineOptions {
   sendRaft: (toStoreId: number, items: RaftItem[]) => void;
   /** Milliseconds per Raft tick; default 50. */
   tickMs?: number;
+  /**
+   * Ticks a region must stay idle and fully replicated before its leader quiesces it (no
+   * heartbeats, no election timers until something happens); 0 never quiesces. Default: the
+   * election timeout in ticks.
+   */
+  quiesceTicks?: number;
   raft?: StoreRaftOptions;
   /** Proposals waiting to apply per region before new writes get ServerBusy; default 4096. */
   maxPendingProposals?: number;
@@ -119,9 +125,12 @@ export class StoreEngine {
   /** When each peer (of regions led here) was last seen active, for PD's down-peer reports. */
   private readonly peerSeenMs = new Map<number, number>();
   private running = false;
-  private again = false;
   /** Set while a loop turn for newly queued reads is scheduled (see {@link kickReads}). */
   private readKickPending = false;
+  /** Replicas that may have work for the loop: stepped, ticked while awake, proposed to, read from. */
+  private readonly dirty = new Set<RegionPeer>();
+  /** Set when anything may have touched any replica: the next turn looks at every one. */
+  private scanAll = true;
   private closed = false;
   private cancelTick: () => void = () => {};
   /** Resolves when the loop goes idle (for close and tests). */
@@ -132,6 +141,14 @@ export class StoreEngine {
   /** Merge sources whose CommitMerge this store is proposing. */
   private readonly finishing = new Set<number>();
   private lastMergeCheckMs = 0;
+  /** Ticks since the store opened: the clock of store liveness. */
+  private storeTicks = 0;
+  /** The tick at which each other store was last heard from (any frame, or its liveness ping). */
+  private readonly lastHeard = new Map<number, number>();
+  /** Stores not heard from for an election timeout: the followers of their leaders wake. */
+  private readonly silentStores = new Set<number>();
+  /** The other stores hosting replicas of regions here, recomputed now and then. */
+  private linkedStores: number[] = [];
   /** Targets holding back a CommitMerge until this store's replica of the source caught up. */
   private readonly mergeWaiters = new Set<RegionPeer>();
   /** Regions whose replica is being created from a message. */
@@ -139,13 +156,14 @@ export class StoreEngine {
   /** Replicas destroyed here: messages to them (or older memberships) must not recreate them. */
   private readonly tombstones = new Map<number, Tombstone>();
   /** Counters for metrics, status pages and tests. */
-  readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0 };
+  readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0, quiesces: 0, livenessWakes: 0 };
 
   private constructor(opts: StoreEngineOptions) {
     this.storeId = opts.storeId;
     this.engine = opts.engine;
     this.opts = {
       tickMs: 50,
+      quiesceTicks: opts.raft?.electionTick ?? 10,
       maxPendingProposals: 4096,
       logGcThreshold: 1000,
       sessionGcIntervalMs: 60_000,
@@ -230,7 +248,9 @@ export class StoreEngine {
         if (p.id === peer.peerId) continue;
         const pr = status.progress.get(p.id);
         // Heard from within two election timeouts (heartbeat acknowledgements): alive.
-        const heardMs = pr && Number.isFinite(pr.ticksSinceHeard) ? pr.ticksSinceHeard * this.opts.tickMs : Number.POSITIVE_INFINITY;
+        let heardMs = pr && Number.isFinite(pr.ticksSinceHeard) ? pr.ticksSinceHeard * this.opts.tickMs : Number.POSITIVE_INFINITY;
+        // A quiesced group exchanges no heartbeats: its members count as alive while their stores are.
+        if (status.quiesced && !this.silentStores.has(p.storeId)) heardMs = 0;
         if (heardMs <= 2 * (this.opts.raft?.electionTick ?? 10) * this.opts.tickMs) this.peerSeenMs.set(p.id, now);
         if (!this.peerSeenMs.has(p.id)) this.peerSeenMs.set(p.id, now); // give a new peer its time
         const downMs = now - this.peerSeenMs.get(p.id)!;
@@ -357,7 +377,9 @@ export class StoreEngine {
     });
     const peer = new RegionPeer(this.storeId, peerId, cloneRegion(region), node, storage);
     peer.localPeer = (id) => this.peers.get(id);
+    peer.onWork = () => this.kick(peer);
     this.peers.set(region.id, peer);
+    this.dirty.add(peer);
     return peer;
   }
 
@@ -366,6 +388,9 @@ export class StoreEngine {
   /** Steps Raft messages received from another store. Messages for unknown regions are dropped. */
   receiveRaft(fromStoreId: number, items: readonly RaftItem[]): void {
     if (this.closed) return;
+    // Any frame proves the sender's store alive; an empty one is just that (its liveness ping).
+    if (fromStoreId !== this.storeId) this.lastHeard.set(fromStoreId, this.storeTicks);
+    if (items.length === 0) return;
     for (const item of items) {
       const { regionId, message } = item;
       let peer = this.peers.get(regionId);
@@ -394,13 +419,14 @@ export class StoreEngine {
         continue;
       }
       if (message.type === 'MsgSnap' && !this.snapshotAcceptable(peer, message)) continue;
+      this.dirty.add(peer);
       try {
         peer.node.step(message);
       } catch (e) {
         this.opts.logger.warn('dropped a message the replica refused', { regionId, type: message.type, error: String(e) });
       }
     }
-    this.kick();
+    this.runLoop();
   }
 
   /**
@@ -437,6 +463,10 @@ export class StoreEngine {
     if (tomb && (tomb.peerId === message.to || tomb.confVer >= region.confVer)) return;
     if (regionId !== PD_GROUP_ID) {
       for (const p of this.peers.values()) {
+        // A replica here prepared to merge into this very region does not block it: the region's range
+        // covers it because the merge committed while this store lagged (it may even have missed the
+        // split that made the region). The new replica waits for a snapshot, which retires the source.
+        if (p.merging?.targetId === regionId) continue;
         if (p.storage.initialized && !isPdGroup(p) && rangesOverlap(p.region.startKey, p.region.endKey, region.startKey, region.endKey)) return;
       }
     }
@@ -556,7 +586,7 @@ export class StoreEngine {
       throw new ServerBusyError(`region ${regionId} has ${peer.pendingProposals} proposals waiting to apply`);
     }
     const result = peer.proposeKv({ clientId, seq, nowMs: peer.regionTime(this.opts.clock.now()), op });
-    this.kick();
+    this.kick(peer);
     return result;
   }
 
@@ -573,7 +603,7 @@ export class StoreEngine {
       });
     }
     const result = peer.read(op, consistency);
-    this.kickReads();
+    this.kickReads(peer);
     return result;
   }
 
@@ -582,12 +612,13 @@ export class StoreEngine {
    * meanwhile (from any client) shares one ReadIndex round per region. No tick or timer is
    * waited for: the round goes out in that turn.
    */
-  private kickReads(): void {
+  private kickReads(peer: RegionPeer): void {
+    this.dirty.add(peer);
     if (this.readKickPending) return;
     this.readKickPending = true;
     void Promise.resolve().then(() => {
       this.readKickPending = false;
-      this.kick();
+      this.runLoop();
     });
   }
 
@@ -596,36 +627,148 @@ export class StoreEngine {
   private scheduleTick(): void {
     if (this.closed) return;
     this.cancelTick = this.opts.clock.setTimer(this.opts.tickMs, () => {
-      for (const peer of this.peers.values()) peer.node.tick();
+      this.storeTicks++;
+      for (const peer of this.peers.values()) {
+        // Before the tick: right after one that heartbeats, the acknowledgements are still on their way.
+        this.maybeQuiesce(peer);
+        peer.node.tick();
+        // A quiesced replica's tick only counts time: the loop need not look at it.
+        if (!peer.node.quiesced) this.dirty.add(peer);
+      }
+      this.storeLiveness();
       this.maybeExpireSessions();
       this.probeSilentReplicas();
       this.pd?.tick();
       this.maybeAutoSplit();
       this.finishMerges();
-      this.kick();
+      // Now and then the loop looks at every replica, should anything have touched one unmarked.
+      if (this.storeTicks % (this.opts.raft?.electionTick ?? 10) === 0) this.kick();
+      else this.runLoop();
       this.scheduleTick();
     });
   }
 
-  /** Runs loop turns until no replica has work. */
-  kick(): void {
-    if (this.closed && !this.running) return;
-    if (this.running) {
-      this.again = true;
+  /**
+   * Quiesces a region led here once it stayed idle and fully replicated for `quiesceTicks` ticks
+   * (and nothing of the store's is under way on it: proposals, a split, a merge). PD's own group
+   * never sleeps.
+   */
+  private maybeQuiesce(peer: RegionPeer): void {
+    const node = peer.node;
+    if (node.quiesced || !peer.isLeader()) return;
+    const after = this.opts.quiesceTicks;
+    const busy = after <= 0 || isPdGroup(peer) || peer.merging !== undefined || peer.splitPending || peer.pendingProposals > 0 || this.mergeWaiters.has(peer) || this.finishing.has(peer.regionId);
+    if (busy || !node.quiescable()) {
+      peer.quietTicks = 0;
       return;
     }
+    if (++peer.quietTicks < after) return;
+    peer.quietTicks = 0;
+    // Its MsgQuiesce to the followers goes out with the next turn.
+    if (node.quiesce()) {
+      this.counters.quiesces++;
+      this.dirty.add(peer);
+    }
+  }
+
+  /**
+   * Store liveness, for quiesced regions (whose followers no longer time out on their own): every
+   * heartbeat interval this store pings every store it shares a region with (an empty Raft frame),
+   * and a store not heard from for an election timeout counts as lost. The followers here of
+   * regions led there then wake with their election timers expired and elect a new leader. Safe
+   * for leases: not having heard from a store for an election timeout of our ticks means not
+   * having heard from its leaders for as long, which is what check-quorum's vote refusal counts.
+   */
+  private storeLiveness(): void {
+    const electionTick = this.opts.raft?.electionTick ?? 10;
+    const heartbeatTick = this.opts.raft?.heartbeatTick ?? 2;
+    if (this.storeTicks % electionTick === 1) {
+      const linked = new Set<number>();
+      for (const peer of this.peers.values()) for (const p of peer.region.peers) if (p.storeId !== this.storeId) linked.add(p.storeId);
+      this.linkedStores = [...linked];
+    }
+    if (this.storeTicks % heartbeatTick === 0) for (const s of this.linkedStores) this.opts.sendRaft(s, []);
+    const lost = new Set<number>();
+    for (const s of this.linkedStores) {
+      if (this.storeTicks - (this.lastHeard.get(s) ?? 0) < electionTick) {
+        this.silentStores.delete(s);
+      } else if (!this.silentStores.has(s)) {
+        this.silentStores.add(s);
+        lost.add(s);
+      }
+    }
+    if (this.silentStores.size === 0) return;
+    for (const peer of this.peers.values()) {
+      const node = peer.node;
+      if (node.raft.state !== 'follower' || node.raft.lead === 0) continue;
+      const leaderStore = peer.leaderStoreId();
+      // Once per loss for a follower awake already (its timer must not be reset each tick), and
+      // whenever one is found asleep.
+      if (this.silentStores.has(leaderStore) && (node.quiesced || lost.has(leaderStore))) {
+        node.wake(true);
+        this.counters.livenessWakes++;
+        this.dirty.add(peer);
+        // The surviving voters all noticed on the same tick, and would all campaign one random timeout
+        // later (a split vote whenever two drew alike): the one with the lowest id campaigns at once.
+        if (this.firstSurvivor(peer) === peer.peerId) node.campaign();
+      }
+    }
+  }
+
+  /**
+   * The lowest-id voter of `peer`'s region whose store is not silent, other than the lost leader; 0
+   * when those voters are no quorum (this store is the one cut off: campaigning at once is futile).
+   */
+  private firstSurvivor(peer: RegionPeer): number {
+    let first = 0;
+    let live = 0;
+    let voters = 0;
+    for (const p of peer.region.peers) {
+      if (p.role !== 'voter') continue;
+      voters++;
+      if (p.id === peer.node.raft.lead || (p.storeId !== this.storeId && this.silentStores.has(p.storeId))) continue;
+      live++;
+      if (first === 0 || p.id < first) first = p.id;
+    }
+    return live > voters / 2 ? first : 0;
+  }
+
+  /** Runs loop turns until no replica has work: for `peer`, or for any replica when none is named. */
+  kick(peer?: RegionPeer): void {
+    if (peer) this.dirty.add(peer);
+    else this.scanAll = true;
+    this.runLoop();
+  }
+
+  /** Starts the loop unless it runs (it then takes what was marked before its next turn). */
+  private runLoop(): void {
+    if (this.closed && !this.running) return;
+    if (this.running) return;
     this.running = true;
     this.idle = this.loop();
+  }
+
+  /** The replicas the next turn looks at: every one after a `kick()`, else those marked. */
+  private takeBatch(): RegionPeer[] {
+    if (this.scanAll) {
+      this.scanAll = false;
+      this.dirty.clear();
+      return [...this.peers.values()];
+    }
+    const batch: RegionPeer[] = [];
+    for (const peer of this.dirty) if (this.peers.get(peer.regionId) === peer) batch.push(peer);
+    this.dirty.clear();
+    return batch;
   }
 
   private async loop(): Promise<void> {
     try {
       do {
-        this.again = false;
-        for (const peer of this.peers.values()) peer.flushReads();
-        await this.turn();
+        const batch = this.takeBatch();
+        for (const peer of batch) peer.flushReads();
+        await this.turn(batch);
         this.releaseMergeWaiters();
-      } while (!this.closed && (this.again || [...this.peers.values()].some((p) => p.node.hasReady())));
+      } while (!this.closed && (this.scanAll || this.dirty.size > 0));
     } catch (e) {
       // A storage failure leaves the replicas' memory ahead of the disk: stop, as RheaKV does on a
       // critical state machine error. Clients see their requests fail; a restart recovers.
@@ -637,12 +780,12 @@ export class StoreEngine {
     }
   }
 
-  private async turn(): Promise<void> {
+  private async turn(batch: readonly RegionPeer[]): Promise<void> {
     const work: Array<{ peer: RegionPeer; rd: Ready }> = [];
     const ops: WriteOp[] = [];
     let sync = false;
     const installs = new Map<RegionPeer, ReturnType<typeof stageSnapshotInstall> & { superseded: RegionPeer[] }>();
-    for (const peer of this.peers.values()) {
+    for (const peer of batch) {
       if (!peer.node.hasReady()) continue;
       const rd = peer.node.ready();
       if (rd.snapshot) {
@@ -733,6 +876,8 @@ export class StoreEngine {
       if (rd.softState) this.roleChanged(peer);
       peer.onReadStates(rd.readStates);
       await peer.serveReads(this.engine, this.sm);
+      // More to hand out (committed entries beyond one Ready's size, messages stepped meanwhile).
+      if (peer.node.hasReady()) this.dirty.add(peer);
     }
   }
 
@@ -783,14 +928,14 @@ export class StoreEngine {
           const source = this.peers.get(cmd.sourceId);
           // The CommitMerge proves the source's PrepareMerge committed: if our source replica
           // holds that entry, it may apply up to it without hearing from its (retired) leader.
-          if (source && source.node.commitTo(cmd.sourcePrepareIndex, cmd.sourcePrepareTerm)) this.again = true;
+          if (source && source.node.commitTo(cmd.sourcePrepareIndex, cmd.sourcePrepareTerm)) this.scanAll = true;
           ready = !source || source.storage.applyState.applied >= cmd.sourcePrepareIndex;
         }
       }
       if (ready) {
         peer.node.setApplyLimit(Number.POSITIVE_INFINITY);
         this.mergeWaiters.delete(peer);
-        this.again = true;
+        this.scanAll = true;
       }
     }
   }
@@ -995,7 +1140,10 @@ export class StoreEngine {
       }
       const leaderStore = target.leaderStoreId();
       const there = source.region.peers.find((p) => p.storeId === leaderStore && p.role === 'voter');
-      if (there) source.node.transferLeader(there.id);
+      if (there) {
+        source.node.transferLeader(there.id);
+        this.kick(source);
+      }
     }
   }
 
@@ -1098,7 +1246,7 @@ export class StoreEngine {
   private probeSilentReplicas(): void {
     const silentTicks = 10 * (this.opts.raft?.electionTick ?? 10);
     for (const peer of this.peers.values()) {
-      if (isPdGroup(peer) || !peer.storage.initialized || peer.isLeader()) continue;
+      if (peer.node.quiesced || isPdGroup(peer) || !peer.storage.initialized || peer.isLeader()) continue;
       const elapsed = peer.node.raft.electionElapsed;
       if (elapsed === 0 || elapsed % silentTicks !== 0) continue;
       const r = peer.region;

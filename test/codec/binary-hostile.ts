@@ -5,6 +5,7 @@
  * id, a boolean of 2, an unknown tag) or the frame is cut or extended.
  */
 import { encodeFrame } from '../../src/codec/frame.ts';
+import { WIRE_MESSAGE_TYPES } from '../../src/codec/schema.ts';
 import type { Rand } from '../../src/ports.ts';
 import { randomBytes, randomFrame } from './gen.ts';
 
@@ -162,7 +163,7 @@ export function hostileBinaryFrame(rand: Rand, kind: BinaryHostileKind, header: 
     case 'binBadValue': {
       // Well-formed, but against the schema: an id of 0, a boolean or entry type above 1, a local or unknown message type.
       const field = pick(rand, of('id', 'bool', 'code', 'entryType'));
-      const value = field.kind === 'id' ? 0 : field.kind === 'code' ? 14 + rand.int(242) : 2 + rand.int(254);
+      const value = field.kind === 'id' ? 0 : field.kind === 'code' ? WIRE_MESSAGE_TYPES.length + rand.int(256 - WIRE_MESSAGE_TYPES.length) : 2 + rand.int(254);
       return replaced(valid, field, [value]);
     }
     case 'binBadTag': {

@@ -38,6 +38,11 @@ export interface KvSimOptions {
   kvClients?: number;
   /** Clients start each operation on a multiple of this many virtual ms, so that they often run concurrently (default: random pauses). */
   alignMs?: number;
+  /**
+   * Quiesce idle regions eagerly (after 2 idle ticks) and let clients pause now and then, so that
+   * groups fall asleep and wake again under the same partitions, crashes and network faults.
+   */
+  quiesce?: boolean;
   /** Called with each store's engine (for debugging a failing seed). */
   onEngine?: (storeId: number, engine: import('../../src/ports.ts').StorageEngine) => void;
 }
@@ -51,6 +56,9 @@ export interface KvSimResult {
   faults: number;
   /** Raft snapshots installed by replicas that fell behind a compacted log. */
   snapshots: number;
+  /** Times a leader quiesced its region, and followers woken by store liveness (stores that ran to the end). */
+  quiesces: number;
+  livenessWakes: number;
   /** Regions at the end (3 at the start; splits add more). */
   regions: number;
   virtualMs: number;
@@ -84,7 +92,7 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     seed: opts.seed,
     initialSplitKeys: opts.pd ? [] : SPLITS,
     // Compact logs early and often, so that replicas that fall behind catch up by snapshot.
-    store: { logGcThreshold: 5 + rand.int(40) },
+    store: { logGcThreshold: 5 + rand.int(40), ...(opts.quiesce ? { quiesceTicks: 2 } : {}) },
     ...(opts.pd ? { pd: { config: PD_CONFIG, heartbeatMs: 300, scheduleMs: 300 } } : {}),
     storage: async (id) => {
       const engine = await createFaultyStorage(createMemoryStorage(), { rand: createSeededRand(opts.seed * 31 + id) });
@@ -100,13 +108,15 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
   let faults = 0;
   let snapshots = 0;
   let regions = 0;
+  let quiesces = 0;
+  let livenessWakes = 0;
   try {
     await drive(clock, cluster.waitForLeaders(), 60_000);
     const workloadMs = opts.workloadMs ?? (opts.pd ? 10_000 : 3000);
     const nClients = opts.clients ?? 4;
     const kvClients = Array.from({ length: opts.kvClients ?? nClients }, () => cluster.client({ retry: { timeoutMs: 2000, attemptTimeoutMs: 400 } }));
     const workers = Array.from({ length: nClients }, (_, i) =>
-      clientLoop(kvClients[i % kvClients.length], i, createSeededRand(opts.seed * 977 + i), clock, history, locks, () => running, opts.alignMs).catch(
+      clientLoop(kvClients[i % kvClients.length], i, createSeededRand(opts.seed * 977 + i), clock, history, locks, () => running, opts.alignMs, opts.quiesce ?? false).catch(
         (e) => {
           failures.push(String((e as Error).message));
         },
@@ -138,6 +148,8 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     checkLocks(locks, failures);
     await checkReplicas(cluster, clock, failures);
     for (const id of cluster.storeIds) snapshots += cluster.store(id)?.counters.snapshotsInstalled ?? 0;
+    for (const id of cluster.storeIds) quiesces += cluster.store(id)?.counters.quiesces ?? 0;
+    for (const id of cluster.storeIds) livenessWakes += cluster.store(id)?.counters.livenessWakes ?? 0;
     regions = new Set(cluster.storeIds.flatMap((id) => cluster.store(id)?.regions().map((r) => r.region.id) ?? [])).size;
   } catch (e) {
     failures.push(`simulation error: ${(e as Error).stack ?? e}`);
@@ -155,6 +167,8 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     unknown: history.filter((h) => h.unknown).length,
     faults,
     snapshots,
+    quiesces,
+    livenessWakes,
     regions,
     virtualMs: clock.now(),
   };
@@ -261,7 +275,8 @@ async function clientLoop(
   history: Operation<FlotillaKvInput, FlotillaKvOutput>[],
   locks: LockEvent[],
   running: () => boolean,
-  alignMs?: number,
+  alignMs: number | undefined,
+  pauses: boolean,
 ): Promise<void> {
   const lock = client.getDistributedLock('lock', 300, { owner: `owner-${id}` });
   for (let n = 0; running(); n++) {
@@ -283,7 +298,9 @@ async function clientLoop(
       // A read that failed told us nothing; a write whose fate is unknown may take effect any time later.
       if (!READS.has(input.op)) history.push({ clientId: id, input, call, unknown: true });
     }
-    await sleep(clock, alignMs ? alignMs - (clock.now() % alignMs) : rand.int(20));
+    // With pauses, regions go idle long enough to quiesce (a few ticks), then wake on the next call.
+    if (pauses && rand.int(6) === 0) await sleep(clock, 200 + rand.int(800));
+    else await sleep(clock, alignMs ? alignMs - (clock.now() % alignMs) : rand.int(20));
   }
 }
 

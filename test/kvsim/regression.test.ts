@@ -2,14 +2,15 @@
  * KV simulation seeds that once found bugs, kept as regression tests (each ran red before its fix):
  * 99 (lock re-entry judged wrongly), 120 (merge state lost in snapshots), 144 and 111 (prepared
  * merges never finished: compacted prepare term, target merged away), 41 (proposal on a retired
- * replica), 575 (a snapshot skipping a CommitMerge left the source behind), and with PD 182 (a
+ * replica), 575 (a snapshot skipping a CommitMerge left the source behind), 168 (a store that got a
+ * split by snapshot never created the child once the child had absorbed its prepared source), and with PD 182 (a
  * lagging replica of a merged-away region was never told).
  */
 import { describe, expect, it } from 'vitest';
 import { runKvSimulation } from './kv-simulation.ts';
 
 describe('KV simulation regressions', () => {
-  for (const seed of [99, 120, 144, 111, 41, 575]) {
+  for (const seed of [99, 120, 144, 111, 41, 575, 168]) {
     it(`seed ${seed}`, async () => {
       const r = await runKvSimulation({ seed });
       expect(r.failures, `replay: npm run soak:kv -- --seed ${seed} --verbose`).toEqual([]);

@@ -5,16 +5,22 @@
 import { expect } from 'vitest';
 import { runKvSimulation } from './kv-simulation.ts';
 
-export async function runSeedRange(from: number, count: number, pd = false): Promise<void> {
+/** Runs the seeds; returns totals of what they exercised. */
+export async function runSeedRange(from: number, count: number, pd = false, quiesce = false): Promise<{ quiesces: number; livenessWakes: number }> {
   const failed: string[] = [];
   let operations = 0;
   let unknown = 0;
+  let quiesces = 0;
+  let livenessWakes = 0;
   for (let seed = from; seed < from + count; seed++) {
-    const r = await runKvSimulation({ seed, pd });
+    const r = await runKvSimulation({ seed, pd, quiesce });
     operations += r.operations;
     unknown += r.unknown;
-    if (!r.ok) failed.push(`seed ${seed} (replay: npm run soak:kv -- --seed ${seed}${pd ? ' --pd' : ''} --verbose):\n  ${r.failures.join('\n  ')}`);
+    quiesces += r.quiesces;
+    livenessWakes += r.livenessWakes;
+    if (!r.ok) failed.push(`seed ${seed} (replay: npm run soak:kv -- --seed ${seed}${pd ? ' --pd' : ''}${quiesce ? ' --quiesce' : ''} --verbose):\n  ${r.failures.join('\n  ')}`);
   }
-  console.log(`kv simulation${pd ? ' with PD' : ''} seeds ${from}..${from + count - 1}: ${operations} operations (${unknown} with unknown outcome), ${failed.length} failing`);
+  console.log(`kv simulation${pd ? ' with PD' : ''}${quiesce ? ' with eager quiescence' : ''} seeds ${from}..${from + count - 1}: ${operations} operations (${unknown} with unknown outcome), ${quiesces} quiesces, ${livenessWakes} liveness wakes, ${failed.length} failing`);
   expect(failed, failed.join('\n')).toEqual([]);
+  return { quiesces, livenessWakes };
 }

@@ -1,5 +1,5 @@
 /**
- * npm run soak:kv -- [--seeds N] [--from S] [--seed S] [--pd] [--verbose]
+ * npm run soak:kv -- [--seeds N] [--from S] [--seed S] [--pd] [--quiesce] [--verbose]
  * Runs the KV simulation over many seeds (or replays one) and prints every failure.
  */
 import { runKvSimulation } from './kv-simulation.ts';
@@ -14,11 +14,12 @@ const from = one ? Number(one) : Number(flag('from') ?? 1);
 const count = one ? 1 : Number(flag('seeds') ?? 1000);
 const verbose = args.includes('--verbose');
 const pd = args.includes('--pd');
+const quiesce = args.includes('--quiesce');
 const t0 = performance.now();
 let failed = 0;
 let operations = 0;
 for (let seed = from; seed < from + count; seed++) {
-  const r = await runKvSimulation({ seed, verbose, pd });
+  const r = await runKvSimulation({ seed, verbose, pd, quiesce });
   operations += r.operations;
   if (!r.ok) {
     failed++;

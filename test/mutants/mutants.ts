@@ -143,4 +143,20 @@ export const MUTANTS: readonly Mutant[] = [
     description: 'a lease read is answered without checking that the lease still holds',
     patches: [{ file: 'raft/leader.ts', search: 'if (wantsLease && leaseValid(r)) {', replace: 'if (wantsLease) {' }],
   },
+  {
+    name: 'quiesced-leader-stops-lease-clock',
+    description: 'a quiesced node stops counting ticks, so a leader that fell asleep keeps its lease forever (quiesce-lease.txt)',
+    patches: [{ file: 'raft/raft.ts', search: '    this.tickCount++;\n    if (this.quiesced) return;', replace: '    if (this.quiesced) return;\n    this.tickCount++;' }],
+  },
+  {
+    name: 'follower-quiesces-behind',
+    description: 'a follower quiesces on any MsgQuiesce, even with a log that does not end where the leader\'s does (quiesce-refused.txt)',
+    patches: [
+      {
+        file: 'raft/follower.ts',
+        search: 'if (log.lastIndex() === m.commit && log.lastTerm() === m.logTerm && log.committed === m.commit) {',
+        replace: 'if (log.committed >= 0) {',
+      },
+    ],
+  },
 ];

@@ -128,6 +128,19 @@ const commands: Record<string, Handler> = {
     const count = args.int('count') ?? 1;
     for (let i = 0; i < count; i++) for (const id of ids) env.up(id).tick();
   },
+  quiesce: (env, args) => {
+    // quiesce <id>: the leader quiesces its group if it may; prints whether it did.
+    const id = one(args, 'quiesce');
+    env.emit(env.up(id).quiesce() ? `${id} quiesced` : `${id} may not quiesce`);
+  },
+  wake: (env, args) => {
+    // wake <id> [leader-lost=true]: the application wakes a quiesced node.
+    const id = one(args, 'wake');
+    env.up(id).wake(args.bool('leader-lost') ?? false);
+  },
+  quiesced: (env) => {
+    for (const id of env.ids()) env.emit(`${id}: ${env.get(id).node?.quiesced ? 'quiesced' : 'awake'}`);
+  },
   'tick-heartbeat': (env, args) => {
     for (const id of args.ints()) {
       const node = env.up(id);

@@ -50,6 +50,9 @@ export function describeMessage(core: TranscriptCore, m: Message): string {
     case 'MsgHeartbeatResp':
       s += ` Tick:${m.index}`;
       break;
+    case 'MsgQuiesce':
+      s += ` Tick:${m.index} LastTerm:${m.logTerm}`;
+      break;
     case 'MsgReadIndex':
       if (m.index === 1) s += ' Lease';
       break;
