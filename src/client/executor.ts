@@ -172,7 +172,11 @@ export class Executor {
       }
     }
     const detail = lastError instanceof Error ? lastError.message : String(lastError);
-    if (isWrite && maybeApplied) throw new OutcomeUnknownError(`${what} may or may not have been applied: no definite answer before the deadline (last error: ${detail})`);
-    throw new TimeoutError(`${what} did not complete within ${this.retry.timeoutMs} ms (last error: ${detail})`);
+    // Say which limit ended the retries: the deadline, or the attempts (quick refusals, say during
+    // an election, can use up `attemptsMax` well before `timeoutMs`).
+    const spent = this.retry.timeoutMs - (deadline - this.clock.now());
+    const limit = deadline - this.clock.now() > 0 && !(once && maybeApplied) ? `after ${this.retry.attemptsMax} attempts in ${Math.round(spent)} ms` : `within ${this.retry.timeoutMs} ms`;
+    if (isWrite && maybeApplied) throw new OutcomeUnknownError(`${what} may or may not have been applied: no definite answer ${limit} (last error: ${detail})`);
+    throw new TimeoutError(`${what} did not complete ${limit} (last error: ${detail})`);
   }
 }

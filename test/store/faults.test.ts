@@ -83,6 +83,22 @@ describe('faults', () => {
     expect(err).toBeInstanceOf(FlotillaError);
     expect(['OutcomeUnknown', 'Timeout']).toContain((err as FlotillaError).code);
   });
+  it('a client that used up its attempts before its deadline says so in the error', async () => {
+    const v = await virtualCluster({ stores: 3 });
+    cluster = v.cluster;
+    await drive(v.clock, cluster.client().put('x', '0'));
+    cluster.partition([1], [2], [3]);
+    await elapse(v.clock, 3000); // every store has lost (or never had) the leader: quick NotLeader answers
+    const client = cluster.client({ retry: { timeoutMs: 60_000, attemptsMax: 4, backoffMinMs: 1, backoffMaxMs: 2 } });
+    const err = await drive(v.clock, client.get('x')).then(
+      () => undefined,
+      (e) => e,
+    );
+    expect(err).toBeInstanceOf(FlotillaError);
+    expect((err as FlotillaError).code).toBe('Timeout');
+    expect((err as Error).message).toMatch(/after 4 attempts in \d+ ms/);
+    expect((err as Error).message).not.toMatch(/60000/);
+  });
 });
 
 describe('snapshots', () => {
