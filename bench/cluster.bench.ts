@@ -5,7 +5,10 @@
  *   (`connect()`), 16-byte keys and 100-byte values: committed writes/s, p50/p99 latency; beside
  *   it, when an `etcd` binary is on PATH, three etcd members on loopback (default fsync) driven by
  *   the `etcd3` npm client with 256 concurrent writers of the same sizes, and the ratio; the same
- *   with 1,000 writers; and CPU time per acknowledged write (servers and client) of each;
+ *   with 1,000 writers; and CPU time per acknowledged write (servers and client) of each, the
+ *   busiest server process's share of a core (every process's in the note), and for flotilla the
+ *   store loop turns per second and the p50 latency counted in turns (what bounds the 8-region
+ *   rate: see BENCHMARKS.md);
  * - linearizable (ReadIndex) and lease reads/s over the three processes (target 3), alternating;
  * - scaling with regions: 8 regions vs 1 in one process (createLocalCluster, memory engine) and
  *   across the three serve processes with the 8 leaders spread over the stores.
@@ -156,6 +159,8 @@ export interface System {
   /** Its server processes (none when in this process), whose CPU time counts toward its cost. */
   pids: number[];
   put(key: string): Promise<unknown>;
+  /** Store loop turns so far, one figure per server process (flotilla serve only; from `/metrics`). */
+  loopTurns?(): Promise<number[]>;
   /** Reads a key with the given consistency (flotilla only). */
   get?(key: string, consistency: 'linearizable' | 'lease'): Promise<unknown>;
   /** Throws unless every replica holds every acknowledged write of `load` once, and nothing else. */
@@ -197,10 +202,16 @@ function processCpuMs(pid: number): number {
   }
 }
 
-/** CPU time used so far by this process and `pids`, in ms. */
-function cpuMs(pids: readonly number[]): number {
+/** CPU time used so far by each of `pids` and, last, by this process, in ms. */
+function cpuMsEach(pids: readonly number[]): number[] {
   const own = process.cpuUsage();
-  return (own.user + own.system) / 1000 + pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+  return [...pids.map(processCpuMs), (own.user + own.system) / 1000];
+}
+
+/** `flotilla_store_turns_total` from a store's `/metrics` text (NaN when absent). */
+export function turnsFromMetrics(text: string): number {
+  const m = /^flotilla_store_turns_total\{[^}]*\} (\d+)$/m.exec(text);
+  return m ? Number(m[1]) : Number.NaN;
 }
 
 const merged = (loads: readonly Load[]): Load => ({ acked: loads.flatMap((l) => l.acked), failed: loads.flatMap((l) => l.failed), latencies: [], seconds: 0 });
@@ -253,6 +264,7 @@ export async function startFlotilla(regions: number, writers: number): Promise<S
     await settleLeaders(client);
     return {
       pids: stores.map((p) => p.child.pid ?? 0),
+      loopTurns: () => Promise.all(ports.slice(3).map(async (port) => turnsFromMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()))),
       put: (k) => client.put(k, VALUE),
       get: (k, consistency) => client.get(k, { consistency }),
       async verify(load) {
@@ -383,29 +395,41 @@ export async function startLocal(regions: number, writers: number): Promise<Syst
 class Runs {
   readonly loads: Load[] = [];
   readonly measured = new Map<string, Load[]>();
-  /** CPU time of the system's processes and of this one during each label's rounds. */
-  readonly cpu = new Map<string, number>();
+  /** CPU time (ms) of each of the system's processes and, last, of this one during each label's rounds. */
+  readonly cpu = new Map<string, number[]>();
+  /** Store loop turns of each server process during each label's rounds (flotilla serve only). */
+  readonly turns = new Map<string, number[]>();
   readonly system: System;
   constructor(system: System) {
     this.system = system;
   }
   async run(label: string, tag: string, writers: number, ms: number): Promise<void> {
-    const cpu0 = cpuMs(this.system.pids);
+    const turns0 = await this.system.loopTurns?.();
+    const cpu0 = cpuMsEach(this.system.pids);
     const load = await writeLoad(tag, writers, ms, this.system.put);
-    this.cpu.set(label, (this.cpu.get(label) ?? 0) + cpuMs(this.system.pids) - cpu0);
+    const cpu1 = cpuMsEach(this.system.pids);
+    const turns1 = await this.system.loopTurns?.();
+    const add = (m: Map<string, number[]>, d: number[]) => m.set(label, d.map((x, i) => x + (m.get(label)?.[i] ?? 0)));
+    add(this.cpu, cpu1.map((c, i) => c - cpu0[i]));
+    if (turns0 && turns1) add(this.turns, turns1.map((t, i) => t - turns0[i]));
     this.loads.push(load);
     if (label !== 'warm-up') this.measured.set(label, [...(this.measured.get(label) ?? []), load]);
   }
   /** Mean writes/s and pooled latencies of the rounds of `label`. */
-  figure(label: string): { rate: number; p50: number; p99: number; failed: number; cpuPerWrite: number } {
+  figure(label: string): { rate: number; p50: number; p99: number; failed: number; cpuPerWrite: number; cpuShares: number[]; turnsPerSecond: number[] } {
     const loads = this.measured.get(label) ?? [];
     const latencies = loads.flatMap((l) => l.latencies).sort((a, b) => a - b);
+    const seconds = loads.reduce((s, l) => s + l.seconds, 0);
+    const cpu = this.cpu.get(label) ?? [Number.NaN];
     return {
+      /** % of one core used by each server process and, last, by the bench process (the client). */
+      cpuShares: cpu.map((ms) => ms / seconds / 10),
+      turnsPerSecond: (this.turns.get(label) ?? []).map((t) => t / seconds),
       rate: loads.reduce((s, l) => s + rate(l), 0) / loads.length,
       p50: percentile(latencies, 0.5),
       p99: percentile(latencies, 0.99),
       failed: loads.reduce((s, l) => s + l.failed.length, 0),
-      cpuPerWrite: ((this.cpu.get(label) ?? Number.NaN) * 1000) / loads.reduce((s, l) => s + l.acked.length, 0),
+      cpuPerWrite: (cpu.reduce((a, b) => a + b, 0) * 1000) / loads.reduce((s, l) => s + l.acked.length, 0),
     };
   }
   verify(): Promise<void> {
@@ -420,6 +444,34 @@ async function started(list: Runs[], system: Promise<System>): Promise<Runs> {
   return runs;
 }
 
+/**
+ * Where a load's time went: the busiest server process's share of a core (all shares in the note:
+ * a run at which no process nears 100 % is bound by latency, not CPU), and for flotilla the store
+ * loop turns per second and the p50 latency counted in turns (a turn is one group commit:
+ * fdatasync, send, apply; a write needs several in series across the stores).
+ */
+export function loadRows(name: string, f: Pick<ReturnType<Runs['figure']>, 'p50' | 'cpuShares' | 'turnsPerSecond'>, group = 'cluster'): BenchRow[] {
+  const servers = f.cpuShares.slice(0, -1);
+  const pct = (x: number) => `${Math.round(x)} %`;
+  const rows: BenchRow[] = [
+    {
+      group,
+      name: `${name}, CPU of the busiest server process`,
+      value: Math.max(...servers),
+      unit: '% of a core',
+      note: `servers ${servers.map(pct).join(' / ')}, client (bench process) ${pct(f.cpuShares[f.cpuShares.length - 1])}, during the load`,
+    },
+  ];
+  if (f.turnsPerSecond.length > 0) {
+    const mean = f.turnsPerSecond.reduce((a, b) => a + b, 0) / f.turnsPerSecond.length;
+    rows.push(
+      { group, name: `${name}, store loop turns`, value: mean, unit: 'turns/s', note: `mean of the stores (${f.turnsPerSecond.map((t) => Math.round(t)).join(' / ')}); each turn is one group commit` },
+      { group, name: `${name}, latency p50 in loop turns`, value: (f.p50 * mean) / 1000, unit: 'turns', note: 'p50 latency over the mean turn duration: how many turns, in series over the stores, a write waits for' },
+    );
+  }
+  return rows;
+}
+
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const g = 'cluster';
@@ -429,6 +481,7 @@ export async function run(): Promise<BenchRow[]> {
     { group: g, name: `${name}, latency p50`, value: f.p50, unit: 'ms' },
     { group: g, name: `${name}, latency p99`, value: f.p99, unit: 'ms' },
     { group: g, name: `${name}, CPU per write`, value: f.cpuPerWrite, unit: 'µs', note: 'user + system time of the servers and of the bench process (client) during the load, over writes acknowledged' },
+    ...loadRows(name, f),
   ];
   const version = etcdAvailable();
   if (version === undefined) console.log(`cluster.bench: etcd is not on PATH, so there is no etcd baseline and no ratio; install it with: ${ETCD_INSTALL}`);
