@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { benchKey, checkView, type Load, loadRows, splitKeysFor, turnsFromMetrics, VALUE, verifyStores } from '../../bench/cluster.bench.ts';
+import { benchKey, checkView, type Load, loadRows, roundRatios, splitKeysFor, turnsFromMetrics, VALUE, verifyStores } from '../../bench/cluster.bench.ts';
 import { createLocalCluster, type LocalCluster } from '../../adapters/local-cluster.ts';
 import { dispatchRequest } from '../../src/store/dispatch.ts';
 
@@ -27,6 +27,14 @@ describe('cluster bench helpers', () => {
     expect(checkView('s', view(['a', 'b', 'b']).seen, view(['a', 'b']).values, l)).toMatch(/b present 2 times/);
     expect(checkView('s', view(['a', 'b']).seen, new Map([['a', VALUE], ['b', 'x']]), l)).toMatch(/b has a wrong value/);
     expect(checkView('s', view(['a', 'b', 'd']).seen, view(['a', 'b', 'd']).values, l)).toMatch(/d was never written/);
+  });
+
+  it('pairs rounds measured back to back for their ratios', () => {
+    const l = (n: number, seconds: number): Load => ({ acked: Array.from({ length: n }, String), failed: [], latencies: [], seconds });
+    expect(roundRatios([l(300, 1), l(100, 2)], [l(100, 1), l(100, 1)])).toBe('3.00, 0.50');
+    // A round the other system lacks is left out.
+    expect(roundRatios([l(300, 1), l(100, 2)], [l(100, 1)])).toBe('3.00');
+    expect(roundRatios(undefined, [l(1, 1)])).toBe('');
   });
 
   it('reads the store loop turns from /metrics text', () => {
