@@ -7,18 +7,20 @@
  *   the `etcd3` npm client with 256 concurrent writers of the same sizes, and the ratio; the same
  *   with 1,000 writers; and CPU time per acknowledged write (servers and client) of each, the
  *   busiest server process's share of a core (every process's in the note), and for flotilla the
- *   store loop turns per second and the p50 latency counted in turns (what bounds the 8-region
- *   rate: see BENCHMARKS.md);
+ *   store loop turns per second and the p50 latency counted in turns (with leaders spread, every
+ *   store is always in a turn, so an 8-region write waits for more turns in series than a
+ *   1-region one; whether it also waits longer depends on how long the turns are);
  * - linearizable (ReadIndex) and lease reads/s over the three processes (target 3), alternating;
  * - scaling with regions: 8 regions vs 1 in one process (createLocalCluster, memory engine) and
  *   across the three serve processes with the 8 leaders spread over the stores.
  * The clusters run at the same time and the measurements alternate (flotilla, etcd, flotilla with
  * 8 regions, then again: 4 rounds of 3 s), so that a load change on the machine hits all of them
  * alike; each figure is the mean of its rounds, and the ratio rows' notes give the ratio of each
- * pair of rounds measured back to back (their spread shows how much the machine's load moved them). Every cluster ends by reading every acknowledged write (warm-up
- * included) back from every replica (stale reads per store; per etcd member, serializable reads):
- * a run that lost, duplicated or invented one reports no throughput (the bench throws). Data
- * directories are temp directories, removed afterwards.
+ * pair of rounds measured back to back (their spread shows how much the machine's load moved them).
+ * Every cluster ends by reading every acknowledged write (warm-up included) back from every
+ * replica (stale reads per store; per etcd member, serializable reads): a run that lost,
+ * duplicated or invented one reports no throughput (the bench throws). Data directories are temp
+ * directories, removed afterwards.
  *
  * `CLUSTER_BENCH_CPU_PROF=dir` writes CPU profiles of every store of each serve cluster into
  * `dir/flotilla-<regions>-regions-store-<id>/` (the main thread's is the `.0.001` file, the other one
