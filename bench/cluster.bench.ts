@@ -5,19 +5,26 @@
  *   (`connect()`), 16-byte keys and 100-byte values: committed writes/s, p50/p99 latency; beside
  *   it, when an `etcd` binary is on PATH, three etcd members on loopback (default fsync) driven by
  *   the `etcd3` npm client with 256 concurrent writers of the same sizes, and the ratio; the same
- *   with 1,000 writers; and CPU time per acknowledged write (servers and client) of each;
+ *   with 1,000 writers; and CPU time per acknowledged write (servers and client) of each, the
+ *   busiest server process's share of a core (every process's in the note), and for flotilla the
+ *   store loop turns per second and the p50 latency counted in turns (with leaders spread, every
+ *   store is always in a turn, so an 8-region write waits for more turns in series than a
+ *   1-region one; whether it also waits longer depends on how long the turns are);
  * - linearizable (ReadIndex) and lease reads/s over the three processes (target 3), alternating;
  * - scaling with regions: 8 regions vs 1 in one process (createLocalCluster, memory engine) and
  *   across the three serve processes with the 8 leaders spread over the stores.
  * The clusters run at the same time and the measurements alternate (flotilla, etcd, flotilla with
- * 8 regions, then again), so that a load change on the machine hits all of them alike; each figure
- * is the mean of its rounds. Every cluster ends by reading every acknowledged write (warm-up
- * included) back from every replica (stale reads per store; per etcd member, serializable reads):
- * a run that lost, duplicated or invented one reports no throughput (the bench throws). Data
- * directories are temp directories, removed afterwards.
+ * 8 regions, then again: 4 rounds of 3 s), so that a load change on the machine hits all of them
+ * alike; each figure is the mean of its rounds, and the ratio rows' notes give the ratio of each
+ * pair of rounds measured back to back (their spread shows how much the machine's load moved them).
+ * Every cluster ends by reading every acknowledged write (warm-up included) back from every
+ * replica (stale reads per store; per etcd member, serializable reads): a run that lost,
+ * duplicated or invented one reports no throughput (the bench throws). Data directories are temp
+ * directories, removed afterwards.
  *
- * `CLUSTER_BENCH_CPU_PROF=dir` writes a CPU profile of store 1 (the leader of region 1) of each
- * serve cluster into `dir`.
+ * `CLUSTER_BENCH_CPU_PROF=dir` writes CPU profiles of every store of each serve cluster into
+ * `dir/flotilla-<regions>-regions-store-<id>/` (the main thread's is the `.0.001` file, the other one
+ * is tsx's loader thread; store 1 leads the single region).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -40,7 +47,10 @@ const SECRET = 'flotilla cluster bench secret...';
 const WRITERS = 256;
 const MANY_WRITERS = 1000;
 const LOCAL_WRITERS = 64;
-const MEASURE_MS = 6000;
+/** The 256-writer loads: short alternating rounds, so that a load change on the machine hits every system alike. */
+const MEASURE_MS = 3000;
+const WRITE_ROUNDS = 4;
+const MANY_MS = 6000;
 const LOCAL_MS = 3000;
 const ROUNDS = 2;
 const READ_MS = 3000;
@@ -156,6 +166,8 @@ export interface System {
   /** Its server processes (none when in this process), whose CPU time counts toward its cost. */
   pids: number[];
   put(key: string): Promise<unknown>;
+  /** Store loop turns so far, one figure per server process (flotilla serve only; from `/metrics`). */
+  loopTurns?(): Promise<number[]>;
   /** Reads a key with the given consistency (flotilla only). */
   get?(key: string, consistency: 'linearizable' | 'lease'): Promise<unknown>;
   /** Throws unless every replica holds every acknowledged write of `load` once, and nothing else. */
@@ -183,7 +195,15 @@ async function readLoad(readers: number, ms: number, keys: readonly string[], ge
   return reads / ((performance.now() - start) / 1000);
 }
 
-/** Several loads as one, for verification. */
+/** The ratios a/b of the write rates of rounds measured back to back (round i of each), for a note. */
+export function roundRatios(a: readonly Load[] = [], b: readonly Load[] = []): string {
+  return a
+    .slice(0, b.length)
+    .map((l, i) => (rate(l) / rate(b[i])).toFixed(2))
+    .join(', ');
+}
+
+/** Clock ticks per second of /proc's CPU times. */
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 
 /** CPU time (user + system, all threads) of a process in ms, from /proc (Linux); NaN elsewhere. */
@@ -197,12 +217,19 @@ function processCpuMs(pid: number): number {
   }
 }
 
-/** CPU time used so far by this process and `pids`, in ms. */
-function cpuMs(pids: readonly number[]): number {
+/** CPU time used so far by each of `pids` and, last, by this process, in ms. */
+function cpuMsEach(pids: readonly number[]): number[] {
   const own = process.cpuUsage();
-  return (own.user + own.system) / 1000 + pids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+  return [...pids.map(processCpuMs), (own.user + own.system) / 1000];
 }
 
+/** `flotilla_store_turns_total` from a store's `/metrics` text (NaN when absent). */
+export function turnsFromMetrics(text: string): number {
+  const m = /^flotilla_store_turns_total\{[^}]*\} (\d+)$/m.exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
+/** Several loads as one, for verification. */
 const merged = (loads: readonly Load[]): Load => ({ acked: loads.flatMap((l) => l.acked), failed: loads.flatMap((l) => l.failed), latencies: [], seconds: 0 });
 
 // --- three `flotilla serve` processes -------------------------------------------------------------
@@ -231,7 +258,7 @@ export async function startFlotilla(regions: number, writers: number): Promise<S
   const flags = ['--no-pd', '--split-keys', '0', '--split-bytes', '0', '--log-level', 'warn', ...split];
   const prof = process.env.CLUSTER_BENCH_CPU_PROF;
   const stores: StoreProcess[] = [1, 2, 3].map((id) =>
-    spawnFlotilla('node', serveArgs(id, ports.slice(0, 3), ports.slice(3), dir, flags), { FLOTILLA_SECRET: SECRET }, prof && id === 1 ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []),
+    spawnFlotilla('node', serveArgs(id, ports.slice(0, 3), ports.slice(3), dir, flags), { FLOTILLA_SECRET: SECRET }, prof ? ['--cpu-prof', `--cpu-prof-dir=${join(prof, `flotilla-${regions}-regions-store-${id}`)}`] : []),
   );
   const endpoints = ports.slice(0, 3).map((p) => `ws://127.0.0.1:${p}`);
   let kv: Awaited<ReturnType<typeof connect>> | undefined;
@@ -253,6 +280,8 @@ export async function startFlotilla(regions: number, writers: number): Promise<S
     await settleLeaders(client);
     return {
       pids: stores.map((p) => p.child.pid ?? 0),
+      // A store whose /metrics cannot be read counts NaN turns: the rows say so, the run goes on.
+      loopTurns: () => Promise.all(ports.slice(3).map((port) => fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text()).then(turnsFromMetrics, () => Number.NaN))),
       put: (k) => client.put(k, VALUE),
       get: (k, consistency) => client.get(k, { consistency }),
       async verify(load) {
@@ -383,29 +412,41 @@ export async function startLocal(regions: number, writers: number): Promise<Syst
 class Runs {
   readonly loads: Load[] = [];
   readonly measured = new Map<string, Load[]>();
-  /** CPU time of the system's processes and of this one during each label's rounds. */
-  readonly cpu = new Map<string, number>();
+  /** CPU time (ms) of each of the system's processes and, last, of this one during each label's rounds. */
+  readonly cpu = new Map<string, number[]>();
+  /** Store loop turns of each server process during each label's rounds (flotilla serve only). */
+  readonly turns = new Map<string, number[]>();
   readonly system: System;
   constructor(system: System) {
     this.system = system;
   }
   async run(label: string, tag: string, writers: number, ms: number): Promise<void> {
-    const cpu0 = cpuMs(this.system.pids);
+    const turns0 = await this.system.loopTurns?.();
+    const cpu0 = cpuMsEach(this.system.pids);
     const load = await writeLoad(tag, writers, ms, this.system.put);
-    this.cpu.set(label, (this.cpu.get(label) ?? 0) + cpuMs(this.system.pids) - cpu0);
+    const cpu1 = cpuMsEach(this.system.pids);
+    const turns1 = await this.system.loopTurns?.();
+    const add = (m: Map<string, number[]>, d: number[]) => m.set(label, d.map((x, i) => x + (m.get(label)?.[i] ?? 0)));
+    add(this.cpu, cpu1.map((c, i) => c - cpu0[i]));
+    if (turns0 && turns1) add(this.turns, turns1.map((t, i) => t - turns0[i]));
     this.loads.push(load);
     if (label !== 'warm-up') this.measured.set(label, [...(this.measured.get(label) ?? []), load]);
   }
   /** Mean writes/s and pooled latencies of the rounds of `label`. */
-  figure(label: string): { rate: number; p50: number; p99: number; failed: number; cpuPerWrite: number } {
+  figure(label: string): { rate: number; p50: number; p99: number; failed: number; cpuPerWrite: number; cpuShares: number[]; turnsPerSecond: number[] } {
     const loads = this.measured.get(label) ?? [];
     const latencies = loads.flatMap((l) => l.latencies).sort((a, b) => a - b);
+    const seconds = loads.reduce((s, l) => s + l.seconds, 0);
+    const cpu = this.cpu.get(label) ?? [Number.NaN];
     return {
+      /** % of one core used by each server process and, last, by the bench process (the client). */
+      cpuShares: cpu.map((ms) => ms / seconds / 10),
+      turnsPerSecond: (this.turns.get(label) ?? []).map((t) => t / seconds),
       rate: loads.reduce((s, l) => s + rate(l), 0) / loads.length,
       p50: percentile(latencies, 0.5),
       p99: percentile(latencies, 0.99),
       failed: loads.reduce((s, l) => s + l.failed.length, 0),
-      cpuPerWrite: ((this.cpu.get(label) ?? Number.NaN) * 1000) / loads.reduce((s, l) => s + l.acked.length, 0),
+      cpuPerWrite: (cpu.reduce((a, b) => a + b, 0) * 1000) / loads.reduce((s, l) => s + l.acked.length, 0),
     };
   }
   verify(): Promise<void> {
@@ -420,6 +461,34 @@ async function started(list: Runs[], system: Promise<System>): Promise<Runs> {
   return runs;
 }
 
+/**
+ * Where a load's time went: the busiest server process's share of a core (all shares in the note:
+ * a run at which no process nears 100 % is bound by latency, not CPU), and for flotilla the store
+ * loop turns per second and the p50 latency counted in turns (a turn is one group commit:
+ * fdatasync, send, apply; a write needs several in series across the stores).
+ */
+export function loadRows(name: string, f: Pick<ReturnType<Runs['figure']>, 'p50' | 'cpuShares' | 'turnsPerSecond'>, group = 'cluster'): BenchRow[] {
+  const servers = f.cpuShares.slice(0, -1);
+  const pct = (x: number) => `${Math.round(x)} %`;
+  const rows: BenchRow[] = [
+    {
+      group,
+      name: `${name}, CPU of the busiest server process`,
+      value: Math.max(...servers),
+      unit: '% of a core',
+      note: `servers ${servers.map(pct).join(' / ')}, client (bench process) ${pct(f.cpuShares[f.cpuShares.length - 1])}, during the load`,
+    },
+  ];
+  if (f.turnsPerSecond.length > 0) {
+    const mean = f.turnsPerSecond.reduce((a, b) => a + b, 0) / f.turnsPerSecond.length;
+    rows.push(
+      { group, name: `${name}, store loop turns`, value: mean, unit: 'turns/s', note: `mean of the stores (${f.turnsPerSecond.map((t) => Math.round(t)).join(' / ')}); each turn is one group commit` },
+      { group, name: `${name}, latency p50 in loop turns`, value: (f.p50 * mean) / 1000, unit: 'turns', note: 'p50 latency over the mean turn duration: how many turns, in series over the stores, a write waits for' },
+    );
+  }
+  return rows;
+}
+
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const g = 'cluster';
@@ -429,6 +498,7 @@ export async function run(): Promise<BenchRow[]> {
     { group: g, name: `${name}, latency p50`, value: f.p50, unit: 'ms' },
     { group: g, name: `${name}, latency p99`, value: f.p99, unit: 'ms' },
     { group: g, name: `${name}, CPU per write`, value: f.cpuPerWrite, unit: 'µs', note: 'user + system time of the servers and of the bench process (client) during the load, over writes acknowledged' },
+    ...loadRows(name, f),
   ];
   const version = etcdAvailable();
   if (version === undefined) console.log(`cluster.bench: etcd is not on PATH, so there is no etcd baseline and no ratio; install it with: ${ETCD_INSTALL}`);
@@ -440,14 +510,14 @@ export async function run(): Promise<BenchRow[]> {
     const f8 = await started(systems, startFlotilla(8, WRITERS));
     const etcd = version === undefined ? undefined : await started(systems, startEtcd());
     for (const s of systems) await s.run('warm-up', 'w', WRITERS, 1000);
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = 0; r < WRITE_ROUNDS; r++) {
       const tag = String.fromCharCode(97 + r);
       await f1.run('256', tag, WRITERS, MEASURE_MS);
       await etcd?.run('256', tag, WRITERS, MEASURE_MS);
       await f8.run('256', tag, WRITERS, MEASURE_MS);
     }
-    await f1.run('1000', 'm', MANY_WRITERS, MEASURE_MS);
-    await etcd?.run('1000', 'm', MANY_WRITERS, MEASURE_MS);
+    await f1.run('1000', 'm', MANY_WRITERS, MANY_MS);
+    await etcd?.run('1000', 'm', MANY_WRITERS, MANY_MS);
     for (const s of systems) await s.verify();
 
     // Target 3 across processes: ReadIndex and lease reads of acknowledged keys on the 1-region
@@ -462,11 +532,11 @@ export async function run(): Promise<BenchRow[]> {
     }
 
     const where = '3 × flotilla serve on loopback, WebSocket, fs engine (Raft log fdatasynced before acknowledging), 16-byte keys, 100-byte values, remote client';
-    rows.push(...figureRows(`flotilla serve ×3, 1 region, ${WRITERS} writers`, f1.figure('256'), `${where}; region led by store 1; mean of ${ROUNDS} rounds; every write verified on every store`));
+    rows.push(...figureRows(`flotilla serve ×3, 1 region, ${WRITERS} writers`, f1.figure('256'), `${where}; region led by store 1; mean of ${WRITE_ROUNDS} rounds of ${MEASURE_MS / 1000} s; every write verified on every store`));
     if (etcd) {
       rows.push(
         ...figureRows(`etcd ×3, ${WRITERS} writers`, etcd.figure('256'), `etcd ${version}, 3 members on loopback, default fsync, etcd3 npm client (gRPC, all 3 endpoints); rounds alternate with flotilla's; verified on every member`),
-        { group: g, name: `flotilla / etcd, committed writes/s, ${WRITERS} writers`, value: f1.figure('256').rate / etcd.figure('256').rate, unit: 'ratio', target: { label: 'issue 9 target 2: flotilla >= 3x etcd (256 writers)', op: '>=', bound: 3 } },
+        { group: g, name: `flotilla / etcd, committed writes/s, ${WRITERS} writers`, value: f1.figure('256').rate / etcd.figure('256').rate, unit: 'ratio', note: `ratio of the means; round by round: ${roundRatios(f1.measured.get('256'), etcd.measured.get('256'))}`, target: { label: 'issue 9 target 2: flotilla >= 3x etcd (256 writers)', op: '>=', bound: 3 } },
         { group: g, name: `etcd / flotilla, CPU per write, ${WRITERS} writers`, value: etcd.figure('256').cpuPerWrite / f1.figure('256').cpuPerWrite, unit: 'ratio', note: 'how many times more CPU etcd (and its Node gRPC client) spends per write' },
       );
     } else {
@@ -487,7 +557,7 @@ export async function run(): Promise<BenchRow[]> {
     );
     rows.push(
       ...figureRows(`flotilla serve ×3, 8 regions, ${WRITERS} writers`, f8.figure('256'), 'leaders spread 3/3/2 over the stores, writers spread evenly over the regions; rounds alternate with the 1-region ones'),
-      { group: g, name: 'flotilla serve ×3, 8 regions / 1 region', value: f8.figure('256').rate / f1.figure('256').rate, unit: 'ratio', target: { label: 'issue 9 target 4: 8 regions >= 1.3x 1 region across 3 processes', op: '>=', bound: 1.3 } },
+      { group: g, name: 'flotilla serve ×3, 8 regions / 1 region', value: f8.figure('256').rate / f1.figure('256').rate, unit: 'ratio', note: `ratio of the means; round by round: ${roundRatios(f8.measured.get('256'), f1.measured.get('256'))}`, target: { label: 'issue 9 target 4: 8 regions >= 1.3x 1 region across 3 processes', op: '>=', bound: 1.3 } },
     );
   } finally {
     await Promise.all(systems.map((s) => s.system.close()));

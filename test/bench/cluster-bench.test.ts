@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { benchKey, checkView, type Load, splitKeysFor, VALUE, verifyStores } from '../../bench/cluster.bench.ts';
+import { benchKey, checkView, type Load, loadRows, roundRatios, splitKeysFor, turnsFromMetrics, VALUE, verifyStores } from '../../bench/cluster.bench.ts';
 import { createLocalCluster, type LocalCluster } from '../../adapters/local-cluster.ts';
 import { dispatchRequest } from '../../src/store/dispatch.ts';
 
@@ -27,6 +27,32 @@ describe('cluster bench helpers', () => {
     expect(checkView('s', view(['a', 'b', 'b']).seen, view(['a', 'b']).values, l)).toMatch(/b present 2 times/);
     expect(checkView('s', view(['a', 'b']).seen, new Map([['a', VALUE], ['b', 'x']]), l)).toMatch(/b has a wrong value/);
     expect(checkView('s', view(['a', 'b', 'd']).seen, view(['a', 'b', 'd']).values, l)).toMatch(/d was never written/);
+  });
+
+  it('pairs rounds measured back to back for their ratios', () => {
+    const l = (n: number, seconds: number): Load => ({ acked: Array.from({ length: n }, String), failed: [], latencies: [], seconds });
+    expect(roundRatios([l(300, 1), l(100, 2)], [l(100, 1), l(100, 1)])).toBe('3.00, 0.50');
+    // A round the other system lacks is left out.
+    expect(roundRatios([l(300, 1), l(100, 2)], [l(100, 1)])).toBe('3.00');
+    expect(roundRatios(undefined, [l(1, 1)])).toBe('');
+  });
+
+  it('reads the store loop turns from /metrics text', () => {
+    const text = '# TYPE flotilla_store_merges_total counter\nflotilla_store_merges_total{store="2"} 0\nflotilla_store_turns_total{store="2"} 12345\nflotilla_store_raft_batches_total{store="2"} 99\n';
+    expect(turnsFromMetrics(text)).toBe(12345);
+    expect(turnsFromMetrics('flotilla_store_raft_batches_total{store="2"} 99\n')).toBeNaN();
+  });
+
+  it('reports the busiest server process and, for flotilla, the p50 latency in loop turns', () => {
+    const rows = loadRows('x', { p50: 20, cpuShares: [40, 55, 30, 12], turnsPerSecond: [200, 250, 150] });
+    expect(rows.map((r) => [r.name, r.value])).toEqual([
+      ['x, CPU of the busiest server process', 55],
+      ['x, store loop turns', 200],
+      ['x, latency p50 in loop turns', 4],
+    ]);
+    expect(rows[0].note).toBe('servers 40 % / 55 % / 30 %, client (bench process) 12 %, during the load');
+    // etcd: no loop turns to report.
+    expect(loadRows('e', { p50: 20, cpuShares: [40, 55, 30, 12], turnsPerSecond: [] })).toHaveLength(1);
   });
 
   describe('verifyStores on a 3-store cluster with 4 regions', () => {
