@@ -4,7 +4,7 @@
  * damaged record is refused with a clear error instead of reaching the core.
  */
 import { z } from 'zod';
-import { packValue, unpackValue } from '../codec/msgpack.ts';
+import { packOwned, unpackValue } from '../codec/msgpack.ts';
 import type { ConfState } from '../raft/types.ts';
 import type { Region } from '../region/types.ts';
 
@@ -96,7 +96,7 @@ function decodeWith<T>(schema: z.ZodType<T>, b: Uint8Array, what: string): T {
 
 /** Encodes an apply state. */
 export function encodeApplyState(a: ApplyState): Uint8Array {
-  return packValue(a).slice();
+  return packOwned(a);
 }
 
 /** Decodes and validates an apply state; throws naming what is wrong. */
@@ -108,7 +108,7 @@ export function decodeApplyState(b: Uint8Array): ApplyState {
 
 /** Encodes a region state. */
 export function encodeRegionState(r: RegionState): Uint8Array {
-  return packValue(r).slice();
+  return packOwned(r);
 }
 
 /** Decodes and validates a region state; throws naming what is wrong. */
@@ -133,7 +133,7 @@ const envelopeSchema = z.object({ region: regionSchema, kv: bytes, nowMs: u, mer
 
 /** Encodes the data of a region's Raft snapshot. */
 export function encodeSnapshotEnvelope(s: SnapshotEnvelope): Uint8Array {
-  return packValue(s).slice();
+  return packOwned(s);
 }
 
 /** Decodes and validates the data of a region's Raft snapshot; throws naming what is wrong. */
