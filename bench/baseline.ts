@@ -149,9 +149,16 @@ export interface WritersRun {
 
 /**
  * Runs `count` concurrent writers for `ms` milliseconds, each awaiting `write` on its own unique
- * keys and values (16 and 100 bytes; `tag` keeps keys of separate runs apart).
+ * keys and values (16 and 100 bytes; `tag` keeps keys of separate runs apart). `keyOf` names writer
+ * `w`'s `i`-th key (default: the tag leads, so one run's keys are contiguous).
  */
-export async function runWriters(count: number, ms: number, tag: number, write: (key: string, value: string) => Promise<unknown>): Promise<WritersRun> {
+export async function runWriters(
+  count: number,
+  ms: number,
+  tag: number,
+  write: (key: string, value: string) => Promise<unknown>,
+  keyOf: (w: number, i: number) => string = (w, i) => uniqueKey(tag * 1000 + w, i),
+): Promise<WritersRun> {
   const latencies: number[] = [];
   const cpu = process.cpuUsage();
   const start = performance.now();
@@ -159,7 +166,7 @@ export async function runWriters(count: number, ms: number, tag: number, write: 
   await Promise.all(
     Array.from({ length: count }, async (_, w) => {
       for (let i = 0; performance.now() < deadline; i++) {
-        const key = uniqueKey(tag * 1000 + w, i);
+        const key = keyOf(w, i);
         const t0 = performance.now();
         await write(key, uniqueValue(key));
         latencies.push(performance.now() - t0);

@@ -7,21 +7,27 @@
  * memory engine, MessageChannel, tick 20 ms) after a one-second warm-up, and prints writes/s,
  * process CPU time per write, latency percentiles and the stores' loop counters. With `bare`,
  * the bare baseline runs after it in the same process and the CPU-time ratio is printed.
+ * With `REGIONS=n` in the environment the cluster starts with n regions that cut the writers'
+ * key space into equal parts (keys lead with the writer), as in the in-process target-4 rows.
  */
 import process from 'node:process';
 import { createLocalCluster } from '../adapters/local-cluster.ts';
-import { percentile, runBaseline, runWriters } from './baseline.ts';
+import { percentile, runBaseline, runWriters, uniqueKey } from './baseline.ts';
 
 const writers = Number(process.argv[2] ?? 64);
 const ms = Number(process.argv[3] ?? 5000);
-const cluster = await createLocalCluster({ stores: 3, store: { tickMs: 20 } });
+const regions = Number(process.env.REGIONS ?? 1);
+const split = Array.from({ length: regions - 1 }, (_, r) => `k${String(Math.round(((r + 1) * writers) / regions)).padStart(4, '0')}`);
+// Writer first, then the run's tag: every run spreads over all the regions alike.
+const keyOf = (tag: number) => (w: number, i: number) => uniqueKey(w, tag * 1e9 + i);
+const cluster = await createLocalCluster({ stores: 3, initialSplitKeys: split, store: { tickMs: 20 } });
 await cluster.waitForLeaders(20_000);
 const kv = cluster.client();
 
 async function round(tag: number, durationMs: number): Promise<{ line: string; cpuPerWrite: number }> {
-  const run = await runWriters(writers, durationMs, tag, (k, v) => kv.put(k, v));
+  const run = await runWriters(writers, durationMs, tag, (k, v) => kv.put(k, v), keyOf(tag));
   const us = (q: number) => (percentile(run.latencies, q) * 1000).toFixed(0);
-  const line = `${writers} writers: ${(run.writes / run.seconds).toFixed(0)} writes/s, CPU ${run.cpuMicrosPerWrite.toFixed(2)} µs/write, p50 ${us(0.5)} µs, p99 ${us(0.99)} µs, p99.9 ${us(0.999)} µs`;
+  const line = `${regions} region(s), ${writers} writers: ${(run.writes / run.seconds).toFixed(0)} writes/s, CPU ${run.cpuMicrosPerWrite.toFixed(2)} µs/write, p50 ${us(0.5)} µs, p99 ${us(0.99)} µs, p99.9 ${us(0.999)} µs`;
   return { line, cpuPerWrite: run.cpuMicrosPerWrite };
 }
 

@@ -62,6 +62,15 @@ export interface WriteOptions {
    * lose it, but never part of it, and never a batch written before a synced one that survived.
    */
   sync?: boolean;
+  /**
+   * `true`: the caller hands the batch's key and value buffers over to the engine and promises
+   * never to change them again, so the engine may keep them as they are instead of copying them.
+   * A kept view keeps its whole underlying `ArrayBuffer` alive, so hand over only views into
+   * buffers that may stay in memory as long as the value (the store hands over views into one
+   * private copy of each applied command). Engines may ignore the flag and copy anyway.
+   * `false` (default): the engine copies whatever it keeps.
+   */
+  handOver?: boolean;
 }
 
 /** A range scan. `start` is inclusive, `end` exclusive; both optional (unbounded). */
@@ -101,7 +110,8 @@ export interface StorageSnapshot {
  * Keys are non-empty `Uint8Array`s, values any `Uint8Array` (empty included), both within the
  * engine's limits (defaults: key 8 KiB, value 8 MiB, batch 100 000 ops / 64 MiB). Bad input
  * rejects with a typed `StorageError` (see `src/storage/errors.ts`) and changes nothing. The
- * engine copies what it is given and what it returns, so callers own their buffers.
+ * engine copies what it is given (unless the caller hands its buffers over, see
+ * {@link WriteOptions.handOver}) and what it returns, so callers own their buffers.
  * Implementations: `flotilla/storage/memory`, `flotilla/storage/fs`, `flotilla/storage/indexeddb`.
  */
 export interface StorageEngine {

@@ -176,7 +176,7 @@ export async function createFsStorage(options: FsStorageOptions): Promise<Storag
       try {
         const m = live();
         validateBatch(batch, limits);
-        const ops = copyBatch(batch);
+        const ops = writeOptions?.handOver === true ? batch : copyBatch(batch);
         const record = encodeBatchRecord(ops);
         m.apply(ops);
         const done = new Promise<void>((resolve, reject) => queue.push({ record, sync: writeOptions?.sync === true, resolve, reject }));

@@ -46,10 +46,10 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
     async scan(scanOptions) {
       return mapScan(live(), scanOptions);
     },
-    async write(batch) {
+    async write(batch, writeOptions) {
       const m = live();
       validateBatch(batch, limits);
-      m.apply(copyBatch(batch));
+      m.apply(writeOptions?.handOver === true ? batch : copyBatch(batch));
     },
     async approximateSize(range) {
       return mapSize(live(), range);

@@ -7,7 +7,7 @@
  * Keys and values are `string | Uint8Array` (strings are UTF-8 encoded); values come back as
  * `Uint8Array`, or `null` when absent. Every error is a typed `FlotillaError` with a stable `code`.
  */
-import { encodeUtf8 } from '../codec/utf8.ts';
+import { encodeUtf8, encodeUtf8Shared } from '../codec/utf8.ts';
 import { InvalidArgumentError, OutcomeUnknownError, RegionNotFoundError, TimeoutError } from '../errors.ts';
 import type { CasEntry, KvEntry, KvReadOp, KvReadResults, KvWriteOp, KvWriteResults, ScanEntry, SequenceRange } from '../kv/commands.ts';
 import { DEFAULT_KV_LIMITS, type KvLimits, resolveKvLimits } from '../kv/limits.ts';
@@ -324,7 +324,8 @@ export class KvClient {
   /** Sets `key` to `value`. Concurrent puts to one region travel as one batch. */
   async put(key: Bytes, value: Bytes): Promise<true> {
     const k = toBytes(key, 'key');
-    const v = toBytes(value, 'value');
+    // A string value is only read until its batch is encoded: it may share a chunk.
+    const v = typeof value === 'string' ? encodeUtf8Shared(value) : toBytes(value, 'value');
     validateWriteOp({ type: 'put', key: k, value: v }, this.limits);
     await this.batcher.add({ key: k, value: v });
     return true;

@@ -29,6 +29,19 @@ export function packValue(value: unknown): Uint8Array {
   return packr.pack(value);
 }
 
+/**
+ * Encodes `value` into a plain `Uint8Array` of its own. (What `packValue` returns is a view into
+ * the packer's shared buffer, and its `slice()` is still one: keeping it keeps that buffer.)
+ * Use it for bytes that are stored or kept.
+ * @param value - what to encode.
+ */
+export function packOwned(value: unknown): Uint8Array {
+  const packed = packr.pack(value);
+  const out = new Uint8Array(packed.length);
+  out.set(packed);
+  return out;
+}
+
 const EMPTY = new Uint8Array(0);
 
 /**

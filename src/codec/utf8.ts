@@ -84,3 +84,36 @@ export function fromHex(hex: string): Uint8Array | undefined {
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   return out;
 }
+
+/** Chunk of {@link encodeUtf8Shared}: its views keep a whole chunk alive, so chunks stay small. */
+const SHARED_CHUNK = 64 * 1024;
+/** Strings up to this many code units are encoded into the shared chunk; longer ones get their own buffer. */
+const SHARED_MAX = 1024;
+let sharedChunk = new Uint8Array(SHARED_CHUNK);
+let sharedAt = 0;
+
+/**
+ * {@link encodeUtf8} for short-lived bytes: an ASCII string of 65 to 1024 characters comes back as
+ * a view into a shared chunk (carved one after another, never reused), which spares an
+ * allocation of its own outside V8's heap per string. The view must never be transferred
+ * (`postMessage`) or written to; keeping it keeps its 64 KiB chunk alive. Other strings go to
+ * {@link encodeUtf8}.
+ * @param text - the string to encode.
+ */
+export function encodeUtf8Shared(text: string): Uint8Array {
+  const n = text.length;
+  if (n <= 64 || n > SHARED_MAX) return encodeUtf8(text);
+  if (sharedAt + n > SHARED_CHUNK) {
+    sharedChunk = new Uint8Array(SHARED_CHUNK);
+    sharedAt = 0;
+  }
+  const chunk = sharedChunk;
+  const start = sharedAt;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return encodeUtf8(text); // the bytes written so far stay unclaimed
+    chunk[start + i] = c;
+  }
+  sharedAt = start + n;
+  return chunk.subarray(start, start + n);
+}

@@ -100,10 +100,17 @@ function pairs(v: unknown, width: number, what: string): unknown[][] {
  * Decodes a command from the Raft log. Checks the structure only (array shape, version, type,
  * field count) and throws {@link CorruptCommandError} when it is wrong; the values are checked
  * when the command is applied, which answers a typed error for a bad one.
+ *
+ * The command's byte strings are views into one private copy of `bytes` (one copy per command,
+ * not one per key and value), so they never alias the caller's buffer (a log entry, a received
+ * frame): the store hands them to the engine as they are. A stored value thus keeps its command's
+ * copy alive until every value of that command is overwritten or deleted.
  * @param bytes - what {@link encodeKvCommand} produced.
  */
 export function decodeKvCommand(bytes: Uint8Array): KvCommand {
-  const raw = unpackRecord(bytes, 'command');
+  const own = new Uint8Array(bytes.length);
+  own.set(bytes);
+  const raw = unpackRecord(own, 'command');
   if (!Array.isArray(raw) || raw.length < 5) throw new CorruptCommandError('a command must be an array of at least 5 elements');
   const [version, clientId, seq, nowMs, code, ...fields] = raw as unknown[];
   if (version !== COMMAND_FORMAT_VERSION) throw new CorruptCommandError(`unknown command format version ${String(version)}`);

@@ -11,7 +11,7 @@
  * A resource guarded by the lock should refuse writes carrying a token lower than the highest it
  * has seen; that keeps a holder whose lease ran out (GC pause, partition) from doing harm.
  */
-import { packValue } from '../codec/msgpack.ts';
+import { packOwned } from '../codec/msgpack.ts';
 import { CorruptCommandError } from '../errors.ts';
 import { unpackRecord } from './codec.ts';
 import type { LockResult, UnlockResult } from './commands.ts';
@@ -37,7 +37,7 @@ const FREE: LockRecord = { owner: '', deadlineMs: 0, fencingToken: 0, acquires: 
  * @param record - the record.
  */
 export function encodeLockRecord(record: LockRecord): Uint8Array {
-  return packValue([record.owner, record.deadlineMs, record.fencingToken, record.acquires]).slice();
+  return packOwned([record.owner, record.deadlineMs, record.fencingToken, record.acquires]);
 }
 
 /**

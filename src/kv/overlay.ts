@@ -59,12 +59,14 @@ export class WriteOverlay implements KvReader {
   }
 
   /**
-   * The value under `key` as the pending writes leave it, else as the base has it.
+   * The value under `key` as the pending writes leave it, else as the base has it. Like the
+   * engine's, what it returns is the caller's own copy: pending values are handed over to the
+   * engine as they are (`WriteOptions.handOver`), so nobody may change them.
    * @param key - a storage key.
    */
   async get(key: Uint8Array): Promise<Uint8Array | undefined> {
     const p = this.#pending.get(id(key));
-    if (p !== undefined) return p.value;
+    if (p !== undefined) return p.value?.slice();
     if (this.#ranges.some((r) => inRange(key, r.start, r.end))) return undefined;
     return this.#base.get(key);
   }
@@ -84,7 +86,7 @@ export class WriteOverlay implements KvReader {
     const emitMineBefore = (key: Uint8Array | undefined) => {
       while (mi < mine.length && out.length < limit && (key === undefined || (reverse ? compareKeys(mine[mi].key, key) > 0 : compareKeys(mine[mi].key, key) < 0))) {
         const p = mine[mi++];
-        if (p.value !== undefined) out.push({ key: p.key, value: p.value });
+        if (p.value !== undefined) out.push({ key: p.key.slice(), value: p.value.slice() });
       }
     };
     const page = Number.isFinite(limit) ? Math.max(16, limit) : undefined;

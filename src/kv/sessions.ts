@@ -19,7 +19,7 @@
  * the child (a retry may reach either half); a merge keeps, per client, the session with the
  * higher `seq`. {@link copySessions} does both.
  */
-import { packValue } from '../codec/msgpack.ts';
+import { packOwned } from '../codec/msgpack.ts';
 import { CorruptCommandError } from '../errors.ts';
 import { nextKey } from '../region/keys.ts';
 import type { WriteOp } from '../ports.ts';
@@ -46,7 +46,7 @@ export interface Session {
  * @param session - the record.
  */
 export function encodeSession(session: Session): Uint8Array {
-  return packValue([session.seq, session.lastSeenMs, session.result]).slice();
+  return packOwned([session.seq, session.lastSeenMs, session.result]);
 }
 
 /**

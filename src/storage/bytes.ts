@@ -20,9 +20,15 @@ export function isEmptyRange(start: Uint8Array | undefined, end: Uint8Array | un
   return start !== undefined && end !== undefined && compareBytes(start, end) >= 0;
 }
 
-/** A copy of `bytes` that owns its memory, so later changes by the caller cannot reach the store. */
+/**
+ * A plain `Uint8Array` copy of `bytes` that owns its memory, so later changes by the caller cannot
+ * reach the store. (A Node `Buffer`'s own `slice` is a view, so subclasses are copied by hand.)
+ */
 export function copyBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.slice();
+  if (bytes.constructor === Uint8Array) return bytes.slice();
+  const out = new Uint8Array(bytes.length);
+  out.set(bytes);
+  return out;
 }
 
 /** Lower-case hex of `bytes`, used as a map key and in messages. */

@@ -11,7 +11,7 @@
  * | 0x03 0x03 + u64 regionId| a region as PD last accepted it             |
  */
 import { z } from 'zod';
-import { packValue, unpackValue } from '../codec/msgpack.ts';
+import { packOwned, unpackValue } from '../codec/msgpack.ts';
 import { CorruptCommandError } from '../errors.ts';
 import { encodeU64 } from '../kv/keys.ts';
 import type { KvReader, WriteOverlay } from '../kv/overlay.ts';
@@ -40,7 +40,7 @@ export function pdGroupRegion(pdStoreIds: readonly number[]): Region {
 /** Every pair of PD's state, for a snapshot of its group. */
 export async function snapshotPdState(view: KvReader): Promise<Uint8Array> {
   const rows = await view.scan({ start: Uint8Array.of(PD_PREFIX), end: Uint8Array.of(PD_PREFIX + 1) });
-  return packValue(rows.map((r) => [r.key, r.value])).slice();
+  return packOwned(rows.map((r) => [r.key, r.value]));
 }
 
 /** The writes that replace PD's state by a snapshot's; throws {@link CorruptCommandError} for bad bytes. */
@@ -83,7 +83,7 @@ const schema = z.discriminatedUnion('type', [
 
 /** Encodes a PD command for its log. */
 export function encodePdCommand(cmd: PdCommand): Uint8Array {
-  return packValue(cmd).slice();
+  return packOwned(cmd);
 }
 
 /** Decodes and validates a PD command; throws {@link CorruptCommandError} otherwise. */
@@ -125,10 +125,10 @@ export async function applyPdCommand(overlay: WriteOverlay, cmd: PdCommand): Pro
       return { start, end: start + cmd.count };
     }
     case 'putStore':
-      overlay.put(key(STORE, cmd.store.id), packValue(cmd.store).slice());
+      overlay.put(key(STORE, cmd.store.id), packOwned(cmd.store));
       return undefined;
     case 'putRegion':
-      overlay.put(key(REGION, cmd.region.id), packValue(cmd.region).slice());
+      overlay.put(key(REGION, cmd.region.id), packOwned(cmd.region));
       return undefined;
     case 'removeRegion':
       overlay.delete(key(REGION, cmd.regionId));

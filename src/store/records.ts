@@ -4,7 +4,7 @@
  * damaged record is refused with a clear error instead of reaching the core.
  */
 import { z } from 'zod';
-import { packValue, unpackValue } from '../codec/msgpack.ts';
+import { packOwned, unpackValue } from '../codec/msgpack.ts';
 import type { ConfState } from '../raft/types.ts';
 import type { Region } from '../region/types.ts';
 
@@ -94,9 +94,124 @@ function decodeWith<T>(schema: z.ZodType<T>, b: Uint8Array, what: string): T {
   return parsed.data;
 }
 
-/** Encodes an apply state. */
+// The apply state is written for every region that applied anything, every loop turn: it is
+// encoded by hand (plain MessagePack, read back by the generic decoder) rather than by msgpackr.
+const APPLY_KEYS = ['applied', 'truncatedIndex', 'truncatedTerm', 'truncatedConfState', 'appliedConfState', 'nowMs'] as const;
+const CONF_KEYS = ['voters', 'learners', 'votersOutgoing', 'learnersNext', 'autoLeave'] as const;
+/** fixstr encodings of the field names (all ASCII, under 32 bytes). */
+const NAME = new Map<string, Uint8Array>([...APPLY_KEYS, ...CONF_KEYS].map((k) => [k, Uint8Array.from([0xa0 | k.length, ...Array.from(k, (c) => c.charCodeAt(0))])]));
+
+/** Bytes of a non-negative safe integer in MessagePack's smallest unsigned form. */
+function uintSize(n: number): number {
+  return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n <= 0xffffffff ? 5 : 9;
+}
+
+function writeUint(out: Uint8Array, at: number, n: number): number {
+  if (n < 0x80) {
+    out[at] = n;
+    return at + 1;
+  }
+  if (n < 0x100) {
+    out[at] = 0xcc;
+    out[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    out[at] = 0xcd;
+    out[at + 1] = n >>> 8;
+    out[at + 2] = n & 0xff;
+    return at + 3;
+  }
+  const hi = n > 0xffffffff ? Math.floor(n / 0x100000000) : -1;
+  let i = at;
+  if (hi >= 0) {
+    out[i++] = 0xcf;
+    out[i++] = hi >>> 24;
+    out[i++] = (hi >>> 16) & 0xff;
+    out[i++] = (hi >>> 8) & 0xff;
+    out[i++] = hi & 0xff;
+  } else {
+    out[i++] = 0xce;
+  }
+  const lo = n >>> 0;
+  out[i++] = lo >>> 24;
+  out[i++] = (lo >>> 16) & 0xff;
+  out[i++] = (lo >>> 8) & 0xff;
+  out[i++] = lo & 0xff;
+  return i;
+}
+
+const isUint = (n: number) => Number.isSafeInteger(n) && n >= 0;
+
+function idsSize(ids: readonly number[]): number {
+  if (ids.length > 15) return -1;
+  let size = 1;
+  for (const id of ids) {
+    if (!isUint(id)) return -1;
+    size += uintSize(id);
+  }
+  return size;
+}
+
+function confSize(c: ConfState): number {
+  let size = 1 + 1; // fixmap, autoLeave's boolean
+  for (const k of CONF_KEYS) {
+    size += NAME.get(k)!.length;
+    if (k !== 'autoLeave') {
+      const n = idsSize(c[k]);
+      if (n < 0) return -1;
+      size += n;
+    }
+  }
+  return size;
+}
+
+function writeName(out: Uint8Array, at: number, k: string): number {
+  const b = NAME.get(k)!;
+  out.set(b, at);
+  return at + b.length;
+}
+
+function writeConf(out: Uint8Array, at: number, c: ConfState): number {
+  let i = at;
+  out[i++] = 0x80 | CONF_KEYS.length;
+  for (const k of CONF_KEYS) {
+    i = writeName(out, i, k);
+    if (k === 'autoLeave') out[i++] = c.autoLeave ? 0xc3 : 0xc2;
+    else {
+      out[i++] = 0x90 | c[k].length;
+      for (const id of c[k]) i = writeUint(out, i, id);
+    }
+  }
+  return i;
+}
+
+/** Encodes an apply state (MessagePack: what `packValue` would write for its six fields). */
 export function encodeApplyState(a: ApplyState): Uint8Array {
-  return packValue(a).slice();
+  const t = confSize(a.truncatedConfState);
+  const c = confSize(a.appliedConfState);
+  // More than 15 ids in a list, or a number that is not a safe unsigned integer (which the decoder
+  // refuses): rare, left to the generic encoder, as before.
+  if (t < 0 || c < 0 || !isUint(a.applied) || !isUint(a.truncatedIndex) || !isUint(a.truncatedTerm) || !isUint(a.nowMs)) return packOwned({ applied: a.applied, truncatedIndex: a.truncatedIndex, truncatedTerm: a.truncatedTerm, truncatedConfState: a.truncatedConfState, appliedConfState: a.appliedConfState, nowMs: a.nowMs });
+  let size = 1 + t + c;
+  for (const k of APPLY_KEYS) size += NAME.get(k)!.length;
+  for (const k of ['applied', 'truncatedIndex', 'truncatedTerm', 'nowMs'] as const) size += uintSize(a[k]);
+  const out = new Uint8Array(size);
+  let i = 0;
+  out[i++] = 0x80 | APPLY_KEYS.length;
+  i = writeName(out, i, 'applied');
+  i = writeUint(out, i, a.applied);
+  i = writeName(out, i, 'truncatedIndex');
+  i = writeUint(out, i, a.truncatedIndex);
+  i = writeName(out, i, 'truncatedTerm');
+  i = writeUint(out, i, a.truncatedTerm);
+  i = writeName(out, i, 'truncatedConfState');
+  i = writeConf(out, i, a.truncatedConfState);
+  i = writeName(out, i, 'appliedConfState');
+  i = writeConf(out, i, a.appliedConfState);
+  i = writeName(out, i, 'nowMs');
+  writeUint(out, i, a.nowMs);
+  return out;
 }
 
 /** Decodes and validates an apply state; throws naming what is wrong. */
@@ -108,7 +223,7 @@ export function decodeApplyState(b: Uint8Array): ApplyState {
 
 /** Encodes a region state. */
 export function encodeRegionState(r: RegionState): Uint8Array {
-  return packValue(r).slice();
+  return packOwned(r);
 }
 
 /** Decodes and validates a region state; throws naming what is wrong. */
@@ -133,7 +248,7 @@ const envelopeSchema = z.object({ region: regionSchema, kv: bytes, nowMs: u, mer
 
 /** Encodes the data of a region's Raft snapshot. */
 export function encodeSnapshotEnvelope(s: SnapshotEnvelope): Uint8Array {
-  return packValue(s).slice();
+  return packOwned(s);
 }
 
 /** Decodes and validates the data of a region's Raft snapshot; throws naming what is wrong. */

@@ -803,9 +803,10 @@ export class StoreEngine {
     if (work.length === 0) return;
     this.counters.turns++;
     this.counters.snapshotsInstalled += installs.size;
-    // 1. Durable before anything that depends on it leaves.
+    // 1. Durable before anything that depends on it leaves. Log entries and hard states are
+    // encoded for the batch: hand them over (not a snapshot's pairs, views into a received frame).
     if (ops.length > 0) {
-      await this.engine.write(ops, { sync });
+      await this.engine.write(ops, { sync, handOver: installs.size === 0 });
       this.counters.raftBatches++;
     }
     for (const { peer, rd } of work) {
@@ -857,7 +858,8 @@ export class StoreEngine {
         for (const op of gc) applyOps.push(op);
         for (const child of peer.splitChildren) this.stageNewRegion(child, applyOps);
       }
-      await this.engine.write(applyOps, { sync: false });
+      // Every buffer here is built by the apply or is a view into a decoded command's own copy.
+      await this.engine.write(applyOps, { sync: false, handOver: true });
       this.counters.applyBatches++;
       for (const peer of applied) this.startSplitChildren(peer);
       for (const peer of applied) this.finishAbsorbing(peer);

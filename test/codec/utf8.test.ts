@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeUtf8 } from '../../src/codec/utf8.ts';
+import { encodeUtf8, encodeUtf8Shared } from '../../src/codec/utf8.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
 
 describe('encodeUtf8', () => {
@@ -23,5 +23,20 @@ describe('encodeUtf8', () => {
       }
       expect(encodeUtf8(s)).toEqual(encoder.encode(s));
     }
+  });
+  it('encodeUtf8Shared: the same bytes, earlier results intact over many chunks; mid-size ASCII shares a buffer', () => {
+    const rand = createSeededRand(3);
+    const made: Array<[string, Uint8Array]> = [];
+    for (let n = 0; n < 3000; n++) {
+      const len = [0, 64, 65, 100, 1024, 1025][n % 6] + Math.floor(rand.next() * 3);
+      let s = '';
+      for (let i = 0; i < len; i++) s += String.fromCharCode(rand.next() < 0.002 ? 0xe9 : 0x20 + Math.floor(rand.next() * 0x5f));
+      made.push([s, encodeUtf8Shared(s)]);
+    }
+    for (const [s, b] of made) expect(b).toEqual(encoder.encode(s));
+    const a = encodeUtf8Shared('a'.repeat(100));
+    const b = encodeUtf8Shared('b'.repeat(100));
+    expect(a.buffer).toBe(b.buffer);
+    expect(encodeUtf8Shared('c'.repeat(64)).byteLength).toBe(encodeUtf8Shared('c'.repeat(64)).buffer.byteLength);
   });
 });

@@ -67,6 +67,15 @@ describe('command encoding', () => {
     expect(op.entries[0].key.constructor).toBe(Uint8Array);
   });
 
+  it("decodes into its own copy: the command's byte strings never alias the given bytes", () => {
+    const bytes = encodeKvCommand({ clientId: 'c', seq: 1, nowMs: 0, op: ALL_OPS[8] });
+    const decoded = decodeKvCommand(bytes);
+    const op = decoded.op as Extract<KvWriteOp, { type: 'batchPut' }>;
+    const before = op.entries.map((e) => [e.key.slice(), e.value.slice()]);
+    bytes.fill(0);
+    expect(op.entries.map((e) => [e.key, e.value])).toEqual(before);
+  });
+
   it('refuses bytes that are not a command with CorruptCommand', () => {
     const good = encodeKvCommand({ clientId: 'c', seq: 1, nowMs: 0, op: ALL_OPS[0] });
     const bad = [

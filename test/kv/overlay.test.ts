@@ -32,6 +32,17 @@ describe('WriteOverlay', () => {
     expect(overlay.byteSize).toBe(2 * 10_001);
   });
 
+  it('hands out copies of pending values, which it hands over to the engine as they are', async () => {
+    const overlay = new WriteOverlay(createMemoryStorage());
+    overlay.put(Uint8Array.of(1), Uint8Array.of(10, 11));
+    (await overlay.get(Uint8Array.of(1)))!.fill(0);
+    const [row] = await overlay.scan();
+    row.key.fill(0);
+    row.value.fill(0);
+    expect(await overlay.get(Uint8Array.of(1))).toEqual(Uint8Array.of(10, 11));
+    expect(overlay.toWriteOps()).toEqual([{ type: 'put', key: Uint8Array.of(1), value: Uint8Array.of(10, 11) }]);
+  });
+
   it('reads like the engine will after its batch is written (seeded random ops)', async () => {
     console.log('overlay property seeds: 1000..1024');
     for (let run = 0; run < 25; run++) {

@@ -20,6 +20,8 @@ async function expectCode(p: Promise<unknown>, code: string, name?: string): Pro
   if (name) expect((e as Error).name).toBe(name);
 }
 
+const values = (rows: { value: Uint8Array }[]) => rows.map((r) => String.fromCharCode(...r.value));
+
 /** Declares the second half of the suite (called inside the first half's `describe`). */
 export function describeStorageConformanceMore(_name: string, target: ConformanceTarget): void {
   it('rejects bad input with typed errors and applies nothing of the batch', async () => {
@@ -129,7 +131,6 @@ export function describeStorageConformanceMore(_name: string, target: Conformanc
       const during = await snap.scan();
       await Promise.all(writes);
       const want = ['a0', 'b0', 'c0', 'd0', 'e0', 'f0', 'g0'];
-      const values = (rows: { value: Uint8Array }[]) => rows.map((r) => String.fromCharCode(...r.value));
       expect(values(during)).toEqual(want);
       expect(values(await snap.scan())).toEqual(want);
       expect(values(await snap.scan({ reverse: true, limit: 3 }))).toEqual(['g0', 'f0', 'e0']);
@@ -152,6 +153,18 @@ export function describeStorageConformanceMore(_name: string, target: Conformanc
       expect(await db.approximateSize({ start: s('c'), end: s('a') })).toEqual({ keys: 0, bytes: 0 });
       await db.write([{ type: 'delete', key: s('a1') }, put(s('a2'), s('z'))]);
       expect(await db.approximateSize()).toEqual({ keys: 2, bytes: 3 + 12 });
+    });
+  });
+
+  it('stores a handed-over batch like any other; reads still hand out copies', async () => {
+    await withEngine(target, async (db: StorageEngine) => {
+      const parent = s('xxvalue-in-a-viewxx');
+      await db.write([put(s('a'), s('whole')), put(s('b'), parent.subarray(2, 17)), { type: 'delete', key: s('c') }], { handOver: true });
+      expect(values(await db.scan())).toEqual(['whole', 'value-in-a-view']);
+      const got = (await db.get(s('a')))!;
+      got[0] = 0x7a;
+      (await db.scan())[1].value[0] = 0x7a;
+      expect(values(await db.scan())).toEqual(['whole', 'value-in-a-view']);
     });
   });
 
