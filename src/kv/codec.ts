@@ -101,12 +101,35 @@ function pairs(v: unknown, width: number, what: string): unknown[][] {
  * field count) and throws {@link CorruptCommandError} when it is wrong; the values are checked
  * when the command is applied, which answers a typed error for a bad one.
  *
- * The command's byte strings are views into one private copy of `bytes` (one copy per command,
- * not one per key and value), so they never alias the caller's buffer (a log entry, a received
- * frame): the store hands them to the engine as they are. A stored value thus keeps its command's
- * copy alive until every value of that command is overwritten or deleted.
+ * The command's byte strings never alias the caller's buffer (a log entry, a received frame), so
+ * the store hands them to the engine as they are. For a command of at most
+ * {@link SHARED_COMMAND_BYTES_MAX} bytes they are views into one private copy of `bytes` (one copy
+ * per command, not one per key and value): a stored value then keeps at most that many bytes of
+ * its command alive until every value of the command is overwritten or deleted. A larger command's
+ * byte strings each get an exact-size copy, so that one small surviving value cannot pin a big batch.
  * @param bytes - what {@link encodeKvCommand} produced.
  */
+/** Largest command whose keys and values share one copy of it (see {@link decodeKvCommand}). */
+export const SHARED_COMMAND_BYTES_MAX = 64 * 1024;
+
+/** Replaces every byte string in `v` (arrays and plain objects walked in place) by an exact-size copy. */
+function ownEach(v: unknown): unknown {
+  if (v instanceof Uint8Array) {
+    const copy = new Uint8Array(v.length);
+    copy.set(v);
+    return copy;
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = ownEach(v[i]);
+    return v;
+  }
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) o[k] = ownEach(o[k]);
+  }
+  return v;
+}
+
 export function decodeKvCommand(bytes: Uint8Array): KvCommand {
   const own = new Uint8Array(bytes.length);
   own.set(bytes);
@@ -126,5 +149,6 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
   if (type === 'batchCompareAndPut') {
     op.entries = pairs(op.entries, 3, 'batchCompareAndPut entries').map(([key, expect, update]) => ({ key, expect, update }));
   }
+  if (own.length > SHARED_COMMAND_BYTES_MAX) ownEach(op);
   return { clientId: clientId as string, seq: seq as number, nowMs: nowMs as number, op: op as unknown as KvWriteOp };
 }

@@ -2,7 +2,7 @@
  * The KV state machine (DESIGN §1 `kv`): commands, their encoding and validation, the key layout
  * in the shared storage engine, client sessions, locks, sequences and region snapshots. Pure.
  */
-export { COMMAND_FORMAT_VERSION, decodeKvCommand, encodeKvCommand, plainBytes } from './codec.ts';
+export { COMMAND_FORMAT_VERSION, decodeKvCommand, encodeKvCommand, plainBytes, SHARED_COMMAND_BYTES_MAX } from './codec.ts';
 export type {
   CasEntry,
   KvCommand,

@@ -24,6 +24,7 @@ import {
   type KvCommand,
   type KvWriteOp,
   resolveKvLimits,
+  SHARED_COMMAND_BYTES_MAX,
   validateKvCommand,
   validateReadOp,
   validateWriteOp,
@@ -74,6 +75,21 @@ describe('command encoding', () => {
     const before = op.entries.map((e) => [e.key.slice(), e.value.slice()]);
     bytes.fill(0);
     expect(op.entries.map((e) => [e.key, e.value])).toEqual(before);
+  });
+
+  it('a small command shares one copy; a large one gives each key and value its own, so no small value pins a big batch', () => {
+    const batch = (n: number, valueBytes: number) =>
+      encodeKvCommand({ clientId: 'c', seq: 1, nowMs: 0, op: { type: 'batchPut', entries: Array.from({ length: n }, (_, i) => ({ key: Uint8Array.of(1, i >> 8, i & 0xff), value: new Uint8Array(valueBytes).fill(i & 0xff) })) } });
+    const small = decodeKvCommand(batch(8, 100)).op as Extract<KvWriteOp, { type: 'batchPut' }>;
+    expect(small.entries[0].value.buffer).toBe(small.entries[7].value.buffer);
+    const largeBytes = batch(100, 1000);
+    expect(largeBytes.length).toBeGreaterThan(SHARED_COMMAND_BYTES_MAX);
+    const large = decodeKvCommand(largeBytes).op as Extract<KvWriteOp, { type: 'batchPut' }>;
+    for (const e of large.entries) {
+      expect(e.value.buffer.byteLength).toBe(1000);
+      expect(e.key.buffer.byteLength).toBe(3);
+    }
+    expect(large.entries[42].value[0]).toBe(42);
   });
 
   it('refuses bytes that are not a command with CorruptCommand', () => {
