@@ -100,7 +100,7 @@ export class PdService {
   /** Regions whose metadata PD recorded, by id and version (to record only changes). */
   private recorded = new Map<number, string>();
   /** Counters for status and tests. */
-  readonly counters = { heartbeatsSent: 0, instructionsSent: 0, instructionsRun: 0, schedulingRounds: 0 };
+  readonly counters = { heartbeatsSent: 0, heartbeatsRefused: 0, instructionsSent: 0, instructionsRun: 0, schedulingRounds: 0 };
 
   constructor(host: PdHost, opts: PdServiceOptions) {
     this.host = host;
@@ -189,7 +189,15 @@ export class PdService {
       }
       case 'regionHeartbeat': {
         if (!this.view) return;
-        const result = handleRegionHeartbeat(this.view, m.heartbeat, now);
+        let result: ReturnType<typeof handleRegionHeartbeat>;
+        try {
+          result = handleRegionHeartbeat(this.view, m.heartbeat, now);
+        } catch (e) {
+          // A heartbeat PD cannot take (say from a leader that is no longer a voter): dropped, never thrown at the transport.
+          this.counters.heartbeatsRefused++;
+          this.host.logger.warn('region heartbeat refused', { from: fromStoreId, regionId: m.heartbeat.region.id, error: String(e) });
+          return;
+        }
         if (result.ok) {
           this.view = result.view;
           this.record(m.heartbeat.region, result.removedRegionIds);

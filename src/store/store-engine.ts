@@ -241,7 +241,9 @@ export class StoreEngine {
       if (isPdGroup(peer) || !peer.isLeader() || !peer.storage.initialized) continue;
       const status = peer.node.status();
       const me = peer.region.peers.find((p) => p.id === peer.peerId);
-      if (!me) continue;
+      // A leader whose own removal or demotion is under way (it leads until that commits) is no
+      // voter in its region any more: PD would refuse the heartbeat, so none is sent.
+      if (!me || me.role !== 'voter') continue;
       const downPeers: RegionHeartbeat['downPeers'] = [];
       const pendingPeers: RegionHeartbeat['pendingPeers'] = [];
       for (const p of peer.region.peers) {

@@ -4,7 +4,8 @@
  * merges never finished: compacted prepare term, target merged away), 41 (proposal on a retired
  * replica), 575 (a snapshot skipping a CommitMerge left the source behind), 168 (a store that got a
  * split by snapshot never created the child once the child had absorbed its prepared source), and with PD 182 (a
- * lagging replica of a merged-away region was never told).
+ * lagging replica of a merged-away region was never told) and 3081 (a leader whose own removal was
+ * under way sent a region heartbeat PD refused by throwing into the transport).
  */
 import { describe, expect, it } from 'vitest';
 import { runKvSimulation } from './kv-simulation.ts';
@@ -16,8 +17,10 @@ describe('KV simulation regressions', () => {
       expect(r.failures, `replay: npm run soak:kv -- --seed ${seed} --verbose`).toEqual([]);
     }, 120_000);
   }
-  it('seed 182 with PD', async () => {
-    const r = await runKvSimulation({ seed: 182, pd: true });
-    expect(r.failures, 'replay: npm run soak:kv -- --seed 182 --pd --verbose').toEqual([]);
-  }, 120_000);
+  for (const seed of [182, 3081]) {
+    it(`seed ${seed} with PD`, async () => {
+      const r = await runKvSimulation({ seed, pd: true });
+      expect(r.failures, `replay: npm run soak:kv -- --seed ${seed} --pd --verbose`).toEqual([]);
+    }, 120_000);
+  }
 });

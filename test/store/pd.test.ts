@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../adapters/local-cluster.ts';
 import type { VirtualClock } from '../../adapters/runtime/virtual-clock.ts';
+import { encodePdMessage } from '../../src/store/pd-service.ts';
 import { drive, elapse, virtualCluster } from './helpers.ts';
 
 let cluster: LocalCluster | undefined;
@@ -35,6 +36,20 @@ async function regionsFullyReplicated(c: LocalCluster, clock: VirtualClock, fact
 }
 
 describe('placement driver', () => {
+  it('drops a region heartbeat it cannot take (leader not a voter) instead of throwing at the transport', async () => {
+    const v = await virtualCluster({ stores: 3, pd });
+    cluster = v.cluster;
+    const kv = cluster.client();
+    await drive(v.clock, kv.put('a', '1'));
+    await elapse(v.clock, 2000); // PD's group has a leader and knows the stores
+    const [region] = await drive(v.clock, kv.admin.regions());
+    const notVoter = { id: 999_999, storeId: 1, role: 'learner' as const };
+    const heartbeat = { region: { ...region, peers: [...region.peers, notVoter] }, leader: notVoter, downPeers: [], pendingPeers: [], approximateKeys: 1, approximateBytes: 1, bytesWritten: 0, keysWritten: 0, bytesRead: 0, keysRead: 0, term: 1 };
+    const bad = encodePdMessage({ type: 'regionHeartbeat', heartbeat } as Parameters<typeof encodePdMessage>[0]);
+    for (const id of cluster.storeIds) expect(() => cluster!.store(id)!.receivePd(2, bad)).not.toThrow();
+    await drive(v.clock, kv.put('b', '2'));
+  });
+
   it('splits by size, spreads replicas onto new stores, balances leaders, restores replication after a loss, drains a removed store', async () => {
     const v = await virtualCluster({ stores: 3, pd });
     cluster = v.cluster;
