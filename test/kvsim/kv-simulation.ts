@@ -17,6 +17,7 @@ import { checkOperations, flotillaKvModel, type FlotillaKvInput, type FlotillaKv
 import type { Rand, StorageEngine } from '../../src/ports.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
 import { compareKeys } from '../../src/region/keys.ts';
+import { drive, elapse } from '../store/helpers.ts';
 
 export interface KvSimOptions {
   seed: number;
@@ -68,7 +69,6 @@ const KEYS = ['a', 'f', 'k', 'p', 'u'];
 /** Tiny thresholds, so that PD splits and merges a five-key space; stores count as down quickly. */
 const PD_CONFIG = { storeDownMs: 1500, splitKeys: 4, splitBytes: 1 << 30, mergeKeys: 2, mergeBytes: 1 << 20, operatorTimeoutMs: 5000 };
 const SPLITS = ['e', 'n'];
-const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
 const text = (b: Uint8Array | null) => (b === null ? null : new TextDecoder().decode(b));
 
 interface LockEvent {
@@ -180,27 +180,6 @@ async function dumpData(engines: Map<number, StorageEngine>): Promise<void> {
     const rows = await engine.scan({ start: Uint8Array.of(0x63), end: Uint8Array.of(0x7b) });
     const hex = (b: Uint8Array) => [...b].map((x) => (x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : `\\x${x.toString(16).padStart(2, '0')}`)).join('');
     console.log(`store ${id}:`, rows.map((r) => `${hex(r.key)}=${r.value.length}`).join(' '));
-  }
-}
-
-async function drive<T>(clock: VirtualClock, p: Promise<T>, maxMs: number): Promise<T> {
-  let settled = false;
-  p.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  for (let ms = 0; ms < maxMs && !settled; ms++) {
-    clock.advance(1);
-    await tick();
-  }
-  if (!settled) throw new Error(`did not settle within ${maxMs} virtual ms`);
-  return p;
-}
-
-async function elapse(clock: VirtualClock, ms: number): Promise<void> {
-  for (let i = 0; i < ms; i++) {
-    clock.advance(1);
-    await tick();
   }
 }
 
