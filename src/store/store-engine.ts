@@ -243,7 +243,7 @@ export class StoreEngine {
       const me = peer.region.peers.find((p) => p.id === peer.peerId);
       // A leader whose own removal or demotion is under way (it leads until that commits) is no
       // voter in its region any more: PD would refuse the heartbeat, so none is sent.
-      if (!me || me.role !== 'voter') continue;
+      if (me?.role !== 'voter') continue;
       const downPeers: RegionHeartbeat['downPeers'] = [];
       const pendingPeers: RegionHeartbeat['pendingPeers'] = [];
       for (const p of peer.region.peers) {
