@@ -179,9 +179,29 @@ export async function runWriters(
   return { writes: latencies.length, seconds, latencies, cpuMicrosPerWrite: (used.user + used.system) / latencies.length };
 }
 
-/** The `p` quantile (0..1) of sorted values. */
+/** The `p` quantile (0..1) of sorted values; NaN when there are none. */
 export function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
+}
+
+/**
+ * Runs `count` concurrent readers for `ms` milliseconds over `keys` (all acknowledged writes)
+ * through `get`, and returns how many reads completed; a read that finds nothing throws (an
+ * acknowledged write must be visible).
+ */
+export async function runReaders(count: number, ms: number, keys: readonly string[], get: (key: string) => Promise<unknown>): Promise<number> {
+  const deadline = performance.now() + ms;
+  let reads = 0;
+  await Promise.all(
+    Array.from({ length: count }, async (_, r) => {
+      for (let i = r; performance.now() < deadline; i += count) {
+        const k = keys[i % keys.length];
+        if ((await get(k)) == null) throw new Error(`read of acknowledged write ${k} found nothing`);
+        reads++;
+      }
+    }),
+  );
+  return reads;
 }
 
 /**

@@ -41,6 +41,7 @@ import type { ScanEntry } from '../src/kv/commands.ts';
 import { compareKeys, nextKey } from '../src/region/keys.ts';
 import type { RegionInfo } from '../src/store/store-engine.ts';
 import { dispatchRequest } from '../src/store/dispatch.ts';
+import { percentile, runReaders } from './baseline.ts';
 import type { BenchRow } from './table.ts';
 
 const SECRET = 'flotilla cluster bench secret...';
@@ -68,10 +69,6 @@ export const benchKey = (w: number, i: number, tag = 'a') => `k${String(w).padSt
 /** Keys cutting the writers' key space into `regions` equal parts (writer prefixes). */
 export function splitKeysFor(writers: number, regions: number): string[] {
   return Array.from({ length: regions - 1 }, (_, r) => `k${String(Math.round(((r + 1) * writers) / regions)).padStart(4, '0')}`);
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
 /** What a write load did: acknowledged keys, keys whose outcome is unknown, latencies (ms, sorted). */
@@ -173,26 +170,6 @@ export interface System {
   /** Throws unless every replica holds every acknowledged write of `load` once, and nothing else. */
   verify(load: Load): Promise<void>;
   close(): Promise<void>;
-}
-
-/**
- * Runs `readers` concurrent readers for `ms` over `keys` (all acknowledged writes) and returns
- * reads/s; a read that finds nothing throws (an acknowledged write must be visible).
- */
-async function readLoad(readers: number, ms: number, keys: readonly string[], get: (key: string) => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  const deadline = start + ms;
-  let reads = 0;
-  await Promise.all(
-    Array.from({ length: readers }, async (_, r) => {
-      for (let i = r * 7919; performance.now() < deadline; i += readers) {
-        const k = keys[i % keys.length];
-        if ((await get(k)) == null) throw new Error(`read of acknowledged write ${k} found nothing`);
-        reads++;
-      }
-    }),
-  );
-  return reads / ((performance.now() - start) / 1000);
 }
 
 /** The ratios a/b of the write rates of rounds measured back to back (round i of each), for a note. */
@@ -527,8 +504,8 @@ export async function run(): Promise<BenchRow[]> {
     let readIndexRate = 0;
     let leaseRate = 0;
     for (let r = 0; r < ROUNDS; r++) {
-      readIndexRate += (await readLoad(WRITERS, READ_MS, readKeys, (k) => get(k, 'linearizable'))) / ROUNDS;
-      leaseRate += (await readLoad(WRITERS, READ_MS, readKeys, (k) => get(k, 'lease'))) / ROUNDS;
+      readIndexRate += (await runReaders(WRITERS, READ_MS, readKeys, (k) => get(k, 'linearizable'))) / (READ_MS / 1000) / ROUNDS;
+      leaseRate += (await runReaders(WRITERS, READ_MS, readKeys, (k) => get(k, 'lease'))) / (READ_MS / 1000) / ROUNDS;
     }
 
     const where = '3 × flotilla serve on loopback, WebSocket, fs engine (Raft log fdatasynced before acknowledging), 16-byte keys, 100-byte values, remote client';

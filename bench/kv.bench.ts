@@ -11,7 +11,7 @@
 import { createLocalCluster, type LocalCluster } from '../adapters/local-cluster.ts';
 import type { KvClient } from '../src/client/client.ts';
 import type { ScanEntry } from '../src/kv/commands.ts';
-import { percentile, runBaseline, runWriters, type WritersRun } from './baseline.ts';
+import { percentile, runBaseline, runReaders, runWriters, type WritersRun } from './baseline.ts';
 import type { BenchRow } from './table.ts';
 
 const WRITE_MS = 5000;
@@ -23,21 +23,6 @@ function writers(kv: KvClient, round: number, count: number, ms: number, acked: 
     await kv.put(k, v);
     acked.set(k, v);
   });
-}
-
-async function readers(kv: KvClient, count: number, ms: number, keys: string[], consistency: 'linearizable' | 'lease'): Promise<number> {
-  const deadline = performance.now() + ms;
-  let ops = 0;
-  await Promise.all(
-    Array.from({ length: count }, async (_, r) => {
-      for (let i = r; performance.now() < deadline; i += count) {
-        const v = await kv.get(keys[i % keys.length], { consistency });
-        if (v === null) throw new Error(`${consistency} read of acknowledged write ${keys[i % keys.length]} found nothing`);
-        ops++;
-      }
-    }),
-  );
-  return ops;
 }
 
 /**
@@ -53,8 +38,8 @@ async function readRates(kv: KvClient, keys: string[], slices: number, sliceMs: 
   for (let s = 0; s < slices; s++) {
     const w = await writers(kv, 10 + s, 64, sliceMs, acked);
     writes += w.writes;
-    readIndex += await readers(kv, 64, sliceMs, keys, 'linearizable');
-    lease += await readers(kv, 64, sliceMs, keys, 'lease');
+    readIndex += await runReaders(64, sliceMs, keys, (k) => kv.get(k, { consistency: 'linearizable' }));
+    lease += await runReaders(64, sliceMs, keys, (k) => kv.get(k, { consistency: 'lease' }));
   }
   const seconds = (slices * sliceMs) / 1000;
   return { readIndex: readIndex / seconds, lease: lease / seconds, writes: writes / seconds };
