@@ -1,5 +1,5 @@
 /**
- * The README's in-page cluster example runs as written: the code block after the
+ * The in-page cluster example of docs/kv-api.md runs as written: the code block after the
  * `example: local-cluster` marker is extracted, its `flotilla` imports pointed at the sources,
  * and run with tsx. What it prints is checked.
  */
@@ -10,8 +10,8 @@ import { expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 
-it('runs the README example', () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+it('runs the docs/kv-api.md example', () => {
+  const readme = readFileSync(join(root, 'docs', 'kv-api.md'), 'utf8');
   const at = readme.indexOf('<!-- example: local-cluster');
   expect(at).toBeGreaterThan(0);
   const block = /```ts\n([\s\S]*?)```/.exec(readme.slice(at));

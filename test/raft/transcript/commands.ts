@@ -1,6 +1,6 @@
 /**
  * The transcript commands: each parses its arguments and acts on the {@link InteractionEnv}.
- * The reference for every command and its arguments is the README section "Raft transcripts".
+ * The reference for every command and its arguments is the section "Raft transcripts" of docs/raft.md.
  */
 import { Args, msgFilter, nodeOptions, parseConfChange, toInt } from './args.ts';
 import type { Message, RawNode } from './core.ts';
