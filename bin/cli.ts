@@ -1,17 +1,20 @@
 /**
  * The `flotilla` command: `serve` runs a store; `status` prints a store's status page; the admin
  * subcommands (`regions`, `stores`, `split`, `transfer-leader`, `add-replica`, `remove-replica`,
- * `remove-store`) mirror `client.admin` over a remote client. Runs under Node (via `bin/flotilla.mjs`
- * or tsx) and Deno (`deno run -A bin/cli.ts ...`).
+ * `remove-store`) mirror `client.admin` over a remote client; `demo` starts a local 3-store cluster;
+ * `help <command>` lists a command's flags. Installed, it runs compiled through `bin/flotilla.mjs`
+ * (Node, Deno, Bun); in a checkout from the sources (`npx tsx bin/cli.ts`, `deno run -A bin/cli.ts`).
  */
 import { connect } from '../adapters/client/remote.ts';
 import { ConfigError, parseFlags, toWsUrl } from '../adapters/server/config.ts';
 import { FlotillaError } from '../src/errors.ts';
+import { demo } from './demo.ts';
+import { COMMAND_HELP } from './help.ts';
 import { serve } from './serve.ts';
 
 const USAGE = `usage: flotilla <command> [flags]
 
-  serve                 run a store (see README, "Running a cluster")
+  serve                 run a store (flotilla help serve; docs/operations.md)
      --id N --listen host:port --peers 1=host:port,2=host:port,... | --join host:port
      --data DIR --secret S (or FLOTILLA_SECRET) --cluster NAME --http host:port --config FILE.json
      --no-pd --replicas N --split-keys N --split-bytes N --initial-split-keys k1,k2
@@ -24,6 +27,8 @@ const USAGE = `usage: flotilla <command> [flags]
   remove-replica --region ID --store STORE      remove a replica
   remove-store --store STORE                    drain a store (PD moves its replicas away)
   admin flags: --endpoints host:port,... --secret S (or FLOTILLA_SECRET) --cluster NAME
+  demo [--workload] [--seconds N] [--data DIR]  a local 3-store cluster to try the client on
+  help [command]                                every flag of a command (also: flotilla <command> --help)
 `;
 
 async function status(flags: Record<string, unknown>): Promise<number> {
@@ -91,6 +96,16 @@ async function admin(command: string, flags: Record<string, unknown>): Promise<n
   return 0;
 }
 
+function help(command: string): number {
+  const text = COMMAND_HELP[command];
+  if (text === undefined) {
+    process.stderr.write(`flotilla: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return 2;
+  }
+  process.stdout.write(`${text}\n`);
+  return 0;
+}
+
 /**
  * Runs the command line.
  * @param argv - the arguments after the program name.
@@ -99,11 +114,18 @@ async function admin(command: string, flags: Record<string, unknown>): Promise<n
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    if (command === 'help' && rest.length > 0) return help(rest[0]);
+    if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) return help(command);
+    if (command === 'demo') return await demo(rest);
     if (command === 'serve') return await serve(rest);
     if (command === 'status') return await status(parseFlags(rest));
     if (['regions', 'stores', 'split', 'transfer-leader', 'add-replica', 'remove-replica', 'remove-store'].includes(command)) return await admin(command, parseFlags(rest));
-    process.stderr.write(command === undefined || command === 'help' || command === '--help' ? USAGE : `flotilla: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-    return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+    if (command === 'help' || command === '--help' || command === '-h') {
+      process.stdout.write(`${USAGE}\n${Object.values(COMMAND_HELP).join('\n\n')}\n`);
+      return 0;
+    }
+    process.stderr.write(command === undefined ? USAGE : `flotilla: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return command === undefined ? 0 : 2;
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`flotilla: invalid configuration: ${e.message}\n`);
@@ -116,7 +138,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 const deno = (globalThis as { Deno?: { args: string[]; exit(code: number): never }; process?: unknown }).Deno;
-const isMain = deno ? (import.meta as { main?: boolean }).main : process.argv[1]?.endsWith('cli.ts') || (globalThis as { __flotillaBin?: boolean }).__flotillaBin;
+// Run from the sources (tsx, deno run). Installed, bin/flotilla.mjs imports the compiled module and calls main.
+const isMain = deno ? (import.meta as { main?: boolean }).main : process.argv[1]?.endsWith('cli.ts');
 if (isMain) {
   const code = await main(deno ? deno.args : process.argv.slice(2));
   if (code >= 0) process.exit(code);

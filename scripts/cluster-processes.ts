@@ -1,5 +1,5 @@
 /**
- * Runs `flotilla serve` child processes on loopback (Node via bin/flotilla.mjs, or Deno via
+ * Runs `flotilla serve` child processes on loopback from the sources (Node via tsx and bin/cli.ts, or Deno via
  * bin/cli.ts), for `npm run demo` and the multi-process tests: free ports, start, wait until a
  * store listens, SIGKILL or SIGTERM it, restart it with the same flags.
  */
@@ -40,7 +40,7 @@ export interface StoreProcess {
 
 /**
  * Spawns `flotilla <args>` (not waiting for it to listen).
- * @param runtime - `node` (bin/flotilla.mjs) or `deno` (`deno run -A bin/cli.ts`).
+ * @param runtime - `node` (`node --import tsx bin/cli.ts`) or `deno` (`deno run -A bin/cli.ts`).
  * @param args - the command line after `flotilla`.
  * @param env - extra environment.
  * @param nodeArgs - flags for Node itself (`--cpu-prof` is refused in NODE_OPTIONS); Node only.
@@ -55,7 +55,7 @@ export function spawnFlotilla(runtime: 'node' | 'deno', args: string[], env: Rec
 function start(p: StoreProcess, env: Record<string, string>): void {
   const child =
     p.runtime === 'node'
-      ? spawn(process.execPath, [...p.nodeArgs, join(root, 'bin', 'flotilla.mjs'), ...p.args], { cwd: root, env: { ...process.env, ...env } })
+      ? spawn(process.execPath, [...p.nodeArgs, '--import', 'tsx', join(root, 'bin', 'cli.ts'), ...p.args], { cwd: root, env: { ...process.env, ...env } })
       : spawn(join(root, 'node_modules', '.bin', 'deno'), ['run', '-A', '--quiet', join(root, 'bin', 'cli.ts'), ...p.args], { cwd: root, env: { ...process.env, ...env } });
   p.child = child;
   p.stderr = '';

@@ -47,7 +47,10 @@ export interface RemoteKvClient extends KvClient {
 async function defaultWebSocket(): Promise<WebSocketConstructor> {
   const g = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (g) return g;
-  const ws = (await import('ws')) as unknown as { WebSocket: WebSocketConstructor };
+  // Only Node 20 lacks a global WebSocket. The specifier is a variable so that bundlers (Vite,
+  // esbuild) do not pull `ws`, or its browser stub, into browser and edge builds.
+  const wsModule = 'ws';
+  const ws = (await import(/* @vite-ignore */ wsModule)) as unknown as { WebSocket: WebSocketConstructor };
   return ws.WebSocket;
 }
 

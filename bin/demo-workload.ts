@@ -1,40 +1,47 @@
 /**
- * `npm run demo`: a 3-store Flotilla cluster as three `flotilla serve` child processes on
- * 127.0.0.1 (free ports, data under a temp directory), a mixed workload from a remote client with
- * a live progress line (ops/s, p50/p99 latency, regions, leaders), one store SIGKILLed and
- * restarted midway, every acknowledged write verified at the end, then a clean shutdown.
- * About 50 seconds. `--seconds N` changes the workload's length.
+ * `flotilla demo --workload`: a mixed workload (puts, gets checked against what was acknowledged,
+ * scans, sequences) from a remote client against the demo's three stores, with a live progress
+ * line (ops/s, p50/p99 latency, regions, leaders per store). A third of the way in, the store
+ * leading most groups is SIGKILLed; two thirds in it restarts from its data directory. At the end
+ * every acknowledged write is read back, and the stores are shut down with SIGTERM.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { connect } from '../adapters/client/remote.ts';
 import type { StoreStatus } from '../adapters/server/http-status.ts';
-import { freePorts, restartProcess, serveArgs, spawnFlotilla, type StoreProcess, stopProcess, waitListening } from './cluster-processes.ts';
+import { type DemoStore, startStore, stopStore, waitListening } from './demo-cluster.ts';
 
-const at = process.argv.indexOf('--seconds');
-const SECONDS = at > 0 ? Number(process.argv[at + 1]) : 36;
-const SECRET = 'flotilla demo secret, 32 bytes..';
 const WORKERS = 8;
-const tty = process.stdout.isTTY === true;
-const say = (line: string) => process.stdout.write(`${tty ? '\r\x1b[K' : ''}${line}\n`);
+const tty = () => process.stdout.isTTY === true;
+const say = (line: string) => process.stdout.write(`${tty() ? '\r\x1b[K' : ''}${line}\n`);
 
-const dir = mkdtempSync(join(tmpdir(), 'flotilla-demo-'));
-const ports = await freePorts(6);
-const [wsPorts, httpPorts] = [ports.slice(0, 3), ports.slice(3)];
-const env = { FLOTILLA_SECRET: SECRET };
-const flags = ['--tick-ms', '20', '--split-keys', '3000', '--store-down-ms', '5000', '--pd-interval-ms', '500', '--log-level', 'warn'];
-const stores = [1, 2, 3].map((id) => spawnFlotilla('node', serveArgs(id, wsPorts, httpPorts, dir, flags), env));
-const cleanup = async () => {
-  await Promise.all(stores.map((p) => stopProcess(p, 'SIGKILL')));
-  rmSync(dir, { recursive: true, force: true });
-};
-process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+async function status(port: number): Promise<StoreStatus | undefined> {
+  try {
+    return (await (await fetch(`http://127.0.0.1:${port}/status`, { signal: AbortSignal.timeout(500) })).json()) as StoreStatus;
+  } catch {
+    return undefined;
+  }
+}
 
-try {
-  say(`flotilla demo: 3 stores on 127.0.0.1:${wsPorts.join(', ')} (data in ${dir})`);
-  await Promise.all(stores.map((p) => waitListening(p, 60_000)));
-  const kv = await connect({ endpoints: wsPorts.map((p) => `ws://127.0.0.1:${p}`), secret: SECRET });
+const percentile = (xs: number[], q: number) => (xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]);
+
+/**
+ * Runs the workload tour against running stores.
+ * @param stores - the demo's stores, all listening.
+ * @param secret - the cluster secret.
+ * @param seconds - how long the workload runs.
+ * @param env - the stores' environment (to restart the killed one).
+ * @param args - a store's command line (to restart it).
+ * @param shutdown - stops every store with a signal and cleans up.
+ * @returns 0 when every acknowledged write was read back, else 1.
+ */
+export async function workload(
+  stores: DemoStore[],
+  secret: string,
+  seconds: number,
+  env: Record<string, string>,
+  args: (s: DemoStore) => string[],
+  shutdown: (signal: NodeJS.Signals) => Promise<Array<number | string>>,
+): Promise<number> {
+  const kv = await connect({ endpoints: stores.map((s) => `ws://127.0.0.1:${s.wsPort}`), secret });
   const latencies: number[] = [];
   const acked = new Map<string, string>();
   let ops = 0;
@@ -69,45 +76,38 @@ try {
       }
     }
   };
-  const status = async (p: number): Promise<StoreStatus | undefined> => {
-    try {
-      return (await (await fetch(`http://127.0.0.1:${p}/status`, { signal: AbortSignal.timeout(500) })).json()) as StoreStatus;
-    } catch {
-      return undefined;
-    }
-  };
   const leaders = async () => {
-    const views = await Promise.all(httpPorts.map(status));
+    const views = await Promise.all(stores.map((s) => status(s.httpPort)));
     const data = (s: StoreStatus | undefined) => s?.regions.filter((r) => r.id !== Number.MAX_SAFE_INTEGER) ?? [];
     const regions = new Set(views.flatMap((s) => data(s).map((r) => r.id))).size;
     const per = views.map((s, i) => `${i + 1}:${s ? data(s).filter((r) => r.role === 'leader').length : 'down'}`).join(' ');
-    return { regions, per };
+    return { regions, per, views };
   };
-  const percentile = (xs: number[], q: number) => (xs.length === 0 ? 0 : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]);
   const t0 = performance.now();
   const workers = Array.from({ length: WORKERS }, (_, w) => worker(w));
-  let victim: StoreProcess | undefined;
+  let victim: DemoStore | undefined;
+  let restarted = false;
   let lastOps = 0;
   let lastT = t0;
-  while (performance.now() - t0 < SECONDS * 1000) {
+  while (performance.now() - t0 < seconds * 1000) {
     await new Promise((r) => setTimeout(r, 1000));
     const now = performance.now();
     const elapsed = (now - t0) / 1000;
     const window = latencies.splice(0);
-    const { regions, per } = await leaders();
+    const { regions, per, views } = await leaders();
     const rate = Math.round(((ops - lastOps) * 1000) / (now - lastT));
     [lastOps, lastT] = [ops, now];
     const line = `t=${elapsed.toFixed(0).padStart(2)}s  ${String(rate).padStart(5)} ops/s  p50 ${percentile(window, 0.5).toFixed(1)} ms  p99 ${percentile(window, 0.99).toFixed(1)} ms  regions ${regions}  leaders ${per}  acked ${acked.size}  errors ${errors}`;
-    process.stdout.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
-    if (victim === undefined && elapsed >= SECONDS / 3) {
-      const views = await Promise.all(httpPorts.map(status));
+    process.stdout.write(tty() ? `\r\x1b[K${line}` : `${line}\n`);
+    if (victim === undefined && elapsed >= seconds / 3) {
       const led = views.map((s) => s?.regions.filter((r) => r.role === 'leader').length ?? 0);
       victim = stores[led.indexOf(Math.max(...led))];
       say(`>>> SIGKILL store ${victim.id} (it leads ${Math.max(...led)} groups); the others elect new leaders and keep serving`);
-      await stopProcess(victim, 'SIGKILL');
-    } else if (victim !== undefined && victim.child.exitCode === null && victim.child.signalCode === 'SIGKILL' && elapsed >= (SECONDS * 2) / 3) {
+      await stopStore(victim, 'SIGKILL');
+    } else if (victim !== undefined && !restarted && elapsed >= (seconds * 2) / 3) {
+      restarted = true;
       say(`>>> restarting store ${victim.id} from its data directory; it catches up`);
-      restartProcess(victim, env);
+      startStore(victim, args(victim), env);
       await waitListening(victim);
     }
   }
@@ -123,12 +123,6 @@ try {
   kv.close();
   say(missing === 0 ? `every acknowledged write is there (${keys.length} keys)` : `LOST ${missing} acknowledged writes`);
   say('shutting down (SIGTERM)...');
-  const codes = await Promise.all(stores.map((p) => stopProcess(p, 'SIGTERM')));
-  say(`stores exited with ${codes.join(', ')}`);
-  rmSync(dir, { recursive: true, force: true });
-  process.exit(missing === 0 ? 0 : 1);
-} catch (e) {
-  say(`demo failed: ${e instanceof Error ? e.message : String(e)}`);
-  await cleanup();
-  process.exit(1);
+  say(`stores exited with ${(await shutdown('SIGTERM')).join(', ')}`);
+  return missing === 0 ? 0 : 1;
 }

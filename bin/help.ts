@@ -1,0 +1,60 @@
+/**
+ * `flotilla help <command>` (and `flotilla <command> --help`): every flag of every command, with
+ * its default and meaning. The one-screen overview is `USAGE` in cli.ts; test/package/cli-help.test.ts
+ * checks that every command the CLI dispatches and every key of the serve config is described.
+ */
+
+const ADMIN_FLAGS = `  --endpoints host:port,...   stores to ask first (default 127.0.0.1:7001); the client learns the rest
+  --secret S                  the cluster secret; better FLOTILLA_SECRET in the environment (argv is visible to ps)
+  --cluster NAME              the cluster id (default flotilla)`;
+
+/** Detailed help per command. */
+export const COMMAND_HELP: Readonly<Record<string, string>> = {
+  serve: `flotilla serve [flags]: run one store until SIGTERM or SIGINT (then a clean shutdown, exit 0).
+Prints "flotilla: store <id> listening on <url>" once it serves; logs go to stderr.
+
+  --id N                      this store's id, 1 to 2^31-1 (required unless --join)
+  --listen host:port          where it accepts stores and clients (default 127.0.0.1:7001)
+  --advertise URL             the URL other stores reach it at (default ws://<listen>)
+  --peers 1=h:p,2=h:p,...     the initial stores and their addresses (include this store)
+  --join host:port            join a running cluster through this store instead of --peers
+  --data DIR                  data directory (fs engine; created if missing; locked). Default: memory only
+  --secret S                  cluster secret, at least 16 characters; better FLOTILLA_SECRET in the environment
+  --cluster NAME              cluster id, checked in every handshake (default flotilla)
+  --http host:port            serve GET /status (JSON) and GET /metrics (Prometheus text) there (default off)
+  --no-pd | --pd              run without / with the placement driver (default with)
+  --replicas N                replicas per region, 1 to 7 (default 3)
+  --initial-split-keys a,b    cut the initial key space at these keys
+  --split-keys N              split a region above N keys (default PD's 100,000)
+  --split-bytes N             split a region above N bytes (default PD's 64 MiB)
+  --tick-ms N                 Raft tick length (default 50)
+  --election-tick N           election timeout in ticks (default 10)
+  --heartbeat-tick N          heartbeat interval in ticks, below --election-tick (default 2)
+  --store-down-ms N           PD: a store silent this long is down (default 30000)
+  --pd-interval-ms N          PD: heartbeat and scheduling period (default 1000)
+  --log-level L               debug, info, warn or error (default info)
+  --config FILE.json          any of the keys above in camelCase (listen, initialSplitKeys, ...); flags win
+
+A bad flag exits 2 naming the field; a port in use, a locked or foreign data directory or a
+refused join exits 1. Reference: docs/operations.md.`,
+  status: `flotilla status --http host:port [--json]: one store's regions (GET /status on its --http address):
+range, epoch, role, term, leader, commit and applied index; --json prints the raw document.`,
+  regions: `flotilla regions [admin flags]: the cluster's regions with their leaders, as JSON.\n${ADMIN_FLAGS}`,
+  stores: `flotilla stores [admin flags]: the cluster's stores (state, replicas, leaders, address), as JSON.\n${ADMIN_FLAGS}`,
+  split: `flotilla split --region ID [--key K] [admin flags]: split a region at K (default its middle key).\n${ADMIN_FLAGS}`,
+  'transfer-leader': `flotilla transfer-leader --region ID --to STORE [admin flags]: move a region's leadership to a store.\n${ADMIN_FLAGS}`,
+  'add-replica': `flotilla add-replica --region ID --store STORE [admin flags]: add a replica (as a learner, then a voter).\n${ADMIN_FLAGS}`,
+  'remove-replica': `flotilla remove-replica --region ID --store STORE [admin flags]: remove a region's replica from a store.\n${ADMIN_FLAGS}`,
+  'remove-store': `flotilla remove-store --store STORE [admin flags]: drain a store (PD moves its replicas away; watch flotilla stores).\n${ADMIN_FLAGS}`,
+  demo: `flotilla demo [flags]: a local 3-store cluster: three flotilla serve children on free 127.0.0.1 ports,
+data in a temporary directory (removed at the end), a random secret in <dir>/secret. It prints the
+endpoints, the admin commands and client code to try, and runs until Ctrl-C.
+
+  --workload                  instead run a mixed workload with a live progress line, SIGKILL the store
+                              leading most groups a third of the way in, restart it at two thirds,
+                              verify every acknowledged write, then shut down (exit 0 when none is lost)
+  --seconds N                 length of the --workload run (default 36)
+  --data DIR                  keep the stores' data (and the secret) in DIR instead of a temporary directory
+  --log-level L               the stores' log level (default warn)`,
+  help: 'flotilla help [command]: the overview, or every flag of one command.',
+};
