@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { CHROMIUM_ARGS, findChromium } from '../../scripts/find-chromium.ts';
 import { createServer, type ViteDevServer } from 'vite';
 
 export const SHOTS_DIR = join(process.cwd(), 'test-results', 'playground');
@@ -28,8 +29,8 @@ export async function startPlayground(): Promise<Playground> {
   const url = server.resolvedUrls?.local[0];
   if (!url) throw new Error('vite did not report its URL');
   const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    executablePath: findChromium(),
+    args: CHROMIUM_ARGS,
   });
   mkdirSync(SHOTS_DIR, { recursive: true });
   return {

@@ -1,6 +1,6 @@
 /**
  * The remote client in a browser: `adapters/client/remote.ts` bundled for the browser (esbuild,
- * as Vite would) and run in headless Chromium (Debian's, as the browser test project uses) against
+ * as Vite would) and run in headless Chromium (found as the browser test project finds it) against
  * a store server in this process. It connects with the page's own WebSocket, writes, reads, uses
  * the admin API, and gets typed errors.
  */
@@ -10,6 +10,7 @@ import { chromium } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoreServer } from '../../adapters/server/store-server.ts';
 import { freePorts } from '../../scripts/cluster-processes.ts';
+import { CHROMIUM_ARGS, findChromium } from '../../scripts/find-chromium.ts';
 import { SECRET, startTestServer } from './helpers.ts';
 
 let server: StoreServer;
@@ -17,7 +18,7 @@ let browser: Awaited<ReturnType<typeof chromium.launch>> | undefined;
 
 beforeAll(async () => {
   server = await startTestServer('browser', ['m']);
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
 }, 60_000);
 
 afterAll(async () => {
