@@ -54,6 +54,24 @@ function isControl(data: unknown): data is Control {
   return d.t === 'bye' && typeof d.reason === 'string';
 }
 
+/** Whether this runtime's postMessage takes a transfer list (workerd's MessagePort refuses one). */
+let transferWorks = true;
+
+/** Posts a frame's buffer: transferred (no copy) where the runtime can, copied where it cannot. */
+function post(port: MessagePort, buffer: ArrayBuffer): void {
+  if (transferWorks) {
+    try {
+      port.postMessage(buffer, [buffer]);
+      return;
+    } catch (e) {
+      // A refused transfer leaves the buffer attached, so the copying form can still send it.
+      if (buffer.byteLength === 0) throw e;
+      transferWorks = false;
+    }
+  }
+  port.postMessage(buffer);
+}
+
 /**
  * Creates a MessageChannel transport for one store.
  * @param options - local id, cluster id, window, offence and frame limits.
@@ -127,7 +145,7 @@ export function createMessageChannelTransport(options: MessageChannelTransportOp
       // One frame larger than the window may go when nothing is outstanding, or it never could.
       if (link.unacked > 0 && link.unacked + bytes.length > windowBytes) return false;
       link.unacked += bytes.length;
-      link.port.postMessage(bytes.buffer, [bytes.buffer]);
+      post(link.port, bytes.buffer as ArrayBuffer);
       return true;
     },
     onFrame: frames.add,

@@ -23,6 +23,42 @@ describe('MessageChannel transport', () => {
     channel.port2.close();
   });
 
+  it('copies frames where postMessage refuses a transfer list (workerd)', async () => {
+    const channel = new MessageChannel();
+    const a = createMessageChannelTransport({ localId: 1, clusterId: 'mc' });
+    const b = createMessageChannelTransport({ localId: 2, clusterId: 'mc' });
+    let refused = 0;
+    // workerd's MessagePort: "Transfer list is not supported".
+    const noTransfer = new Proxy(channel.port1, {
+      get(port, name) {
+        if (name === 'postMessage') {
+          return (data: unknown, transfer?: Transferable[]) => {
+            if (transfer !== undefined) {
+              refused++;
+              throw new Error('Transfer list is not supported');
+            }
+            port.postMessage(data);
+          };
+        }
+        const v = Reflect.get(port, name, port);
+        return typeof v === 'function' ? v.bind(port) : v;
+      },
+      set(port, name, value) {
+        return Reflect.set(port, name, value, port);
+      },
+    });
+    a.connect(2, noTransfer);
+    b.connect(1, channel.port2);
+    const got = record(b);
+    expect(a.send(2, [req(1, 100)])).toBe(true);
+    expect(a.send(2, [req(2, 100)])).toBe(true);
+    await settleUntil({ settle: tick }, () => got.frames.length === 2);
+    expect(got.frames.map((f) => (f.items[0].kind === 'request' ? f.items[0].requestId : -1))).toEqual([1, 2]);
+    expect(refused).toBeGreaterThanOrEqual(1);
+    await a.close();
+    await b.close();
+  });
+
   it('drops and counts bad frames, tells the peer why, and cuts it off after three', async () => {
     const channel = new MessageChannel();
     const b = createMessageChannelTransport({ localId: 2, clusterId: 'mc' });
