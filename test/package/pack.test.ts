@@ -76,13 +76,19 @@ describe('every exports subpath', () => {
     }
   }, 120_000);
 
+  it('loads in Bun', async () => {
+    const out = JSON.parse((await run(tool('bun'), ['node-imports.mjs'], { cwd: project })).trim().split('\n').pop()!) as Record<string, string>;
+    for (const [sub, result] of Object.entries(out)) if (!optionalMissing.has(sub)) expect(result, sub).toBe('ok');
+  }, 120_000);
+
   it('loads in Deno (from the project node_modules)', async () => {
     const out = JSON.parse((await run(tool('deno'), ['run', '-A', '--quiet', 'node-imports.mjs'], { cwd: project, timeoutMs: 240_000 })).trim().split('\n').pop()!) as Record<string, string>;
     for (const [sub, result] of Object.entries(out)) if (!optionalMissing.has(sub)) expect(result, sub).toBe('ok');
   }, 300_000);
 
-  for (const resolution of ['bundler', 'node16'] as const) {
-    it(`type-checks under moduleResolution ${resolution}`, async () => {
+  // Both checks at once: each is a full tsc over the package's declarations.
+  it('type-checks under moduleResolution bundler and node16', async () => {
+    const check = async (resolution: 'bundler' | 'node16') => {
       const subs = Object.keys(exportsMap).filter((s) => s !== './package.json' && !optionalMissing.has(s));
       const lines = subs.map((s, i) => `import * as m${i} from '${s === '.' ? 'flotilla' : `flotilla/${s.slice(2)}`}';`);
       const usage = `
@@ -101,9 +107,10 @@ export const all = [${subs.map((_, i) => `m${i}`).join(', ')}];
       const module = resolution === 'bundler' ? 'preserve' : 'node16';
       const config = { compilerOptions: { module, moduleResolution: resolution, target: 'es2023', lib: ['es2023', 'dom'], types: ['node'], strict: true, noEmit: true, skipLibCheck: false }, files: [`types-${resolution}.ts`] };
       writeFileSync(join(project, `tsconfig.${resolution}.json`), JSON.stringify(config, null, 2));
-      await run(join(project, 'node_modules', '.bin', 'tsc'), ['-p', `tsconfig.${resolution}.json`], { cwd: project, timeoutMs: 180_000 });
-    }, 240_000);
-  }
+      await run(join(project, 'node_modules', '.bin', 'tsc'), ['-p', `tsconfig.${resolution}.json`], { cwd: project, timeoutMs: 240_000 });
+    };
+    await Promise.all([check('bundler'), check('node16')]);
+  }, 300_000);
 });
 
 describe('the CLI', () => {
@@ -183,6 +190,7 @@ describe('a cluster from the installed package', () => {
   it('runs in Chromium from a Vite bundle that pulls neither fs, net nor ws', async () => {
     const executablePath = findChromium();
     if (executablePath === undefined) throw new Error(CHROMIUM_MISSING);
+    const subs = writeAllSubpaths();
     await run(join(project, 'node_modules', '.bin', 'vite'), ['build', '--config', 'vite.browser.config.mjs', '--logLevel', 'warn'], { cwd: project, timeoutMs: 180_000 });
     const modules = JSON.parse(readFileSync(join(project, 'dist-browser', 'modules.json'), 'utf8')) as string[];
     expect(modules.some((m) => m.includes('/node_modules/flotilla/dist/'))).toBe(true);
@@ -197,8 +205,11 @@ describe('a cluster from the installed package', () => {
       page.on('pageerror', (e) => errors.push(String(e)));
       await page.goto(`http://127.0.0.1:${(server.address() as { port: number }).port}/index.html`);
       await page.waitForFunction(() => document.title === 'ready', undefined, { timeout: 60_000 });
-      const out = await page.evaluate(([e, s]) => (window as unknown as { flotillaSmoke(e: string[], s: string): Promise<unknown> }).flotillaSmoke(e, s), [endpoints, SECRET] as const);
+      const { loaded, ...out } = (await page.evaluate(([e, s]) => (window as unknown as { flotillaSmoke(e: string[], s: string): Promise<unknown> }).flotillaSmoke(e, s), [endpoints, SECRET] as const)) as { loaded: Record<string, number> };
+      expect(Object.keys(loaded).sort()).toEqual([...subs].sort());
+      for (const [sub, names] of Object.entries(loaded)) expect(names, sub).toBeGreaterThan(0);
       expect(out).toEqual({
+        stubs: { fs: 'Unsupported', wsServer: 'Unsupported' },
         memory: { got: 'red', scanned: ['apple', 'zebra'] },
         indexeddb: { got: 'red', scanned: ['apple', 'zebra'] },
         channelFrom: '1:7:hi',
@@ -220,6 +231,7 @@ describe('a cluster from the installed package', () => {
   }, 120_000);
 
   it('runs in workerd (Miniflare): the client over WebSocket and an in-memory cluster', async () => {
+    const subs = writeAllSubpaths();
     await run(join(project, 'node_modules', '.bin', 'vite'), ['build', '--config', 'vite.worker.config.mjs', '--logLevel', 'warn'], { cwd: project, timeoutMs: 180_000 });
     const { Miniflare } = await import('miniflare');
     const mf = new Miniflare({
@@ -231,7 +243,9 @@ describe('a cluster from the installed package', () => {
     });
     try {
       const res = await mf.dispatchFetch('http://localhost/');
-      const out = (await res.json()) as Record<string, unknown>;
+      const { loaded, ...out } = (await res.json()) as { loaded: Record<string, number> };
+      expect(Object.keys(loaded ?? {}).sort(), JSON.stringify(out)).toEqual([...subs].sort());
+      for (const [sub, names] of Object.entries(loaded)) expect(names, sub).toBeGreaterThan(0);
       expect(out).toEqual({
         remote: { got: 'workerd-b', scanned: ['workerd/a=workerd-a', 'workerd/b=workerd-b', 'workerd/c=workerd-c'] },
         local: { got: 'red', scanned: ['apple', 'zebra'] },
@@ -256,6 +270,20 @@ describe('a cluster from the installed package', () => {
     console.log(`flotilla pack: killed store ${leaderId} (${leader.runtime}), leader of the data region; ${Object.keys(expected).length} keys read back`);
   }, 180_000);
 });
+
+/**
+ * Writes all-subpaths.mjs into the project: every subpath of the installed package's exports
+ * imported, and how many names each exported (so a new subpath is bundled without a test edit).
+ * Subpaths whose optional dependency is not installed are left out.
+ */
+function writeAllSubpaths(): string[] {
+  const subs = Object.keys(exportsMap).filter((s) => s !== './package.json' && !optionalMissing.has(s));
+  const spec = (s: string) => (s === '.' ? 'flotilla' : `flotilla/${s.slice(2)}`);
+  const lines = subs.map((s, i) => `import * as m${i} from '${spec(s)}';`);
+  lines.push(`export const loaded = { ${subs.map((s, i) => `${JSON.stringify(s)}: Object.keys(m${i}).length`).join(', ')} };`);
+  writeFileSync(join(project, 'all-subpaths.mjs'), `${lines.join('\n')}\n`);
+  return subs;
+}
 
 /** Serves a directory's files on a free loopback port. */
 function serveDir(dir: string): Promise<Server> {
