@@ -9,7 +9,7 @@
  * 4. SIGCONT the old leader and lease-read k through its own endpoint for a while: every answer
  *    must be `new` (or a refusal such as NotLeader); `old` is a stale read.
  *
- * `npm test` runs LEASE_PAUSE_ROUNDS rounds (default 6); `LEASE_PAUSE_ROUNDS=30 npx vitest run
+ * `npm test` runs LEASE_PAUSE_ROUNDS rounds (default 10); `LEASE_PAUSE_ROUNDS=30 npx vitest run
  * test/server/lease-pause.test.ts` runs more. Waits are on conditions with generous deadlines.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,7 +24,7 @@ import { freePorts, spawnFlotilla, type StoreProcess, stopProcess, waitListening
 import { startLinkProxy, type LinkProxy } from './link-proxy.ts';
 import { FAST, SECRET } from './helpers.ts';
 
-const ROUNDS = Number(process.env.LEASE_PAUSE_ROUNDS ?? 6);
+const ROUNDS = Number(process.env.LEASE_PAUSE_ROUNDS ?? 10);
 /** How long the resumed leader is read through after SIGCONT. */
 const READ_MS = 1000;
 const IDS = [1, 2, 3];
