@@ -52,6 +52,19 @@ export interface LocalClusterOptions {
   pd?: boolean | Omit<PdServiceOptions, 'pdStoreIds'>;
   /** Passed to each StoreEngine (tick length, Raft timing, limits). */
   store?: Partial<Omit<StoreEngineOptions, 'storeId' | 'engine' | 'clock' | 'rand' | 'sendRaft'>>;
+  /**
+   * Models each store's process, for simulated faults of it (a stalled process): called on every
+   * start of a store. Default: the shared clock, and everything delivered at once.
+   */
+  process?: (storeId: number) => LocalStoreProcess;
+}
+
+/** What a store's process sees of the world (see {@link LocalClusterOptions.process}). */
+export interface LocalStoreProcess {
+  /** The clock the store and its link run on. */
+  clock: Clock;
+  /** Every inbound frame and client request passes through here: `run` it now or later (or, a frame, never). */
+  gate(kind: 'frame' | 'request', run: () => void): void;
 }
 
 export interface LocalCluster {
@@ -113,6 +126,7 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
   const engines = new Map<number, StorageEngine>();
   const stores = new Map<number, StoreEngine>();
   const transports = new Map<number, Transport>();
+  const processes = new Map<number, LocalStoreProcess | undefined>();
   const listeners = new Set<RoleListener>();
   const unsubscribe = new Map<number, () => void>();
   let groups: number[][] | undefined;
@@ -130,12 +144,15 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
     await StoreEngine.bootstrap(engine, id, regions, pdStoreIds);
     const transport = openTransport(id);
     transports.set(id, transport);
-    const link = createRaftLink({ transport, clock, clusterId: 'local', logger: options.store?.logger });
+    const proc = options.process?.(id);
+    processes.set(id, proc);
+    const storeClock = proc?.clock ?? clock;
+    const link = createRaftLink({ transport, clock: storeClock, clusterId: 'local', logger: options.store?.logger });
     const store = await StoreEngine.open({
       ...options.store,
       storeId: id,
       engine,
-      clock,
+      clock: storeClock,
       rand: createSeededRand(seed * 1000 + id),
       sendRaft: (to: number, items: RaftItem[]) => {
         if (!cut(id, to)) link.send(to, items);
@@ -151,11 +168,15 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
     });
     transport.onFrame((frame) => {
       if (cut(frame.from, id)) return;
-      for (const item of frame.items) {
-        if (item.kind === 'request' && item.requestId === PD_REQUEST_ID) stores.get(id)?.receivePd(frame.from, item.payload);
-      }
-      // Every frame, even one without Raft items (a liveness ping), tells the store its sender is up.
-      stores.get(id)?.receiveRaft(frame.from, link.receive(frame));
+      const deliver = () => {
+        for (const item of frame.items) {
+          if (item.kind === 'request' && item.requestId === PD_REQUEST_ID) stores.get(id)?.receivePd(frame.from, item.payload);
+        }
+        // Every frame, even one without Raft items (a liveness ping), tells the store its sender is up.
+        stores.get(id)?.receiveRaft(frame.from, link.receive(frame));
+      };
+      if (proc) proc.gate('frame', deliver);
+      else deliver();
     });
     unsubscribe.set(id, store.onRoleChange((e) => { for (const l of listeners) l(e); }));
     stores.set(id, store);
@@ -167,9 +188,14 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
   const connector: StoreConnector = {
     storeIds: () => [...storeIds],
     call<R extends StoreRequest>(storeId: number, request: R): Promise<StoreResponses[R['type']]> {
-      const store = stores.get(storeId);
-      if (!store) return Promise.reject(new StoreUnreachableError(storeId, false, 'the store is stopped'));
-      return dispatchRequest(store, request);
+      const proc = processes.get(storeId);
+      const dispatch = () => {
+        const store = stores.get(storeId);
+        if (!store) return Promise.reject(new StoreUnreachableError(storeId, false, 'the store is stopped'));
+        return dispatchRequest(store, request);
+      };
+      if (!proc) return dispatch();
+      return new Promise((resolve, reject) => proc.gate('request', () => void dispatch().then(resolve, reject)));
     },
   };
 

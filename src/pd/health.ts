@@ -127,3 +127,22 @@ export function leaderCounts(view: ClusterView): Map<number, number> {
 export function regionsById(view: ClusterView): PdRegionInfo[] {
   return [...view.regions.values()].sort((a, b) => a.region.id - b.region.id);
 }
+
+/**
+ * The view with `gapMs` of PD's own time struck out: every heartbeat, pending-since and operator
+ * time moves forward by the gap, as does the view's start. For a PD leader whose process was
+ * stopped (or whose loop was blocked) that long: the stores did not fall silent, it did — their
+ * heartbeats wait unread in its sockets — so the pause must not make them look down, nor time out
+ * operators that were running fine.
+ * @param view - the cluster view.
+ * @param gapMs - the length of the pause, in PD time (ms), at least 0.
+ */
+export function discountPause(view: ClusterView, gapMs: number): ClusterView {
+  if (!(gapMs > 0)) return view;
+  const stores = new Map([...view.stores].map(([id, s]) => [id, { ...s, lastHeartbeatMs: s.lastHeartbeatMs + gapMs }]));
+  const regions = new Map(
+    [...view.regions].map(([id, r]) => [id, { ...r, lastHeartbeatMs: r.lastHeartbeatMs + gapMs, pendingSinceMs: new Map([...r.pendingSinceMs].map(([p, ms]) => [p, ms + gapMs])) }]),
+  );
+  const operators = new Map([...view.operators].map(([id, o]) => [id, { ...o, issuedMs: o.issuedMs + gapMs }]));
+  return { ...view, startedMs: view.startedMs + gapMs, stores, regions, operators };
+}

@@ -7,7 +7,7 @@
 export { balanceLeaders } from './balance-leader.ts';
 export { balanceReplicas } from './balance-region.ts';
 export { DEFAULT_PD_CONFIG, type PdConfig, resolvePdConfig } from './config.ts';
-export { isPeerHealthy, isPeerLost, isStoreDown, isStoreUsable, isViewWarm, keepsHealthyMajority, leaderCounts, replicaCounts, usableStoreIds } from './health.ts';
+export { discountPause, isPeerHealthy, isPeerLost, isStoreDown, isStoreUsable, isViewWarm, keepsHealthyMajority, leaderCounts, replicaCounts, usableStoreIds } from './health.ts';
 export {
   type AddLearnerInstruction,
   type IdAllocator,

@@ -22,6 +22,13 @@ import { EMPTY_BYTES, makeMessage, NONE } from './types.ts';
 /** The context of a vote request forced by a leader transfer: it bypasses leases (etcd's campaignTransfer). */
 export const TRANSFER_CONTEXT: Uint8Array = new Uint8Array([0x74]); // 't'
 
+/**
+ * Election timeouts of a long gap that {@link Raft.elapse} runs as ticks. Two: a leader's first
+ * check-quorum round in them may still count followers heard before the gap, the second cannot,
+ * so a leader that heard nobody since steps down before it steps any message.
+ */
+export const ELAPSE_REPLAY_ELECTIONS = 2;
+
 export type CampaignType = 'preElection' | 'election' | 'transfer';
 
 /** A configuration-change entry in the log and the membership it established. */
@@ -280,6 +287,20 @@ export class Raft {
     if (this.quiesced) return;
     if (this.state === 'leader') this.tickHeartbeat();
     else this.tickElection();
+  }
+
+  /**
+   * Advances logical time by `ticks` at once: the driver's clock says that much time passed
+   * without a tick (the process was stopped, its loop blocked). A lease confirmed before the gap
+   * must be judged by the time that really passed, so `tickCount` moves by all of it. Only the
+   * last {@link ELAPSE_REPLAY_ELECTIONS} election timeouts of it run as ticks: by then every timer
+   * (election, check-quorum, heartbeat, transfer) has fired, and earlier rounds would only have
+   * been superseded by later ones (more heartbeats, more campaigns nobody hears).
+   */
+  elapse(ticks: number): void {
+    const replay = Math.min(ticks, ELAPSE_REPLAY_ELECTIONS * this.cfg.electionTick);
+    this.tickCount += ticks - replay;
+    for (let i = 0; i < replay; i++) this.tick();
   }
 
   private tickElection(): void {

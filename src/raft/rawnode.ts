@@ -83,6 +83,20 @@ export class RawNode {
     this.raft.tick();
   }
 
+  /**
+   * Advances logical time by `ticks` at once, for a driver whose clock says that much time passed
+   * since its last tick (a stopped process, a blocked loop): the lease clock moves by all of it, so
+   * a lease that ran out in real time is void before the next message or read is handled; the last
+   * two election timeouts of it run as ticks (timers fire, a leader that heard from no quorum
+   * steps down). `elapse(1)` is `tick()`. Throws {@link RaftError} `InvalidConfig` for a negative or
+   * fractional count.
+   * @param ticks - whole ticks that passed, at least 0.
+   */
+  elapse(ticks: number): void {
+    if (!Number.isSafeInteger(ticks) || ticks < 0) throw new RaftError('InvalidConfig', `elapse: ticks must be a non-negative integer, got ${ticks}`);
+    this.raft.elapse(ticks);
+  }
+
   /** Starts an election now (pre-vote first if enabled). */
   campaign(): void {
     this.raft.stepLocal('MsgHup');

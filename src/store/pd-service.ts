@@ -14,6 +14,7 @@ import { instructionRegions, isInstructionCurrent } from '../pd/instructions.ts'
 import { advanceClock, recordOperators } from '../pd/operators.ts';
 import { createClusterView, handleRegionHeartbeat, handleStoreHeartbeat, setStoreState } from '../pd/region-table.ts';
 import { instructionLeaderStoreId, schedule } from '../pd/schedule.ts';
+import { discountPause } from '../pd/health.ts';
 import type { ClusterView, RegionHeartbeat, StoreHeartbeat, StoreState } from '../pd/types.ts';
 import type { Logger } from '../ports.ts';
 import type { Region } from '../region/types.ts';
@@ -117,6 +118,15 @@ export class PdService {
     if (lead > 0) return lead;
     if (this.leaderHint > 0) return this.leaderHint;
     return this.pdStoreIds[Math.floor(this.host.now() / this.heartbeatMs) % this.pdStoreIds.length];
+  }
+
+  /**
+   * Called when the store finds its clock `gapMs` ahead of its last tick (its process was stopped,
+   * its loop blocked), before it handles anything else: the stores' silence meanwhile was this
+   * one's, so it is struck out of the view (see {@link discountPause}).
+   */
+  clockJumped(gapMs: number): void {
+    if (this.view) this.view = discountPause(this.view, gapMs);
   }
 
   /** Called on every store tick. */

@@ -57,6 +57,11 @@ export interface StoreRaftOptions {
   heartbeatTick?: number;
   preVote?: boolean;
   checkQuorum?: boolean;
+  /**
+   * Ticks cut off the leader lease for clock rate differences and tick rounding; default 2. The
+   * lease lasts electionTick - leaseDriftTicks ticks from the confirming heartbeat (docs/lease-reads.md).
+   */
+  leaseDriftTicks?: number;
   maxInflightMsgs?: number;
   maxSizePerMsg?: number;
 }
@@ -141,8 +146,13 @@ export class StoreEngine {
   /** Merge sources whose CommitMerge this store is proposing. */
   private readonly finishing = new Set<number>();
   private lastMergeCheckMs = 0;
-  /** Ticks since the store opened: the clock of store liveness. */
+  /**
+   * Ticks since the store opened: the clock of store liveness. Owed by the store clock, not by
+   * timer firings (see {@link catchUp}). Invariant: storeTicks <= (clock.now() - originMs) / tickMs.
+   */
   private storeTicks = 0;
+  /** The store clock's reading when the store opened: tick 0. */
+  private readonly originMs: number;
   /** The tick at which each other store was last heard from (any frame, or its liveness ping). */
   private readonly lastHeard = new Map<number, number>();
   /** Stores not heard from for an election timeout: the followers of their leaders wake. */
@@ -156,7 +166,7 @@ export class StoreEngine {
   /** Replicas destroyed here: messages to them (or older memberships) must not recreate them. */
   private readonly tombstones = new Map<number, Tombstone>();
   /** Counters for metrics, status pages and tests. */
-  readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0, quiesces: 0, livenessWakes: 0 };
+  readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0, quiesces: 0, livenessWakes: 0, clockGaps: 0 };
 
   private constructor(opts: StoreEngineOptions) {
     this.storeId = opts.storeId;
@@ -177,6 +187,7 @@ export class StoreEngine {
       ...opts,
     };
     this.sm = new KvStateMachine({ limits: opts.kvLimits });
+    this.originMs = opts.clock.now();
     if (opts.pd) {
       if (!opts.sendPd) throw new InvalidArgumentError('sendPd', 'is required with pd');
       this.pd = new PdService(this.pdHost(), opts.pd);
@@ -186,6 +197,7 @@ export class StoreEngine {
   /** Receives a PD message from another store (or this one). Malformed ones are dropped. */
   receivePd(fromStoreId: number, payload: Uint8Array): void {
     if (this.closed || !this.pd) return;
+    this.catchUp();
     const m = decodePdMessage(payload);
     if (m) this.pd.receive(fromStoreId, m);
   }
@@ -373,6 +385,7 @@ export class StoreEngine {
       heartbeatTick: r.heartbeatTick ?? 2,
       preVote: r.preVote ?? true,
       checkQuorum: r.checkQuorum ?? true,
+      leaseDriftTicks: r.leaseDriftTicks ?? 2,
       maxInflightMsgs: r.maxInflightMsgs ?? 256,
       maxSizePerMsg: r.maxSizePerMsg ?? 1024 * 1024,
       logger: this.opts.logger,
@@ -390,6 +403,8 @@ export class StoreEngine {
   /** Steps Raft messages received from another store. Messages for unknown regions are dropped. */
   receiveRaft(fromStoreId: number, items: readonly RaftItem[]): void {
     if (this.closed) return;
+    // Time first: a store that was stopped judges what it receives by the time that really passed.
+    this.catchUp();
     // Any frame proves the sender's store alive; an empty one is just that (its liveness ping).
     if (fromStoreId !== this.storeId) this.lastHeard.set(fromStoreId, this.storeTicks);
     if (items.length === 0) return;
@@ -565,6 +580,9 @@ export class StoreEngine {
 
   private peerFor(regionId: number, epoch: RegionEpoch | undefined): RegionPeer {
     this.checkOpen();
+    // Every request starts here: a lease that ran out while this process was stopped is void
+    // before the fast path below (lease reads without a loop turn) can trust it.
+    this.catchUp();
     const peer = this.peers.get(regionId);
     if (!peer?.storage.initialized || isPdGroup(peer)) throw new RegionNotFoundError(regionId);
     const cur = peer.region.epoch;
@@ -626,20 +644,13 @@ export class StoreEngine {
 
   // --- the loop --------------------------------------------------------------------------------
 
+  /** Arms the timer for the next tick boundary of the store clock. */
   private scheduleTick(): void {
     if (this.closed) return;
-    this.cancelTick = this.opts.clock.setTimer(this.opts.tickMs, () => {
-      this.storeTicks++;
-      for (const peer of this.peers.values()) {
-        // Before the tick: right after one that heartbeats, the acknowledgements are still on their way.
-        this.maybeQuiesce(peer);
-        peer.node.tick();
-        // A quiesced replica's tick only counts time: the loop need not look at it.
-        if (!peer.node.quiesced) this.dirty.add(peer);
-      }
-      this.storeLiveness();
+    const delayMs = Math.max(0, this.originMs + (this.storeTicks + 1) * this.opts.tickMs - this.opts.clock.now());
+    this.cancelTick = this.opts.clock.setTimer(delayMs, () => {
+      this.catchUp();
       this.maybeExpireSessions();
-      this.probeSilentReplicas();
       this.pd?.tick();
       this.maybeAutoSplit();
       this.finishMerges();
@@ -648,6 +659,52 @@ export class StoreEngine {
       else this.runLoop();
       this.scheduleTick();
     });
+  }
+
+  /**
+   * Brings the store's ticks, and every replica's, up to the store clock: first thing on every
+   * entry (the tick timer, a received frame, a request, a loop turn). Ticks are owed by elapsed
+   * monotonic time, not by timer firings: a process that was stopped (SIGSTOP, a GC pause, a
+   * frozen VM) or whose loop was blocked fires one late timer, yet all that time passed for the
+   * other stores, whose election timers ran on. Counting it before anything else is handled ends a
+   * lease that ran out meanwhile before a read can trust it, and a leader that heard from no
+   * quorum steps down before it answers anyone (issue 21).
+   */
+  private catchUp(): void {
+    if (this.closed) return;
+    const owed = Math.floor((this.opts.clock.now() - this.originMs) / this.opts.tickMs) - this.storeTicks;
+    if (owed <= 0) return;
+    if (owed > 1) this.elapseGap(owed - 1);
+    this.storeTicks++;
+    for (const peer of this.peers.values()) {
+      // Before the tick: right after one that heartbeats, the acknowledgements are still on their way.
+      this.maybeQuiesce(peer);
+      peer.node.tick();
+      // A quiesced replica's tick only counts time: the loop need not look at it.
+      if (!peer.node.quiesced) this.dirty.add(peer);
+    }
+    this.storeLiveness();
+    this.probeSilentReplicas();
+  }
+
+  /**
+   * Counts `ticks` that passed without a tick. The replicas' Raft clocks take all of them
+   * (`elapse`: leases age by the gap; timers fire). The other stores' silence over the gap was
+   * this store's own (their frames wait unread), so it is struck out of store liveness, of the
+   * down-peer times reported to PD, and of PD's view.
+   */
+  private elapseGap(ticks: number): void {
+    this.storeTicks += ticks;
+    this.counters.clockGaps++;
+    const gapMs = ticks * this.opts.tickMs;
+    for (const [s, heard] of this.lastHeard) this.lastHeard.set(s, heard + ticks);
+    for (const [p, seen] of this.peerSeenMs) this.peerSeenMs.set(p, seen + gapMs);
+    this.pd?.clockJumped(gapMs);
+    for (const peer of this.peers.values()) {
+      peer.node.elapse(ticks);
+      peer.quietTicks = 0;
+      this.dirty.add(peer);
+    }
   }
 
   /**
@@ -766,6 +823,7 @@ export class StoreEngine {
   private async loop(): Promise<void> {
     try {
       do {
+        this.catchUp();
         const batch = this.takeBatch();
         for (const peer of batch) peer.flushReads();
         await this.turn(batch);

@@ -18,6 +18,7 @@ import type { Rand, StorageEngine } from '../../src/ports.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
 import { compareKeys } from '../../src/region/keys.ts';
 import { drive, elapse } from '../store/helpers.ts';
+import { createStallControl, stallLoop } from './stall.ts';
 
 export interface KvSimOptions {
   seed: number;
@@ -44,6 +45,11 @@ export interface KvSimOptions {
    * groups fall asleep and wake again under the same partitions, crashes and network faults.
    */
   quiesce?: boolean;
+  /**
+   * Stall stores now and then (test/kvsim/stall.ts): the process of the store leading the most
+   * regions stops while the others go on, then resumes and is read through with lease reads.
+   */
+  stall?: boolean;
   /** Called with each store's engine (for debugging a failing seed). */
   onEngine?: (storeId: number, engine: import('../../src/ports.ts').StorageEngine) => void;
 }
@@ -60,6 +66,8 @@ export interface KvSimResult {
   /** Times a leader quiesced its region, and followers woken by store liveness (stores that ran to the end). */
   quiesces: number;
   livenessWakes: number;
+  /** Stalls of a store's process (with `stall`). */
+  stalls: number;
   /** Regions at the end (3 at the start; splits add more). */
   regions: number;
   virtualMs: number;
@@ -86,6 +94,8 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
   const stores = opts.pd ? 3 : (opts.stores ?? (rand.int(2) === 0 ? 3 : 5));
   const clock = createVirtualClock();
   const engines = new Map<number, StorageEngine>();
+  // Its own Rand: the other faults of a seed stay what they are without it.
+  const stall = opts.stall ? createStallControl(clock, createSeededRand(opts.seed * 7331 + 17)) : undefined;
   const cluster = await createLocalCluster({
     stores,
     clock,
@@ -94,11 +104,12 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     // Compact logs early and often, so that replicas that fall behind catch up by snapshot.
     store: { logGcThreshold: 5 + rand.int(40), ...(opts.quiesce ? { quiesceTicks: 2 } : {}) },
     ...(opts.pd ? { pd: { config: PD_CONFIG, heartbeatMs: 300, scheduleMs: 300 } } : {}),
+    ...(stall ? { process: (id: number) => stall.process(id) } : {}),
     storage: async (id) => {
       const engine = await createFaultyStorage(createMemoryStorage(), { rand: createSeededRand(opts.seed * 31 + id) });
       engines.set(id, engine);
       opts.onEngine?.(id, engine);
-      return engine;
+      return stall ? stall.storage(id, engine) : engine;
     },
   });
   const failures: string[] = [];
@@ -110,6 +121,7 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
   let regions = 0;
   let quiesces = 0;
   let livenessWakes = 0;
+  let stalls = 0;
   try {
     await drive(clock, cluster.waitForLeaders(), 60_000);
     const workloadMs = opts.workloadMs ?? (opts.pd ? 10_000 : 3000);
@@ -123,9 +135,13 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
       ),
     );
     const nemesis = faultLoop(cluster, clock, rand, () => running, opts.verbose ?? false, () => faults++, opts.pd ?? false);
+    const log = (what: string) => opts.verbose && console.log(`t=${clock.now()} ${what}`);
+    const staller = stall
+      ? stallLoop({ cluster, clock, control: stall, rand: createSeededRand(opts.seed * 4513 + 5), keys: KEYS, history, running: () => running, log, count: () => stalls++ })
+      : Promise.resolve();
     await elapse(clock, workloadMs);
     running = false;
-    await drive(clock, Promise.all([...workers, nemesis]), 60_000);
+    await drive(clock, Promise.all([...workers, nemesis, staller]), 60_000);
     // Quiet: heal everything, restart every store, let replicas converge.
     cluster.heal();
     cluster.network?.setFaults({ dropRate: 0, duplicateRate: 0, reorder: false });
@@ -169,6 +185,7 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     snapshots,
     quiesces,
     livenessWakes,
+    stalls,
     regions,
     virtualMs: clock.now(),
   };

@@ -1,5 +1,5 @@
 /**
- * npm run soak:kv -- [--seeds N] [--from S] [--seed S] [--pd] [--quiesce] [--verbose]
+ * npm run soak:kv -- [--seeds N] [--from S] [--seed S] [--pd] [--quiesce] [--stall] [--verbose]
  * Runs the KV simulation over many seeds (or replays one) and prints every failure.
  */
 import { runKvSimulation } from './kv-simulation.ts';
@@ -15,17 +15,18 @@ const count = one ? 1 : Number(flag('seeds') ?? 1000);
 const verbose = args.includes('--verbose');
 const pd = args.includes('--pd');
 const quiesce = args.includes('--quiesce');
+const stall = args.includes('--stall');
 const t0 = performance.now();
 let failed = 0;
 let operations = 0;
 for (let seed = from; seed < from + count; seed++) {
-  const r = await runKvSimulation({ seed, verbose, pd, quiesce });
+  const r = await runKvSimulation({ seed, verbose, pd, quiesce, stall });
   operations += r.operations;
   if (!r.ok) {
     failed++;
     console.log(`FAIL seed ${seed}\n  ${r.failures.join('\n  ')}`);
   } else if (verbose || (seed - from + 1) % 50 === 0) {
-    console.log(`seed ${seed} ok (${r.operations} ops, ${r.unknown} unknown, ${r.faults} faults); ${((seed - from + 1) / ((performance.now() - t0) / 1000)).toFixed(1)} seeds/s`);
+    console.log(`seed ${seed} ok (${r.operations} ops, ${r.unknown} unknown, ${r.faults} faults, ${r.stalls} stalls); ${((seed - from + 1) / ((performance.now() - t0) / 1000)).toFixed(1)} seeds/s`);
   }
 }
 console.log(`kv soak: ${count} seeds from ${from}, ${operations} operations, ${failed} failed`);

@@ -1,5 +1,5 @@
 /**
- * Deliberately wrong variants of the Raft core, each a small textual patch of `src/`. Every
+ * Deliberately wrong variants of the Raft core (and of the store driver), each a small textual patch of `src/`. Every
  * `search` must occur exactly once in its file, so that a refactor that moves the code makes the
  * runner fail loudly instead of silently testing an unmutated core.
  */
@@ -13,6 +13,11 @@ export interface Patch {
 
 export interface Mutant {
   name: string;
+  /**
+   * What judges it: `core` (default), the transcripts and the Raft simulation against a patched
+   * `src/raft`; `kv-stall`, the kv simulation's stall seeds against a patched store (kv-runner.ts).
+   */
+  judge?: 'core' | 'kv-stall';
   /** What is wrong, and which check is expected to notice. */
   description: string;
   patches: Patch[];
@@ -158,5 +163,12 @@ export const MUTANTS: readonly Mutant[] = [
         replace: 'if (log.committed >= 0) {',
       },
     ],
+  },
+  {
+    name: 'store-drops-clock-gap',
+    judge: 'kv-stall',
+    description:
+      'a store whose clock is ahead by a gap (its process was stopped) does not hand the gap to its replicas, so a resumed leader judges its lease as if no time had passed (issue 21: the kv stall seeds, clock-gap.test.ts)',
+    patches: [{ file: 'store/store-engine.ts', search: '      peer.node.elapse(ticks);\n', replace: '' }],
   },
 ];

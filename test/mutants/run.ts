@@ -11,6 +11,7 @@
  */
 import { SCENARIO_SEEDS, SEEDS_PER_FILE } from '../sim/seeds.ts';
 import { MUTANTS } from './mutants.ts';
+import { judgeKv } from './kv-runner.ts';
 import { judge } from './runner.ts';
 
 function parseArgs(argv: string[]): { seeds: number; scenarioSeeds: number; only: string[] } {
@@ -36,9 +37,17 @@ async function main(): Promise<number> {
     return 1;
   }
   console.log(`baseline (no mutation): passes ${base.seedsRun} seeds and every transcript (${(base.ms / 1000).toFixed(1)} s)`);
+  if (chosen.some((m) => m.judge === 'kv-stall')) {
+    const kvBase = await judgeKv(null);
+    if (kvBase.killedBy) {
+      console.error(`the unmutated store fails: ${kvBase.killedBy}`);
+      return 1;
+    }
+    console.log(`baseline (no mutation): the store passes ${kvBase.seedsRun} kv stall seeds (${(kvBase.ms / 1000).toFixed(1)} s)`);
+  }
   let survivors = 0;
   for (const m of chosen) {
-    const v = await judge(m, args.seeds, args.scenarioSeeds);
+    const v = m.judge === 'kv-stall' ? await judgeKv(m) : await judge(m, args.seeds, args.scenarioSeeds);
     const transcripts = v.transcriptKills.length > 0 ? `${v.transcriptKills.length} transcript(s) fail, first ${v.transcriptKills[0]}` : 'no transcript fails';
     if (v.killedBy) console.log(`KILLED   ${m.name} by ${v.killedBy}\n         ${transcripts}; ${(v.ms / 1000).toFixed(1)} s`);
     else {
