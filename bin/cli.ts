@@ -1,7 +1,7 @@
 /**
  * The `flotilla` command: `serve` runs a store; `status` prints a store's status page; the admin
  * subcommands (`regions`, `stores`, `split`, `transfer-leader`, `add-replica`, `remove-replica`,
- * `remove-store`) mirror `client.admin` over a remote client. Runs under Node (via `bin/flotilla.mjs`
+ * `remove-store`, `rejoin-store`) mirror `client.admin` over a remote client. Runs under Node (via `bin/flotilla.mjs`
  * or tsx) and Deno (`deno run -A bin/cli.ts ...`).
  */
 import { connect } from '../adapters/client/remote.ts';
@@ -13,6 +13,8 @@ const USAGE = `usage: flotilla <command> [flags]
 
   serve                 run a store (see README, "Running a cluster")
      --id N --listen host:port --peers 1=host:port,2=host:port,... | --join host:port
+     --initial-cluster-state new|existing|auto (on an empty data dir: bootstrap, never, only if no peer answers)
+     --peer-probe-ms N (auto: how long to wait for a peer)
      --data DIR --secret S (or FLOTILLA_SECRET) --cluster NAME --http host:port --config FILE.json
      --no-pd --replicas N --split-keys N --split-bytes N --initial-split-keys k1,k2
      --tick-ms N --election-tick N --heartbeat-tick N --store-down-ms N --pd-interval-ms N --log-level L
@@ -23,6 +25,8 @@ const USAGE = `usage: flotilla <command> [flags]
   add-replica --region ID --store STORE         add a replica (learner, then voter)
   remove-replica --region ID --store STORE      remove a replica
   remove-store --store STORE                    drain a store (PD moves its replicas away)
+  rejoin-store --store STORE                    bring back a store that lost its data (docs/store-identity.md):
+                                                replace each of its replicas with a new one that catches up
   admin flags: --endpoints host:port,... --secret S (or FLOTILLA_SECRET) --cluster NAME
 `;
 
@@ -78,6 +82,12 @@ async function admin(command: string, flags: Record<string, unknown>): Promise<n
       case 'remove-replica':
         show(await client.admin.removeReplica(num(flags, 'region'), num(flags, 'store')));
         break;
+      case 'rejoin-store': {
+        const store = num(flags, 'store');
+        const regions = await client.admin.rejoinStore(store);
+        console.log(`store ${store} rejoined: ${regions.length} replica(s) replaced by new ones that caught up (${regions.map((r) => r.id).join(', ') || 'none hosted'})`);
+        break;
+      }
       case 'remove-store': {
         const store = num(flags, 'store');
         await client.setStoreState(store, 'offline');
@@ -101,7 +111,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     if (command === 'serve') return await serve(rest);
     if (command === 'status') return await status(parseFlags(rest));
-    if (['regions', 'stores', 'split', 'transfer-leader', 'add-replica', 'remove-replica', 'remove-store'].includes(command)) return await admin(command, parseFlags(rest));
+    if (['regions', 'stores', 'split', 'transfer-leader', 'add-replica', 'remove-replica', 'remove-store', 'rejoin-store'].includes(command)) return await admin(command, parseFlags(rest));
     process.stderr.write(command === undefined || command === 'help' || command === '--help' ? USAGE : `flotilla: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
     return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
   } catch (e) {

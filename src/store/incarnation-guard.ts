@@ -72,6 +72,11 @@ export class IncarnationGuard {
     this.logger = logger;
   }
 
+  /** The first incarnation this store saw (and recorded) of `storeId`; undefined if it never heard of it. */
+  firstSeen(storeId: number): string | undefined {
+    return this.seen.get(storeId);
+  }
+
   /** The incarnation store `storeId` runs now, as its latest frame said; undefined when unknown. */
   currentOf(storeId: number): string | undefined {
     return this.current.get(storeId);

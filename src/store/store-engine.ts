@@ -578,6 +578,11 @@ export class StoreEngine {
     return this.guard.lostReplicas();
   }
 
+  /** The first incarnation of `storeId` this store recorded (undefined: it never heard from it). */
+  seenIncarnationOf(storeId: number): string | undefined {
+    return this.guard.firstSeen(storeId);
+  }
+
   /** The incarnation store `storeId` runs now, as its latest frame said (undefined: unknown). */
   incarnationOf(storeId: number): string | undefined {
     return storeId === this.storeId ? this.opts.incarnation : this.guard.currentOf(storeId);
