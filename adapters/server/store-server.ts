@@ -252,7 +252,9 @@ async function freshIdentity(options: StoreServerOptions, advertise: string, Web
   const urls = identity.stores.filter((s) => s.id !== me && s.url.length > 0).map((s) => s.url);
   const timeoutMs = state === 'auto' ? (options.peerProbeMs ?? 3000) : 0;
   const answers = await probePeers(urls, { secret: options.secret, clusterId: options.clusterId, storeId: me, timeoutMs }, WebSocket);
-  const knownBy = answers.filter((a) => a.seen !== null || a.replicas > 0);
+  // Only a recorded incarnation proves this store existed: in a new cluster, peers host replicas
+  // for this store id before it ever started.
+  const knownBy = answers.filter((a) => a.seen !== null);
   if (knownBy.length > 0) {
     if (options.pd) {
       logger.warn(`store ${me}'s data directory is empty, but ${knownBy.length} running store(s) knew store ${me}: its data was lost. It rejoins as a new store (a new id from the cluster); store ${me} is retired and PD replaces its replicas`, { code: 'StoreReplaced', storeId: me, knownBy: knownBy.map((a) => a.url) });
