@@ -24,6 +24,7 @@ import { createMemoryStorage } from './storage/memory.ts';
 import { createMessageChannelTransport, linkInPage, type MessageChannelTransport } from './transport/message-channel.ts';
 import { createSimNetwork, type SimNetwork } from './transport/sim.ts';
 import { initialRegions } from './local-regions.ts';
+import { ensureStoreIdent, newIncarnation } from '../src/store/store-ident.ts';
 
 export interface LocalClusterOptions {
   /** Number of stores (ids 1..n); default 3. */
@@ -80,6 +81,15 @@ export interface LocalCluster {
   stopStore(id: number): Promise<void>;
   /** Starts a stopped store again from its engine. */
   restartStore(id: number): Promise<void>;
+  /**
+   * Crashes a store and starts it again on a new, empty engine (a wiped or replaced disk): it comes
+   * back with a new incarnation and no Raft state, and bootstraps nothing. Its old replicas are
+   * refused by the others until they are replaced (`client.admin.rejoinStore`).
+   * @param options - `bootstrap: true` makes the wiped store bootstrap the initial regions again
+   *   (what a store started with `--initial-cluster-state new` on an empty disk does): the other
+   *   stores must still refuse it.
+   */
+  wipeStore(id: number, options?: { bootstrap?: boolean }): Promise<void>;
   /** Starts a new, empty store (the next id) and returns its id; replicas come to it by `addReplica` or the PD. */
   addStore(): Promise<number>;
   /**
@@ -132,17 +142,25 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
   let groups: number[][] | undefined;
   const cut = (a: number, b: number) => groups !== undefined && groups.some((g) => g.includes(a)) && groups.some((g) => g.includes(b)) && !groups.some((g) => g.includes(a) && g.includes(b));
 
-  const openTransport = (id: number): Transport => {
-    if (network) return network.endpoint(id);
-    const t = createMessageChannelTransport({ localId: id, clusterId: 'local' });
+  const openTransport = (id: number, incarnation: string): Transport => {
+    if (network) return network.endpoint(id, incarnation);
+    const t = createMessageChannelTransport({ localId: id, clusterId: 'local', incarnation });
     for (const [other, peer] of transports) if (other !== id) linkInPage(t, peer as MessageChannelTransport);
     return t;
   };
 
+  // Only a store's first start on its first engine bootstraps: a wiped store must never recreate
+  // regions that live on elsewhere (they come back to it as new replicas).
+  const bootstrapped = new Set<number>();
+  let wipes = 0;
   const start = async (id: number) => {
     const engine = engines.get(id)!;
-    await StoreEngine.bootstrap(engine, id, regions, pdStoreIds);
-    const transport = openTransport(id);
+    const ident = await ensureStoreIdent(engine, { clusterId: 'local', storeId: id, incarnation: newIncarnation(createSeededRand(seed * 7727 + id * 131 + wipes)) });
+    if (!bootstrapped.has(id)) {
+      bootstrapped.add(id);
+      await StoreEngine.bootstrap(engine, id, storeIds.includes(id) && id <= n ? regions : [], pdStoreIds);
+    }
+    const transport = openTransport(id, ident.incarnation);
     transports.set(id, transport);
     const proc = options.process?.(id);
     processes.set(id, proc);
@@ -153,7 +171,8 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
       storeId: id,
       engine,
       clock: storeClock,
-      rand: createSeededRand(seed * 1000 + id),
+      rand: createSeededRand(seed * 1000 + id + wipes * 100_003),
+      incarnation: ident.incarnation,
       sendRaft: (to: number, items: RaftItem[]) => {
         if (!cut(id, to)) link.send(to, items);
       },
@@ -173,7 +192,7 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
           if (item.kind === 'request' && item.requestId === PD_REQUEST_ID) stores.get(id)?.receivePd(frame.from, item.payload);
         }
         // Every frame, even one without Raft items (a liveness ping), tells the store its sender is up.
-        stores.get(id)?.receiveRaft(frame.from, link.receive(frame));
+        stores.get(id)?.receiveRaft(frame.from, link.receive(frame), frame.incarnation);
       };
       if (proc) proc.gate('frame', deliver);
       else deliver();
@@ -224,6 +243,15 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
     },
     async restartStore(id) {
       if (stores.has(id)) return;
+      await start(id);
+    },
+    async wipeStore(id, wipeOptions = {}) {
+      if (!engines.has(id)) throw new InvalidArgumentError('id', `store ${id} is not part of this cluster`);
+      await cluster.stopStore(id);
+      await engines.get(id)?.close();
+      wipes++;
+      if (wipeOptions.bootstrap) bootstrapped.delete(id);
+      engines.set(id, await (options.storage ? options.storage(id) : createMemoryStorage()));
       await start(id);
     },
     async addStore() {

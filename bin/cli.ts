@@ -1,9 +1,10 @@
 /**
  * The `flotilla` command: `serve` runs a store; `status` prints a store's status page; the admin
  * subcommands (`regions`, `stores`, `split`, `transfer-leader`, `add-replica`, `remove-replica`,
- * `remove-store`) mirror `client.admin` over a remote client; `demo` starts a local 3-store cluster;
- * `help <command>` lists a command's flags. Installed, it runs compiled through `bin/flotilla.mjs`
- * (Node, Deno, Bun); in a checkout from the sources (`npx tsx bin/cli.ts`, `deno run -A bin/cli.ts`).
+ * `remove-store`, `rejoin-store`) mirror `client.admin` over a remote client; `demo` starts a local
+ * 3-store cluster; `help <command>` lists a command's flags. Installed, it runs compiled through
+ * `bin/flotilla.mjs` (Node, Deno, Bun); in a checkout from the sources (`npx tsx bin/cli.ts`,
+ * `deno run -A bin/cli.ts`).
  */
 import { connect } from '../adapters/client/remote.ts';
 import { ConfigError, parseFlags, toWsUrl } from '../adapters/server/config.ts';
@@ -16,6 +17,8 @@ const USAGE = `usage: flotilla <command> [flags]
 
   serve                 run a store (flotilla help serve; docs/operations.md)
      --id N --listen host:port --peers 1=host:port,2=host:port,... | --join host:port
+     --initial-cluster-state new|existing|auto (on an empty data dir: bootstrap, never, only if no peer answers)
+     --peer-probe-ms N (auto: how long to wait for a peer)
      --data DIR --secret S (or FLOTILLA_SECRET) --cluster NAME --http host:port --config FILE.json
      --no-pd --replicas N --split-keys N --split-bytes N --initial-split-keys k1,k2
      --tick-ms N --election-tick N --heartbeat-tick N --store-down-ms N --pd-interval-ms N --log-level L
@@ -26,6 +29,8 @@ const USAGE = `usage: flotilla <command> [flags]
   add-replica --region ID --store STORE         add a replica (learner, then voter)
   remove-replica --region ID --store STORE      remove a replica
   remove-store --store STORE                    drain a store (PD moves its replicas away)
+  rejoin-store --store STORE                    bring back a store that lost its data (docs/store-identity.md):
+                                                replace each of its replicas with a new one that catches up
   admin flags: --endpoints host:port,... --secret S (or FLOTILLA_SECRET) --cluster NAME
   demo [--workload] [--seconds N] [--data DIR]  a local 3-store cluster to try the client on
   help [command]                                every flag of a command (also: flotilla <command> --help)
@@ -83,6 +88,12 @@ async function admin(command: string, flags: Record<string, unknown>): Promise<n
       case 'remove-replica':
         show(await client.admin.removeReplica(num(flags, 'region'), num(flags, 'store')));
         break;
+      case 'rejoin-store': {
+        const store = num(flags, 'store');
+        const regions = await client.admin.rejoinStore(store);
+        console.log(`store ${store} rejoined: ${regions.length} replica(s) replaced by new ones that caught up (${regions.map((r) => r.id).join(', ') || 'none hosted'})`);
+        break;
+      }
       case 'remove-store': {
         const store = num(flags, 'store');
         await client.setStoreState(store, 'offline');
@@ -119,7 +130,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'demo') return await demo(rest);
     if (command === 'serve') return await serve(rest);
     if (command === 'status') return await status(parseFlags(rest));
-    if (['regions', 'stores', 'split', 'transfer-leader', 'add-replica', 'remove-replica', 'remove-store'].includes(command)) return await admin(command, parseFlags(rest));
+    if (['regions', 'stores', 'split', 'transfer-leader', 'add-replica', 'remove-replica', 'remove-store', 'rejoin-store'].includes(command)) return await admin(command, parseFlags(rest));
     if (command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write(`${USAGE}\n${Object.values(COMMAND_HELP).join('\n\n')}\n`);
       return 0;

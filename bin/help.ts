@@ -18,6 +18,10 @@ Prints "flotilla: store <id> listening on <url>" once it serves; logs go to stde
   --advertise URL             the URL other stores reach it at (default ws://<listen>)
   --peers 1=h:p,2=h:p,...     the initial stores and their addresses (include this store)
   --join host:port            join a running cluster through this store instead of --peers
+  --initial-cluster-state S   on an empty data directory: new (bootstrap a new cluster), existing (never
+                              bootstrap: join the peers) or auto (default: bootstrap only if no peer
+                              answers within --peer-probe-ms and none was ever seen); docs/store-identity.md
+  --peer-probe-ms N           auto: how long to wait for a peer to answer before bootstrapping
   --data DIR                  data directory (fs engine; created if missing; locked). Default: memory only
   --secret S                  cluster secret, at least 16 characters; better FLOTILLA_SECRET in the environment
   --cluster NAME              cluster id, checked in every handshake (default flotilla)
@@ -46,6 +50,9 @@ range, epoch, role, term, leader, commit and applied index; --json prints the ra
   'add-replica': `flotilla add-replica --region ID --store STORE [admin flags]: add a replica (as a learner, then a voter).\n${ADMIN_FLAGS}`,
   'remove-replica': `flotilla remove-replica --region ID --store STORE [admin flags]: remove a region's replica from a store.\n${ADMIN_FLAGS}`,
   'remove-store': `flotilla remove-store --store STORE [admin flags]: drain a store (PD moves its replicas away; watch flotilla stores).\n${ADMIN_FLAGS}`,
+  'rejoin-store': `flotilla rejoin-store --store STORE [admin flags]: bring back a store whose data directory was lost
+(wiped disk, missing volume): each of its old replicas is replaced by a new one that catches up by
+snapshot as a learner and is promoted once caught up. See docs/store-identity.md.\n${ADMIN_FLAGS}`,
   demo: `flotilla demo [flags]: a local 3-store cluster: three flotilla serve children on free 127.0.0.1 ports,
 data in a temporary directory (removed at the end), a random secret in <dir>/secret. It prints the
 endpoints, the admin commands and client code to try, and runs until Ctrl-C.

@@ -46,6 +46,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
     advertise: config.advertise,
     peers: Object.fromEntries(Object.entries(config.peers).map(([id, a]) => [Number(id), toWsUrl(a)])),
     join: config.join === undefined ? undefined : toWsUrl(config.join),
+    initialClusterState: config.initialClusterState,
+    peerProbeMs: config.peerProbeMs,
     dataDir: config.data,
     secret: config.secret,
     clusterId: config.cluster,

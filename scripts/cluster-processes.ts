@@ -101,5 +101,7 @@ export function restartProcess(p: StoreProcess, env: Record<string, string> = {}
 /** The command-line flags of store `id` in a loopback cluster. */
 export function serveArgs(id: number, ports: readonly number[], httpPorts: readonly number[], dataDir: string, extra: string[] = []): string[] {
   const peers = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(',');
-  return ['serve', '--id', String(id), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peers', peers, '--data', join(dataDir, `store-${id}`), '--http', `127.0.0.1:${httpPorts[id - 1]}`, ...extra];
+  // These stores make a new cluster: they say so (a store whose data is lost still bootstraps
+  // nothing when a peer knew it: docs/store-identity.md).
+  return ['serve', '--id', String(id), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peers', peers, '--data', join(dataDir, `store-${id}`), '--http', `127.0.0.1:${httpPorts[id - 1]}`, '--initial-cluster-state', 'new', ...extra];
 }

@@ -60,6 +60,8 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
       case 'storeState':
         store.setStoreState(call.storeId, call.state);
         return undefined;
+      case 'seen':
+        return { seen: store.seenIncarnationOf(call.storeId) ?? null, replicas: store.status().filter((s) => s.region.peers.some((p) => p.storeId === call.storeId)).length };
       case 'join': {
         const known = book.list().map((s) => s.id);
         const highest = Math.max(0, ...known, ...reserved);
@@ -70,7 +72,13 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
         }
         reserved.add(id);
         book.add(id, call.url);
-        logger.info('store joining', { storeId: id, url: call.url });
+        logger.info('store joining', { storeId: id, url: call.url, replaces: call.replaces });
+        // A store that lost its data comes back under a new id: the old one is gone for good, and
+        // PD replaces its replicas (TiKV: a wiped store is a new store).
+        if (call.replaces !== undefined && store.pd) {
+          logger.warn(`store ${call.replaces} lost its data and rejoins as store ${id}: marking store ${call.replaces} tombstone so that PD replaces its replicas`, { code: 'StoreReplaced', storeId: call.replaces, newStoreId: id });
+          store.setStoreState(call.replaces, 'tombstone');
+        }
         return { ...options.info(), assignedId: id, initialStoreIds: options.initialStoreIds };
       }
     }

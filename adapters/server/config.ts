@@ -18,6 +18,14 @@ export const serveConfigSchema = z
     advertise: z.string().optional(),
     peers: z.record(z.string().regex(/^\d+$/, 'store ids are positive integers'), address).default({}),
     join: address.optional(),
+    /**
+     * On an empty data directory: `new` bootstraps a new cluster; `existing` never does (the store
+     * waits to be given replicas: `flotilla rejoin-store`); `auto` (default) bootstraps only when
+     * no peer answers (etcd's `--initial-cluster-state`). Ignored once the directory holds a store.
+     */
+    initialClusterState: z.enum(['new', 'existing', 'auto']).default('auto'),
+    /** How long `auto` waits for a peer to answer before bootstrapping (ms). */
+    peerProbeMs: z.int().min(0).max(600_000).default(3000),
     data: z.string().min(1).optional(),
     secret: z.string().min(16, 'the cluster secret must be at least 16 characters (--secret or FLOTILLA_SECRET)'),
     cluster: z.string().min(1).max(128).default('flotilla'),
@@ -43,7 +51,7 @@ export type ServeConfig = z.infer<typeof serveConfigSchema>;
 
 /** Flags taking no value, and the config key and value they set. */
 const SWITCHES: Record<string, [string, unknown]> = { 'no-pd': ['pd', false], pd: ['pd', true], json: ['json', true] };
-const NUMERIC = new Set(['id', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs']);
+const NUMERIC = new Set(['id', 'peerProbeMs', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs']);
 
 /** A configuration error: the message names the field. */
 export class ConfigError extends Error {

@@ -13,6 +13,10 @@ export interface StoreStatus {
   url: string;
   stores: Array<{ id: number; url: string }>;
   pdStoreIds: number[];
+  /** The incarnation of this store's data (docs/store-identity.md). */
+  incarnation: string | undefined;
+  /** Replicas on other stores refused here because their store lost its data since it made them. */
+  lostReplicas: Array<{ regionId: number; peerId: number; storeId: number; expected: string; actual: string }>;
   regions: Array<{
     id: number;
     startKey: string;
@@ -49,6 +53,8 @@ export function storeStatus(server: StoreServer): StoreStatus {
     url: server.url,
     stores: info.stores,
     pdStoreIds: info.pdStoreIds,
+    incarnation: server.store.incarnationOf(server.storeId),
+    lostReplicas: server.store.lostReplicas(),
     regions: server.store
       .status()
       .sort((a, b) => a.region.id - b.region.id)

@@ -23,6 +23,8 @@ export interface StoreIdentity {
   initialStoreIds: number[];
   /** Stores hosting PD's group; empty without PD. */
   pdStoreIds: number[];
+  /** The store this one replaced after that store lost its data (it rejoined under a new id). */
+  replacesStoreId?: number;
 }
 
 const IDENTITY_FILE = 'flotilla-store.json';
@@ -33,6 +35,7 @@ const identitySchema = z.object({
   stores: z.array(z.object({ id, url: z.string() })),
   initialStoreIds: z.array(id),
   pdStoreIds: z.array(id),
+  replacesStoreId: id.optional(),
 });
 
 /** An opened data directory. */
@@ -89,7 +92,7 @@ export async function openStoreData(dir: string | undefined): Promise<StoreData 
  * @param WebSocket - the constructor to dial with.
  */
 export async function joinCluster(
-  options: { join?: string; secret: string; clusterId: string; storeId?: number },
+  options: { join?: string; secret: string; clusterId: string; storeId?: number; replaces?: number },
   advertise: string,
   WebSocket: WebSocketConstructor,
 ): Promise<StoreIdentity> {
@@ -102,17 +105,56 @@ export async function joinCluster(
     callTimeoutMs: 10_000,
   });
   try {
-    const answer = (await caller.callUrl(url, { t: 'join', storeId: options.storeId, url: advertise })) as ClusterInfo & { assignedId: number; initialStoreIds: number[] };
+    const answer = (await caller.callUrl(url, { t: 'join', storeId: options.storeId, url: advertise, replaces: options.replaces })) as ClusterInfo & { assignedId: number; initialStoreIds: number[] };
     return {
       storeId: answer.assignedId,
       clusterId: options.clusterId,
-      stores: answer.stores,
+      // The store replaced had this very address: it is no one to dial any more.
+      stores: answer.stores.filter((s) => s.id !== options.replaces),
       initialStoreIds: answer.initialStoreIds,
       pdStoreIds: answer.pdStoreIds,
+      ...(options.replaces !== undefined ? { replacesStoreId: options.replaces } : {}),
     };
   } catch (e) {
     throw new Error(`cannot join the cluster through ${url}: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
     caller.close();
+  }
+}
+
+/** A peer that answered {@link probePeers}. */
+export interface PeerAnswer {
+  url: string;
+  /** The first incarnation of the asking store id it recorded; null if it never heard of it. */
+  seen: string | null;
+  /** How many of its replicas' regions have a replica on the asking store id. */
+  replicas: number;
+}
+
+/**
+ * Asks each of `urls`, all at once, what it knows of store `storeId`: whether a cluster is running,
+ * and whether it has known this store before (then this store lost its data). Tries again until
+ * some peer answers or `timeoutMs` passed; with `timeoutMs` 0, one round only.
+ * @param urls - the peers' URLs.
+ * @param options - `secret` and `clusterId` to authenticate with, the store id asked about, how long to try.
+ * @param WebSocket - the constructor to dial with.
+ */
+export async function probePeers(urls: readonly string[], options: { secret: string; clusterId: string; storeId: number; timeoutMs: number }, WebSocket: WebSocketConstructor): Promise<PeerAnswer[]> {
+  if (urls.length === 0) return [];
+  const identity = await createClientIdentity(options.clusterId, options.secret);
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const attempts = urls.map(async (url): Promise<PeerAnswer> => {
+      const caller = createRemoteCaller({ identity, WebSocket, endpoints: [url], connectTimeoutMs: 1500, callTimeoutMs: 1500 });
+      try {
+        const a = (await caller.callUrl(url, { t: 'seen', storeId: options.storeId })) as { seen: string | null; replicas: number };
+        return { url, seen: a.seen, replicas: a.replicas };
+      } finally {
+        caller.close();
+      }
+    });
+    const answers = (await Promise.allSettled(attempts)).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (answers.length > 0 || Date.now() >= deadline) return answers;
+    await new Promise((r) => setTimeout(r, 250));
   }
 }

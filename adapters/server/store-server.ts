@@ -20,7 +20,9 @@ import { createWebSocketTransport, type WebSocketConstructor, type WebSocketTran
 import { createWebSocketServer, type WebSocketServer } from '../transport/websocket-server.ts';
 import { createAddressBook } from './address-book.ts';
 import { createCallHandler } from './calls.ts';
-import { joinCluster, openStoreData, type StoreIdentity } from './store-data.ts';
+import { joinCluster, openStoreData, probePeers, type StoreIdentity } from './store-data.ts';
+import { ensureStoreIdent, newIncarnation, StoreIdentError } from '../../src/store/store-ident.ts';
+import { regionStateRange } from '../../src/store/raft-keys.ts';
 
 /** Options of {@link startStoreServer}. */
 export interface StoreServerOptions {
@@ -34,6 +36,15 @@ export interface StoreServerOptions {
   peers: Record<number, string>;
   /** A URL of a running cluster's store to join through (instead of bootstrapping). */
   join?: string;
+  /**
+   * What a store on an empty data directory does (etcd's `--initial-cluster-state`): `new`
+   * bootstraps the initial regions, `existing` never does, `auto` (default) bootstraps only when no
+   * peer answers within `peerProbeMs`. In every case, when a peer has known this store id before,
+   * the store lost its data and bootstraps nothing (see docs/store-identity.md).
+   */
+  initialClusterState?: 'new' | 'existing' | 'auto';
+  /** How long `auto` waits for a peer to answer (default 3000 ms). */
+  peerProbeMs?: number;
   /** Data directory (fs engine, locked); absent: memory (nothing survives the process). */
   dataDir?: string;
   secret: string;
@@ -95,30 +106,38 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   };
   let engine: StorageEngine;
   let identity: StoreIdentity;
+  let incarnation: string;
   try {
     const data = await openStoreData(options.dataDir);
     engine = data?.engine ?? createMemoryStorage();
     cleanup.push(() => engine.close());
     const known = data?.identity;
+    const hasState = (await engine.scan({ ...regionStateRange(), limit: 1 })).length > 0;
+    let bootstrap = false;
     if (known) {
       identity = known;
+      checkIdentity(options, identity);
+      if (!hasState) logger.warn(`the data directory names store ${identity.storeId} but holds no Raft state (its data was lost): the store starts empty under a new incarnation and bootstraps nothing; the other stores refuse its old replicas until \`flotilla rejoin-store --store ${identity.storeId}\` replaces them`, { code: 'StoreReplaced', storeId: identity.storeId });
     } else if (options.join) {
       identity = await joinCluster(options, advertise, WebSocket);
     } else {
-      identity = initialIdentity(options, advertise);
-      await StoreEngine.bootstrap(engine, identity.storeId, bootRegions(options, identity), identity.pdStoreIds);
+      ({ identity, bootstrap } = await freshIdentity(options, advertise, WebSocket));
     }
+    // The incarnation goes into the engine before anything else does (store-ident.ts).
+    const ident = await ensureStoreIdent(engine, { clusterId: options.clusterId, storeId: identity.storeId, incarnation: newIncarnation({ int: (n) => globalThis.crypto.getRandomValues(new Uint32Array(1))[0] % n }) });
+    incarnation = ident.incarnation;
+    if (bootstrap && !hasState) await StoreEngine.bootstrap(engine, identity.storeId, bootRegions(options, identity), identity.pdStoreIds);
     if (!known) await data?.save(identity);
-    checkIdentity(options, identity);
   } catch (e) {
     return fail(e);
   }
   const storeId = identity.storeId;
   const book = createAddressBook(storeId, advertise, identity.stores);
-  for (const [id, url] of Object.entries(options.peers)) book.add(Number(id), url);
+  // The store this one replaced listened here: it is no one to dial.
+  for (const [id, url] of Object.entries(options.peers)) if (Number(id) !== identity.replacesStoreId) book.add(Number(id), url);
   // Each pair of stores has one link: the higher id dials the lower.
   const dial = Object.fromEntries(book.list().filter((s) => s.id < storeId).map((s) => [s.id, s.url]));
-  const transport = await createWebSocketTransport({ localId: storeId, clusterId: options.clusterId, secret: options.secret, peers: dial, WebSocket, logger, reconnectDelayMs: { min: 50, max: 2000 } });
+  const transport = await createWebSocketTransport({ localId: storeId, clusterId: options.clusterId, secret: options.secret, peers: dial, WebSocket, logger, reconnectDelayMs: { min: 50, max: 2000 }, incarnation });
   cleanup.push(() => transport.close());
   let server: WebSocketServer;
   try {
@@ -146,6 +165,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     splitKeys: options.pd ? 0 : options.splitKeys,
     splitBytes: options.pd ? 0 : options.splitBytes,
     logger,
+    incarnation,
     // Snapshots too large for one frame travel as chunk streams (raft-link.ts).
     sendRaft: (to, items) => link.send(to, items),
   };
@@ -182,14 +202,18 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       else if (item.kind === 'request') calls.handle(frame.from, item.requestId, item.payload);
     }
     // Every frame, even one without Raft items (a liveness ping), tells the store its sender is up.
-    store.receiveRaft(frame.from, link.receive(frame));
+    store.receiveRaft(frame.from, link.receive(frame), frame.incarnation);
   });
   // Stores tell each other where they listen, so any store can give a client every address.
   const gossip = setInterval(() => {
     for (const s of book.list()) if (s.id !== storeId) calls.announce(s.id);
   }, 2000);
   for (const s of book.list()) if (s.id !== storeId) calls.announce(s.id);
-  logger.info('store started', { storeId, url: server.url, advertise, cluster: options.clusterId, regions: store.regions().length, pdStoreIds: identity.pdStoreIds });
+  // A store that replaced one that lost its data keeps telling PD the old one is gone (PD may
+  // have had no quorum when the join was answered); tombstone is final, so repeating is harmless.
+  const replaced = identity.replacesStoreId;
+  const retire = replaced !== undefined && store.pd ? setInterval(() => store.setStoreState(replaced, 'tombstone'), 3000) : undefined;
+  logger.info('store started', { storeId, incarnation, url: server.url, advertise, cluster: options.clusterId, regions: store.regions().length, pdStoreIds: identity.pdStoreIds, replaces: replaced });
 
   let closing: Promise<void> | undefined;
   return {
@@ -202,6 +226,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     close() {
       closing ??= (async () => {
         clearInterval(gossip);
+        clearInterval(retire);
         await calls.drain(3000);
         await store.close();
         await transport.close();
@@ -212,6 +237,42 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       return closing;
     },
   };
+}
+
+/**
+ * The identity of a store on an empty data directory, and whether it bootstraps the initial
+ * regions: never when a peer has known this store id (it lost its data: with PD it rejoins under
+ * a new id, without it starts empty and waits for `rejoin-store`); else as `initialClusterState` says.
+ */
+async function freshIdentity(options: StoreServerOptions, advertise: string, WebSocket: WebSocketConstructor): Promise<{ identity: StoreIdentity; bootstrap: boolean }> {
+  const { logger } = options;
+  const identity = initialIdentity(options, advertise);
+  const me = identity.storeId;
+  const state = options.initialClusterState ?? 'auto';
+  const urls = identity.stores.filter((s) => s.id !== me && s.url.length > 0).map((s) => s.url);
+  const timeoutMs = state === 'auto' ? (options.peerProbeMs ?? 3000) : 0;
+  const answers = await probePeers(urls, { secret: options.secret, clusterId: options.clusterId, storeId: me, timeoutMs }, WebSocket);
+  // Only a recorded incarnation proves this store existed: in a new cluster, peers host replicas
+  // for this store id before it ever started.
+  const knownBy = answers.filter((a) => a.seen !== null);
+  if (knownBy.length > 0) {
+    if (options.pd) {
+      logger.warn(`store ${me}'s data directory is empty, but ${knownBy.length} running store(s) knew store ${me}: its data was lost. It rejoins as a new store (a new id from the cluster); store ${me} is retired and PD replaces its replicas`, { code: 'StoreReplaced', storeId: me, knownBy: knownBy.map((a) => a.url) });
+      return { identity: await joinCluster({ ...options, storeId: undefined, join: knownBy[0].url, replaces: me }, advertise, WebSocket), bootstrap: false };
+    }
+    logger.warn(
+      `store ${me}'s data directory is empty, but ${knownBy.length} running store(s) knew store ${me}: its data was lost. It bootstraps nothing and starts empty with a new incarnation; the other stores refuse its old replicas. Bring it back in with \`flotilla rejoin-store --store ${me} --endpoints <a running store>\``,
+      { code: 'StoreReplaced', storeId: me, knownBy: knownBy.map((a) => a.url), initialClusterState: state },
+    );
+    return { identity, bootstrap: false };
+  }
+  if (state === 'new' || urls.length === 0) return { identity, bootstrap: true };
+  if (state === 'existing' || answers.length > 0) {
+    logger.info(`the data directory is empty and ${answers.length > 0 ? 'a cluster is running' : '--initial-cluster-state is existing'}: store ${me} joins as an empty store and bootstraps nothing (give it replicas with \`flotilla add-replica\`, or PD does)`, { storeId: me });
+    return { identity, bootstrap: false };
+  }
+  logger.warn(`no peer answered within ${timeoutMs} ms: store ${me} bootstraps a new cluster (pass --initial-cluster-state new to say so, or existing to wait for a running one)`, { storeId: me, peers: urls });
+  return { identity, bootstrap: true };
 }
 
 function initialIdentity(options: StoreServerOptions, advertise: string): StoreIdentity {
@@ -227,10 +288,11 @@ function bootRegions(options: StoreServerOptions, identity: StoreIdentity) {
 }
 
 function checkIdentity(options: StoreServerOptions, identity: StoreIdentity): void {
-  if (options.storeId !== undefined && options.storeId !== identity.storeId) {
-    throw new Error(`the data directory belongs to store ${identity.storeId}, not store ${options.storeId} (--id)`);
+  // `--id` may still name the store this one replaced (the same command line as before the loss).
+  if (options.storeId !== undefined && options.storeId !== identity.storeId && options.storeId !== identity.replacesStoreId) {
+    throw new StoreIdentError('IdentityMismatch', `the data directory belongs to store ${identity.storeId}, not store ${options.storeId} (--id)`);
   }
   if (identity.clusterId !== options.clusterId) {
-    throw new Error(`the data directory belongs to cluster ${JSON.stringify(identity.clusterId)}, not ${JSON.stringify(options.clusterId)} (--cluster)`);
+    throw new StoreIdentError('IdentityMismatch', `the data directory belongs to cluster ${JSON.stringify(identity.clusterId)}, not ${JSON.stringify(options.clusterId)} (--cluster)`);
   }
 }

@@ -22,12 +22,19 @@ export interface MessageChannelTransportOptions {
   offencesMax?: number;
   /** Frame limits (default `DEFAULT_FRAME_LIMITS`). */
   limits?: Partial<FrameLimits>;
+  /** The incarnation of this store's data, told to every peer it is linked with (`src/store/store-ident.ts`). */
+  incarnation?: string;
 }
 
 /** A {@link Transport} whose links are MessagePorts handed to it by the application. */
 export interface MessageChannelTransport extends Transport {
-  /** Uses `port` as the link to store `peerId`, replacing (and closing) any previous link to it. */
-  connect(peerId: number, port: MessagePort): void;
+  /** The incarnation of this store's data, if given. */
+  readonly incarnation: string | undefined;
+  /**
+   * Uses `port` as the link to store `peerId`, replacing (and closing) any previous link to it.
+   * `peerIncarnation` (what the peer said of its data when the link was made) is set on its frames.
+   */
+  connect(peerId: number, port: MessagePort, peerIncarnation?: string): void;
   /** Closes the link to `peerId`, telling the peer why. */
   disconnect(peerId: number, reason: string): void;
   /** Inbound frame counters (accepted, rejected by code, links closed for bad frames). */
@@ -44,6 +51,8 @@ interface Link {
   /** Bytes received and not yet acknowledged to the peer. */
   toAck: number;
   ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The peer's incarnation, as told when the link was made. */
+  incarnation: string | undefined;
 }
 
 function isControl(data: unknown): data is Control {
@@ -117,18 +126,22 @@ export function createMessageChannelTransport(options: MessageChannelTransportOp
     if (link.toAck >= windowBytes / 4) flushAck(link);
     else if (link.ackTimer === undefined) link.ackTimer = setTimeout(() => flushAck(link), 0);
     const verdict = guard.check(peerId, bytes);
-    if (verdict.ok) return frames.emit(verdict.frame);
+    if (verdict.ok) {
+      if (link.incarnation !== undefined) verdict.frame.incarnation = link.incarnation;
+      return frames.emit(verdict.frame);
+    }
     link.port.postMessage({ t: 'refused', code: verdict.error.code, reason: verdict.error.message } satisfies Control);
     if (verdict.disconnect) drop(peerId, link, `too many bad frames (last: ${verdict.error.code})`, true, true);
   };
 
   return {
     localId,
-    connect(peerId, port) {
+    incarnation: options.incarnation,
+    connect(peerId, port, peerIncarnation) {
       if (closed) throw new Error('transport is closed');
       const old = links.get(peerId);
       if (old) drop(peerId, old, 'replaced by a new link', true, false);
-      const link: Link = { port, unacked: 0, toAck: 0, ackTimer: undefined };
+      const link: Link = { port, unacked: 0, toAck: 0, ackTimer: undefined, incarnation: peerIncarnation };
       links.set(peerId, link);
       guard.reset(peerId);
       port.onmessage = (ev: MessageEvent) => receive(peerId, link, ev.data);
@@ -167,6 +180,6 @@ export function createMessageChannelTransport(options: MessageChannelTransportOp
  */
 export function linkInPage(a: MessageChannelTransport, b: MessageChannelTransport): void {
   const channel = new MessageChannel();
-  a.connect(b.localId, channel.port1);
-  b.connect(a.localId, channel.port2);
+  a.connect(b.localId, channel.port1, b.incarnation);
+  b.connect(a.localId, channel.port2, a.incarnation);
 }

@@ -81,8 +81,11 @@ export interface SimLinkFaults {
 /** A simulated network: endpoints per store, partitions and faults. */
 export interface SimNetwork {
   readonly clock: VirtualClock;
-  /** Opens the endpoint of `storeId` (again after a close: a restarted store). */
-  endpoint(storeId: number): Transport;
+  /**
+   * Opens the endpoint of `storeId` (again after a close: a restarted store). Its frames arrive
+   * marked with `incarnation` (what a real link's handshake would tell: `src/store/store-ident.ts`).
+   */
+  endpoint(storeId: number, incarnation?: string): Transport;
   /** Cuts every link between stores of different groups, both ways. Stores in no group are unaffected. */
   partition(...groups: number[][]): void;
   /** Cuts the links from each store of `from` to each store of `to`, one way only. */
@@ -139,7 +142,7 @@ export function createSimNetwork(options: SimNetworkOptions): SimNetwork {
   const link = (from: number, to: number) => `${from}>${to}`;
   const addInFlight = (key: string, bytes: number) => inFlightBytes.set(key, (inFlightBytes.get(key) ?? 0) + bytes);
 
-  const deliver = (from: number, to: number, target: Endpoint, bytes: Uint8Array, id: number) => {
+  const deliver = (from: number, to: number, target: Endpoint, bytes: Uint8Array, id: number, incarnation: string | undefined) => {
     const key = link(from, to);
     const pending = pendingFrames.get(id);
     pendingFrames.delete(id);
@@ -164,10 +167,11 @@ export function createSimNetwork(options: SimNetworkOptions): SimNetwork {
       return;
     }
     stats.delivered++;
+    if (incarnation !== undefined) frame.incarnation = incarnation;
     for (const h of target.frameHandlers) h(frame);
   };
 
-  const schedule = (from: number, to: number, target: Endpoint, bytes: Uint8Array, items: Readonly<Frame['items']>) => {
+  const schedule = (from: number, to: number, target: Endpoint, bytes: Uint8Array, items: Readonly<Frame['items']>, incarnation: string | undefined) => {
     const key = link(from, to);
     const { min, max } = linkFaults.get(key)?.delayMs ?? faults.delayMs;
     let at = clock.now() + min + (max > min ? rand.next() * (max - min) : 0);
@@ -176,7 +180,7 @@ export function createSimNetwork(options: SimNetworkOptions): SimNetwork {
     addInFlight(key, bytes.length);
     inFlight++;
     const id = ++frameSeq;
-    const cancel = clock.setTimer(at - clock.now(), () => deliver(from, to, target, bytes, id));
+    const cancel = clock.setTimer(at - clock.now(), () => deliver(from, to, target, bytes, id, incarnation));
     // Only kept while someone watches, so an unobserved network holds nothing extra per frame.
     if (observers.size > 0) {
       const event: SimFrameEvent = { type: 'send', id, from, to, sentMs: clock.now(), deliverMs: at, items };
@@ -194,7 +198,7 @@ export function createSimNetwork(options: SimNetworkOptions): SimNetwork {
     if (bothWays) blocked.add(link(to, from));
   };
 
-  const endpoint = (storeId: number): Transport => {
+  const endpoint = (storeId: number, incarnation?: string): Transport => {
     if (!Number.isSafeInteger(storeId) || storeId <= 0) throw new RangeError(`store id must be a positive integer, got ${storeId}`);
     if (endpoints.get(storeId)?.open) throw new Error(`store ${storeId} already has an open endpoint on this network`);
     const ep: Endpoint = { frameHandlers: [], disconnectHandlers: [], open: true, transport: undefined as unknown as Transport };
@@ -221,11 +225,11 @@ export function createSimNetwork(options: SimNetworkOptions): SimNetwork {
           stats.corrupted++;
           payload[rand.int(payload.length)] = rand.int(256);
         }
-        schedule(storeId, to, target, payload, items);
+        schedule(storeId, to, target, payload, items, incarnation);
         if (faults.duplicateRate > 0 && rand.next() < faults.duplicateRate) {
           stats.duplicated++;
           payload = payload.slice();
-          schedule(storeId, to, target, payload, items);
+          schedule(storeId, to, target, payload, items, incarnation);
         }
         return true;
       },

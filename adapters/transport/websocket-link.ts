@@ -35,8 +35,8 @@ export const OPEN = 1;
 
 /** What a link reports to its transport. */
 export interface LinkEvents {
-  /** The handshake succeeded: frames may flow to and from `peerId`. Return false to refuse the peer after all. */
-  authenticated(peerId: number): boolean;
+  /** The handshake succeeded: frames may flow to and from `peerId` (running `incarnation`, if a store). Return false to refuse the peer after all. */
+  authenticated(peerId: number, incarnation?: string): boolean;
   /** A binary message arrived from `peerId` after the handshake. */
   frame(peerId: number, bytes: Uint8Array): void;
   /** A text message arrived from `peerId` after the handshake (a control notice, or an offence). */
@@ -92,7 +92,7 @@ export function runLink(socket: WebSocketLike, handshake: ClientHandshake | Serv
     if (step.message !== undefined) socket.send(step.message);
     if (step.kind === 'done') {
       clearTimeout(timer);
-      if (!events.authenticated(step.peerId)) return fail('DuplicateStoreId', `store ${step.peerId} is already connected`);
+      if (!events.authenticated(step.peerId, step.peerIncarnation)) return fail('DuplicateStoreId', `store ${step.peerId} is already connected`);
       peerId = step.peerId;
     }
   };

@@ -37,6 +37,8 @@ export interface WebSocketTransportOptions {
   /** Bad frames from one peer after which its link is closed (default 3). */
   offencesMax?: number;
   limits?: Partial<FrameLimits>;
+  /** The incarnation of this store's data, told to every peer in the handshake (`src/store/store-ident.ts`). */
+  incarnation?: string;
   /** Randomness for the back-off jitter (default `Math.random`). */
   rand?: Pick<Rand, 'next'>;
   /** WebCrypto (default `globalThis.crypto`). */
@@ -92,6 +94,8 @@ interface Peer {
   id: number;
   url: string | undefined;
   socket: WebSocketLike | undefined;
+  /** The incarnation the peer's current link proved in its handshake. */
+  incarnation: string | undefined;
   queue: Uint8Array[];
   /** Invariant: the sum of `queue` lengths. */
   queueBytes: number;
@@ -115,7 +119,7 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
   const backoff = options.reconnectDelayMs ?? { min: 100, max: 10_000 };
   const rand = options.rand ?? { next: Math.random };
   const logger = options.logger ?? nullLogger;
-  const identity: HandshakeIdentity = { clusterId, localId, crypto, key: await importClusterSecret(crypto, options.secret) };
+  const identity: HandshakeIdentity = { clusterId, localId, crypto, key: await importClusterSecret(crypto, options.secret), incarnation: options.incarnation };
   const guard = createFrameGuard({ clusterId, localId, limits, offencesMax: options.offencesMax });
   const nonces = createNonceRegistry();
   const frames = createHandlerList<Frame>();
@@ -128,7 +132,7 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
   const peerOf = (id: number, url?: string): Peer => {
     let p = peers.get(id);
     if (p === undefined) {
-      p = { id, url, socket: undefined, queue: [], queueBytes: 0, attempts: 0, timer: undefined, waiters: [] };
+      p = { id, url, socket: undefined, incarnation: undefined, queue: [], queueBytes: 0, attempts: 0, timer: undefined, waiters: [] };
       peers.set(id, p);
     }
     return p;
@@ -177,10 +181,11 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
     sockets.add(socket);
     const handshake = side === 'client' ? createClientHandshake(identity, dialled!.id) : createServerHandshake(identity, (id) => peers.get(id)?.socket !== undefined, nonces);
     runLink(socket, handshake, handshakeTimeoutMs, {
-      authenticated(peerId) {
+      authenticated(peerId, incarnation) {
         const p = peerOf(peerId);
         if (closed || p.socket !== undefined) return false;
         p.socket = socket;
+        p.incarnation = incarnation;
         p.attempts = 0;
         guard.reset(peerId);
         for (const w of p.waiters.splice(0)) w();
@@ -189,7 +194,11 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
       },
       frame(peerId, bytes) {
         const verdict = guard.check(peerId, bytes);
-        if (verdict.ok) frames.emit(verdict.frame);
+        if (verdict.ok) {
+          const inc = peers.get(peerId)?.incarnation;
+          if (inc !== undefined) verdict.frame.incarnation = inc;
+          frames.emit(verdict.frame);
+        }
         else judge(socket, verdict);
       },
       control(peerId, text) {

@@ -95,6 +95,27 @@ export class AdminClient {
   }
 
   /**
+   * Brings a store back in after it lost its data (a wiped or replaced disk): every replica it
+   * hosts is replaced — removed, then added again as a learner (a new replica, made for the data
+   * the store has now) that catches up by snapshot and is promoted once it has. Until then the
+   * other stores refuse its old replicas. Replaces every replica of the store, so run it only for
+   * a store whose data was lost. Resolves with the regions as they are afterwards.
+   * @param storeId - the store whose data was lost; it must be running (its new replicas need it).
+   * @throws InvalidArgumentError when the store leads a region (then it did not lose its data).
+   */
+  async rejoinStore(storeId: number): Promise<Region[]> {
+    const out: Region[] = [];
+    for (const r of await this.regions()) {
+      const mine = r.peers.find((p) => p.storeId === storeId);
+      if (!mine) continue;
+      if (r.leaderStoreId === storeId) throw new InvalidArgumentError('storeId', `store ${storeId} leads region ${r.id}, so its data is intact: there is nothing to rejoin`);
+      await this.removeReplica(r.id, storeId);
+      out.push(await this.addReplica(r.id, storeId, mine.role));
+    }
+    return out;
+  }
+
+  /**
    * Merges two adjacent regions with replicas on the same stores; `leftId`'s region survives and
    * grows over `rightId`'s range. Moves the right region's leader to the left's store first.
    * Resolves with the merged region.

@@ -66,6 +66,11 @@ export interface Frame {
   from: number;
   to: number;
   items: FrameItem[];
+  /**
+   * Not on the wire: the incarnation of the sender's data, set by the receiving transport from
+   * what the link's handshake proved (stores only).
+   */
+  incarnation?: string;
 }
 
 const index = z.int().nonnegative();

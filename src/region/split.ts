@@ -57,7 +57,8 @@ export function splitRegion(region: Region, splitKey: Uint8Array, newRegionId: n
     startKey: splitKey.slice(),
     endKey: region.endKey.slice(),
     epoch: { confVer: region.epoch.confVer, version },
-    peers: region.peers.map((p, i) => ({ id: newPeerIds[i], storeId: p.storeId, role: p.role })),
+    // A child's replica is its parent's on the same store, so it keeps the parent's incarnation.
+    peers: region.peers.map((p, i) => (p.incarnation === undefined ? { id: newPeerIds[i], storeId: p.storeId, role: p.role } : { id: newPeerIds[i], storeId: p.storeId, role: p.role, incarnation: p.incarnation })),
   };
   return { left, right };
 }

@@ -28,6 +28,12 @@ export interface Peer {
   /** The store hosting the replica; positive. */
   storeId: number;
   role: PeerRole;
+  /**
+   * The incarnation of the store's data the replica was added for (stamped by the leader that
+   * added it); absent for replicas a cluster was bootstrapped with. A message from this replica
+   * counts only when its store still runs that incarnation (store-ident.ts).
+   */
+  incarnation?: string;
 }
 
 /**
@@ -55,6 +61,6 @@ export function cloneRegion(region: Region): Region {
     startKey: region.startKey.slice(),
     endKey: region.endKey.slice(),
     epoch: { confVer: region.epoch.confVer, version: region.epoch.version },
-    peers: region.peers.map((p) => ({ id: p.id, storeId: p.storeId, role: p.role })),
+    peers: region.peers.map((p) => (p.incarnation === undefined ? { id: p.id, storeId: p.storeId, role: p.role } : { id: p.id, storeId: p.storeId, role: p.role, incarnation: p.incarnation })),
   };
 }

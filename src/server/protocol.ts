@@ -43,11 +43,16 @@ export type ServerCall =
   /** The cluster's stores and their addresses. */
   | { t: 'stores' }
   /** A new store asks to join: it gets an id (unless it has one) and the cluster's stores. */
-  | { t: 'join'; storeId?: number; url: string }
+  | { t: 'join'; storeId?: number; url: string; replaces?: number }
   /** A store tells where it listens (stores gossip their address books with this). */
   | { t: 'announce'; stores: StoreAddress[] }
   /** Asks PD to drain (`offline`) or forget (`tombstone`) a store. */
-  | { t: 'storeState'; storeId: number; state: 'up' | 'offline' | 'tombstone' };
+  | { t: 'storeState'; storeId: number; state: 'up' | 'offline' | 'tombstone' }
+  /**
+   * Asks which incarnation of `storeId` this store has seen (answer: `{ seen: string | null,
+   * replicas: number }`): a store on an empty data directory learns whether it ever existed.
+   */
+  | { t: 'seen'; storeId: number };
 
 /** The answer to a {@link ServerCall}. */
 export type ServerAnswer = { ok: true; v: unknown } | { ok: false; e: ErrorData };
@@ -107,9 +112,10 @@ const address = z.object({ id: z.int().positive().max(STORE_ID_MAX), url: z.stri
 const serverCall = z.discriminatedUnion('t', [
   z.object({ t: z.literal('kv'), r: storeRequest }),
   z.object({ t: z.literal('stores') }),
-  z.object({ t: z.literal('join'), storeId: z.int().positive().max(STORE_ID_MAX).optional(), url: z.string().min(1).max(512) }),
+  z.object({ t: z.literal('join'), storeId: z.int().positive().max(STORE_ID_MAX).optional(), url: z.string().min(1).max(512), replaces: z.int().positive().max(STORE_ID_MAX).optional() }),
   z.object({ t: z.literal('announce'), stores: z.array(address).max(1024) }),
   z.object({ t: z.literal('storeState'), storeId: z.int().positive().max(STORE_ID_MAX), state: z.enum(['up', 'offline', 'tombstone']) }),
+  z.object({ t: z.literal('seen'), storeId: z.int().positive().max(STORE_ID_MAX) }),
 ]);
 
 /**

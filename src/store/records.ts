@@ -71,7 +71,7 @@ export const regionSchema = z.object({
   startKey: bytes,
   endKey: bytes,
   epoch: z.object({ confVer: pos, version: pos }),
-  peers: z.array(z.object({ id: pos, storeId: pos, role: z.enum(['voter', 'learner']) })).max(64),
+  peers: z.array(z.object({ id: pos, storeId: pos, role: z.enum(['voter', 'learner']), incarnation: z.string().min(1).max(64).optional() })).max(64),
 });
 
 const regionStateSchema = z.object({

@@ -43,6 +43,8 @@ import { TAG_ADMIN, untagEntryData } from './entry-data.ts';
 import { restoreRegion } from '../kv/snapshot.ts';
 import { type ReadConsistency, RegionPeer } from './region-peer.ts';
 import { buildRegionSnapshot, stageSnapshotInstall } from './snapshot.ts';
+import { IncarnationGuard, type LostReplica } from './incarnation-guard.ts';
+import { loadSeenIncarnations } from './store-ident.ts';
 
 /** A Raft message of one region, as stores exchange them, with the sender's view of the region. */
 export interface RaftItem {
@@ -106,6 +108,11 @@ export interface StoreEngineOptions {
   sessionIdleMs?: number;
   kvLimits?: Partial<KvLimits>;
   logger?: Logger;
+  /**
+   * This store's incarnation (`ensureStoreIdent`). Stamped on replicas this store adds to itself;
+   * the incarnations of other stores come with their frames (`receiveRaft`).
+   */
+  incarnation?: string;
 }
 
 /** A region as a client routes by it, with the leader this store believes in. */
@@ -120,7 +127,7 @@ export type RoleListener = (event: { regionId: number; storeId: number; role: st
 
 export class StoreEngine {
   readonly storeId: number;
-  private readonly opts: Required<Omit<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd'>> & Pick<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd'>;
+  private readonly opts: Required<Omit<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd' | 'incarnation'>> & Pick<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd' | 'incarnation'>;
   private readonly engine: StorageEngine;
   private readonly peers = new Map<number, RegionPeer>();
   private readonly sm: KvStateMachine;
@@ -165,6 +172,8 @@ export class StoreEngine {
   private readonly creating = new Set<number>();
   /** Replicas destroyed here: messages to them (or older memberships) must not recreate them. */
   private readonly tombstones = new Map<number, Tombstone>();
+  /** Refuses replicas whose store came back with other data (a wiped data directory). */
+  private guard: IncarnationGuard;
   /** Counters for metrics, status pages and tests. */
   readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0, quiesces: 0, livenessWakes: 0, clockGaps: 0 };
 
@@ -188,6 +197,7 @@ export class StoreEngine {
     };
     this.sm = new KvStateMachine({ limits: opts.kvLimits });
     this.originMs = opts.clock.now();
+    this.guard = new IncarnationGuard(opts.engine, new Map(), this.opts.logger);
     if (opts.pd) {
       if (!opts.sendPd) throw new InvalidArgumentError('sendPd', 'is required with pd');
       this.pd = new PdService(this.pdHost(), opts.pd);
@@ -357,6 +367,7 @@ export class StoreEngine {
   /** Opens a store: restores every replica it hosts from the engine and starts ticking. */
   static async open(opts: StoreEngineOptions): Promise<StoreEngine> {
     const store = new StoreEngine(opts);
+    store.guard = new IncarnationGuard(opts.engine, await loadSeenIncarnations(opts.engine), store.opts.logger);
     for (const row of await opts.engine.scan(regionStateRange())) {
       const rs = decodeRegionState(row.value);
       if (rs.state !== 'normal') {
@@ -400,13 +411,22 @@ export class StoreEngine {
 
   // --- inbound ---------------------------------------------------------------------------------
 
-  /** Steps Raft messages received from another store. Messages for unknown regions are dropped. */
-  receiveRaft(fromStoreId: number, items: readonly RaftItem[]): void {
+  /**
+   * Steps Raft messages received from another store. Messages for unknown regions are dropped.
+   * @param fromStoreId - the sending store, as its link was authenticated.
+   * @param items - the frame's Raft messages.
+   * @param incarnation - the incarnation of the sender's data, as its link said (handshake); when
+   *   given, messages from replicas its store no longer holds the data of are refused
+   *   (`incarnation-guard.ts`). In-process callers that have no incarnations pass none.
+   */
+  receiveRaft(fromStoreId: number, items: readonly RaftItem[], incarnation?: string): void {
     if (this.closed) return;
     // Time first: a store that was stopped judges what it receives by the time that really passed.
     this.catchUp();
     // Any frame proves the sender's store alive; an empty one is just that (its liveness ping).
     if (fromStoreId !== this.storeId) this.lastHeard.set(fromStoreId, this.storeTicks);
+    const checked = incarnation !== undefined && fromStoreId !== this.storeId;
+    if (checked && !this.guard.observe(fromStoreId, incarnation)) return;
     if (items.length === 0) return;
     for (const item of items) {
       const { regionId, message } = item;
@@ -435,6 +455,8 @@ export class StoreEngine {
         this.answerStalePeer(peer, fromStoreId, item);
         continue;
       }
+      // A replica here still waiting for its first snapshot cannot vote: it takes what comes.
+      if (checked && peer.storage.initialized && !this.guard.admits(peer.region, message.from, fromStoreId, incarnation)) continue;
       if (message.type === 'MsgSnap' && !this.snapshotAcceptable(peer, message)) continue;
       this.dirty.add(peer);
       try {
@@ -560,6 +582,25 @@ export class StoreEngine {
     this.counters.peersDestroyed++;
     this.opts.logger.info('replica destroyed', { regionId: peer.regionId, peerId: peer.peerId, why });
     await this.engine.write(ops, { sync: true });
+  }
+
+  /**
+   * Replicas of regions hosted here whose messages were refused because their store came back
+   * with other data (and that were still members when last looked at): what `rejoin-store` replaces.
+   */
+  lostReplicas(): LostReplica[] {
+    this.guard.prune((id) => this.peers.get(id)?.region);
+    return this.guard.lostReplicas();
+  }
+
+  /** The first incarnation of `storeId` this store recorded (undefined: it never heard from it). */
+  seenIncarnationOf(storeId: number): string | undefined {
+    return this.guard.firstSeen(storeId);
+  }
+
+  /** The incarnation store `storeId` runs now, as its latest frame said (undefined: unknown). */
+  incarnationOf(storeId: number): string | undefined {
+    return storeId === this.storeId ? this.opts.incarnation : this.guard.currentOf(storeId);
   }
 
   /** The regions this store hosts (initialized replicas only), with leader hints. */
@@ -1283,10 +1324,18 @@ export class StoreEngine {
     if (change === 'addLearner') {
       if (existing) throw new InvalidArgumentError('storeId', `store ${storeId} already hosts a replica of region ${regionId}`);
       const id = newPeerId ?? this.allocId();
-      cc = { transition: 'auto', changes: [{ type: 'addLearner', nodeId: id }], context: encodeMembershipContext([{ id, storeId, role: 'learner' }]) };
+      // Stamp the incarnation of the store's data the replica is made for: if that store loses its
+      // data again, this replica's messages stop counting (incarnation-guard.ts).
+      const incarnation = storeId === this.storeId ? this.opts.incarnation : this.guard.currentOf(storeId);
+      const added = incarnation === undefined ? { id, storeId, role: 'learner' as const } : { id, storeId, role: 'learner' as const, incarnation };
+      cc = { transition: 'auto', changes: [{ type: 'addLearner', nodeId: id }], context: encodeMembershipContext([added]) };
     } else {
       if (!existing) throw new InvalidArgumentError('storeId', `store ${storeId} hosts no replica of region ${regionId}`);
       if (change === 'promote' && existing.role !== 'learner') throw new InvalidArgumentError('storeId', `the replica on store ${storeId} is already a voter`);
+      // A learner counts as a voter only once it holds the log: promoted empty, it would be a
+      // member without data (and, with one more store down, a majority without it).
+      const match = peer.node.raft.trk.progress.get(existing.id)?.match ?? 0;
+      if (change === 'promote' && match < peer.node.raft.raftLog.committed) throw new ServerBusyError(`the learner on store ${storeId} is catching up (at ${match} of ${peer.node.raft.raftLog.committed})`);
       if (change === 'remove' && existing.id === peer.peerId) throw new InvalidArgumentError('storeId', `store ${storeId} holds the leader; transfer leadership first`);
       cc = { transition: 'auto', changes: [{ type: change === 'promote' ? 'addNode' : 'removeNode', nodeId: existing.id }] };
     }

@@ -2,8 +2,8 @@
  * The authentication handshake every WebSocket link runs before any frame (pure: the adapters
  * carry its text messages and enforce its timeout).
  *
- * 1. client → server `hello`     { v, c: cluster, s: client store id, n: client nonce }
- * 2. server → client `challenge` { v, c, s: server store id, n: server nonce, p: server proof }
+ * 1. client → server `hello`     { v, c: cluster, s: client store id, n: client nonce, i?: client incarnation }
+ * 2. server → client `challenge` { v, c, s: server store id, n: server nonce, p: server proof, i?: server incarnation }
  * 3. client → server `proof`     { p: client proof }
  * 4. server → client `welcome`   — or, at any step, `refuse` { code, reason } and the link closes.
  *
@@ -11,6 +11,10 @@
  * ids and both nonces, so it proves the secret without revealing it, binds this very link (a proof
  * recorded from another link never verifies against fresh nonces) and cannot be reflected (the
  * roles differ). The server also refuses a client nonce it has seen before (an outright replay).
+ *
+ * A store also says which incarnation of its data it runs (`i`, see `src/store/store-ident.ts`);
+ * both incarnations are in both proofs, so a link's incarnation is as authentic as its store id.
+ * Clients have none. Protocol version 3 added `i`.
  */
 import { z } from 'zod';
 import { PROTOCOL_VERSION } from '../codec/frame.ts';
@@ -33,8 +37,8 @@ export type HandshakeFailure =
 export type HandshakeStep =
   /** Send `message` to the peer and wait for its answer. */
   | { kind: 'send'; message: string }
-  /** Authenticated as `peerId`; send `message` first when present. Frames may flow. */
-  | { kind: 'done'; peerId: number; message?: string }
+  /** Authenticated as `peerId` (running `peerIncarnation`, if a store); send `message` first when present. Frames may flow. */
+  | { kind: 'done'; peerId: number; peerIncarnation?: string; message?: string }
   /** Failed: send `message` when present (our refusal), then close with `code` and `reason`. */
   | { kind: 'refuse'; code: HandshakeFailure; reason: string; message?: string };
 
@@ -44,6 +48,8 @@ export interface HandshakeIdentity {
   localId: number;
   key: HandshakeKey;
   crypto: HandshakeCrypto;
+  /** The incarnation of this store's data (stores only; clients have none). */
+  incarnation?: string;
 }
 
 /** Longest handshake message accepted, in UTF-16 code units. */
@@ -53,9 +59,10 @@ const NONCE_BYTES = 16;
 const id = z.int().positive();
 const nonce = z.string().regex(/^[0-9a-f]{32}$/);
 const proof = z.string().regex(/^[0-9a-f]{64}$/);
+const incarnation = z.string().regex(/^[0-9A-Za-z_-]{1,64}$/).optional();
 const message = z.discriminatedUnion('h', [
-  z.object({ h: z.literal('hello'), v: z.int(), c: z.string().max(128), s: id, n: nonce }),
-  z.object({ h: z.literal('challenge'), v: z.int(), c: z.string().max(128), s: id, n: nonce, p: proof }),
+  z.object({ h: z.literal('hello'), v: z.int(), c: z.string().max(128), s: id, n: nonce, i: incarnation }),
+  z.object({ h: z.literal('challenge'), v: z.int(), c: z.string().max(128), s: id, n: nonce, p: proof, i: incarnation }),
   z.object({ h: z.literal('proof'), p: proof }),
   z.object({ h: z.literal('welcome') }),
   z.object({ h: z.literal('refuse'), code: z.string().max(64), reason: z.string().max(256) }),
@@ -76,9 +83,10 @@ function refuse(code: HandshakeFailure, reason: string, tellPeer = true): Handsh
   return { kind: 'refuse', code, reason, message: tellPeer ? JSON.stringify({ h: 'refuse', code, reason }) : undefined };
 }
 
-function proofInput(role: 'client' | 'server', clusterId: string, clientId: number, serverId: number, nonceC: string, nonceS: string): Uint8Array {
-  // The cluster id is length-prefixed so that no two field lists give the same text.
-  return encodeUtf8(`flotilla-handshake/v${PROTOCOL_VERSION}|${role}|${clusterId.length}:${clusterId}|${clientId}|${serverId}|${nonceC}|${nonceS}`);
+function proofInput(role: 'client' | 'server', clusterId: string, clientId: number, serverId: number, nonceC: string, nonceS: string, incC: string | undefined, incS: string | undefined): Uint8Array {
+  // The cluster id is length-prefixed so that no two field lists give the same text; incarnations
+  // hold no '|'.
+  return encodeUtf8(`flotilla-handshake/v${PROTOCOL_VERSION}|${role}|${clusterId.length}:${clusterId}|${clientId}|${serverId}|${nonceC}|${nonceS}|${incC ?? ''}|${incS ?? ''}`);
 }
 
 function checkHeader(m: { v: number; c: string }, self: HandshakeIdentity): HandshakeStep | undefined {
@@ -109,10 +117,11 @@ export function createClientHandshake(self: HandshakeIdentity, expectPeerId?: nu
   const nonceC = toHex(self.crypto.getRandomValues(new Uint8Array(NONCE_BYTES)));
   let state: 'hello' | 'challenge' | 'welcome' | 'over' = 'hello';
   let peerId = 0;
+  let peerIncarnation: string | undefined;
   return {
     hello() {
       state = 'challenge';
-      return JSON.stringify({ h: 'hello', v: PROTOCOL_VERSION, c: self.clusterId, s: self.localId, n: nonceC });
+      return JSON.stringify({ h: 'hello', v: PROTOCOL_VERSION, c: self.clusterId, s: self.localId, n: nonceC, i: self.incarnation });
     },
     async receive(text) {
       const m = parse(text);
@@ -121,19 +130,20 @@ export function createClientHandshake(self: HandshakeIdentity, expectPeerId?: nu
       if (m === undefined) return refuse('Malformed', 'unreadable handshake message');
       const refused = peerRefusal(m);
       if (refused) return refused;
-      if (expected === 'welcome' && m.h === 'welcome') return { kind: 'done', peerId };
+      if (expected === 'welcome' && m.h === 'welcome') return { kind: 'done', peerId, peerIncarnation };
       if (expected !== 'challenge' || m.h !== 'challenge') return refuse('Malformed', `unexpected ${m.h} message`);
       const bad = checkHeader(m, self);
       if (bad) return bad;
       if (m.s === self.localId) return refuse('DuplicateStoreId', `peer claims this store's own id ${m.s}`);
       if (expectPeerId !== undefined && m.s !== expectPeerId) return refuse('UnexpectedPeer', `expected store ${expectPeerId} at this address, found store ${m.s}`);
       const serverProof = fromHex(m.p)!;
-      if (!(await verifyHmacSha256(self.crypto, self.key, serverProof, proofInput('server', self.clusterId, self.localId, m.s, nonceC, m.n)))) {
+      if (!(await verifyHmacSha256(self.crypto, self.key, serverProof, proofInput('server', self.clusterId, self.localId, m.s, nonceC, m.n, self.incarnation, m.i)))) {
         return refuse('BadProof', 'server did not prove the cluster secret');
       }
       peerId = m.s;
+      peerIncarnation = m.i;
       state = 'welcome';
-      const p = toHex(await hmacSha256(self.crypto, self.key, proofInput('client', self.clusterId, self.localId, m.s, nonceC, m.n)));
+      const p = toHex(await hmacSha256(self.crypto, self.key, proofInput('client', self.clusterId, self.localId, m.s, nonceC, m.n, self.incarnation, m.i)));
       return { kind: 'send', message: JSON.stringify({ h: 'proof', p }) };
     },
   };
@@ -176,7 +186,7 @@ export interface ServerHandshake {
 export function createServerHandshake(self: HandshakeIdentity, isConnected: (storeId: number) => boolean, nonces: NonceRegistry): ServerHandshake {
   const nonceS = toHex(self.crypto.getRandomValues(new Uint8Array(NONCE_BYTES)));
   let state: 'hello' | 'proof' | 'over' = 'hello';
-  let client = { id: 0, nonce: '' };
+  let client: { id: number; nonce: string; incarnation?: string } = { id: 0, nonce: '' };
   return {
     async receive(text) {
       const m = parse(text);
@@ -186,10 +196,10 @@ export function createServerHandshake(self: HandshakeIdentity, isConnected: (sto
       const refused = peerRefusal(m);
       if (refused) return refused;
       if (expected === 'proof' && m.h === 'proof') {
-        const ok = await verifyHmacSha256(self.crypto, self.key, fromHex(m.p)!, proofInput('client', self.clusterId, client.id, self.localId, client.nonce, nonceS));
+        const ok = await verifyHmacSha256(self.crypto, self.key, fromHex(m.p)!, proofInput('client', self.clusterId, client.id, self.localId, client.nonce, nonceS, client.incarnation, self.incarnation));
         if (!ok) return refuse('BadProof', 'client did not prove the cluster secret');
         if (isConnected(client.id)) return refuse('DuplicateStoreId', `store ${client.id} is already connected`);
-        return { kind: 'done', peerId: client.id, message: JSON.stringify({ h: 'welcome' }) };
+        return { kind: 'done', peerId: client.id, peerIncarnation: client.incarnation, message: JSON.stringify({ h: 'welcome' }) };
       }
       if (expected !== 'hello' || m.h !== 'hello') return refuse('Malformed', `unexpected ${m.h} message`);
       const bad = checkHeader(m, self);
@@ -197,10 +207,10 @@ export function createServerHandshake(self: HandshakeIdentity, isConnected: (sto
       if (m.s === self.localId) return refuse('DuplicateStoreId', `peer claims this store's own id ${m.s}`);
       if (isConnected(m.s)) return refuse('DuplicateStoreId', `store ${m.s} is already connected`);
       if (!nonces.claim(m.n)) return refuse('Replay', 'this hello was seen before (replayed handshake)');
-      client = { id: m.s, nonce: m.n };
+      client = { id: m.s, nonce: m.n, incarnation: m.i };
       state = 'proof';
-      const p = toHex(await hmacSha256(self.crypto, self.key, proofInput('server', self.clusterId, m.s, self.localId, m.n, nonceS)));
-      return { kind: 'send', message: JSON.stringify({ h: 'challenge', v: PROTOCOL_VERSION, c: self.clusterId, s: self.localId, n: nonceS, p }) };
+      const p = toHex(await hmacSha256(self.crypto, self.key, proofInput('server', self.clusterId, m.s, self.localId, m.n, nonceS, m.i, self.incarnation)));
+      return { kind: 'send', message: JSON.stringify({ h: 'challenge', v: PROTOCOL_VERSION, c: self.clusterId, s: self.localId, n: nonceS, p, i: self.incarnation }) };
     },
   };
 }
