@@ -605,6 +605,8 @@ export class StoreEngine {
 
   /** The regions this store hosts (initialized replicas only), with leader hints. */
   regions(): RegionInfo[] {
+    // The leader hints below come from the replicas' roles: bring them up to date first.
+    this.catchUp();
     return [...this.peers.values()].filter((p) => p.storage.initialized && !isPdGroup(p)).map((p) => ({ region: cloneRegion(p.region), leaderStoreId: p.leaderStoreId() }));
   }
 

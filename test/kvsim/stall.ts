@@ -75,17 +75,15 @@ export function createStallControl(clock: VirtualClock, rand: Rand): StallContro
     run();
   };
   const passed = (s: ProcessState): Promise<void> | undefined => (s.stalled ? new Promise<void>((resolve) => s.waiters.push(resolve)) : undefined);
+  /** The result of a storage call, handed over only once the store runs. */
+  const whenRunning = async <T>(s: ProcessState, call: Promise<T>): Promise<T> => {
+    const v = await call;
+    await passed(s);
+    return v;
+  };
   const gatedView = (s: ProcessState, view: StorageSnapshot): StorageSnapshot => ({
-    async get(key) {
-      const v = await view.get(key);
-      await passed(s);
-      return v;
-    },
-    async scan(options) {
-      const rows = await view.scan(options);
-      await passed(s);
-      return rows;
-    },
+    get: (key) => whenRunning(s, view.get(key)),
+    scan: (options) => whenRunning(s, view.scan(options)),
     release: () => view.release(),
   });
   return {
@@ -111,30 +109,11 @@ export function createStallControl(clock: VirtualClock, rand: Rand): StallContro
     storage<E extends StorageEngine>(storeId: number, engine: E): E {
       const s = stateOf(storeId);
       const wrapped: StorageEngine = {
-        async get(key) {
-          const v = await engine.get(key);
-          await passed(s);
-          return v;
-        },
-        async scan(options) {
-          const rows = await engine.scan(options);
-          await passed(s);
-          return rows;
-        },
-        async write(batch, options) {
-          await engine.write(batch, options);
-          await passed(s);
-        },
-        async approximateSize(range) {
-          const size = await engine.approximateSize(range);
-          await passed(s);
-          return size;
-        },
-        async snapshot() {
-          const view = await engine.snapshot();
-          await passed(s);
-          return gatedView(s, view);
-        },
+        get: (key) => whenRunning(s, engine.get(key)),
+        scan: (options) => whenRunning(s, engine.scan(options)),
+        write: (batch, options) => whenRunning(s, engine.write(batch, options)),
+        approximateSize: (range) => whenRunning(s, engine.approximateSize(range)),
+        snapshot: async () => gatedView(s, await whenRunning(s, engine.snapshot())),
         close: () => engine.close(),
       };
       // Keep whatever else the engine offers (the faulty engine's crash and counters).

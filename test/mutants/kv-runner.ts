@@ -6,12 +6,12 @@
  * patches there, loads the copied simulation by dynamic import and runs the stall regression
  * seeds. The working tree is never touched.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { runKvSimulation } from '../kvsim/kv-simulation.ts';
 import type { Mutant } from './mutants.ts';
-import type { Verdict } from './runner.ts';
+import { applyPatches, type Verdict } from './runner.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** What the simulation loads besides `src/` and `adapters/`. */
@@ -26,13 +26,7 @@ function materialize(m: Mutant | null): string {
   cpSync(join(ROOT, 'adapters'), join(dir, 'adapters'), { recursive: true });
   for (const f of TEST_FILES) cpSync(join(ROOT, f), join(dir, f), { recursive: true });
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
-  for (const p of m?.patches ?? []) {
-    const path = join(dir, 'src', p.file);
-    const text = readFileSync(path, 'utf8');
-    const count = text.split(p.search).length - 1;
-    if (count !== 1) throw new Error(`mutant ${m!.name}: search string found ${count} times in src/${p.file} (expected once): ${JSON.stringify(p.search)}`);
-    writeFileSync(path, text.replace(p.search, () => p.replace));
-  }
+  applyPatches(dir, m);
   return dir;
 }
 

@@ -30,6 +30,12 @@ function materialize(m: Mutant | null): { dir: string; srcUrl: URL } {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-mutant-'));
   cpSync(SRC_DIR, join(dir, 'src'), { recursive: true });
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+  applyPatches(dir, m);
+  return { dir, srcUrl: pathToFileURL(join(dir, 'src') + '/') };
+}
+
+/** Applies a mutant's patches to the copy of `src/` in `dir`; throws if a search string is not found exactly once. */
+export function applyPatches(dir: string, m: Mutant | null): void {
   for (const p of m?.patches ?? []) {
     const path = join(dir, 'src', p.file);
     const text = readFileSync(path, 'utf8');
@@ -37,7 +43,6 @@ function materialize(m: Mutant | null): { dir: string; srcUrl: URL } {
     if (count !== 1) throw new Error(`mutant ${m!.name}: search string found ${count} times in src/${p.file} (expected once): ${JSON.stringify(p.search)}`);
     writeFileSync(path, text.replace(p.search, () => p.replace));
   }
-  return { dir, srcUrl: pathToFileURL(join(dir, 'src') + '/') };
 }
 
 function transcriptFailures(core: SimCore): string[] {

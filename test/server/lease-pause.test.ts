@@ -10,7 +10,10 @@
  *    must be `new` (or a refusal such as NotLeader); `old` is a stale read.
  *
  * `npm test` runs LEASE_PAUSE_ROUNDS rounds (default 10); `LEASE_PAUSE_ROUNDS=30 npx vitest run
- * test/server/lease-pause.test.ts` runs more. Waits are on conditions with generous deadlines.
+ * test/server/lease-pause.test.ts` runs more. The issue's own setting: LEASE_PAUSE_STOP_MS=20000
+ * (the leader stays stopped at least that long), LEASE_PAUSE_READ_MS=1500, and LEASE_PAUSE_CUT=0
+ * (its links stay up, so that it may hear the new leader at once). Waits are on conditions with
+ * generous deadlines; the stop length is the scenario's, not a wait.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +29,11 @@ import { FAST, SECRET } from './helpers.ts';
 
 const ROUNDS = Number(process.env.LEASE_PAUSE_ROUNDS ?? 10);
 /** How long the resumed leader is read through after SIGCONT. */
-const READ_MS = 1000;
+const READ_MS = Number(process.env.LEASE_PAUSE_READ_MS ?? 1000);
+/** The leader stays stopped at least this long (beyond the new leader's acknowledgement). */
+const STOP_MS = Number(process.env.LEASE_PAUSE_STOP_MS ?? 0);
+/** Whether the stopped leader's links are cut until the reads after SIGCONT are done. */
+const CUT = process.env.LEASE_PAUSE_CUT !== '0';
 const IDS = [1, 2, 3];
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: unknown) => (b instanceof Uint8Array ? new TextDecoder().decode(b) : String(b));
@@ -146,11 +153,13 @@ it(`a leader stopped with SIGSTOP serves no stale lease read after SIGCONT (${RO
     // 2. Stop the leader and cut its links while it cannot notice.
     const proc = stores.get(leader)!;
     proc.child.kill('SIGSTOP');
-    setLinks(leader, false);
+    const stoppedAt = Date.now();
+    if (CUT) setLinks(leader, false);
     try {
       // 3. The others elect a leader of their own and acknowledge k = new.
       const others = IDS.filter((id) => id !== leader);
       await put(others, key, fresh);
+      if (Date.now() - stoppedAt < STOP_MS) await sleep(STOP_MS - (Date.now() - stoppedAt));
     } finally {
       // 4. Resume it, still cut off from the others, and read through it.
       proc.child.kill('SIGCONT');
@@ -168,7 +177,7 @@ it(`a leader stopped with SIGSTOP serves no stale lease read after SIGCONT (${RO
     }
     totals.stale += stale;
     if (stale > 0) staleRounds.push(round);
-    setLinks(leader, true);
+    if (CUT) setLinks(leader, true);
     console.log(`lease-pause round ${round}: leader ${leader} stopped; after SIGCONT ${stale} stale lease reads`);
   }
   // The cluster heals: all three agree on a leader again.
@@ -176,4 +185,4 @@ it(`a leader stopped with SIGSTOP serves no stale lease read after SIGCONT (${RO
   console.log(`lease-pause: ${ROUNDS} rounds, ${totals.stale} stale, ${totals.fresh} fresh, ${totals.refused} refused lease reads after SIGCONT (stale in rounds ${staleRounds.join(',') || 'none'})`);
   expect(totals.servedBeforeStop).toBe(ROUNDS);
   expect(totals.stale, `stale lease reads in rounds ${staleRounds.join(',')}`).toBe(0);
-}, 60_000 + ROUNDS * 30_000);
+}, 60_000 + ROUNDS * (30_000 + STOP_MS + READ_MS));
