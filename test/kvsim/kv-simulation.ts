@@ -18,6 +18,7 @@ import type { Rand, StorageEngine } from '../../src/ports.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
 import { compareKeys } from '../../src/region/keys.ts';
 import { drive, elapse } from '../store/helpers.ts';
+import { type FaultLoop, startWipeFault } from './wipe-fault.ts';
 
 export interface KvSimOptions {
   seed: number;
@@ -44,6 +45,11 @@ export interface KvSimOptions {
    * groups fall asleep and wake again under the same partitions, crashes and network faults.
    */
   quiesce?: boolean;
+  /**
+   * Also wipe stores' storage now and then and bring them back with `rejoinStore`
+   * (`wipe-fault.ts`); a loop of its own, so seeds without it run as before. Not with `pd`.
+   */
+  wipe?: boolean;
   /** Called with each store's engine (for debugging a failing seed). */
   onEngine?: (storeId: number, engine: import('../../src/ports.ts').StorageEngine) => void;
 }
@@ -123,13 +129,17 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
       ),
     );
     const nemesis = faultLoop(cluster, clock, rand, () => running, opts.verbose ?? false, () => faults++, opts.pd ?? false);
+    const extra: FaultLoop[] = [];
+    const faultContext = (salt: number) => ({ cluster, clock, rand: createSeededRand(opts.seed * 7919 + salt), running: () => running, log: (what: string) => opts.verbose && console.log(`t=${clock.now()} ${what}`), count: () => faults++ });
+    if (opts.wipe && !opts.pd) extra.push(startWipeFault(faultContext(1)));
     await elapse(clock, workloadMs);
     running = false;
-    await drive(clock, Promise.all([...workers, nemesis]), 60_000);
+    await drive(clock, Promise.all([...workers, nemesis, ...extra.map((f) => f.loop)]), 60_000);
     // Quiet: heal everything, restart every store, let replicas converge.
     cluster.heal();
     cluster.network?.setFaults({ dropRate: 0, duplicateRate: 0, reorder: false });
     for (const id of cluster.storeIds) await cluster.restartStore(id);
+    for (const f of extra) await drive(clock, f.settle(), 120_000);
     await drive(clock, cluster.waitForLeaders(), 60_000);
     await elapse(clock, 2000);
     const final = cluster.client();

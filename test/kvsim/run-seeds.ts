@@ -6,21 +6,21 @@ import { expect } from 'vitest';
 import { runKvSimulation } from './kv-simulation.ts';
 
 /** Runs the seeds; returns totals of what they exercised. */
-export async function runSeedRange(from: number, count: number, pd = false, quiesce = false): Promise<{ quiesces: number; livenessWakes: number }> {
+export async function runSeedRange(from: number, count: number, pd = false, quiesce = false, wipe = false): Promise<{ quiesces: number; livenessWakes: number }> {
   const failed: string[] = [];
   let operations = 0;
   let unknown = 0;
   let quiesces = 0;
   let livenessWakes = 0;
   for (let seed = from; seed < from + count; seed++) {
-    const r = await runKvSimulation({ seed, pd, quiesce });
+    const r = await runKvSimulation({ seed, pd, quiesce, wipe });
     operations += r.operations;
     unknown += r.unknown;
     quiesces += r.quiesces;
     livenessWakes += r.livenessWakes;
-    if (!r.ok) failed.push(`seed ${seed} (replay: npm run soak:kv -- --seed ${seed}${pd ? ' --pd' : ''}${quiesce ? ' --quiesce' : ''} --verbose):\n  ${r.failures.join('\n  ')}`);
+    if (!r.ok) failed.push(`seed ${seed} (replay: npm run soak:kv -- --seed ${seed}${pd ? ' --pd' : ''}${quiesce ? ' --quiesce' : ''}${wipe ? ' --wipe' : ''} --verbose):\n  ${r.failures.join('\n  ')}`);
   }
-  console.log(`kv simulation${pd ? ' with PD' : ''}${quiesce ? ' with eager quiescence' : ''} seeds ${from}..${from + count - 1}: ${operations} operations (${unknown} with unknown outcome), ${quiesces} quiesces, ${livenessWakes} liveness wakes, ${failed.length} failing`);
+  console.log(`kv simulation${pd ? ' with PD' : ''}${quiesce ? ' with eager quiescence' : ''}${wipe ? ' with wiped stores' : ''} seeds ${from}..${from + count - 1}: ${operations} operations (${unknown} with unknown outcome), ${quiesces} quiesces, ${livenessWakes} liveness wakes, ${failed.length} failing`);
   expect(failed, failed.join('\n')).toEqual([]);
   return { quiesces, livenessWakes };
 }
