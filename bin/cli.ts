@@ -17,7 +17,8 @@ const USAGE = `usage: flotilla <command> [flags]
 
   serve                 run a store (flotilla help serve; docs/operations.md)
      --id N --listen host:port --peers 1=host:port,2=host:port,... | --join host:port
-     --initial-cluster-state new|existing|auto (on an empty data dir: bootstrap, never, only if no peer answers)
+     --initial-cluster-state new|existing|auto (empty data dir: bootstrap, never, after asking the peers;
+       never when a peer knew this store: it lost its data)
      --peer-probe-ms N (auto: how long to wait for a peer)
      --data DIR --secret S (or FLOTILLA_SECRET) --cluster NAME --http host:port --config FILE.json
      --no-pd --replicas N --split-keys N --split-bytes N --initial-split-keys k1,k2

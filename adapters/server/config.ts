@@ -19,9 +19,10 @@ export const serveConfigSchema = z
     peers: z.record(z.string().regex(/^\d+$/, 'store ids are positive integers'), address).default({}),
     join: address.optional(),
     /**
-     * On an empty data directory: `new` bootstraps a new cluster; `existing` never does (the store
-     * waits to be given replicas: `flotilla rejoin-store`); `auto` (default) bootstraps only when
-     * no peer answers (etcd's `--initial-cluster-state`). Ignored once the directory holds a store.
+     * On an empty data directory (etcd's `--initial-cluster-state`): `new` bootstraps the initial
+     * regions; `existing` never does (the store waits to be given replicas); `auto` (default)
+     * first waits up to `peerProbeMs` for a peer to answer. A store that a running peer knew
+     * bootstraps nothing in any case (it lost its data). Ignored once the directory holds a store.
      */
     initialClusterState: z.enum(['new', 'existing', 'auto']).default('auto'),
     /** How long `auto` waits for a peer to answer before bootstrapping (ms). */

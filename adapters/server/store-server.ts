@@ -241,8 +241,10 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
 
 /**
  * The identity of a store on an empty data directory, and whether it bootstraps the initial
- * regions: never when a peer has known this store id (it lost its data: with PD it rejoins under
- * a new id, without it starts empty and waits for `rejoin-store`); else as `initialClusterState` says.
+ * regions: never when a running peer has recorded an incarnation of this store id (it lost its
+ * data: with PD it rejoins under a new id, without it starts empty and waits for `rejoin-store`),
+ * nor with `existing`; else it does (`new` at once, `auto` after waiting up to `peerProbeMs` for
+ * a peer to answer and say whether it knew this store).
  */
 async function freshIdentity(options: StoreServerOptions, advertise: string, WebSocket: WebSocketConstructor): Promise<{ identity: StoreIdentity; bootstrap: boolean }> {
   const { logger } = options;
@@ -266,12 +268,15 @@ async function freshIdentity(options: StoreServerOptions, advertise: string, Web
     );
     return { identity, bootstrap: false };
   }
-  if (state === 'new' || urls.length === 0) return { identity, bootstrap: true };
-  if (state === 'existing' || answers.length > 0) {
-    logger.info(`the data directory is empty and ${answers.length > 0 ? 'a cluster is running' : '--initial-cluster-state is existing'}: store ${me} joins as an empty store and bootstraps nothing (give it replicas with \`flotilla add-replica\`, or PD does)`, { storeId: me });
+  if (state === 'existing') {
+    logger.info(`the data directory is empty and --initial-cluster-state is existing: store ${me} starts empty and bootstraps nothing (give it replicas with \`flotilla rejoin-store --store ${me}\` or \`add-replica\`, or PD does)`, { storeId: me });
     return { identity, bootstrap: false };
   }
-  logger.warn(`no peer answered within ${timeoutMs} ms: store ${me} bootstraps a new cluster (pass --initial-cluster-state new to say so, or existing to wait for a running one)`, { storeId: me, peers: urls });
+  // No running store has ever seen this one: it never voted or acknowledged anything, so the
+  // initial regions' state is exactly what it would have had (the others bootstrapped the same).
+  if (state === 'auto' && urls.length > 0 && answers.length === 0) {
+    logger.warn(`no peer answered within ${timeoutMs} ms: store ${me} bootstraps the initial regions (pass --initial-cluster-state new to say so, or existing to wait for a running cluster)`, { storeId: me, peers: urls });
+  }
   return { identity, bootstrap: true };
 }
 

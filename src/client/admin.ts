@@ -101,6 +101,7 @@ export class AdminClient {
    * other stores refuse its old replicas. Replaces every replica of the store, so run it only for
    * a store whose data was lost. Resolves with the regions as they are afterwards.
    * @param storeId - the store whose data was lost; it must be running (its new replicas need it).
+   * Safe to run again after it was cut short (replicas it already replaced are replaced once more).
    * @throws InvalidArgumentError when the store leads a region (then it did not lose its data).
    */
   async rejoinStore(storeId: number): Promise<Region[]> {
@@ -108,7 +109,6 @@ export class AdminClient {
     for (const r of await this.regions()) {
       const mine = r.peers.find((p) => p.storeId === storeId);
       if (!mine) continue;
-      if (r.leaderStoreId === storeId) throw new InvalidArgumentError('storeId', `store ${storeId} leads region ${r.id}, so its data is intact: there is nothing to rejoin`);
       await this.removeReplica(r.id, storeId);
       out.push(await this.addReplica(r.id, storeId, mine.role));
     }

@@ -133,7 +133,7 @@ export class IncarnationGuard {
   prune(regionOf: (regionId: number) => Region | undefined): void {
     for (const [key, l] of this.lost) {
       const r = regionOf(l.regionId);
-      if (!r || !r.peers.some((p) => p.id === l.peerId)) this.lost.delete(key);
+      if (!r?.peers.some((p) => p.id === l.peerId)) this.lost.delete(key);
     }
   }
 

@@ -1265,7 +1265,10 @@ export class StoreEngine {
     for (;;) {
       if (!source.isLeader() || this.closed) return false;
       const progress = source.node.status().progress;
-      if ([...progress.values()].every((p) => p.match >= index)) return true;
+      // A replica whose store lost its data never catches up: it is refused, and replaced in the
+      // merged region (rejoin-store), so the merge need not wait for it.
+      const lost = new Set(this.guard.lostReplicas().filter((l) => l.regionId === source.regionId).map((l) => l.peerId));
+      if ([...progress].every(([id, p]) => p.match >= index || lost.has(id))) return true;
       if (this.opts.clock.now() > deadline) return false;
       await new Promise<void>((resolve) => this.opts.clock.setTimer(this.opts.tickMs, resolve));
     }

@@ -19,6 +19,7 @@ import { createSeededRand } from '../../src/util/rand.ts';
 import { compareKeys } from '../../src/region/keys.ts';
 import { drive, elapse } from '../store/helpers.ts';
 import { createStallControl, stallLoop } from './stall.ts';
+import { type FaultLoop, startWipeFault } from './wipe-fault.ts';
 
 export interface KvSimOptions {
   seed: number;
@@ -50,6 +51,11 @@ export interface KvSimOptions {
    * regions stops while the others go on, then resumes and is read through with lease reads.
    */
   stall?: boolean;
+  /**
+   * Also wipe stores' storage now and then and bring them back with `rejoinStore`
+   * (`wipe-fault.ts`); a loop of its own, so seeds without it run as before. Not with `pd`.
+   */
+  wipe?: boolean;
   /** Called with each store's engine (for debugging a failing seed). */
   onEngine?: (storeId: number, engine: import('../../src/ports.ts').StorageEngine) => void;
 }
@@ -139,13 +145,17 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     const staller = stall
       ? stallLoop({ cluster, clock, control: stall, rand: createSeededRand(opts.seed * 4513 + 5), keys: KEYS, history, running: () => running, log, count: () => stalls++ })
       : Promise.resolve();
+    const extra: FaultLoop[] = [];
+    const faultContext = (salt: number) => ({ cluster, clock, rand: createSeededRand(opts.seed * 7919 + salt), running: () => running, log, count: () => faults++ });
+    if (opts.wipe && !opts.pd) extra.push(startWipeFault(faultContext(1)));
     await elapse(clock, workloadMs);
     running = false;
-    await drive(clock, Promise.all([...workers, nemesis, staller]), 60_000);
+    await drive(clock, Promise.all([...workers, nemesis, staller, ...extra.map((f) => f.loop)]), 60_000);
     // Quiet: heal everything, restart every store, let replicas converge.
     cluster.heal();
     cluster.network?.setFaults({ dropRate: 0, duplicateRate: 0, reorder: false });
     for (const id of cluster.storeIds) await cluster.restartStore(id);
+    for (const f of extra) await drive(clock, f.settle(), 120_000);
     await drive(clock, cluster.waitForLeaders(), 60_000);
     await elapse(clock, 2000);
     const final = cluster.client();

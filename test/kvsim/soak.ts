@@ -1,5 +1,5 @@
 /**
- * npm run soak:kv -- [--seeds N] [--from S] [--seed S] [--pd] [--quiesce] [--stall] [--verbose]
+ * npm run soak:kv -- [--seeds N] [--from S] [--seed S] [--pd] [--quiesce] [--stall] [--wipe] [--verbose]
  * Runs the KV simulation over many seeds (or replays one) and prints every failure.
  */
 import { runKvSimulation } from './kv-simulation.ts';
@@ -16,11 +16,12 @@ const verbose = args.includes('--verbose');
 const pd = args.includes('--pd');
 const quiesce = args.includes('--quiesce');
 const stall = args.includes('--stall');
+const wipe = args.includes('--wipe');
 const t0 = performance.now();
 let failed = 0;
 let operations = 0;
 for (let seed = from; seed < from + count; seed++) {
-  const r = await runKvSimulation({ seed, verbose, pd, quiesce, stall });
+  const r = await runKvSimulation({ seed, verbose, pd, quiesce, stall, wipe });
   operations += r.operations;
   if (!r.ok) {
     failed++;

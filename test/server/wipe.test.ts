@@ -72,7 +72,8 @@ async function cli(args: string[]): Promise<{ code: number | string; stdout: str
 
 describe('a store restarted on an empty data directory (issue 22)', () => {
   it('without PD: the acknowledged write is never lost; rejoin-store brings the store back', async () => {
-    const c = (cluster = await startCluster(3, [], ['--no-pd']));
+    cluster = await startCluster(3, [], ['--no-pd']);
+    const c = cluster;
     expect(await c.leaderOf(1, 30_000)).toBeGreaterThan(0);
     await put(c, [1, 2, 3], 'k', 'base');
     await c.kill(2);
@@ -98,7 +99,8 @@ describe('a store restarted on an empty data directory (issue 22)', () => {
   }, 180_000);
 
   it('with PD: the wiped store rejoins under a new id and PD replaces its replica', async () => {
-    const c = (cluster = await startCluster(3, [], ['--replicas', '3']));
+    cluster = await startCluster(3, [], ['--replicas', '3']);
+    const c = cluster;
     expect(await c.leaderOf(1, 30_000)).toBeGreaterThan(0);
     await put(c, [1, 2, 3], 'k', 'base');
     await c.kill(2);
@@ -124,7 +126,8 @@ describe('a store restarted on an empty data directory (issue 22)', () => {
   }, 180_000);
 
   it('five stores, two wiped: the acknowledged write survives, and both rejoin', async () => {
-    const c = (cluster = await startCluster(5, [], ['--no-pd', '--replicas', '5']));
+    cluster = await startCluster(5, [], ['--no-pd', '--replicas', '5']);
+    const c = cluster;
     expect(await c.leaderOf(1, 30_000)).toBeGreaterThan(0);
     await put(c, [1, 2, 3, 4, 5], 'k', 'base');
     await c.kill(4);
