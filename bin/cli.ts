@@ -13,7 +13,7 @@ const USAGE = `usage: flotilla <command> [flags]
 
   serve                 run a store (see README, "Running a cluster")
      --id N --listen host:port --peers 1=host:port,2=host:port,... | --join host:port
-     --data DIR --secret S (or FLOTILLA_SECRET) --cluster NAME --http host:port --config FILE.json
+     --data DIR [--engine lmdb|fs] --secret S (or FLOTILLA_SECRET) --cluster NAME --http host:port --config FILE.json
      --no-pd --replicas N --split-keys N --split-bytes N --initial-split-keys k1,k2
      --tick-ms N --election-tick N --heartbeat-tick N --store-down-ms N --pd-interval-ms N --log-level L
   status --http host:port                       a store's regions (GET /status)

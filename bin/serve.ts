@@ -47,6 +47,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     peers: Object.fromEntries(Object.entries(config.peers).map(([id, a]) => [Number(id), toWsUrl(a)])),
     join: config.join === undefined ? undefined : toWsUrl(config.join),
     dataDir: config.data,
+    engine: config.engine,
     secret: config.secret,
     clusterId: config.cluster,
     pd: config.pd,

@@ -19,6 +19,8 @@ export const serveConfigSchema = z
     peers: z.record(z.string().regex(/^\d+$/, 'store ids are positive integers'), address).default({}),
     join: address.optional(),
     data: z.string().min(1).optional(),
+    /** The storage engine of `data`: absent picks what the directory holds, else lmdb (fs where lmdb cannot load). */
+    engine: z.enum(['lmdb', 'fs']).optional(),
     secret: z.string().min(16, 'the cluster secret must be at least 16 characters (--secret or FLOTILLA_SECRET)'),
     cluster: z.string().min(1).max(128).default('flotilla'),
     http: hostPort.optional(),

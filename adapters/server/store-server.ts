@@ -34,8 +34,10 @@ export interface StoreServerOptions {
   peers: Record<number, string>;
   /** A URL of a running cluster's store to join through (instead of bootstrapping). */
   join?: string;
-  /** Data directory (fs engine, locked); absent: memory (nothing survives the process). */
+  /** Data directory (locked); absent: memory (nothing survives the process). */
   dataDir?: string;
+  /** The engine of `dataDir`: absent picks what it holds, else lmdb, else fs (see `adapters/storage/disk.ts`). */
+  engine?: 'lmdb' | 'fs';
   secret: string;
   clusterId: string;
   /** Run the placement driver (its group on the first three initial stores). */
@@ -96,7 +98,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   let engine: StorageEngine;
   let identity: StoreIdentity;
   try {
-    const data = await openStoreData(options.dataDir);
+    const data = await openStoreData(options.dataDir, { engine: options.engine, logger });
     engine = data?.engine ?? createMemoryStorage();
     cleanup.push(() => engine.close());
     const known = data?.identity;
