@@ -1,7 +1,7 @@
 /**
  * Storage benchmarks: synced batch writes with 1 and 16 concurrent writers for every engine
  * (16 writers shows group commit; IndexedDB both under fake-indexeddb and in real Chromium), the fs engine against a plain `fs.appendFile` + `fdatasync`
- * per record loop, and point gets, scans and start-up on 1M keys for memory and fs.
+ * per record loop, and point gets, scans and start-up on 1M keys for memory, fs and lmdb.
  */
 import 'fake-indexeddb/auto';
 import * as fs from 'node:fs';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { IDBFactory } from 'fake-indexeddb';
 import { createFsStorage } from '../adapters/storage/fs.ts';
 import { createIndexedDbStorage } from '../adapters/storage/indexeddb.ts';
+import { createLmdbStorage } from '../adapters/storage/lmdb.ts';
 import { createMemoryStorage } from '../adapters/storage/memory.ts';
 import { OrderedMap } from '../adapters/storage/ordered-map.ts';
 import type { StorageEngine, WriteOp } from '../src/ports.ts';
@@ -146,13 +147,23 @@ async function writeBenchmarks(dir: string): Promise<BenchRow[]> {
     await reopened.close();
   }
   for (const writers of [1, 16]) {
+    const path = join(dir, `lmdb-w${writers}`);
+    const db = await createLmdbStorage({ dir: path });
+    const r = await syncedWrites('lmdb', db, writers, `${PUTS_PER_BATCH} puts x ${VALUE_BYTES} B; one LMDB commit per batch`);
+    rows.push(...r.rows);
+    await db.close();
+    const reopened = await createLmdbStorage({ dir: path });
+    verified += await verifyWrites(`lmdb (reopened), ${writers} writers`, reopened, r.acked);
+    await reopened.close();
+  }
+  for (const writers of [1, 16]) {
     const db = await createIndexedDbStorage({ name: `bench-${writers}`, indexedDB: new IDBFactory() });
     const r = await syncedWrites('indexeddb (fake-indexeddb)', db, writers, 'in-memory fake: measures the adapter, not a disk');
     rows.push(...r.rows);
     verified += await verifyWrites(`indexeddb, ${writers} writers`, db, r.acked);
     await db.close();
   }
-  rows.push({ group: 'storage', name: 'acknowledged puts verified exactly once (fs after reopening)', value: verified, unit: 'puts', note: 'memory, fs, fake-indexeddb runs above' });
+  rows.push({ group: 'storage', name: 'acknowledged puts verified exactly once (fs, lmdb after reopening)', value: verified, unit: 'puts', note: 'memory, fs, lmdb, fake-indexeddb runs above' });
   const real = await chromiumIdbWrites([1, 16], WRITE_MS, PUTS_PER_BATCH, VALUE_BYTES);
   for (const r of real ?? []) {
     const name = `indexeddb (headless Chromium) synced batches, ${r.writers} writer${r.writers > 1 ? 's' : ''}`;
@@ -238,6 +249,15 @@ export async function run(): Promise<BenchRow[]> {
     const reopened = await createFsStorage({ dir: fsDir });
     rows.push({ group: 'storage', name: 'fs open (recovery) with 1M keys', value: (performance.now() - t0) / 1000, unit: 's', note: 'checkpoint + log replay' });
     await reopened.close();
+    const lmdbDir = join(dir, 'reads-lmdb');
+    const ldb = await createLmdbStorage({ dir: lmdbDir });
+    rows.push(...(await readBenchmarks('lmdb', ldb)));
+    await ldb.close();
+    const t1 = performance.now();
+    const lreopened = await createLmdbStorage({ dir: lmdbDir });
+    await lreopened.get(key(KEYS - 1));
+    rows.push({ group: 'storage', name: 'lmdb open + first get with 1M keys', value: (performance.now() - t1) / 1000, unit: 's', note: 'maps the file; nothing replayed' });
+    await lreopened.close();
     rows.push(...structureBaseline());
     return rows;
   } finally {

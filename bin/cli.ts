@@ -20,7 +20,7 @@ const USAGE = `usage: flotilla <command> [flags]
      --initial-cluster-state new|existing|auto (empty data dir: bootstrap, never, after asking the peers;
        never when a peer knew this store: it lost its data)
      --peer-probe-ms N (auto: how long to wait for a peer)
-     --data DIR --secret S (or FLOTILLA_SECRET) --cluster NAME --http host:port --config FILE.json
+     --data DIR [--engine lmdb|fs] --secret S (or FLOTILLA_SECRET) --cluster NAME --http host:port --config FILE.json
      --no-pd --replicas N --split-keys N --split-bytes N --initial-split-keys k1,k2
      --tick-ms N --election-tick N --heartbeat-tick N --store-down-ms N --pd-interval-ms N --log-level L
   status --http host:port                       a store's regions (GET /status)

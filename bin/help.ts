@@ -22,7 +22,10 @@ Prints "flotilla: store <id> listening on <url>" once it serves; logs go to stde
                               bootstrap: join the peers) or auto (default: bootstrap only if no peer
                               answers within --peer-probe-ms and none was ever seen); docs/store-identity.md
   --peer-probe-ms N           auto: how long to wait for a peer to answer before bootstrapping
-  --data DIR                  data directory (fs engine; created if missing; locked). Default: memory only
+  --data DIR                  data directory (created if missing; locked). Default: memory only
+  --engine lmdb|fs            the engine of --data: lmdb (default where its native binary loads: on disk,
+                              constant-time restart) or fs (pure JS, all data in memory); a directory
+                              keeps the engine it was created with. docs/storage-engines.md
   --secret S                  cluster secret, at least 16 characters; better FLOTILLA_SECRET in the environment
   --cluster NAME              cluster id, checked in every handshake (default flotilla)
   --http host:port            serve GET /status (JSON) and GET /metrics (Prometheus text) there (default off)

@@ -1,7 +1,7 @@
 /**
  * `flotilla serve`: runs one store until SIGTERM or SIGINT, then shuts down cleanly (stop
  * accepting, finish or fail calls in flight, close the store, the transport and the engine) and
- * exits 0. Prints `flotilla: store <id> listening on <url>` on stdout once it serves.
+ * exits 0. A storage failure (disk full, EIO) stops the store: it exits with code 75. Prints `flotilla: store <id> listening on <url>` on stdout once it serves.
  */
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../src/ports.ts';
@@ -10,6 +10,9 @@ import { startStatusServer } from '../adapters/server/http-status.ts';
 import { startStoreServer } from '../adapters/server/store-server.ts';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+/** The exit code of a store that stopped on a storage failure (EX_TEMPFAIL: restart it). */
+export const EXIT_STORAGE_FAILURE = 75;
 
 /** A logger writing one line per event to stderr, at or above `level`. */
 export function stderrLogger(level: (typeof LEVELS)[number], prefix: string): Logger {
@@ -40,6 +43,21 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const config = await loadServeConfig(argv, process.env, (p) => readFile(p, 'utf8'));
   const logger = stderrLogger(config.logLevel, config.id !== undefined ? `[store ${config.id}] ` : '');
   const listen = splitHostPort(config.listen);
+  let http: Awaited<ReturnType<typeof startStatusServer>> | undefined;
+  let stopping = false;
+  // A store stopped by a storage failure serves nothing and cannot recover in place (its memory may
+  // be ahead of the disk): exit non-zero so that a supervisor restarts it, which recovers from disk.
+  const onFatal = (e: Error) => {
+    if (stopping) return;
+    stopping = true;
+    logger.error(`exiting with code ${EXIT_STORAGE_FAILURE} after a storage failure; restart the store once the disk is fixed`, { error: e.message });
+    void (async () => {
+      http?.close();
+      await server.close();
+    })()
+      .catch(() => undefined)
+      .finally(() => process.exit(EXIT_STORAGE_FAILURE));
+  };
   const server = await startStoreServer({
     storeId: config.id,
     listen,
@@ -49,6 +67,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     initialClusterState: config.initialClusterState,
     peerProbeMs: config.peerProbeMs,
     dataDir: config.data,
+    engine: config.engine,
     secret: config.secret,
     clusterId: config.cluster,
     pd: config.pd,
@@ -62,8 +81,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
     storeDownMs: config.storeDownMs,
     pdIntervalMs: config.pdIntervalMs,
     logger,
+    onFatal,
   });
-  let http: Awaited<ReturnType<typeof startStatusServer>> | undefined;
   if (config.http !== undefined) {
     const h = splitHostPort(config.http);
     try {
@@ -73,7 +92,6 @@ export async function serve(argv: readonly string[]): Promise<number> {
       throw e;
     }
   }
-  let stopping = false;
   onSignals((signal) => {
     if (stopping) return;
     stopping = true;

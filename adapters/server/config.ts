@@ -28,6 +28,8 @@ export const serveConfigSchema = z
     /** How long `auto` waits for a peer to answer before bootstrapping (ms). */
     peerProbeMs: z.int().min(0).max(600_000).default(3000),
     data: z.string().min(1).optional(),
+    /** The storage engine of `data`: absent picks what the directory holds, else lmdb (fs where lmdb cannot load). */
+    engine: z.enum(['lmdb', 'fs']).optional(),
     secret: z.string().min(16, 'the cluster secret must be at least 16 characters (--secret or FLOTILLA_SECRET)'),
     cluster: z.string().min(1).max(128).default('flotilla'),
     http: hostPort.optional(),

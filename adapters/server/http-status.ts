@@ -1,7 +1,9 @@
 /**
- * The HTTP side of a store server (`--http host:port`): `GET /status` (JSON: the store, and each
- * region with its range, epoch, role, term, leader, commit and applied index) and `GET /metrics`
- * (Prometheus text format). Uses `node:http`, which Node and Deno both provide.
+ * The HTTP side of a store server (`--http host:port`): `GET /status` (JSON: the store, whether it
+ * serves, and each region with its range, epoch, role, term, leader, commit and applied index),
+ * `GET /metrics` (Prometheus text format) and `GET /health` (200 while the store serves, 503 with
+ * the reason once it stopped on a storage failure or is shutting down: for load balancers and
+ * orchestrators). Uses `node:http`, which Node and Deno both provide.
  */
 import { createServer, type Server } from 'node:http';
 import type { StoreServer } from './store-server.ts';
@@ -11,6 +13,9 @@ export interface StoreStatus {
   storeId: number;
   clusterId: string;
   url: string;
+  /** False once the store stopped on a storage failure (then `reason` says why) or is shutting down. */
+  serving: boolean;
+  reason?: string;
   stores: Array<{ id: number; url: string }>;
   pdStoreIds: number[];
   /** The incarnation of this store's data (docs/store-identity.md). */
@@ -47,10 +52,13 @@ function showKey(key: Uint8Array): string {
 export function storeStatus(server: StoreServer): StoreStatus {
   const info = server.info();
   const leaders = new Map(server.store.regions().map((r) => [r.region.id, r.leaderStoreId]));
+  const health = server.health();
   return {
     storeId: server.storeId,
     clusterId: info.clusterId,
     url: server.url,
+    serving: health.serving,
+    ...(health.reason !== undefined ? { reason: health.reason } : {}),
     stores: info.stores,
     pdStoreIds: info.pdStoreIds,
     incarnation: server.store.incarnationOf(server.storeId),
@@ -65,7 +73,8 @@ export function storeStatus(server: StoreServer): StoreStatus {
         epoch: s.region.epoch,
         peers: s.region.peers.map((p) => ({ id: p.id, storeId: p.storeId, role: p.role })),
         peerId: s.peerId,
-        role: s.raft.role,
+        // A stopped store's replicas are not followers of anyone any more, whatever Raft last said.
+        role: health.serving ? s.raft.role : 'stopped',
         term: s.raft.term,
         leaderStoreId: leaders.get(s.region.id) ?? s.region.peers.find((p) => p.id === s.raft.lead)?.storeId ?? 0,
         commit: s.raft.commit,
@@ -85,6 +94,7 @@ export function storeMetrics(server: StoreServer): string {
     for (const [labels, value] of samples) lines.push(`flotilla_${name}${labels} ${value}`);
   };
   const store = `store="${server.storeId}"`;
+  metric('store_serving', 'gauge', 'Whether the store serves (0 once stopped on a storage failure or shutting down).', [[`{${store}}`, server.health().serving ? 1 : 0]]);
   for (const [k, v] of Object.entries(server.store.counters)) metric(`store_${snake(k)}_total`, 'counter', `StoreEngine counter ${k}.`, [[`{${store}}`, v]]);
   for (const [k, v] of Object.entries(server.counters)) metric(`server_${snake(k)}_total`, 'counter', `Server counter ${k}.`, [[`{${store}}`, v]]);
   const status = storeStatus(server);
@@ -108,7 +118,7 @@ function snake(name: string): string {
 }
 
 /**
- * Serves `/status` and `/metrics` for `server` on `host:port`.
+ * Serves `/status`, `/metrics` and `/health` for `server` on `host:port`.
  * @returns the HTTP server (close it on shutdown).
  */
 export async function startStatusServer(server: StoreServer, host: string, port: number): Promise<Server> {
@@ -118,10 +128,13 @@ export async function startStatusServer(server: StoreServer, host: string, port:
       res.writeHead(405).end('GET only\n');
     } else if (path === '/status') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(storeStatus(server), null, 2)}\n`);
+    } else if (path === '/health') {
+      const h = server.health();
+      res.writeHead(h.serving ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(h)}\n`);
     } else if (path === '/metrics') {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(storeMetrics(server));
     } else {
-      res.writeHead(404).end('try /status or /metrics\n');
+      res.writeHead(404).end('try /status, /metrics or /health\n');
     }
   });
   await new Promise<void>((resolve, reject) => {

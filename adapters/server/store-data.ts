@@ -1,16 +1,16 @@
 /**
- * A store process's data directory: the fs storage engine (which locks the directory against a
- * second process) and `flotilla-store.json`, the store's identity (id, cluster, the initial and PD
+ * A store process's data directory: the storage engine (lmdb or fs, see `adapters/storage/disk.ts`;
+ * both lock the directory against a second process) and `flotilla-store.json`, the store's identity (id, cluster, the initial and PD
  * stores, the addresses it knew), written once the store has bootstrapped or joined, so that a
  * restart never bootstraps or joins again. Also: joining a running cluster through one of its stores.
  */
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { StorageEngine } from '../../src/ports.ts';
+import type { Logger, StorageEngine } from '../../src/ports.ts';
 import { STORE_ID_MAX, type ClusterInfo, type StoreAddress } from '../../src/server/protocol.ts';
 import { createClientIdentity, createRemoteCaller } from '../client/remote-caller.ts';
-import { createFsStorage } from '../storage/fs.ts';
+import { type DiskEngineKind, openDiskStorage } from '../storage/disk.ts';
 import type { WebSocketConstructor } from '../transport/websocket-link.ts';
 
 /** Who a store is, as recorded in its data directory. */
@@ -41,6 +41,8 @@ const identitySchema = z.object({
 /** An opened data directory. */
 export interface StoreData {
   engine: StorageEngine;
+  /** Which engine the directory uses (see `adapters/storage/disk.ts`). */
+  engineKind: DiskEngineKind;
   /** The recorded identity; undefined for a new directory. */
   identity: StoreIdentity | undefined;
   /** Records the identity (synced: written to a temp file, fsynced, renamed). */
@@ -50,10 +52,11 @@ export interface StoreData {
 /**
  * Opens (creating if missing) a data directory, or nothing without one (memory storage).
  * @param dir - the directory; rejects with the engine's `LockedError` when another process holds it.
+ * @param options - the engine wanted (default: lmdb, or what the directory holds) and the logger of its warnings.
  */
-export async function openStoreData(dir: string | undefined): Promise<StoreData | undefined> {
+export async function openStoreData(dir: string | undefined, options: { engine?: DiskEngineKind; logger?: Logger } = {}): Promise<StoreData | undefined> {
   if (dir === undefined) return undefined;
-  const engine = await createFsStorage({ dir });
+  const { engine, kind: engineKind } = await openDiskStorage({ dir, engine: options.engine, logger: options.logger });
   const file = join(dir, IDENTITY_FILE);
   let identity: StoreIdentity | undefined;
   try {
@@ -69,6 +72,7 @@ export async function openStoreData(dir: string | undefined): Promise<StoreData 
   }
   return {
     engine,
+    engineKind,
     identity,
     async save(next) {
       const tmp = `${file}.tmp`;

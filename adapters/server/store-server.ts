@@ -45,8 +45,10 @@ export interface StoreServerOptions {
   initialClusterState?: 'new' | 'existing' | 'auto';
   /** How long `auto` waits for a peer to answer (default 3000 ms). */
   peerProbeMs?: number;
-  /** Data directory (fs engine, locked); absent: memory (nothing survives the process). */
+  /** Data directory (locked); absent: memory (nothing survives the process). */
   dataDir?: string;
+  /** The engine of `dataDir`: absent picks what it holds, else lmdb, else fs (see `adapters/storage/disk.ts`). */
+  engine?: 'lmdb' | 'fs';
   secret: string;
   clusterId: string;
   /** Run the placement driver (its group on the first three initial stores). */
@@ -67,6 +69,20 @@ export interface StoreServerOptions {
   logger: Logger;
   /** For dialling (default `globalThis.WebSocket`, else `ws`'s). */
   WebSocket?: WebSocketConstructor;
+  /**
+   * Told once when the store stops on a storage failure: it no longer serves and only a restart
+   * recovers it. `flotilla serve` exits non-zero here so that a supervisor restarts it.
+   */
+  onFatal?: (error: Error) => void;
+  /** Wraps the opened storage engine (fault-injection tests). */
+  wrapEngine?: (engine: StorageEngine) => StorageEngine;
+}
+
+/** Whether a store serves, as `GET /health` reports it. */
+export interface StoreHealth {
+  serving: boolean;
+  /** Why not, when not serving. */
+  reason?: string;
 }
 
 /** A running store server. */
@@ -80,6 +96,8 @@ export interface StoreServer {
   info(): ClusterInfo;
   /** Counters of the server beside the store's. */
   readonly counters: { calls: number; badRequests: number; refusedClosing: number; raftFromClients: number };
+  /** Whether the store serves: false once it stopped on a storage failure or is closing. */
+  health(): StoreHealth;
   /** Stops accepting, finishes (or fails) calls in flight, closes the store, the transport and the engine. */
   close(): Promise<void>;
 }
@@ -108,8 +126,9 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   let identity: StoreIdentity;
   let incarnation: string;
   try {
-    const data = await openStoreData(options.dataDir);
-    engine = data?.engine ?? createMemoryStorage();
+    const data = await openStoreData(options.dataDir, { engine: options.engine, logger });
+    const opened = data?.engine ?? createMemoryStorage();
+    engine = options.wrapEngine ? options.wrapEngine(opened) : opened;
     cleanup.push(() => engine.close());
     const known = data?.identity;
     const hasState = (await engine.scan({ ...regionStateRange(), limit: 1 })).length > 0;
@@ -168,6 +187,10 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     incarnation,
     // Snapshots too large for one frame travel as chunk streams (raft-link.ts).
     sendRaft: (to, items) => link.send(to, items),
+    onFailure: (e) => {
+      logger.error('store stopped after a storage failure; it serves nothing until restarted', { storeId, error: String(e), cause: String((e as { cause?: unknown }).cause ?? '') });
+      options.onFatal?.(e);
+    },
   };
   if (identity.pdStoreIds.length > 0) {
     const pdConfig = {
@@ -223,6 +246,12 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     transport,
     info,
     counters: calls.counters,
+    health() {
+      const failure = store.stoppedBy;
+      if (failure) return { serving: false, reason: `storage failure: ${failure.message}` };
+      if (closing) return { serving: false, reason: 'shutting down' };
+      return { serving: true };
+    },
     close() {
       closing ??= (async () => {
         clearInterval(gossip);

@@ -113,6 +113,11 @@ export interface StoreEngineOptions {
    * the incarnations of other stores come with their frames (`receiveRaft`).
    */
   incarnation?: string;
+  /**
+   * Told once when the loop stops on a storage failure (disk full, EIO on flush). The store then
+   * refuses every request; its owner must restart it (a server process exits non-zero).
+   */
+  onFailure?: (error: Error) => void;
 }
 
 /** A region as a client routes by it, with the leader this store believes in. */
@@ -127,7 +132,7 @@ export type RoleListener = (event: { regionId: number; storeId: number; role: st
 
 export class StoreEngine {
   readonly storeId: number;
-  private readonly opts: Required<Omit<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd' | 'incarnation'>> & Pick<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd' | 'incarnation'>;
+  private readonly opts: Required<Omit<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd' | 'incarnation' | 'onFailure'>> & Pick<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd' | 'incarnation' | 'onFailure'>;
   private readonly engine: StorageEngine;
   private readonly peers = new Map<number, RegionPeer>();
   private readonly sm: KvStateMachine;
@@ -877,7 +882,13 @@ export class StoreEngine {
       // critical state machine error. Clients see their requests fail; a restart recovers.
       this.failure = e as Error;
       this.opts.logger.error('store loop failed; stopping the store', { storeId: this.storeId, error: String(e) });
-      await this.shutdown(e as Error);
+      // A proposal waiting here may have reached other replicas before the failure: its outcome is unknown.
+      await this.shutdown(e as Error, new OutcomeUnknownError(`store ${this.storeId} stopped after a storage failure (${String(e)})`));
+      try {
+        this.opts.onFailure?.(e as Error);
+      } catch (err) {
+        this.opts.logger.warn('onFailure threw', { error: String(err) });
+      }
     } finally {
       this.running = false;
     }
@@ -1431,13 +1442,18 @@ export class StoreEngine {
     if (this.closed) throw new ServerBusyError(`store ${this.storeId} is closed`);
   }
 
-  private async shutdown(reason: FlotillaError | Error): Promise<void> {
+  private async shutdown(reason: FlotillaError | Error, proposalsReason: FlotillaError | Error = reason): Promise<void> {
     this.closed = true;
     this.cancelTick();
     for (const peer of this.peers.values()) {
       peer.failReads(reason);
-      peer.failProposals(reason);
+      peer.failProposals(proposalsReason);
     }
+  }
+
+  /** The storage failure that stopped the store, or undefined while it serves (or after a clean close). */
+  get stoppedBy(): Error | undefined {
+    return this.failure;
   }
 
   /** Stops ticking, waits for the current turn, fails what is still waiting, and leaves the engine open for its owner to close. */

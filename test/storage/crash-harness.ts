@@ -1,5 +1,5 @@
 /**
- * The fs crash test, shared by `crash.test.ts` (a moderate number of kills in `npm test`) and
+ * The crash test (fs or lmdb engine), shared by `crash.test.ts` (a moderate number of kills in `npm test`) and
  * `crash-soak.ts` (`npm run soak:storage -- --kills 200`). Each round starts a child process that
  * writes synced batches and reports each acknowledgement, SIGKILLs it at a random moment (also
  * during start-up and recovery), then reopens the store here and checks that every acknowledged
@@ -9,6 +9,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createFsStorage } from '../../adapters/storage/fs.ts';
+import { createLmdbStorage } from '../../adapters/storage/lmdb.ts';
+import type { Logger } from '../../src/ports.ts';
 import { crashKey, crashValue } from './crash-data.ts';
 import { hex, seededRand } from './helpers.ts';
 
@@ -21,6 +23,8 @@ export interface CrashRunOptions {
   dir: string;
   writers?: number;
   log?: (line: string) => void;
+  /** The engine under test; default fs. */
+  engine?: 'fs' | 'lmdb';
 }
 
 /** What the rounds saw. */
@@ -37,8 +41,8 @@ function ascii(text: string): Uint8Array {
 }
 
 /** Runs one child until it is killed; returns the highest acknowledged seq per writer. */
-async function runChild(dir: string, startSeq: number, writers: number, killAfterOpenMs: number, killBeforeOpenMs: number | undefined) {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(startSeq), String(writers)], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function runChild(engine: string, dir: string, startSeq: number, writers: number, killAfterOpenMs: number, killBeforeOpenMs: number | undefined) {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, dir, String(startSeq), String(writers), engine], { stdio: ['ignore', 'pipe', 'pipe'] });
   const acked = new Array<number>(writers).fill(startSeq - 1);
   let opened = false;
   let killed = false;
@@ -76,18 +80,16 @@ async function runChild(dir: string, startSeq: number, writers: number, killAfte
 }
 
 /** Reopens the store, checks every writer's batches, deletes them and returns the next start seq. */
-async function check(dir: string, startSeq: number, acked: number[], round: number, counters: { torn: number }): Promise<number> {
-  const db = await createFsStorage({
-    dir,
-    logger: {
-      debug() {},
-      info() {},
-      error() {},
-      warn: (msg) => {
-        if (msg.includes('torn tail')) counters.torn++;
-      },
+async function check(engine: string, dir: string, startSeq: number, acked: number[], round: number, counters: { torn: number }): Promise<number> {
+  const logger: Logger = {
+    debug() {},
+    info() {},
+    error() {},
+    warn: (msg) => {
+      if (msg.includes('torn tail')) counters.torn++;
     },
-  });
+  };
+  const db = engine === 'lmdb' ? await createLmdbStorage({ dir, logger }) : await createFsStorage({ dir, logger });
   let next = startSeq;
   try {
     for (let w = 0; w < acked.length; w++) {
@@ -121,6 +123,7 @@ async function check(dir: string, startSeq: number, acked: number[], round: numb
 export async function runCrashRounds(options: CrashRunOptions): Promise<CrashRunResult> {
   const { kills, seed, dir } = options;
   const writers = options.writers ?? 4;
+  const engine = options.engine ?? 'fs';
   const log = options.log ?? (() => {});
   const rand = seededRand(seed);
   const counters = { torn: 0 };
@@ -130,14 +133,14 @@ export async function runCrashRounds(options: CrashRunOptions): Promise<CrashRun
   for (let round = 0; round < kills; round++) {
     // Mostly kill while batches stream; sometimes during start-up and recovery.
     const early = rand.next() < 0.15 ? rand.int(400) : undefined;
-    const { acked, opened } = await runChild(dir, startSeq, writers, 20 + rand.int(300), early);
+    const { acked, opened } = await runChild(engine, dir, startSeq, writers, 20 + rand.int(300), early);
     result.kills++;
     if (!opened) result.killedBeforeOpen++;
     const ackedNow = acked.reduce((n, a) => n + (a - startSeq + 1), 0);
     result.ackedBatches += ackedNow;
     result.checkpointsSeen += readdirSync(dir).some((f) => f.startsWith('checkpoint-')) ? 1 : 0;
     try {
-      startSeq = await check(dir, startSeq, acked, round, counters);
+      startSeq = await check(engine, dir, startSeq, acked, round, counters);
     } catch (e) {
       throw new Error(`crash test failed (seed ${seed}, round ${round}): ${(e as Error).message}`);
     }

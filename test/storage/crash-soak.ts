@@ -1,5 +1,5 @@
 /**
- * The long fs crash test: `npm run soak:storage -- --kills 200 [--seed N] [--writers 4]`. Prints
+ * The long fs crash test: `npm run soak:storage -- --kills 200 [--seed N] [--writers 4] [--engine lmdb]`. Prints
  * one line per round and a summary; exits non-zero on the first lost acknowledged batch.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,11 +16,13 @@ function arg(name: string, fallback: number): number {
 const kills = arg('kills', 200);
 const seed = arg('seed', Math.floor(Math.random() * 2 ** 31));
 const writers = arg('writers', 4);
+const ei = process.argv.indexOf('--engine');
+const engine = ei >= 0 && process.argv[ei + 1] === 'lmdb' ? 'lmdb' : 'fs';
 const dir = mkdtempSync(join(tmpdir(), 'flotilla-soak-'));
-console.log(`storage soak: ${kills} SIGKILLs, ${writers} writers, seed ${seed} (replay with --seed ${seed}), dir ${dir}`);
+console.log(`storage soak (${engine}): ${kills} SIGKILLs, ${writers} writers, seed ${seed} (replay with --seed ${seed}), dir ${dir}`);
 const started = performance.now();
 try {
-  const r = await runCrashRounds({ kills, seed, dir, writers, log: (line) => console.log(line) });
+  const r = await runCrashRounds({ kills, seed, dir, writers, engine, log: (line) => console.log(line) });
   const s = ((performance.now() - started) / 1000).toFixed(1);
   console.log(
     `storage soak passed: ${r.kills} kills (${r.killedBeforeOpen} during start-up), ${r.ackedBatches} acknowledged batches, ` +

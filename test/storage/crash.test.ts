@@ -21,3 +21,18 @@ it(`fs: ${KILLS} SIGKILLs of a process writing synced batches lose nothing ackno
     rmSync(dir, { recursive: true, force: true });
   }
 }, 120_000);
+
+const LMDB_KILLS = 25;
+
+it(`lmdb: ${LMDB_KILLS} SIGKILLs of a process writing synced batches lose nothing acknowledged`, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flotilla-crash-lmdb-'));
+  try {
+    const seed = testSeed('lmdb crash');
+    const r = await runCrashRounds({ kills: LMDB_KILLS, seed, dir, engine: 'lmdb' });
+    console.log(`[lmdb crash] ${JSON.stringify(r)}`);
+    expect(r.kills).toBe(LMDB_KILLS);
+    expect(r.ackedBatches).toBeGreaterThan(LMDB_KILLS * 5);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 180_000);

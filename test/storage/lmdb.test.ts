@@ -1,0 +1,82 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createLmdbStorage } from '../../adapters/storage/lmdb.ts';
+import { LMDB_KEY_BYTES_MAX } from '../../adapters/storage/lmdb-long.ts';
+import type { WriteOp } from '../../src/ports.ts';
+import { describeStorageConformance } from './conformance.ts';
+import { hex, randomBytes, seededRand, testSeed } from './helpers.ts';
+
+describeStorageConformance('lmdb', {
+  persistent: true,
+  async fresh() {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-lmdb-'));
+    return {
+      open: (options) => createLmdbStorage({ dir, ...options }),
+      async dispose() {
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+});
+
+describe('lmdb engine: keys longer than LMDB allows', () => {
+  it('orders, scans, deletes and snapshots long keys among short ones like a reference model (seeded)', async () => {
+    const seed = testSeed('lmdb long keys');
+    const rand = seededRand(seed);
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-lmdb-long-'));
+    let db = await createLmdbStorage({ dir });
+    try {
+      const prefix = new Uint8Array(LMDB_KEY_BYTES_MAX).fill(7);
+      // Keys around the bucket boundary: the prefix itself, shorter and longer keys sharing it, and neighbours.
+      const key = () => {
+        const r = rand.int(5);
+        if (r === 0) return prefix.subarray(0, 1 + rand.int(LMDB_KEY_BYTES_MAX));
+        const tail = Array.from({ length: rand.int(4) + (r === 1 ? 0 : 1) }, () => [0, 1, 0xff][rand.int(3)]);
+        const k = new Uint8Array(LMDB_KEY_BYTES_MAX + tail.length);
+        k.set(prefix);
+        k.set(tail, LMDB_KEY_BYTES_MAX);
+        if (r === 4) k[LMDB_KEY_BYTES_MAX - 1] = 6 + rand.int(3);
+        return k;
+      };
+      const model = new Map<string, Uint8Array>();
+      for (let round = 0; round < 80; round++) {
+        const batch: WriteOp[] = [];
+        for (let i = rand.int(5); i >= 0; i--) {
+          const r = rand.next();
+          if (r < 0.6) batch.push({ type: 'put', key: key(), value: randomBytes(rand, rand.int(8)) });
+          else if (r < 0.85) batch.push({ type: 'delete', key: key() });
+          else batch.push({ type: 'deleteRange', start: key(), end: key() });
+        }
+        for (const op of batch) {
+          if (op.type === 'put') model.set(hex(op.key), op.value);
+          else if (op.type === 'delete') model.delete(hex(op.key));
+          else for (const k of [...model.keys()]) if (k >= hex(op.start) && k < hex(op.end)) model.delete(k);
+        }
+        const snap = await db.snapshot();
+        const before = (await snap.scan()).map((r) => hex(r.key));
+        await db.write(batch, { sync: round % 7 === 0 });
+        expect((await snap.scan()).map((r) => hex(r.key)), `seed ${seed} round ${round}`).toEqual(before);
+        snap.release();
+        if (round % 20 === 19) {
+          await db.close();
+          db = await createLmdbStorage({ dir });
+        }
+        const want = [...model.keys()].sort();
+        const lo = key();
+        const hi = key();
+        const inRange = want.filter((k) => k >= hex(lo) && k < hex(hi));
+        expect((await db.scan()).map((r) => hex(r.key)), `seed ${seed} round ${round}`).toEqual(want);
+        expect((await db.scan({ reverse: true })).map((r) => hex(r.key))).toEqual([...want].reverse());
+        expect((await db.scan({ start: lo, end: hi, limit: 3 })).map((r) => hex(r.key)), `seed ${seed} round ${round}`).toEqual(inRange.slice(0, 3));
+        expect((await db.scan({ start: lo, end: hi, reverse: true, limit: 3 })).map((r) => hex(r.key)), `seed ${seed} round ${round}`).toEqual([...inRange].reverse().slice(0, 3));
+        for (const k of want.slice(0, 5)) expect(hex((await db.get(Uint8Array.from(Buffer.from(k, 'hex'))))!)).toBe(hex(model.get(k)!));
+        expect((await db.approximateSize()).keys).toBe(want.length);
+      }
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
