@@ -46,6 +46,9 @@ import { buildRegionSnapshot, stageSnapshotInstall } from './snapshot.ts';
 import { IncarnationGuard, type LostReplica } from './incarnation-guard.ts';
 import { loadSeenIncarnations } from './store-ident.ts';
 
+/** How many committed entries a learner may lack and still be promoted (it gets them as a voter). */
+const PROMOTE_LAG_MAX = 64;
+
 /** A Raft message of one region, as stores exchange them, with the sender's view of the region. */
 export interface RaftItem {
   regionId: number;
@@ -1348,10 +1351,12 @@ export class StoreEngine {
     } else {
       if (!existing) throw new InvalidArgumentError('storeId', `store ${storeId} hosts no replica of region ${regionId}`);
       if (change === 'promote' && existing.role !== 'learner') throw new InvalidArgumentError('storeId', `the replica on store ${storeId} is already a voter`);
-      // A learner counts as a voter only once it holds the log: promoted empty, it would be a
-      // member without data (and, with one more store down, a majority without it).
+      // A learner counts as a voter only once it holds (nearly all of) the log: promoted empty, it
+      // would be a member without data (and, with one more store down, a majority without it).
+      // A few entries behind is fine: under steady writes it may never be exactly level.
       const match = peer.node.raft.trk.progress.get(existing.id)?.match ?? 0;
-      if (change === 'promote' && match < peer.node.raft.raftLog.committed) throw new ServerBusyError(`the learner on store ${storeId} is catching up (at ${match} of ${peer.node.raft.raftLog.committed})`);
+      const committed = peer.node.raft.raftLog.committed;
+      if (change === 'promote' && (match === 0 || committed - match > PROMOTE_LAG_MAX)) throw new ServerBusyError(`the learner on store ${storeId} is catching up (at ${match} of ${committed})`);
       if (change === 'remove' && existing.id === peer.peerId) throw new InvalidArgumentError('storeId', `store ${storeId} holds the leader; transfer leadership first`);
       cc = { transition: 'auto', changes: [{ type: change === 'promote' ? 'addNode' : 'removeNode', nodeId: existing.id }] };
     }

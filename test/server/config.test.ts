@@ -49,5 +49,12 @@ describe('serve configuration', () => {
     expect(await fail(['--config', 'c.json'], files({ 'c.json': '{"id": 1,' }))).toMatch(/^config: c.json is not JSON/);
     expect(await fail(['--config', 'c.json'], files({ 'c.json': '{"id": 1, "tik": 3}' }))).toMatch(/^config: unknown field\(s\) tik/);
     expect(await fail(['--config', 'c.json'], files({ 'c.json': '{"id": 1, "http": 8080}' }))).toMatch(/^http: /);
+    expect(await fail(['--id', '1', '--initial-cluster-state', 'fresh'])).toMatch(/^initialClusterState: /);
+  });
+
+  it('--initial-cluster-state and --peer-probe-ms (auto and 3 s by default)', async () => {
+    const env = { FLOTILLA_SECRET: SECRET };
+    expect(await loadServeConfig(['--id', '1'], env, files({}))).toMatchObject({ initialClusterState: 'auto', peerProbeMs: 3000 });
+    expect(await loadServeConfig(['--id', '1', '--initial-cluster-state', 'new', '--peer-probe-ms', '500'], env, files({}))).toMatchObject({ initialClusterState: 'new', peerProbeMs: 500 });
   });
 });
