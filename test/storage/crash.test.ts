@@ -20,4 +20,4 @@ it(`fs: ${KILLS} SIGKILLs of a process writing synced batches lose nothing ackno
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}, 120_000);
+}, 300_000);
