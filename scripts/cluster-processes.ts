@@ -4,24 +4,12 @@
  * store listens, SIGKILL or SIGTERM it, restart it with the same flags.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 
-/** Finds `n` distinct free TCP ports on 127.0.0.1. */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<import('node:net').Server>((resolve, reject) => {
-      const s = createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+/** Finds `n` distinct free TCP ports on 127.0.0.1 (the demo's helper, shared). */
+export { freePorts } from '../bin/demo-cluster.ts';
 
 /** A `flotilla serve` process and how to start it again. */
 export interface StoreProcess {

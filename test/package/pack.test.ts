@@ -57,6 +57,15 @@ describe('the tarball', () => {
     for (const f of ['LICENSE', 'README.md', 'bin/flotilla.mjs', 'dist/bin/cli.js', 'dist/src/index.js', 'dist/src/index.d.ts']) expect(pack.files.map((x) => x.path)).toContain(f);
   });
 
+  it('is as large as the README says (within 25 %)', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const m = /<!-- pack-size -->(\d+) kB packed, ([\d.]+) MB unpacked, (\d+) files<!-- \/pack-size -->/.exec(readme);
+    expect(m, 'README.md states the pack size between <!-- pack-size --> markers').not.toBeNull();
+    const near = (said: number, real: number) => Math.abs(said - real) <= 0.25 * real;
+    const actual = `${Math.round(pack.size / 1000)} kB packed, ${(pack.unpackedSize / 1e6).toFixed(1)} MB unpacked, ${pack.files.length} files`;
+    expect(near(Number(m![1]) * 1000, pack.size) && near(Number(m![2]) * 1e6, pack.unpackedSize) && near(Number(m![3]), pack.files.length), `README says ${m![0]}; the tarball is ${actual}`).toBe(true);
+  });
+
   it('runs no TypeScript at run time: the launcher and the build have no .ts imports and no tsx', () => {
     const installed = join(project, 'node_modules', 'flotilla');
     for (const f of pack.files.map((x) => x.path).filter((p) => /\.m?js$/.test(p))) {

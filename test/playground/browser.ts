@@ -64,7 +64,7 @@ export async function virtualSeconds(page: Page): Promise<number> {
 }
 
 /** Waits until the playground's virtual clock has passed `seconds`. */
-export async function waitVirtual(page: Page, seconds: number, timeoutMs = 90_000): Promise<void> {
+export async function waitVirtual(page: Page, seconds: number, timeoutMs = 180_000): Promise<void> {
   await page.waitForFunction((s) => Number.parseFloat(document.getElementById('time')?.textContent ?? '0') >= s, seconds, { timeout: timeoutMs });
 }
 

@@ -22,15 +22,15 @@ async function allLed(page: Page): Promise<Array<{ region: number; leader: numbe
   await page.waitForFunction(() => {
     const segs = [...document.querySelectorAll('#keybar .segment')];
     return segs.length > 0 && segs.every((s) => /leader s\d+/.test(s.textContent ?? ''));
-  }, undefined, { timeout: 90_000 });
+  }, undefined, { timeout: 180_000 });
   return keyBar(page);
 }
 
 /** Waits until the client operation log has a line containing `text`. */
 const opLogged = (page: Page, text: string) =>
-  page.waitForFunction((t) => [...document.querySelectorAll('#ops li')].some((li) => li.textContent?.includes(t)), text, { timeout: 90_000 });
+  page.waitForFunction((t) => [...document.querySelectorAll('#ops li')].some((li) => li.textContent?.includes(t)), text, { timeout: 180_000 });
 
-describe('playground', { timeout: 120_000 }, () => {
+describe('playground', { timeout: 240_000 }, () => {
   it('loads without console errors and elects a leader for every region, PD group included', async () => {
     const { page, errors } = await openPage(pg);
     await fast(page);
@@ -75,7 +75,7 @@ describe('playground', { timeout: 120_000 }, () => {
       const el = document.querySelector('.store:not(.down) .replica[data-region="1"][data-role="leader"]');
       const s = Number(el?.closest<HTMLElement>('.store')?.dataset.store ?? 0);
       return s > 0 && s !== o;
-    }, old, { timeout: 90_000 });
+    }, old, { timeout: 180_000 });
     await shot(page, '02-new-leader-after-crash');
     await page.getByRole('button', { name: `Restart store ${old}` }).click();
     await page.waitForSelector(`.store[data-store="${old}"]:not(.down)`);
@@ -92,7 +92,7 @@ describe('playground', { timeout: 120_000 }, () => {
     await page.getByLabel('Region', { exact: true }).selectOption('1');
     await page.getByLabel('Transfer leader to store').selectOption(String(to));
     await page.getByRole('button', { name: 'Transfer leader' }).click();
-    await page.waitForFunction((t) => document.querySelector(`.store[data-store="${t}"] .replica[data-region="1"][data-role="leader"]`) !== null, to, { timeout: 90_000 });
+    await page.waitForFunction((t) => document.querySelector(`.store[data-store="${t}"] .replica[data-region="1"][data-role="leader"]`) !== null, to, { timeout: 180_000 });
     await opLogged(page, `transfer region 1 to store ${to} → ok`);
     expect(errors).toEqual([]);
     await page.close();
@@ -137,7 +137,7 @@ describe('playground', { timeout: 120_000 }, () => {
     }
     await page.getByLabel('Split key (empty: middle)').fill('m');
     await page.getByRole('button', { name: 'Split' }).click();
-    await page.waitForFunction(() => document.querySelectorAll('#keybar .segment').length === 2, undefined, { timeout: 90_000 });
+    await page.waitForFunction(() => document.querySelectorAll('#keybar .segment').length === 2, undefined, { timeout: 180_000 });
     const regions = await allLed(page);
     expect(regions).toHaveLength(2);
     expect(await page.locator('#keybar').textContent()).toContain('[m, +∞)');
@@ -148,7 +148,7 @@ describe('playground', { timeout: 120_000 }, () => {
     // A merge joins them again.
     await page.getByLabel('Region', { exact: true }).selectOption({ label: 'region r1' });
     await page.getByRole('button', { name: 'Merge the region with its right neighbour' }).click();
-    await page.waitForFunction(() => document.querySelectorAll('#keybar .segment').length === 1, undefined, { timeout: 90_000 });
+    await page.waitForFunction(() => document.querySelectorAll('#keybar .segment').length === 1, undefined, { timeout: 180_000 });
     expect(await page.locator('#keybar').textContent()).toContain('[−∞, +∞)');
     expect(errors).toEqual([]);
     await page.close();
@@ -174,7 +174,7 @@ describe('playground', { timeout: 120_000 }, () => {
     const expected = eventsAfterCrash(first, 8);
     expect(expected.some((t) => /leads region r1/.test(t))).toBe(true);
     await page.getByRole('button', { name: new RegExp(`^Go back to ${crash.at.toFixed(2)} s: store \\d crashed`) }).click();
-    await page.waitForFunction(() => document.getElementById('replay-note')?.textContent?.startsWith('Back at'), undefined, { timeout: 90_000 });
+    await page.waitForFunction(() => document.getElementById('replay-note')?.textContent?.startsWith('Back at'), undefined, { timeout: 180_000 });
     expect(await virtualSeconds(page)).toBeCloseTo(crash.at, 1);
     await page.getByRole('button', { name: 'Resume' }).click();
     await waitVirtual(page, 9);

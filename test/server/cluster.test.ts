@@ -154,13 +154,21 @@ describe('a cluster of three store processes', () => {
       const writer = (async () => {
         while (!stop) await kv.put(`term/${n}`, String(n++));
       })();
-      await new Promise((r) => setTimeout(r, 300));
+      // Conditions, not sleeps: on a loaded machine 300 ms may hold only a write or two.
+      const until = async (what: string, ok: () => boolean) => {
+        const deadline = Date.now() + 60_000;
+        while (!ok()) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${n} writes)`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      await until('writes before the SIGTERM', () => n > 5);
       const code = await stopProcess(cluster.stores.get(leader)!, 'SIGTERM');
       expect(code).toBe(0);
-      await new Promise((r) => setTimeout(r, 300));
+      const atStop = n;
+      await until('writes after the SIGTERM', () => n >= atStop + 3);
       stop = true;
       await writer;
-      expect(n).toBeGreaterThan(5);
       await cluster.restart(leader);
       for (let i = 0; i < n; i++) expect(text(await kv.get(`term/${i}`))).toBe(String(i));
     } finally {

@@ -20,7 +20,7 @@ it(`fs: ${KILLS} SIGKILLs of a process writing synced batches lose nothing ackno
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}, 120_000);
+}, 300_000);
 
 const LMDB_KILLS = 25;
 
@@ -35,4 +35,4 @@ it(`lmdb: ${LMDB_KILLS} SIGKILLs of a process writing synced batches lose nothin
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}, 180_000);
+}, 300_000);
