@@ -4,8 +4,9 @@
  * heap and opening takes the same few milliseconds whatever the data size (LMDB maps the file;
  * nothing is replayed). Chosen over LevelDB and SQLite by measurement: see BENCHMARKS.md.
  *
- * Durability: every `write` is one synchronous LMDB transaction, visible to reads when `write` is
- * called and flushed (fdatasync) before it returns, whatever `sync` says: lmdb-js cannot skip the
+ * Durability: the batches written in one turn of the event loop (concurrent writers) are committed
+ * in one synchronous LMDB transaction (group commit), visible to any read called after `write`,
+ * and flushed (fdatasync) before their promises resolve, whatever `sync` says: lmdb-js cannot skip the
  * flush per transaction, and its `overlappingSync` mode measured slower here (BENCHMARKS.md). The
  * store writes one Raft batch and one apply batch per loop turn for all its regions, so that is
  * at most two commits per turn. A crash keeps every batch whose `write` returned. Snapshots are
@@ -30,6 +31,7 @@ import { compareBytes, copyBytes, inRange } from '../../src/storage/bytes.ts';
 import { StorageClosedError, StorageError, StorageIOError, UnsupportedError } from '../../src/storage/errors.ts';
 import { resolveLimits, type StorageLimits, validateBatch, validateKey, validateRange, validateScan } from '../../src/storage/validate.ts';
 import { acquireLock } from './fs-files.ts';
+import { copyBatch } from './map-engine.ts';
 import { bucketPairs, decodeBucket, encodeBucket, findSuffix, joinKey, LMDB_KEY_BYTES_MAX, mergePairs } from './lmdb-long.ts';
 
 /** The typed storage errors, re-exported so that callers can test `instanceof` without another import. */
@@ -138,34 +140,58 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
     }
   };
 
+  // Group commit: batches written in the same turn of the event loop (concurrent writers) share one
+  // LMDB transaction and one flush. A read commits what is queued first, so it sees every batch
+  // whose `write` was called before it.
+  let queue: Array<{ batch: readonly WriteOp[]; resolve: () => void; reject: (e: unknown) => void }> = [];
+  const commitQueued = () => {
+    if (queue.length === 0) return;
+    const group = queue;
+    queue = [];
+    try {
+      root.transactionSync(() => {
+        for (const w of group) apply(w.batch);
+      }, TXN_SYNC);
+    } catch (e) {
+      failed = new StorageIOError(`committing to ${options.dir} failed (${(e as { code?: string }).code ?? String(e)}); restart the store`, { cause: e });
+      logger.error('storage: lmdb commit failed; the engine refuses every call until it is reopened', { dir: options.dir, error: String(e) });
+      for (const w of group) w.reject(failed);
+      return;
+    }
+    for (const w of group) w.resolve();
+  };
+  const settled = () => {
+    if (!closed) commitQueued();
+    live();
+  };
+
   return {
     async get(key) {
-      live();
+      settled();
       return reader.get(validateKey(key, limits), undefined, hasLong);
     },
     async scan(scanOptions) {
-      live();
+      settled();
       return reader.scan(validateScan(scanOptions), undefined, hasLong);
     },
-    async write(batch) {
+    async write(batch, writeOptions) {
       live();
       validateBatch(batch, limits);
       if (batch.length === 0) return;
-      try {
-        root.transactionSync(() => apply(batch), TXN_SYNC);
-      } catch (e) {
-        failed = new StorageIOError(`committing to ${options.dir} failed (${(e as { code?: string }).code ?? String(e)}); restart the store`, { cause: e });
-        logger.error('storage: lmdb commit failed; the engine refuses every call until it is reopened', { dir: options.dir, error: String(e) });
-        throw failed;
-      }
+      // Committed in a later microtask: copy unless the caller handed its buffers over.
+      const ops = writeOptions?.handOver === true ? batch : copyBatch(batch);
+      return new Promise<void>((resolve, reject) => {
+        if (queue.length === 0) queueMicrotask(commitQueued);
+        queue.push({ batch: ops, resolve, reject });
+      });
     },
     async approximateSize(range) {
-      live();
+      settled();
       const r = validateRange(range);
       return reader.size(r.start, r.end, undefined, hasLong);
     },
     async snapshot(): Promise<StorageSnapshot> {
-      live();
+      settled();
       let txn: { done(): void } | undefined = root.useReadTransaction();
       const withLong = hasLong;
       const open = () => {
@@ -188,6 +214,7 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
     },
     async close() {
       if (closed) return;
+      if (!failed) commitQueued();
       closed = true;
       try {
         if (!failed) await root.flushed;
