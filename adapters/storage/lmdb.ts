@@ -43,7 +43,7 @@ export interface LmdbDatabase {
   getBinary(key: Uint8Array, options?: { transaction?: unknown }): Uint8Array | undefined;
   getRange(options: { start?: Uint8Array; end?: Uint8Array; reverse?: boolean; inclusiveEnd?: boolean; exclusiveStart?: boolean; transaction?: unknown }): Iterable<{ key: Uint8Array; value: Uint8Array }>;
   getKeys(options: { start?: Uint8Array; end?: Uint8Array; limit?: number; inclusiveEnd?: boolean; exclusiveStart?: boolean }): Iterable<Uint8Array>;
-  getKeysCount(options: { start?: Uint8Array; end?: Uint8Array; inclusiveEnd?: boolean; exclusiveStart?: boolean; transaction?: unknown }): number;
+  getStats(): { entryCount: number };
   putSync(key: Uint8Array, value: Uint8Array): void;
   removeSync(key: Uint8Array): void;
 }
@@ -78,8 +78,24 @@ export interface LmdbStorageOptions {
 const TXN_SYNC = 0x3;
 // Keys removed per step of a deleteRange, so that a range delete never lists a region in memory.
 const DELETE_STEP = 4096;
-// approximateSize measures the bytes of up to this many pairs exactly and extrapolates beyond.
+// approximateSize is exact up to this many pairs and extrapolates beyond.
 const SIZE_SAMPLE = 4096;
+
+/**
+ * Where `key` lies between `lo` and `hi` (keys of the range) as a fraction in (0, 1], reading the
+ * bytes after their common prefix as a base-256 fraction (six bytes: a double holds them exactly).
+ */
+function keyFraction(key: Uint8Array, lo: Uint8Array, hi: Uint8Array): number {
+  let p = 0;
+  while (p < lo.length && p < hi.length && lo[p] === hi[p]) p++;
+  const num = (x: Uint8Array) => {
+    let v = 0;
+    for (let i = 0; i < 6; i++) v += (x[p + i] ?? 0) / 256 ** (i + 1);
+    return v;
+  };
+  const f = (num(key) - num(lo)) / (num(hi) - num(lo));
+  return Number.isFinite(f) && f > 0 ? Math.min(1, f) : 1;
+}
 
 /** Loads the optional `lmdb` package; rejects with `UnsupportedError` saying why where it cannot load. */
 export async function loadLmdb(): Promise<LmdbModule> {
@@ -114,7 +130,7 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
     throw e instanceof StorageError ? e : new StorageIOError(`cannot open ${options.dir}`, { cause: e });
   }
   const reader = createReader(data, long);
-  let hasLong = first(long.getKeys({ limit: 1 })) !== undefined;
+  let hasLong = firstOf(long.getKeys({ limit: 1 })) !== undefined;
   let failed: StorageIOError | undefined;
   let closed = false;
   const live = () => {
@@ -260,7 +276,7 @@ function reverseRange(start: Uint8Array | undefined, end: Uint8Array | undefined
   };
 }
 
-function first<T>(it: Iterable<T>): T | undefined {
+function firstOf<T>(it: Iterable<T>): T | undefined {
   for (const x of it) return x;
   return undefined;
 }
@@ -320,15 +336,30 @@ function createReader(data: LmdbDatabase, long: LmdbDatabase) {
     size(start: Uint8Array | undefined, end: Uint8Array | undefined, transaction: unknown, withLong: boolean): { keys: number; bytes: number } {
       const s = start !== undefined && start.length === 0 ? undefined : start;
       if (end !== undefined && (end.length === 0 || (s !== undefined && compareBytes(s, end) >= 0))) return { keys: 0, bytes: 0 };
-      let keys = data.getKeysCount({ ...forwardRange(s, end), ...at(transaction) });
-      let sampled = 0;
+      // Exact up to SIZE_SAMPLE pairs. Beyond, counting would walk the whole range (seconds for
+      // millions of keys, on every region heartbeat), so the count is extrapolated from where the
+      // last sampled key lies in the range's key space, and capped by the table's entry count.
+      let keys = 0;
       let bytes = 0;
+      let first: Uint8Array | undefined;
+      let next: Uint8Array | undefined;
       for (const e of data.getRange({ ...forwardRange(s, end), ...at(transaction) })) {
-        if (sampled >= SIZE_SAMPLE) break;
+        if (keys >= SIZE_SAMPLE) {
+          next = copyBytes(e.key);
+          break;
+        }
+        first ??= copyBytes(e.key);
         bytes += e.key.length + e.value.length;
-        sampled++;
+        keys++;
       }
-      if (sampled < keys) bytes = Math.round((bytes / sampled) * keys);
+      if (next !== undefined && first !== undefined) {
+        // The range's last key (one seek) bounds the interpolation to where keys actually are.
+        const lastKey = firstOf(data.getRange({ ...reverseRange(s, end), ...at(transaction) }))?.key ?? next;
+        const total = data.getStats().entryCount;
+        const estimate = Math.min(total, Math.round(keys / Math.max(keyFraction(next, first, lastKey), keys / total)));
+        bytes = Math.round((bytes / keys) * Math.max(estimate, keys + 1));
+        keys = Math.max(estimate, keys + 1);
+      }
       if (withLong) {
         for (const kv of longPairs(s, end, false, transaction)) {
           keys++;
