@@ -154,7 +154,9 @@ describe('a cluster of three store processes', () => {
       const writer = (async () => {
         while (!stop) await kv.put(`term/${n}`, String(n++));
       })();
-      await new Promise((r) => setTimeout(r, 300));
+      // Writes must be flowing when the leader stops (a condition, not a sleep: a loaded disk is slow).
+      const deadline = Date.now() + 30_000;
+      while (n <= 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       const code = await stopProcess(cluster.stores.get(leader)!, 'SIGTERM');
       expect(code).toBe(0);
       await new Promise((r) => setTimeout(r, 300));
