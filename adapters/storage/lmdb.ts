@@ -4,8 +4,9 @@
  * heap and opening takes the same few milliseconds whatever the data size (LMDB maps the file;
  * nothing is replayed). Chosen over LevelDB and SQLite by measurement: see BENCHMARKS.md.
  *
- * Durability: every `write` is one synchronous LMDB transaction, visible to reads when `write` is
- * called and flushed (fdatasync) before it returns, whatever `sync` says: lmdb-js cannot skip the
+ * Durability: the batches written in one turn of the event loop (concurrent writers) are committed
+ * in one synchronous LMDB transaction (group commit), visible to any read called after `write`,
+ * and flushed (fdatasync) before their promises resolve, whatever `sync` says: lmdb-js cannot skip the
  * flush per transaction, and its `overlappingSync` mode measured slower here (BENCHMARKS.md). The
  * store writes one Raft batch and one apply batch per loop turn for all its regions, so that is
  * at most two commits per turn. A crash keeps every batch whose `write` returned. Snapshots are
@@ -30,6 +31,7 @@ import { compareBytes, copyBytes, inRange } from '../../src/storage/bytes.ts';
 import { StorageClosedError, StorageError, StorageIOError, UnsupportedError } from '../../src/storage/errors.ts';
 import { resolveLimits, type StorageLimits, validateBatch, validateKey, validateRange, validateScan } from '../../src/storage/validate.ts';
 import { acquireLock } from './fs-files.ts';
+import { copyBatch } from './map-engine.ts';
 import { bucketPairs, decodeBucket, encodeBucket, findSuffix, joinKey, LMDB_KEY_BYTES_MAX, mergePairs } from './lmdb-long.ts';
 
 /** The typed storage errors, re-exported so that callers can test `instanceof` without another import. */
@@ -41,7 +43,7 @@ export interface LmdbDatabase {
   getBinary(key: Uint8Array, options?: { transaction?: unknown }): Uint8Array | undefined;
   getRange(options: { start?: Uint8Array; end?: Uint8Array; reverse?: boolean; inclusiveEnd?: boolean; exclusiveStart?: boolean; transaction?: unknown }): Iterable<{ key: Uint8Array; value: Uint8Array }>;
   getKeys(options: { start?: Uint8Array; end?: Uint8Array; limit?: number; inclusiveEnd?: boolean; exclusiveStart?: boolean }): Iterable<Uint8Array>;
-  getKeysCount(options: { start?: Uint8Array; end?: Uint8Array; inclusiveEnd?: boolean; exclusiveStart?: boolean; transaction?: unknown }): number;
+  getStats(): { entryCount: number };
   putSync(key: Uint8Array, value: Uint8Array): void;
   removeSync(key: Uint8Array): void;
 }
@@ -76,8 +78,24 @@ export interface LmdbStorageOptions {
 const TXN_SYNC = 0x3;
 // Keys removed per step of a deleteRange, so that a range delete never lists a region in memory.
 const DELETE_STEP = 4096;
-// approximateSize measures the bytes of up to this many pairs exactly and extrapolates beyond.
+// approximateSize is exact up to this many pairs and extrapolates beyond.
 const SIZE_SAMPLE = 4096;
+
+/**
+ * Where `key` lies between `lo` and `hi` (keys of the range) as a fraction in (0, 1], reading the
+ * bytes after their common prefix as a base-256 fraction (six bytes: a double holds them exactly).
+ */
+function keyFraction(key: Uint8Array, lo: Uint8Array, hi: Uint8Array): number {
+  let p = 0;
+  while (p < lo.length && p < hi.length && lo[p] === hi[p]) p++;
+  const num = (x: Uint8Array) => {
+    let v = 0;
+    for (let i = 0; i < 6; i++) v += (x[p + i] ?? 0) / 256 ** (i + 1);
+    return v;
+  };
+  const f = (num(key) - num(lo)) / (num(hi) - num(lo));
+  return Number.isFinite(f) && f > 0 ? Math.min(1, f) : 1;
+}
 
 /** Loads the optional `lmdb` package; rejects with `UnsupportedError` saying why where it cannot load. */
 export async function loadLmdb(): Promise<LmdbModule> {
@@ -112,7 +130,7 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
     throw e instanceof StorageError ? e : new StorageIOError(`cannot open ${options.dir}`, { cause: e });
   }
   const reader = createReader(data, long);
-  let hasLong = first(long.getKeys({ limit: 1 })) !== undefined;
+  let hasLong = firstOf(long.getKeys({ limit: 1 })) !== undefined;
   let failed: StorageIOError | undefined;
   let closed = false;
   const live = () => {
@@ -138,34 +156,58 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
     }
   };
 
+  // Group commit: batches written in the same turn of the event loop (concurrent writers) share one
+  // LMDB transaction and one flush. A read commits what is queued first, so it sees every batch
+  // whose `write` was called before it.
+  let queue: Array<{ batch: readonly WriteOp[]; resolve: () => void; reject: (e: unknown) => void }> = [];
+  const commitQueued = () => {
+    if (queue.length === 0) return;
+    const group = queue;
+    queue = [];
+    try {
+      root.transactionSync(() => {
+        for (const w of group) apply(w.batch);
+      }, TXN_SYNC);
+    } catch (e) {
+      failed = new StorageIOError(`committing to ${options.dir} failed (${(e as { code?: string }).code ?? String(e)}); restart the store`, { cause: e });
+      logger.error('storage: lmdb commit failed; the engine refuses every call until it is reopened', { dir: options.dir, error: String(e) });
+      for (const w of group) w.reject(failed);
+      return;
+    }
+    for (const w of group) w.resolve();
+  };
+  const settled = () => {
+    if (!closed) commitQueued();
+    live();
+  };
+
   return {
     async get(key) {
-      live();
+      settled();
       return reader.get(validateKey(key, limits), undefined, hasLong);
     },
     async scan(scanOptions) {
-      live();
+      settled();
       return reader.scan(validateScan(scanOptions), undefined, hasLong);
     },
-    async write(batch) {
+    async write(batch, writeOptions) {
       live();
       validateBatch(batch, limits);
       if (batch.length === 0) return;
-      try {
-        root.transactionSync(() => apply(batch), TXN_SYNC);
-      } catch (e) {
-        failed = new StorageIOError(`committing to ${options.dir} failed (${(e as { code?: string }).code ?? String(e)}); restart the store`, { cause: e });
-        logger.error('storage: lmdb commit failed; the engine refuses every call until it is reopened', { dir: options.dir, error: String(e) });
-        throw failed;
-      }
+      // Committed in a later microtask: copy unless the caller handed its buffers over.
+      const ops = writeOptions?.handOver === true ? batch : copyBatch(batch);
+      return new Promise<void>((resolve, reject) => {
+        if (queue.length === 0) queueMicrotask(commitQueued);
+        queue.push({ batch: ops, resolve, reject });
+      });
     },
     async approximateSize(range) {
-      live();
+      settled();
       const r = validateRange(range);
       return reader.size(r.start, r.end, undefined, hasLong);
     },
     async snapshot(): Promise<StorageSnapshot> {
-      live();
+      settled();
       let txn: { done(): void } | undefined = root.useReadTransaction();
       const withLong = hasLong;
       const open = () => {
@@ -188,6 +230,7 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
     },
     async close() {
       if (closed) return;
+      if (!failed) commitQueued();
       closed = true;
       try {
         if (!failed) await root.flushed;
@@ -233,7 +276,7 @@ function reverseRange(start: Uint8Array | undefined, end: Uint8Array | undefined
   };
 }
 
-function first<T>(it: Iterable<T>): T | undefined {
+function firstOf<T>(it: Iterable<T>): T | undefined {
   for (const x of it) return x;
   return undefined;
 }
@@ -293,15 +336,30 @@ function createReader(data: LmdbDatabase, long: LmdbDatabase) {
     size(start: Uint8Array | undefined, end: Uint8Array | undefined, transaction: unknown, withLong: boolean): { keys: number; bytes: number } {
       const s = start !== undefined && start.length === 0 ? undefined : start;
       if (end !== undefined && (end.length === 0 || (s !== undefined && compareBytes(s, end) >= 0))) return { keys: 0, bytes: 0 };
-      let keys = data.getKeysCount({ ...forwardRange(s, end), ...at(transaction) });
-      let sampled = 0;
+      // Exact up to SIZE_SAMPLE pairs. Beyond, counting would walk the whole range (seconds for
+      // millions of keys, on every region heartbeat), so the count is extrapolated from where the
+      // last sampled key lies in the range's key space, and capped by the table's entry count.
+      let keys = 0;
       let bytes = 0;
+      let first: Uint8Array | undefined;
+      let next: Uint8Array | undefined;
       for (const e of data.getRange({ ...forwardRange(s, end), ...at(transaction) })) {
-        if (sampled >= SIZE_SAMPLE) break;
+        if (keys >= SIZE_SAMPLE) {
+          next = copyBytes(e.key);
+          break;
+        }
+        first ??= copyBytes(e.key);
         bytes += e.key.length + e.value.length;
-        sampled++;
+        keys++;
       }
-      if (sampled < keys) bytes = Math.round((bytes / sampled) * keys);
+      if (next !== undefined && first !== undefined) {
+        // The range's last key (one seek) bounds the interpolation to where keys actually are.
+        const lastKey = firstOf(data.getRange({ ...reverseRange(s, end), ...at(transaction) }))?.key ?? next;
+        const total = data.getStats().entryCount;
+        const estimate = Math.min(total, Math.round(keys / Math.max(keyFraction(next, first, lastKey), keys / total)));
+        bytes = Math.round((bytes / keys) * Math.max(estimate, keys + 1));
+        keys = Math.max(estimate, keys + 1);
+      }
       if (withLong) {
         for (const kv of longPairs(s, end, false, transaction)) {
           keys++;

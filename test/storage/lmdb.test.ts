@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createLmdbStorage } from '../../adapters/storage/lmdb.ts';
+import { createLmdbStorage, type LmdbModule, loadLmdb } from '../../adapters/storage/lmdb.ts';
 import { LMDB_KEY_BYTES_MAX } from '../../adapters/storage/lmdb-long.ts';
 import type { WriteOp } from '../../src/ports.ts';
 import { describeStorageConformance } from './conformance.ts';
-import { hex, randomBytes, seededRand, testSeed } from './helpers.ts';
+import { b, hex, randomBytes, seededRand, testSeed } from './helpers.ts';
 
 describeStorageConformance('lmdb', {
   persistent: true,
@@ -74,6 +74,65 @@ describe('lmdb engine: keys longer than LMDB allows', () => {
         for (const k of want.slice(0, 5)) expect(hex((await db.get(Uint8Array.from(Buffer.from(k, 'hex'))))!)).toBe(hex(model.get(k)!));
         expect((await db.approximateSize()).keys).toBe(want.length);
       }
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('lmdb engine: sizes and failures', () => {
+  it('estimates the size of a range beyond its exact sample within 10 %', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-lmdb-size-'));
+    const db = await createLmdbStorage({ dir });
+    try {
+      const N = 30_000;
+      const key = (i: number) => Uint8Array.of(0x7a, 0x6b, 0, (i >>> 16) & 0xff, (i >>> 8) & 0xff, i & 0xff);
+      for (let i = 0; i < N; i += 10_000) {
+        await db.write(Array.from({ length: 10_000 }, (_, j) => ({ type: 'put' as const, key: key(i + j), value: new Uint8Array(10) })));
+      }
+      await db.write([{ type: 'put', key: Uint8Array.of(0x01), value: new Uint8Array(1) }]);
+      const all = await db.approximateSize({ start: Uint8Array.of(0x7a), end: Uint8Array.of(0x7b) });
+      expect(Math.abs(all.keys - N) / N).toBeLessThan(0.1);
+      expect(Math.abs(all.bytes - N * 16) / (N * 16)).toBeLessThan(0.1);
+      const half = await db.approximateSize({ start: key(0), end: key(N / 2) });
+      expect(Math.abs(half.keys - N / 2) / (N / 2)).toBeLessThan(0.1);
+      expect(await db.approximateSize({ start: key(100), end: key(200) })).toEqual({ keys: 100, bytes: 1600 });
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses every call after a failed commit, acknowledges nothing of it, and reopens with what was committed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-lmdb-fail-'));
+    const real = await loadLmdb();
+    let fail = false;
+    // The real module, with a commit that fails like a full disk while `fail` is set.
+    const lmdb: LmdbModule = {
+      open(options) {
+        const root = real.open(options);
+        const transactionSync = root.transactionSync.bind(root);
+        return Object.assign(Object.create(root), {
+          transactionSync<T>(fn: () => T, flags?: number): T {
+            if (fail) throw Object.assign(new Error('MDB_MAP_FULL or ENOSPC: injected'), { code: 'ENOSPC' });
+            return transactionSync(fn, flags);
+          },
+        }) as typeof root;
+      },
+    };
+    let db = await createLmdbStorage({ dir, lmdb });
+    try {
+      await db.write([{ type: 'put', key: b(1), value: b(1) }], { sync: true });
+      fail = true;
+      const lost = db.write([{ type: 'put', key: b(2), value: b(2) }], { sync: true });
+      await expect(lost).rejects.toMatchObject({ code: 'StorageIO', message: expect.stringContaining('ENOSPC') });
+      fail = false;
+      await expect(db.get(b(1))).rejects.toMatchObject({ code: 'StorageIO' });
+      await expect(db.write([{ type: 'put', key: b(3), value: b(3) }])).rejects.toMatchObject({ code: 'StorageIO' });
+      await db.close();
+      db = await createLmdbStorage({ dir });
+      expect((await db.scan()).map((r) => hex(r.key))).toEqual(['01']);
     } finally {
       await db.close();
       rmSync(dir, { recursive: true, force: true });
