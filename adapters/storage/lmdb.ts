@@ -169,7 +169,7 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
         for (const w of group) apply(w.batch);
       }, TXN_SYNC);
     } catch (e) {
-      failed = new StorageIOError(`committing to ${options.dir} failed (${(e as { code?: string }).code ?? String(e)}); restart the store`, { cause: e });
+      failed = new StorageIOError(`committing to ${options.dir} failed (${String(e)}); restart the store`, { cause: e });
       logger.error('storage: lmdb commit failed; the engine refuses every call until it is reopened', { dir: options.dir, error: String(e) });
       for (const w of group) w.reject(failed);
       return;
