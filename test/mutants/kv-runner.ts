@@ -15,7 +15,8 @@ import { applyPatches, type Verdict } from './runner.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** What the simulation loads besides `src/` and `adapters/`. */
-const TEST_FILES = ['test/kvsim/kv-simulation.ts', 'test/kvsim/stall.ts', 'test/store/helpers.ts'];
+// The whole simulation directory, so a new fault file beside kv-simulation.ts is copied too.
+const TEST_FILES = ['test/kvsim', 'test/store/helpers.ts'];
 /** The stall seeds that served stale lease reads before issue 21's fix (test/kvsim/seeds-stall.test.ts). */
 export const STALL_SEEDS: readonly number[] = [4, 12, 15, 16, 18, 22, 23, 31];
 
