@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { connect, type RemoteKvClient } from '../../adapters/client/remote.ts';
-import { startStoreServer, type StoreServer } from '../../adapters/server/store-server.ts';
+import { type StoreServer, type StoreServerOptions, startStoreServer } from '../../adapters/server/store-server.ts';
 import type { WebSocketConstructor } from '../../adapters/transport/websocket-link.ts';
 import { nullLogger } from '../../src/ports.ts';
 import type { StoreStatus } from '../../adapters/server/http-status.ts';
@@ -87,11 +87,13 @@ export async function startCluster(n: number, runtimes: Array<'node' | 'deno'> =
 }
 
 /**
- * Starts one store server in this process (memory storage, no PD, one replica) on a free port.
+ * Starts one store server in this process (memory storage unless `more.dataDir`, no PD, one
+ * replica) on a free port.
  * @param clusterId - the cluster id to use.
  * @param initialSplitKeys - where to cut the initial key space.
+ * @param more - further options (a data directory, an engine wrapper, a fatal-error hook).
  */
-export async function startTestServer(clusterId: string, initialSplitKeys: string[] = []): Promise<StoreServer> {
+export async function startTestServer(clusterId: string, initialSplitKeys: string[] = [], more: Partial<StoreServerOptions> = {}): Promise<StoreServer> {
   const [port] = await freePorts(1);
   return startStoreServer({
     storeId: 1,
@@ -109,5 +111,6 @@ export async function startTestServer(clusterId: string, initialSplitKeys: strin
     heartbeatTick: 2,
     logger: nullLogger,
     WebSocket: WebSocket as unknown as WebSocketConstructor,
+    ...more,
   });
 }

@@ -13,12 +13,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { connect } from '../../adapters/client/remote.ts';
 import { startStatusServer } from '../../adapters/server/http-status.ts';
-import { startStoreServer, type StoreServer } from '../../adapters/server/store-server.ts';
+import type { StoreServer } from '../../adapters/server/store-server.ts';
 import { createSwitchableStorage, type SwitchableStorage } from '../../adapters/storage/fault-switch.ts';
 import type { WebSocketConstructor } from '../../adapters/transport/websocket-link.ts';
-import { nullLogger } from '../../src/ports.ts';
-import { freePorts } from '../../scripts/cluster-processes.ts';
-import { SECRET } from './helpers.ts';
+import { SECRET, startTestServer } from './helpers.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -26,25 +24,9 @@ afterEach(async () => {
 });
 
 async function start(dataDir: string, onFatal: (e: Error) => void): Promise<{ server: StoreServer; disk: SwitchableStorage; http: Server; httpUrl: string }> {
-  const [port] = await freePorts(1);
   let disk: SwitchableStorage | undefined;
-  const server = await startStoreServer({
-    storeId: 1,
-    listen: { host: '127.0.0.1', port },
-    peers: {},
+  const server = await startTestServer('disk-fault', [], {
     dataDir,
-    secret: SECRET,
-    clusterId: 'disk-fault',
-    pd: false,
-    replicas: 1,
-    initialSplitKeys: [],
-    splitKeys: 0,
-    splitBytes: 0,
-    tickMs: 10,
-    electionTick: 10,
-    heartbeatTick: 2,
-    logger: nullLogger,
-    WebSocket: WebSocket as unknown as WebSocketConstructor,
     onFatal,
     wrapEngine: (e) => {
       disk = createSwitchableStorage(e);
