@@ -72,8 +72,11 @@ export function demoServeArgs(id: number, stores: readonly DemoStore[], dataDir:
   return ['serve', '--id', String(id), '--listen', `127.0.0.1:${self.wsPort}`, '--peers', peers, '--data', join(dataDir, `store-${id}`), '--http', `127.0.0.1:${self.httpPort}`, ...extra];
 }
 
-/** Resolves once `store` printed that it listens; rejects if it exits first or takes longer than `timeoutMs`. */
-export async function waitListening(store: DemoStore, timeoutMs = 60_000): Promise<void> {
+/**
+ * Resolves once `store` printed that it listens; rejects if it exits first or takes longer than
+ * `timeoutMs`. Takes any started store process (the demo's, or the test scripts' `StoreProcess`).
+ */
+export async function waitListening(store: Pick<DemoStore, 'id' | 'stdout' | 'stderr' | 'exited'>, timeoutMs = 60_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let exited = false;
   void store.exited.then(() => {

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { waitListening as waitUntilListening } from '../bin/demo-cluster.ts';
 
 const root = join(import.meta.dirname, '..');
 
@@ -62,17 +63,8 @@ function start(p: StoreProcess, env: Record<string, string>): void {
  * @param p - the process.
  * @param timeoutMs - how long to wait (default 30 s; Deno's first start compiles).
  */
-export async function waitListening(p: StoreProcess, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let exited = false;
-  void p.exited.then(() => {
-    exited = true;
-  });
-  while (!/listening on/.test(p.stdout)) {
-    if (exited) throw new Error(`store ${p.id} exited before listening: ${p.stderr.slice(-2000)}`);
-    if (Date.now() > deadline) throw new Error(`store ${p.id} did not listen within ${timeoutMs} ms: ${p.stderr.slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export function waitListening(p: StoreProcess, timeoutMs = 30_000): Promise<void> {
+  return waitUntilListening(p, timeoutMs);
 }
 
 /** Kills the process with `signal` and waits for it to exit. */
