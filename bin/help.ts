@@ -40,6 +40,16 @@ Prints "flotilla: store <id> listening on <url>" once it serves; logs go to stde
   --store-down-ms N           PD: a store silent this long is down (default 30000)
   --pd-interval-ms N          PD: heartbeat and scheduling period (default 1000)
   --log-level L               debug, info, warn or error (default info)
+Limits on unauthenticated and hostile peers (docs/hardening.md):
+  --handshake-timeout-ms N    a socket that has not authenticated after N ms is closed (default 5000)
+  --unauthenticated-per-address-max N  unauthenticated sockets one IP may hold; more get 429 (default 16)
+  --unauthenticated-max N     unauthenticated sockets all IPs together may hold; more get 503 (default 256)
+  --auth-failures-max N       failed logins (BadProof, BadCredentials) from one IP in the window that start
+                              its back-off (default 5)
+  --auth-failure-window-ms N  the window failed logins are counted in (default 60000)
+  --auth-ban-ms N             how long an IP in back-off is refused with 429 (default 30000)
+  --http-headers-timeout-ms N request headers must arrive within N ms, else 408 (default 10000; both ports)
+  --http-request-timeout-ms N a whole request must arrive within N ms, else 408 (default 30000; both ports)
   --config FILE.json          any of the keys above in camelCase (listen, initialSplitKeys, ...); flags win
 
 A bad flag exits 2 naming the field; a port in use, a locked or foreign data directory or a

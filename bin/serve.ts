@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Logger } from '../src/ports.ts';
-import { loadServeConfig, splitHostPort, toWsUrl } from '../adapters/server/config.ts';
+import { loadServeConfig, serverHardening, splitHostPort, toWsUrl } from '../adapters/server/config.ts';
 import { startStatusServer } from '../adapters/server/http-status.ts';
 import { startStoreServer } from '../adapters/server/store-server.ts';
 
@@ -80,13 +80,14 @@ export async function serve(argv: readonly string[]): Promise<number> {
     heartbeatTick: config.heartbeatTick,
     storeDownMs: config.storeDownMs,
     pdIntervalMs: config.pdIntervalMs,
+    hardening: serverHardening(config),
     logger,
     onFatal,
   });
   if (config.http !== undefined) {
     const h = splitHostPort(config.http);
     try {
-      http = await startStatusServer(server, h.host, h.port);
+      http = await startStatusServer(server, h.host, h.port, serverHardening(config).http);
     } catch (e) {
       await server.close();
       throw e;

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { STORE_ID_MAX } from '../../src/server/protocol.ts';
+import type { ServerHardening } from './store-server.ts';
 
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:7001');
 const address = z.string().regex(/^(wss?:\/\/)?[^\s:/]+:\d{1,5}\/?$/, 'expected host:port or ws://host:port');
@@ -44,6 +45,15 @@ export const serveConfigSchema = z
     storeDownMs: z.int().positive().optional(),
     pdIntervalMs: z.int().positive().optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    // Limits on unauthenticated and hostile peers (docs/hardening.md); absent: the defaults there.
+    handshakeTimeoutMs: z.int().min(100).max(600_000).optional(),
+    unauthenticatedPerAddressMax: z.int().positive().optional(),
+    unauthenticatedMax: z.int().positive().optional(),
+    authFailuresMax: z.int().positive().optional(),
+    authFailureWindowMs: z.int().positive().optional(),
+    authBanMs: z.int().positive().optional(),
+    httpHeadersTimeoutMs: z.int().min(100).max(600_000).optional(),
+    httpRequestTimeoutMs: z.int().min(100).max(600_000).optional(),
   })
   .strict()
   .refine((c) => c.heartbeatTick < c.electionTick, { message: 'must be below electionTick', path: ['heartbeatTick'] })
@@ -52,9 +62,12 @@ export const serveConfigSchema = z
 /** A validated serve configuration. */
 export type ServeConfig = z.infer<typeof serveConfigSchema>;
 
+/** The numeric keys of the hostile-peer limits. */
+const HARDENING_KEYS = ['handshakeTimeoutMs', 'unauthenticatedPerAddressMax', 'unauthenticatedMax', 'authFailuresMax', 'authFailureWindowMs', 'authBanMs', 'httpHeadersTimeoutMs', 'httpRequestTimeoutMs'];
+
 /** Flags taking no value, and the config key and value they set. */
 const SWITCHES: Record<string, [string, unknown]> = { 'no-pd': ['pd', false], pd: ['pd', true], json: ['json', true] };
-const NUMERIC = new Set(['id', 'peerProbeMs', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs']);
+const NUMERIC = new Set(['id', 'peerProbeMs', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs', ...HARDENING_KEYS]);
 
 /** A configuration error: the message names the field. */
 export class ConfigError extends Error {
@@ -158,4 +171,17 @@ export function toWsUrl(address: string): string {
 export function splitHostPort(text: string): { host: string; port: number } {
   const at = text.lastIndexOf(':');
   return { host: text.slice(0, at), port: Number(text.slice(at + 1)) };
+}
+
+/**
+ * The hostile-peer limits of a serve configuration, as {@link ServerHardening} (unset keys stay
+ * unset, so the adapters' defaults apply).
+ * @param c - a validated configuration.
+ */
+export function serverHardening(c: ServeConfig): ServerHardening {
+  return {
+    handshakeTimeoutMs: c.handshakeTimeoutMs,
+    admission: { unauthenticatedPerAddressMax: c.unauthenticatedPerAddressMax, unauthenticatedMax: c.unauthenticatedMax, authFailuresMax: c.authFailuresMax, authFailureWindowMs: c.authFailureWindowMs, authBanMs: c.authBanMs },
+    http: { headersTimeoutMs: c.httpHeadersTimeoutMs, requestTimeoutMs: c.httpRequestTimeoutMs },
+  };
 }

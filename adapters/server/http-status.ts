@@ -6,7 +6,12 @@
  * orchestrators). Uses `node:http`, which Node and Deno both provide.
  */
 import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { type HttpTimeouts, resolveHttpTimeouts } from '../transport/websocket-server.ts';
 import type { StoreServer } from './store-server.ts';
+
+/** Connections the status port holds at once; more are dropped on accept (it serves operators, not crowds). */
+const STATUS_CONNECTIONS_MAX = 64;
 
 /** The JSON of `GET /status`. */
 export interface StoreStatus {
@@ -87,7 +92,7 @@ export function storeStatus(server: StoreServer): StoreStatus {
  * The metrics of a store server in Prometheus text format.
  * @param server - the running server.
  */
-export function storeMetrics(server: StoreServer): string {
+export function storeMetrics(server: StoreServer, statusRefused: Record<string, number> = {}): string {
   const lines: string[] = [];
   const metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>) => {
     lines.push(`# HELP flotilla_${name} ${help}`, `# TYPE flotilla_${name} ${type}`);
@@ -110,7 +115,25 @@ export function storeMetrics(server: StoreServer): string {
   metric('transport_reconnects_total', 'counter', 'Links redialled.', [[`{${store}}`, t.reconnects]]);
   const refused = Object.values(t.handshakeRefused).reduce((a, b) => a + b, 0);
   metric('transport_handshakes_refused_total', 'counter', 'Handshakes refused (both directions).', [[`{${store}}`, refused]]);
+  hostileMetrics(metric, store, server, statusRefused);
   return `${lines.join('\n')}\n`;
+}
+
+type Metric = (name: string, type: 'counter' | 'gauge', help: string, samples: Array<[string, number]>) => void;
+
+/** What operators watch for an attack: every refusal before and during authentication, by reason. */
+function hostileMetrics(metric: Metric, store: string, server: StoreServer, statusRefused: Record<string, number>): void {
+  const l = server.listenerStats();
+  const by = (label: string, counts: Record<string, number>): Array<[string, number]> => Object.entries(counts).map(([k, v]) => [`{${store},${label}="${k}"}`, v]);
+  const refusals: Record<string, number> = { ...l.admissionRefused, Origin: l.originRefused, Busy: l.busyRefused };
+  metric('listener_upgrades_refused_total', 'counter', 'Upgrades refused before any WebSocket was made, by reason (Origin, Busy: connectionsMax, TooManyFromAddress, TooManyUnauthenticated, AuthBackoff).', by('reason', refusals));
+  metric('listener_handshakes_refused_total', 'counter', 'Handshakes of accepted sockets refused, by failure code (Timeout, BadProof, Malformed, ...).', by('code', server.transport.stats().handshakeRefused));
+  metric('listener_http_refused_total', 'counter', 'Requests refused by the HTTP layer of the WebSocket port, by status (408 timeout, 431 headers too large, 400).', by('status', l.httpRefused));
+  metric('listener_pre_auth_overflow_total', 'counter', 'Sockets cut for sending too many bytes before authenticating.', [[`{${store}}`, l.preAuthOverflow]]);
+  metric('listener_oversize_total', 'counter', 'Sockets closed (1009) for a message over the payload limit.', [[`{${store}}`, l.oversizeRefused]]);
+  metric('listener_unauthenticated', 'gauge', 'Unauthenticated sockets open now.', [[`{${store}}`, l.unauthenticated]]);
+  metric('listener_addresses_in_backoff', 'gauge', 'Remote addresses refused now after repeated failed logins.', [[`{${store}}`, l.addressesInBackoff]]);
+  metric('status_http_refused_total', 'counter', 'Requests refused by the status port, by status (408, 431, 400, 405).', by('status', statusRefused));
 }
 
 function snake(name: string): string {
@@ -121,21 +144,36 @@ function snake(name: string): string {
  * Serves `/status`, `/metrics` and `/health` for `server` on `host:port`.
  * @returns the HTTP server (close it on shutdown).
  */
-export async function startStatusServer(server: StoreServer, host: string, port: number): Promise<Server> {
-  const http = createServer((req, res) => {
+export async function startStatusServer(server: StoreServer, host: string, port: number, limits?: Partial<HttpTimeouts>): Promise<Server> {
+  const t = resolveHttpTimeouts(limits);
+  const refused: Record<string, number> = {};
+  const count = (status: number) => void (refused[status] = (refused[status] ?? 0) + 1);
+  const options = { headersTimeout: t.headersTimeoutMs, requestTimeout: t.requestTimeoutMs, keepAliveTimeout: t.keepAliveTimeoutMs, maxHeaderSize: t.headerBytesMax, connectionsCheckingInterval: Math.min(1000, t.headersTimeoutMs) };
+  const http = createServer(options, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {
-      res.writeHead(405).end('GET only\n');
+      // Bodies are never read: close rather than drain whatever the client is sending.
+      count(405);
+      res.writeHead(405, { connection: 'close' }).end('GET only\n');
     } else if (path === '/status') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(storeStatus(server), null, 2)}\n`);
     } else if (path === '/health') {
       const h = server.health();
       res.writeHead(h.serving ? 200 : 503, { 'content-type': 'application/json' }).end(`${JSON.stringify(h)}\n`);
     } else if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(storeMetrics(server));
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(storeMetrics(server, refused));
     } else {
       res.writeHead(404).end('try /status, /metrics or /health\n');
     }
+  });
+  http.maxConnections = STATUS_CONNECTIONS_MAX;
+  // headersTimeout is checked only while a request is parsed; an idle socket is cut by this.
+  http.on('connection', (socket: Socket) => socket.setTimeout(t.keepAliveTimeoutMs + t.headersTimeoutMs, () => socket.destroy()));
+  http.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT' ? 408 : 400;
+    count(status);
+    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nConnection: close\r\n\r\n`);
+    socket.destroy();
   });
   await new Promise<void>((resolve, reject) => {
     http.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new Error(`cannot listen on ${host}:${port} (--http): the address is in use (EADDRINUSE)`) : e));

@@ -17,7 +17,8 @@ import { createRaftLink } from '../raft-link.ts';
 import { createRealClock } from '../runtime/real-clock.ts';
 import { createMemoryStorage } from '../storage/memory.ts';
 import { createWebSocketTransport, type WebSocketConstructor, type WebSocketTransport } from '../transport/websocket.ts';
-import { createWebSocketServer, type WebSocketServer } from '../transport/websocket-server.ts';
+import { createWebSocketServer, type HttpTimeouts, type WebSocketServer, type WebSocketServerStats } from '../transport/websocket-server.ts';
+import type { AdmissionLimits } from '../../src/transport/admission.ts';
 import { createAddressBook } from './address-book.ts';
 import { createCallHandler } from './calls.ts';
 import { joinCluster, openStoreData, probePeers, type StoreIdentity } from './store-data.ts';
@@ -74,8 +75,20 @@ export interface StoreServerOptions {
    * recovers it. `flotilla serve` exits non-zero here so that a supervisor restarts it.
    */
   onFatal?: (error: Error) => void;
+  /** Limits on unauthenticated and hostile peers (docs/hardening.md); absent fields take the defaults. */
+  hardening?: ServerHardening;
   /** Wraps the opened storage engine (fault-injection tests). */
   wrapEngine?: (engine: StorageEngine) => StorageEngine;
+}
+
+/** Limits on unauthenticated and hostile peers of a store server (docs/hardening.md). */
+export interface ServerHardening {
+  /** How long an accepted or dialled socket may take to authenticate (default 5000 ms). */
+  handshakeTimeoutMs?: number;
+  /** Caps on unauthenticated sockets and failed-login back-off (`src/transport/admission.ts`). */
+  admission?: Partial<AdmissionLimits>;
+  /** HTTP timeouts and header limit of the WebSocket port and of the `--http` status port. */
+  http?: Partial<HttpTimeouts>;
 }
 
 /** Whether a store serves, as `GET /health` reports it. */
@@ -92,6 +105,8 @@ export interface StoreServer {
   /** The URL it listens at. */
   readonly url: string;
   readonly transport: WebSocketTransport;
+  /** Counters of the listening socket: refused upgrades, admission, pre-authentication limits. */
+  listenerStats(): WebSocketServerStats;
   /** What this store knows of the cluster. */
   info(): ClusterInfo;
   /** Counters of the server beside the store's. */
@@ -156,11 +171,12 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   for (const [id, url] of Object.entries(options.peers)) if (Number(id) !== identity.replacesStoreId) book.add(Number(id), url);
   // Each pair of stores has one link: the higher id dials the lower.
   const dial = Object.fromEntries(book.list().filter((s) => s.id < storeId).map((s) => [s.id, s.url]));
-  const transport = await createWebSocketTransport({ localId: storeId, clusterId: options.clusterId, secret: options.secret, peers: dial, WebSocket, logger, reconnectDelayMs: { min: 50, max: 2000 }, incarnation });
+  const transport = await createWebSocketTransport({ localId: storeId, clusterId: options.clusterId, secret: options.secret, peers: dial, WebSocket, logger, reconnectDelayMs: { min: 50, max: 2000 }, incarnation, handshakeTimeoutMs: options.hardening?.handshakeTimeoutMs });
   cleanup.push(() => transport.close());
   let server: WebSocketServer;
   try {
-    server = await createWebSocketServer({ host: options.listen.host, port: options.listen.port, accept: (s) => transport.accept(s) });
+    const h = options.hardening ?? {};
+    server = await createWebSocketServer({ host: options.listen.host, port: options.listen.port, accept: (s, l) => transport.accept(s, l), admission: h.admission ?? {}, http: h.http });
   } catch (e) {
     const code = (e as { code?: string }).code;
     return fail(code === 'EADDRINUSE' ? new Error(`cannot listen on ${options.listen.host}:${options.listen.port}: the address is in use (EADDRINUSE)`) : e);
@@ -244,6 +260,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     store,
     url: server.url,
     transport,
+    listenerStats: () => server.stats(),
     info,
     counters: calls.counters,
     health() {

@@ -47,6 +47,12 @@ export interface WebSocketTransportOptions {
   logger?: Logger;
 }
 
+/** Who wants to know how an accepted socket's handshake ended (the server adapter's admission). */
+export interface LinkObserver {
+  authenticated(): void;
+  refused(code: string): void;
+}
+
 /** Counters of a WebSocket transport. */
 export interface WebSocketTransportStats extends FrameGuardStats {
   /** Handshakes refused, by failure code (both directions). */
@@ -60,8 +66,11 @@ export interface WebSocketTransportStats extends FrameGuardStats {
 
 /** A {@link Transport} over WebSockets, with a server-side entry point and typed send errors. */
 export interface WebSocketTransport extends Transport {
-  /** Takes over a socket accepted by a server adapter (already open); runs the server handshake on it. */
-  accept(socket: WebSocketLike): void;
+  /**
+   * Takes over a socket accepted by a server adapter (already open); runs the server handshake on
+   * it and tells `link` (when given) whether it authenticated or was refused.
+   */
+  accept(socket: WebSocketLike, link?: LinkObserver): void;
   /** Like `send`, but throws a {@link TransportError} saying why a frame cannot be queued. */
   enqueue(storeId: number, items: readonly FrameItem[]): void;
   /** Closes the link to `storeId` (a dialled peer is dialled again after the back-off). */
@@ -177,7 +186,7 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
     }
   };
 
-  const attach = (socket: WebSocketLike, side: 'client' | 'server', dialled?: Peer) => {
+  const attach = (socket: WebSocketLike, side: 'client' | 'server', dialled?: Peer, observer?: LinkObserver) => {
     sockets.add(socket);
     const handshake = side === 'client' ? createClientHandshake(identity, dialled!.id) : createServerHandshake(identity, (id) => peers.get(id)?.socket !== undefined, nonces);
     runLink(socket, handshake, handshakeTimeoutMs, {
@@ -188,6 +197,7 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
         p.incarnation = incarnation;
         p.attempts = 0;
         guard.reset(peerId);
+        observer?.authenticated();
         for (const w of p.waiters.splice(0)) w();
         flush(p);
         return true;
@@ -207,6 +217,7 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
       },
       refused(code, reason) {
         counters.handshakeRefused[code] = (counters.handshakeRefused[code] ?? 0) + 1;
+        observer?.refused(code);
         logger.warn('transport: handshake refused', { localId, side, peer: dialled?.id, code, reason });
       },
       closed(code, reason, peerId) {
@@ -264,9 +275,9 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
 
   return {
     localId,
-    accept(socket) {
+    accept(socket, link) {
       if (closed) return socket.close(1001, 'transport closed');
-      attach(socket, 'server');
+      attach(socket, 'server', undefined, link);
     },
     enqueue,
     send(storeId, items) {
