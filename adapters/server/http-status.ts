@@ -147,7 +147,9 @@ function snake(name: string): string {
 export async function startStatusServer(server: StoreServer, host: string, port: number, limits?: Partial<HttpTimeouts>): Promise<Server> {
   const t = resolveHttpTimeouts(limits);
   const refused: Record<string, number> = {};
-  const count = (status: number) => void (refused[status] = (refused[status] ?? 0) + 1);
+  const count = (status: number) => {
+    refused[status] = (refused[status] ?? 0) + 1;
+  };
   const options = { headersTimeout: t.headersTimeoutMs, requestTimeout: t.requestTimeoutMs, keepAliveTimeout: t.keepAliveTimeoutMs, maxHeaderSize: t.headerBytesMax, connectionsCheckingInterval: Math.min(1000, t.headersTimeoutMs) };
   const http = createServer(options, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];

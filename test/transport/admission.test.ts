@@ -3,7 +3,12 @@ import { type AdmissionTicket, createAdmission } from '../../src/transport/admis
 
 function clock() {
   let t = 1000;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
+  return {
+    now: () => t,
+    advance(ms: number) {
+      t += ms;
+    },
+  };
 }
 
 function admitOk(a: ReturnType<typeof createAdmission>, address: string): AdmissionTicket {
