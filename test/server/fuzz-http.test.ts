@@ -41,7 +41,7 @@ const VALID = ['GET /status', 'GET /metrics', 'GET /health', 'GET /', 'HEAD /hea
 const UPGRADE = ['Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
 
 /** One fuzzed request as raw bytes: a valid request with 0 to 3 mutations, or garbage. */
-export function fuzzRequest(rand: Rand): Buffer {
+function fuzzRequest(rand: Rand): Buffer {
   if (rand.int(10) === 0) return Buffer.from(randomText(rand, rand.int(400)), 'latin1');
   let [method, path] = pick(rand, VALID).split(' ');
   let version = 'HTTP/1.1';
