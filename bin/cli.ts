@@ -23,6 +23,9 @@ const USAGE = `usage: flotilla <command> [flags]
      --data DIR [--engine lmdb|fs] --secret S (or FLOTILLA_SECRET) --cluster NAME --http host:port --config FILE.json
      --no-pd --replicas N --split-keys N --split-bytes N --initial-split-keys k1,k2
      --tick-ms N --election-tick N --heartbeat-tick N --store-down-ms N --pd-interval-ms N --log-level L
+     --handshake-timeout-ms N --unauthenticated-per-address-max N --unauthenticated-max N
+     --auth-failures-max N --auth-failure-window-ms N --auth-ban-ms N
+     --http-headers-timeout-ms N --http-request-timeout-ms N (docs/hardening.md)
   status --http host:port                       a store's regions (GET /status)
   regions | stores                              the cluster's regions / stores
   split --region ID [--key K]                   split a region (at K, else its middle key)
