@@ -3,9 +3,12 @@
  * serves, and each region with its range, epoch, role, term, leader, commit and applied index),
  * `GET /metrics` (Prometheus text format) and `GET /health` (200 while the store serves, 503 with
  * the reason once it stopped on a storage failure or is shutting down: for load balancers and
- * orchestrators). Uses `node:http`, which Node and Deno both provide.
+ * orchestrators). Uses `node:http`, which Node and Deno both provide, or `node:https` when the
+ * store runs TLS (then plain `http://` is refused).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TlsServerMaterial } from '../transport/tls.ts';
 import type { StoreServer } from './store-server.ts';
 
 /** The JSON of `GET /status`. */
@@ -119,10 +122,11 @@ function snake(name: string): string {
 
 /**
  * Serves `/status`, `/metrics` and `/health` for `server` on `host:port`.
- * @returns the HTTP server (close it on shutdown).
+ * @param tls - serve `https://` only, with this certificate (no client certificate is asked for).
+ * @returns the HTTP server (close it on shutdown; `setSecureContext` reloads its certificate).
  */
-export async function startStatusServer(server: StoreServer, host: string, port: number): Promise<Server> {
-  const http = createServer((req, res) => {
+export async function startStatusServer(server: StoreServer, host: string, port: number, tls?: TlsServerMaterial): Promise<Server | HttpsServer> {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {
       res.writeHead(405).end('GET only\n');
@@ -136,7 +140,8 @@ export async function startStatusServer(server: StoreServer, host: string, port:
     } else {
       res.writeHead(404).end('try /status, /metrics or /health\n');
     }
-  });
+  };
+  const http = tls === undefined ? createServer(handler) : createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
   await new Promise<void>((resolve, reject) => {
     http.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new Error(`cannot listen on ${host}:${port} (--http): the address is in use (EADDRINUSE)`) : e));
     http.listen(port, host, () => resolve());

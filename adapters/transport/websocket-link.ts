@@ -35,8 +35,11 @@ export const OPEN = 1;
 
 /** What a link reports to its transport. */
 export interface LinkEvents {
-  /** The handshake succeeded: frames may flow to and from `peerId` (running `incarnation`, if a store). Return false to refuse the peer after all. */
-  authenticated(peerId: number, incarnation?: string): boolean;
+  /**
+   * The handshake succeeded: frames may flow to and from `peerId` (running `incarnation`, if a
+   * store). Return false to refuse the peer after all (it is already connected), or why else not.
+   */
+  authenticated(peerId: number, incarnation?: string): boolean | { code: string; reason: string };
   /** A binary message arrived from `peerId` after the handshake. */
   frame(peerId: number, bytes: Uint8Array): void;
   /** A text message arrived from `peerId` after the handshake (a control notice, or an offence). */
@@ -92,7 +95,9 @@ export function runLink(socket: WebSocketLike, handshake: ClientHandshake | Serv
     if (step.message !== undefined) socket.send(step.message);
     if (step.kind === 'done') {
       clearTimeout(timer);
-      if (!events.authenticated(step.peerId, step.peerIncarnation)) return fail('DuplicateStoreId', `store ${step.peerId} is already connected`);
+      const verdict = events.authenticated(step.peerId, step.peerIncarnation);
+      if (verdict === false) return fail('DuplicateStoreId', `store ${step.peerId} is already connected`);
+      if (verdict !== true) return fail(verdict.code, verdict.reason);
       peerId = step.peerId;
     }
   };

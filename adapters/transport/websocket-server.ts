@@ -5,18 +5,22 @@
  * read); Deno uses its native `Deno.upgradeWebSocket`, which has no size limit, so the server
  * checks each message's size first thing, before the transport sees it, and closes the socket with
  * 1009 when it is over.
+ * With `tls`, both runtimes serve `wss://` through `ws` over `node:https` (Deno.serve cannot
+ * request client certificates): plain `ws://` is refused by the TLS layer, and the certificate
+ * can be replaced without a restart (`reloadTls`).
  * Browsers cannot listen: the `browser` export condition resolves to a stub that throws.
  */
 import { DEFAULT_FRAME_LIMITS } from '../../src/codec/limits.ts';
 import { originAllowed } from '../../src/transport/handshake.ts';
+import type { AcceptInfo, TlsServerMaterial } from './tls.ts';
 import type { WebSocketLike } from './websocket-link.ts';
 
 const DEFAULT_PAYLOAD_BYTES_MAX = DEFAULT_FRAME_LIMITS.frameBytesMax + 64 * 1024;
 
 /** Options of {@link createWebSocketServer}. */
 export interface WebSocketServerOptions {
-  /** Receives each upgraded socket (a `WebSocketTransport`'s `accept`). */
-  accept(socket: WebSocketLike): void;
+  /** Receives each upgraded socket (a `WebSocketTransport`'s `accept`), and with `tls` whether its peer's certificate verified. */
+  accept(socket: WebSocketLike, info?: AcceptInfo): void;
   /** Interface to listen on (default `127.0.0.1`). */
   host?: string;
   /** Port (default 0: any free port; read the chosen one from the result). */
@@ -27,14 +31,18 @@ export interface WebSocketServerOptions {
   maxPayloadBytes?: number;
   /** Open sockets beyond which upgrades are refused with 503 (default 1024): bounds what unauthenticated peers can hold. */
   connectionsMax?: number;
+  /** Serve `wss://` only, with this certificate (Node and Deno, through `node:https`). */
+  tls?: TlsServerMaterial;
 }
 
 /** A listening server. */
 export interface WebSocketServer {
   /** The port actually listened on. */
   readonly port: number;
-  /** `ws://host:port`. */
+  /** `ws://host:port` (`wss://` with TLS). */
   readonly url: string;
+  /** Replaces the certificate, key and CA for new connections (open ones keep theirs). Throws on bad material, keeping the old. */
+  reloadTls(tls: TlsServerMaterial): void;
   /** Connections refused before the upgrade because of their Origin. */
   originRefused(): number;
   /** Connections refused before the upgrade because `connectionsMax` sockets were open. */
@@ -82,7 +90,7 @@ interface DenoLike {
 export async function createWebSocketServer(options: WebSocketServerOptions): Promise<WebSocketServer> {
   const host = options.host ?? '127.0.0.1';
   const deno = (globalThis as { Deno?: DenoLike }).Deno;
-  return deno !== undefined ? serveDeno(deno, host, options) : serveNode(host, options);
+  return deno !== undefined && options.tls === undefined ? serveDeno(deno, host, options) : serveNode(host, options);
 }
 
 async function serveNode(host: string, options: WebSocketServerOptions): Promise<WebSocketServer> {
@@ -91,9 +99,12 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
   let refused = 0;
   let busy = 0;
   let oversize = 0;
+  const tls = options.tls;
+  // The TLS layer asks for a certificate but never refuses a peer without one: clients (browsers)
+  // have none; the transport refuses a *store* whose certificate did not verify.
+  const https = tls === undefined ? undefined : (await import('node:https')).createServer({ ...tls, requestCert: tls.requestCert === true, rejectUnauthorized: false });
   const wss = new WsServer({
-    host,
-    port: options.port ?? 0,
+    ...(https === undefined ? { host, port: options.port ?? 0 } : { server: https }),
     maxPayload: options.maxPayloadBytes ?? DEFAULT_PAYLOAD_BYTES_MAX,
     verifyClient: (info: { origin?: string }, done: (ok: boolean, code?: number, message?: string) => void) => {
       if (!originAllowed(info.origin, options.allowedOrigins)) {
@@ -108,26 +119,37 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
     },
   });
   await new Promise<void>((resolve, reject) => {
-    wss.once('listening', resolve);
-    wss.once('error', reject);
+    const events = https ?? wss;
+    events.once('listening', resolve);
+    events.once('error', reject);
+    https?.listen(options.port ?? 0, host);
   });
-  wss.on('connection', (socket) => {
+  wss.on('connection', (socket, req) => {
     // ws closes the socket with 1009 itself, having read only the frame header; count it.
     socket.on('error', (err: Error & { code?: string }) => {
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') oversize++;
     });
-    options.accept(socket as unknown as WebSocketLike);
+    const verified = (req.socket as { authorized?: boolean }).authorized === true;
+    options.accept(socket as unknown as WebSocketLike, https === undefined ? undefined : { peerCertVerified: verified });
   });
-  const port = (wss.address() as { port: number }).port;
+  const port = ((https ?? wss).address() as { port: number }).port;
   return {
     port,
-    url: `ws://${host}:${port}`,
+    url: `${https === undefined ? 'ws' : 'wss'}://${host}:${port}`,
+    reloadTls(next) {
+      if (https === undefined) throw new Error('this server was started without TLS');
+      https.setSecureContext(next);
+    },
     originRefused: () => refused,
     busyRefused: () => busy,
     oversizeRefused: () => oversize,
     async close() {
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      if (https !== undefined) {
+        https.closeAllConnections();
+        await new Promise<void>((resolve) => https.close(() => resolve()));
+      }
     },
   };
 }
@@ -174,6 +196,9 @@ async function serveDeno(deno: DenoLike, host: string, options: WebSocketServerO
   return {
     port,
     url: `ws://${host}:${port}`,
+    reloadTls() {
+      throw new Error('this server was started without TLS');
+    },
     originRefused: () => refused,
     busyRefused: () => busy,
     oversizeRefused: () => oversize,

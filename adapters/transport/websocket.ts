@@ -12,6 +12,7 @@ import { type DisconnectInfo, type Logger, nullLogger, type Rand, type Transport
 import { createFrameGuard, createHandlerList, type FrameGuardStats, type FrameVerdict } from '../../src/transport/guard.ts';
 import { createClientHandshake, createNonceRegistry, createServerHandshake, type HandshakeIdentity } from '../../src/transport/handshake.ts';
 import { type HandshakeCrypto, importClusterSecret } from '../../src/transport/hmac.ts';
+import type { AcceptInfo } from './tls.ts';
 import { CLOSE_BAD_FRAMES, closeReason, OPEN, runLink, type WebSocketConstructor, type WebSocketLike } from './websocket-link.ts';
 
 export type { WebSocketConstructor, WebSocketLike } from './websocket-link.ts';
@@ -45,6 +46,12 @@ export interface WebSocketTransportOptions {
   crypto?: HandshakeCrypto;
   /** Where refused handshakes, cut-off peers and lost links are reported (default: nowhere). */
   logger?: Logger;
+  /**
+   * Peers (by id) that must have presented a verified TLS certificate on a socket they dialled
+   * (`--peer-client-cert-auth`: stores, not clients); without one their handshake is refused
+   * (`PeerCertRequired`). Default: none.
+   */
+  peerCertRequired?: (peerId: number) => boolean;
 }
 
 /** Counters of a WebSocket transport. */
@@ -60,8 +67,8 @@ export interface WebSocketTransportStats extends FrameGuardStats {
 
 /** A {@link Transport} over WebSockets, with a server-side entry point and typed send errors. */
 export interface WebSocketTransport extends Transport {
-  /** Takes over a socket accepted by a server adapter (already open); runs the server handshake on it. */
-  accept(socket: WebSocketLike): void;
+  /** Takes over a socket accepted by a server adapter (already open); runs the server handshake on it. `info`: what TLS verified. */
+  accept(socket: WebSocketLike, info?: AcceptInfo): void;
   /** Like `send`, but throws a {@link TransportError} saying why a frame cannot be queued. */
   enqueue(storeId: number, items: readonly FrameItem[]): void;
   /** Closes the link to `storeId` (a dialled peer is dialled again after the back-off). */
@@ -177,11 +184,14 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
     }
   };
 
-  const attach = (socket: WebSocketLike, side: 'client' | 'server', dialled?: Peer) => {
+  const attach = (socket: WebSocketLike, side: 'client' | 'server', dialled?: Peer, info?: AcceptInfo) => {
     sockets.add(socket);
     const handshake = side === 'client' ? createClientHandshake(identity, dialled!.id) : createServerHandshake(identity, (id) => peers.get(id)?.socket !== undefined, nonces);
     runLink(socket, handshake, handshakeTimeoutMs, {
       authenticated(peerId, incarnation) {
+        if (side === 'server' && info?.peerCertVerified !== true && options.peerCertRequired?.(peerId) === true) {
+          return { code: 'PeerCertRequired', reason: `peer ${peerId} presented no certificate signed by the cluster CA` };
+        }
         const p = peerOf(peerId);
         if (closed || p.socket !== undefined) return false;
         p.socket = socket;
@@ -264,9 +274,9 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
 
   return {
     localId,
-    accept(socket) {
+    accept(socket, info) {
       if (closed) return socket.close(1001, 'transport closed');
-      attach(socket, 'server');
+      attach(socket, 'server', undefined, info);
     },
     enqueue,
     send(storeId, items) {
