@@ -188,10 +188,11 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
     sockets.add(socket);
     const handshake = side === 'client' ? createClientHandshake(identity, dialled!.id) : createServerHandshake(identity, (id) => peers.get(id)?.socket !== undefined, nonces);
     runLink(socket, handshake, handshakeTimeoutMs, {
+      admit(peerId) {
+        if (side !== 'server' || info?.peerCertVerified === true || options.peerCertRequired?.(peerId) !== true) return undefined;
+        return { code: 'PeerCertRequired', reason: `peer ${peerId} presented no certificate signed by the cluster CA` };
+      },
       authenticated(peerId, incarnation) {
-        if (side === 'server' && info?.peerCertVerified !== true && options.peerCertRequired?.(peerId) === true) {
-          return { code: 'PeerCertRequired', reason: `peer ${peerId} presented no certificate signed by the cluster CA` };
-        }
         const p = peerOf(peerId);
         if (closed || p.socket !== undefined) return false;
         p.socket = socket;
