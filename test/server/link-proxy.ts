@@ -44,13 +44,15 @@ export async function startLinkProxy(targetPort: number, options: { record?: boo
     const pair: [Socket, Socket] = [inbound, outbound];
     const stream = { fromDialler: [] as Buffer[], toDialler: [] as Buffer[] };
     if (options.record) streams.push(stream);
-    const keep = (to: Buffer[], d: Buffer) => {
-      if (options.record) to.push(d);
+    const forward = (to: Socket, record: Buffer[]) => (d: Buffer) => {
+      if (blocked) return;
+      if (options.record) record.push(d);
+      to.write(d);
     };
     pairs.add(pair);
     // Checked on every chunk, so that nothing passes once blocked (no pipe buffering it through).
-    inbound.on('data', (d: Buffer) => !blocked && (keep(stream.fromDialler, d), outbound.write(d)));
-    outbound.on('data', (d: Buffer) => !blocked && (keep(stream.toDialler, d), inbound.write(d)));
+    inbound.on('data', forward(outbound, stream.fromDialler));
+    outbound.on('data', forward(inbound, stream.toDialler));
     for (const s of pair) {
       s.on('error', () => drop(pair));
       s.on('close', () => drop(pair));

@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { connect, type RemoteKvClient } from '../../adapters/client/remote.ts';
 import type { StoreStatus } from '../../adapters/server/http-status.ts';
-import { freePorts, serveArgs, spawnFlotilla, type StoreProcess, stopProcess, waitListening } from '../../scripts/cluster-processes.ts';
+import { freePorts, type StoreProcess, serveArgs, spawnFlotilla, stopProcess, waitListening } from '../../scripts/cluster-processes.ts';
 import { FAST, SECRET } from './helpers.ts';
 import { type LinkProxy, startLinkProxy } from './link-proxy.ts';
 import { type CertFiles, makeTestPki, type TestPki } from './tls-certs.ts';
