@@ -6,12 +6,15 @@
  * `bin/flotilla.mjs` (Node, Deno, Bun); in a checkout from the sources (`npx tsx bin/cli.ts`,
  * `deno run -A bin/cli.ts`).
  */
+import { readFile } from 'node:fs/promises';
 import { connect } from '../adapters/client/remote.ts';
-import { ConfigError, parseFlags, toWsUrl } from '../adapters/server/config.ts';
+import { ConfigError, parseFlags, readSecretFile, toWsUrl } from '../adapters/server/config.ts';
+import { loadDialTls } from '../adapters/server/tls-files.ts';
+import type { TlsDialMaterial } from '../adapters/transport/tls.ts';
 import { FlotillaError } from '../src/errors.ts';
 import { demo } from './demo.ts';
 import { COMMAND_HELP } from './help.ts';
-import { serve } from './serve.ts';
+import { serve, warnIfSecretFileOpen } from './serve.ts';
 
 const USAGE = `usage: flotilla <command> [flags]
 
@@ -20,7 +23,8 @@ const USAGE = `usage: flotilla <command> [flags]
      --initial-cluster-state new|existing|auto (empty data dir: bootstrap, never, after asking the peers;
        never when a peer knew this store: it lost its data)
      --peer-probe-ms N (auto: how long to wait for a peer)
-     --data DIR [--engine lmdb|fs] --secret S (or FLOTILLA_SECRET) --cluster NAME --http host:port --config FILE.json
+     --data DIR [--engine lmdb|fs] --secret-file FILE (or FLOTILLA_SECRET) --cluster NAME --http host:port --config FILE.json
+     --cert FILE --key FILE --ca FILE --peer-client-cert-auth --peer-cert FILE --peer-key FILE (TLS: docs/tls.md)
      --no-pd --replicas N --split-keys N --split-bytes N --initial-split-keys k1,k2
      --tick-ms N --election-tick N --heartbeat-tick N --store-down-ms N --pd-interval-ms N --log-level L
      --handshake-timeout-ms N --unauthenticated-per-address-max N --unauthenticated-max N
@@ -35,15 +39,46 @@ const USAGE = `usage: flotilla <command> [flags]
   remove-store --store STORE                    drain a store (PD moves its replicas away)
   rejoin-store --store STORE                    bring back a store that lost its data (docs/store-identity.md):
                                                 replace each of its replicas with a new one that catches up
-  admin flags: --endpoints host:port,... --secret S (or FLOTILLA_SECRET) --cluster NAME
+  admin flags: --endpoints host:port,... --secret-file FILE (or FLOTILLA_SECRET) --cluster NAME
+               --ca FILE [--cert FILE --key FILE] (wss:// and https://)
   demo [--workload] [--seconds N] [--data DIR]  a local 3-store cluster to try the client on
   help [command]                                every flag of a command (also: flotilla <command> --help)
 `;
 
+/** `--ca`, `--cert`, `--key` of an admin command: dial over TLS when any is given. */
+async function dialTls(flags: Record<string, unknown>): Promise<TlsDialMaterial | undefined> {
+  const file = (name: string) => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined);
+  if (file('ca') === undefined && file('cert') === undefined) return undefined;
+  return loadDialTls({ ca: file('ca'), cert: file('cert'), key: file('key') });
+}
+
+/** GETs `path` of a store's `--http` port, over https (trusting `tls.ca`) when TLS is given. */
+async function getJson(hostPort: string, path: string, tls: TlsDialMaterial | undefined): Promise<unknown> {
+  if (tls === undefined) return (await fetch(`http://${hostPort}${path}`)).json();
+  const { request } = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const req = request(`https://${hostPort}${path}`, { ca: tls.ca, cert: tls.cert, key: tls.key }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 async function status(flags: Record<string, unknown>): Promise<number> {
   if (typeof flags.http !== 'string') throw new ConfigError('http: --http host:port is required');
-  const res = await fetch(`http://${flags.http}/status`);
-  const s = (await res.json()) as { storeId: number; url: string; regions: Array<Record<string, unknown>> };
+  const s = (await getJson(flags.http, '/status', await dialTls(flags))) as { storeId: number; url: string; regions: Array<Record<string, unknown>> };
   if (flags.json !== undefined) {
     console.log(JSON.stringify(s, null, 2));
     return 0;
@@ -66,10 +101,15 @@ function num(flags: Record<string, unknown>, name: string): number {
 }
 
 async function admin(command: string, flags: Record<string, unknown>): Promise<number> {
-  const endpoints = String(flags.endpoints ?? '127.0.0.1:7001').split(',').map(toWsUrl);
-  const secret = String(flags.secret ?? process.env.FLOTILLA_SECRET ?? '');
-  if (secret.length < 16) throw new ConfigError('secret: --secret or FLOTILLA_SECRET (at least 16 characters) is required');
-  const client = await connect({ endpoints, secret, cluster: typeof flags.cluster === 'string' ? flags.cluster : undefined });
+  const tls = await dialTls(flags);
+  const endpoints = String(flags.endpoints ?? '127.0.0.1:7001')
+    .split(',')
+    .map((e) => toWsUrl(e, tls !== undefined));
+  const secretFile = typeof flags.secretFile === 'string' ? flags.secretFile : undefined;
+  if (secretFile !== undefined) await warnIfSecretFileOpen(secretFile, (m) => process.stderr.write(`flotilla: warning: ${m}\n`));
+  const secret = secretFile !== undefined ? await readSecretFile(secretFile, (p) => readFile(p, 'utf8')) : (process.env.FLOTILLA_SECRET ?? '');
+  if (secret.length < 16) throw new ConfigError('secret: FLOTILLA_SECRET or --secret-file FILE (at least 16 characters) is required');
+  const client = await connect({ endpoints, secret, cluster: typeof flags.cluster === 'string' ? flags.cluster : undefined, tls });
   const show = (v: unknown) => console.log(JSON.stringify(v, (_, x) => (x instanceof Uint8Array ? new TextDecoder().decode(x) : x), 2));
   try {
     switch (command) {

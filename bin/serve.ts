@@ -2,10 +2,12 @@
  * `flotilla serve`: runs one store until SIGTERM or SIGINT, then shuts down cleanly (stop
  * accepting, finish or fail calls in flight, close the store, the transport and the engine) and
  * exits 0. A storage failure (disk full, EIO) stops the store: it exits with code 75. Prints `flotilla: store <id> listening on <url>` on stdout once it serves.
+ * SIGHUP re-reads the TLS files (docs/tls.md): new connections use the new certificate.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { Logger } from '../src/ports.ts';
-import { loadServeConfig, serverHardening, splitHostPort, toWsUrl } from '../adapters/server/config.ts';
+import { loadServeConfig, type ServeConfig, serverHardening, splitHostPort, toWsUrl } from '../adapters/server/config.ts';
+import { loadStoreTls, type StoreTls } from '../adapters/server/tls-files.ts';
 import { startStatusServer } from '../adapters/server/http-status.ts';
 import { startStoreServer } from '../adapters/server/store-server.ts';
 
@@ -25,13 +27,28 @@ export function stderrLogger(level: (typeof LEVELS)[number], prefix: string): Lo
   return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
 }
 
-/** Registers `handler` for SIGTERM and SIGINT, in Node and in Deno. */
-function onSignals(handler: (signal: string) => void): void {
+/** Registers `handler` for SIGTERM and SIGINT (or the signals named), in Node and in Deno. */
+function onSignals(handler: (signal: string) => void, signals = ['SIGTERM', 'SIGINT']): void {
   const deno = (globalThis as { Deno?: { addSignalListener(s: string, f: () => void): void } }).Deno;
-  for (const signal of ['SIGTERM', 'SIGINT']) {
+  for (const signal of signals) {
     if (deno) deno.addSignalListener(signal, () => handler(signal));
     else process.on(signal, () => handler(signal));
   }
+}
+
+/**
+ * Warns (one line, naming the file, never its content) when a secret file is readable by group or others.
+ * @param path - the file.
+ * @param warn - where to say it.
+ */
+export async function warnIfSecretFileOpen(path: string, warn: (msg: string) => void): Promise<void> {
+  const mode = (await stat(path)).mode & 0o777;
+  if ((mode & 0o077) !== 0) warn(`the secret file ${path} is readable by others (mode ${mode.toString(8).padStart(4, '0')}): chmod 600 ${path}`);
+}
+
+function tlsFiles(config: ServeConfig) {
+  const { cert, key, ca, peerCert, peerKey, peerClientCertAuth } = config;
+  return cert === undefined || key === undefined ? undefined : { cert, key, ca, peerCert, peerKey, peerClientCertAuth };
 }
 
 /**
@@ -43,6 +60,10 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const config = await loadServeConfig(argv, process.env, (p) => readFile(p, 'utf8'));
   const logger = stderrLogger(config.logLevel, config.id !== undefined ? `[store ${config.id}] ` : '');
   const listen = splitHostPort(config.listen);
+  if (config.secretFile !== undefined) await warnIfSecretFileOpen(config.secretFile, (m) => logger.warn(m));
+  const files = tlsFiles(config);
+  const tls: StoreTls | undefined = files === undefined ? undefined : await loadStoreTls(files);
+  const on = tls !== undefined;
   let http: Awaited<ReturnType<typeof startStatusServer>> | undefined;
   let stopping = false;
   // A store stopped by a storage failure serves nothing and cannot recover in place (its memory may
@@ -62,8 +83,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
     storeId: config.id,
     listen,
     advertise: config.advertise,
-    peers: Object.fromEntries(Object.entries(config.peers).map(([id, a]) => [Number(id), toWsUrl(a)])),
-    join: config.join === undefined ? undefined : toWsUrl(config.join),
+    peers: Object.fromEntries(Object.entries(config.peers).map(([id, a]) => [Number(id), toWsUrl(a, on)])),
+    join: config.join === undefined ? undefined : toWsUrl(config.join, on),
     initialClusterState: config.initialClusterState,
     peerProbeMs: config.peerProbeMs,
     dataDir: config.data,
@@ -83,11 +104,12 @@ export async function serve(argv: readonly string[]): Promise<number> {
     hardening: serverHardening(config),
     logger,
     onFatal,
+    tls,
   });
   if (config.http !== undefined) {
     const h = splitHostPort(config.http);
     try {
-      http = await startStatusServer(server, h.host, h.port, serverHardening(config).http);
+      http = await startStatusServer(server, h.host, h.port, serverHardening(config).http, tls?.server);
     } catch (e) {
       await server.close();
       throw e;
@@ -106,6 +128,20 @@ export async function serve(argv: readonly string[]): Promise<number> {
       process.exit(1);
     });
   });
-  process.stdout.write(`flotilla: store ${server.storeId} listening on ${server.url}${config.http ? ` (http ${config.http})` : ''}\n`);
+  if (files !== undefined) {
+    logger.info(`TLS: ${tls!.summary}${tls!.peerClientCertAuth ? '; stores must present a certificate signed by --ca' : ''}`);
+    // A bad file at reload keeps the old certificate: the store goes on serving with it.
+    onSignals(() => {
+      void loadStoreTls(files).then(
+        (next) => {
+          server.reloadTls(next);
+          if (http !== undefined && 'setSecureContext' in http) http.setSecureContext({ cert: next.server.cert, key: next.server.key });
+          logger.info(`TLS reloaded: ${next.summary}`);
+        },
+        (e: Error) => logger.warn(`TLS reload failed, keeping the current certificate: ${e.message}`),
+      );
+    }, ['SIGHUP']);
+  }
+  process.stdout.write(`flotilla: store ${server.storeId} listening on ${server.url}${config.http ? ` (http${on ? 's' : ''} ${config.http})` : ''}\n`);
   return -1;
 }

@@ -10,6 +10,7 @@ import { type StoreConnector, type StoreRequest, type StoreResponses, StoreUnrea
 import { InvalidArgumentError } from '../../src/errors.ts';
 import { type ClientIdentity, createClientIdentity, type RemoteCaller, createRemoteCaller } from './remote-caller.ts';
 import type { WebSocketConstructor } from '../transport/websocket-link.ts';
+import { type TlsDialMaterial, tlsWebSocket } from '../transport/tls.ts';
 import { createRealClock } from '../runtime/real-clock.ts';
 import type { ClusterInfo } from '../../src/server/protocol.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
@@ -24,6 +25,12 @@ export interface ConnectOptions {
   cluster?: string;
   /** The WebSocket constructor (default `globalThis.WebSocket`, else `ws`'s in Node). */
   WebSocket?: WebSocketConstructor;
+  /**
+   * Node and Deno: dial `wss://` trusting `ca` (PEM; default the runtime's roots) and presenting
+   * `cert`/`key` if given (through `ws`; `host:port` endpoints then mean `wss://`). Browsers need
+   * none of this: give `wss://` endpoints, and the browser checks the certificate itself.
+   */
+  tls?: TlsDialMaterial;
   /** Longest wait for one store call before it counts as lost (default 5000 ms). */
   callTimeoutMs?: number;
   /** Longest wait for dialling a store (default 2000 ms). */
@@ -62,13 +69,14 @@ async function defaultWebSocket(): Promise<WebSocketConstructor> {
 export async function connect(options: ConnectOptions): Promise<RemoteKvClient> {
   if (!Array.isArray(options.endpoints) || options.endpoints.length === 0) throw new InvalidArgumentError('endpoints', 'give at least one ws:// URL');
   const identity: ClientIdentity = await createClientIdentity(options.cluster ?? 'flotilla', options.secret);
+  const tls = options.tls;
   const caller: RemoteCaller = createRemoteCaller({
     identity,
-    WebSocket: options.WebSocket ?? (await defaultWebSocket()),
+    WebSocket: tls !== undefined ? await tlsWebSocket(() => tls, options.WebSocket) : (options.WebSocket ?? (await defaultWebSocket())),
     connectTimeoutMs: options.connectTimeoutMs ?? 2000,
     callTimeoutMs: options.callTimeoutMs ?? 5000,
     // `host:port` is taken as `ws://host:port`.
-    endpoints: options.endpoints.map((e) => (/^wss?:\/\//.test(e) ? e : `ws://${e}`)),
+    endpoints: options.endpoints.map((e) => (/^wss?:\/\//.test(e) ? e : `${tls !== undefined ? 'wss' : 'ws'}://${e}`)),
   });
   await caller.refresh(true);
   const connector: StoreConnector = {

@@ -21,18 +21,19 @@ export interface AddressBook {
  * @param selfId - this store (its own address never changes here).
  * @param selfUrl - the URL this store advertises.
  * @param known - addresses known at start.
+ * @param rewrite - applied to every address recorded (a TLS store turns `ws://` into `wss://`).
  */
-export function createAddressBook(selfId: number, selfUrl: string, known: readonly StoreAddress[]): AddressBook {
+export function createAddressBook(selfId: number, selfUrl: string, known: readonly StoreAddress[], rewrite: (url: string) => string = (u) => u): AddressBook {
   const book = new Map<number, string>([[selfId, selfUrl]]);
   const add = (id: number, url: string) => {
-    if (!book.has(id) && url.length > 0) book.set(id, url);
+    if (!book.has(id) && url.length > 0) book.set(id, rewrite(url));
   };
   for (const s of known) add(s.id, s.url);
   return {
     add,
     merge(from, stores) {
       for (const s of stores) {
-        if (s.id === from && from !== selfId) book.set(s.id, s.url);
+        if (s.id === from && from !== selfId) book.set(s.id, rewrite(s.url));
         else add(s.id, s.url);
       }
     },

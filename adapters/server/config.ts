@@ -31,7 +31,20 @@ export const serveConfigSchema = z
     data: z.string().min(1).optional(),
     /** The storage engine of `data`: absent picks what the directory holds, else lmdb (fs where lmdb cannot load). */
     engine: z.enum(['lmdb', 'fs']).optional(),
-    secret: z.string().min(16, 'the cluster secret must be at least 16 characters (--secret or FLOTILLA_SECRET)'),
+    /** Filled from `secretFile` or FLOTILLA_SECRET, never from argv or the config file itself. */
+    secret: z.string({ error: 'the cluster secret is required: set FLOTILLA_SECRET or name a file with --secret-file' }).min(16, 'the cluster secret must be at least 16 characters (FLOTILLA_SECRET or --secret-file)'),
+    /** A file holding the cluster secret (one trailing newline is ignored); wins over FLOTILLA_SECRET. */
+    secretFile: z.string().min(1).optional(),
+    /** TLS (docs/tls.md): this store's certificate chain and key (PEM files), for listening and, unless `peerCert`, for dialling peers. */
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    /** CA certificates (PEM) that peers' certificates must chain to. */
+    ca: z.string().min(1).optional(),
+    /** Mutual TLS between stores: a store must present a certificate signed by `ca` (clients need not). */
+    peerClientCertAuth: z.boolean().default(false),
+    /** A different certificate and key for dialling peers (default `cert`/`key`). */
+    peerCert: z.string().min(1).optional(),
+    peerKey: z.string().min(1).optional(),
     cluster: z.string().min(1).max(128).default('flotilla'),
     http: hostPort.optional(),
     pd: z.boolean().default(true),
@@ -57,7 +70,11 @@ export const serveConfigSchema = z
   })
   .strict()
   .refine((c) => c.heartbeatTick < c.electionTick, { message: 'must be below electionTick', path: ['heartbeatTick'] })
-  .refine((c) => c.id !== undefined || c.join !== undefined, { message: 'is required unless the store joins a cluster (--join)', path: ['id'] });
+  .refine((c) => c.id !== undefined || c.join !== undefined, { message: 'is required unless the store joins a cluster (--join)', path: ['id'] })
+  .refine((c) => (c.cert === undefined) === (c.key === undefined), { message: '--cert and --key go together', path: ['key'] })
+  .refine((c) => (c.peerCert === undefined) === (c.peerKey === undefined), { message: '--peer-cert and --peer-key go together', path: ['peerKey'] })
+  .refine((c) => c.cert !== undefined || (c.ca === undefined && c.peerCert === undefined && !c.peerClientCertAuth), { message: 'TLS needs --cert and --key (for --ca, --peer-cert, --peer-client-cert-auth)', path: ['cert'] })
+  .refine((c) => !c.peerClientCertAuth || c.ca !== undefined, { message: '--peer-client-cert-auth needs --ca (the CA that signs the stores\' certificates)', path: ['ca'] });
 
 /** A validated serve configuration. */
 export type ServeConfig = z.infer<typeof serveConfigSchema>;
@@ -66,7 +83,10 @@ export type ServeConfig = z.infer<typeof serveConfigSchema>;
 const HARDENING_KEYS = ['handshakeTimeoutMs', 'unauthenticatedPerAddressMax', 'unauthenticatedMax', 'authFailuresMax', 'authFailureWindowMs', 'authBanMs', 'httpHeadersTimeoutMs', 'httpRequestTimeoutMs'];
 
 /** Flags taking no value, and the config key and value they set. */
-const SWITCHES: Record<string, [string, unknown]> = { 'no-pd': ['pd', false], pd: ['pd', true], json: ['json', true] };
+const SWITCHES: Record<string, [string, unknown]> = { 'no-pd': ['pd', false], pd: ['pd', true], json: ['json', true], 'peer-client-cert-auth': ['peerClientCertAuth', true] };
+
+/** Why `--secret` is refused: argv is visible to every user of the machine (`ps`, /proc). */
+export const SECRET_ON_ARGV = 'secret: --secret is not accepted (the command line is visible to other users): set FLOTILLA_SECRET or put the secret in a file named by --secret-file';
 const NUMERIC = new Set(['id', 'peerProbeMs', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs', ...HARDENING_KEYS]);
 
 /** A configuration error: the message names the field. */
@@ -108,6 +128,7 @@ export function parseFlags(argv: readonly string[]): Record<string, unknown> {
       value = name.slice(eq + 1);
       name = name.slice(0, eq);
     }
+    if (name === 'secret') throw new ConfigError(SECRET_ON_ARGV);
     if (name in SWITCHES && value === undefined) {
       const [key, v] = SWITCHES[name];
       out[key] = v;
@@ -151,8 +172,10 @@ export async function loadServeConfig(argv: readonly string[], env: Record<strin
     if (typeof file !== 'object' || file === null || Array.isArray(file)) throw new ConfigError(`config: ${flags.config} must hold a JSON object`);
   }
   delete flags.config;
+  if ('secret' in file) throw new ConfigError('secret: the config file may not hold the secret itself: name a file with "secretFile" (mode 0600), or set FLOTILLA_SECRET');
   const merged: Record<string, unknown> = { ...file, ...flags };
-  if (merged.secret === undefined && env.FLOTILLA_SECRET) merged.secret = env.FLOTILLA_SECRET;
+  if (typeof merged.secretFile === 'string') merged.secret = await readSecretFile(merged.secretFile, readFile);
+  else if (env.FLOTILLA_SECRET) merged.secret = env.FLOTILLA_SECRET;
   const parsed = serveConfigSchema.safeParse(merged);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -162,9 +185,21 @@ export async function loadServeConfig(argv: readonly string[], env: Record<strin
   return parsed.data;
 }
 
-/** `host:port` or `ws://host:port` as a WebSocket URL. */
-export function toWsUrl(address: string): string {
-  return /^wss?:\/\//.test(address) ? address.replace(/\/$/, '') : `ws://${address}`;
+/**
+ * Reads the cluster secret from `path` (one trailing newline dropped).
+ * @throws {@link ConfigError} naming the file (never its content) when it cannot be read.
+ */
+export async function readSecretFile(path: string, readFile: (path: string) => Promise<string>): Promise<string> {
+  try {
+    return (await readFile(path)).replace(/\r?\n$/, '');
+  } catch (e) {
+    throw new ConfigError(`secretFile: cannot read ${path}: ${(e as { code?: string }).code ?? (e as Error).message}`);
+  }
+}
+
+/** `host:port` or `ws://host:port` as a WebSocket URL; with `tls`, `host:port` means `wss://host:port`. */
+export function toWsUrl(address: string, tls = false): string {
+  return /^wss?:\/\//.test(address) ? address.replace(/\/$/, '') : `${tls ? 'wss' : 'ws'}://${address}`;
 }
 
 /** Splits `host:port`. */

@@ -3,10 +3,13 @@
  * serves, and each region with its range, epoch, role, term, leader, commit and applied index),
  * `GET /metrics` (Prometheus text format) and `GET /health` (200 while the store serves, 503 with
  * the reason once it stopped on a storage failure or is shutting down: for load balancers and
- * orchestrators). Uses `node:http`, which Node and Deno both provide.
+ * orchestrators). Uses `node:http`, which Node and Deno both provide, or `node:https` when the
+ * store runs TLS (then plain `http://` is refused).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import type { TlsServerMaterial } from '../transport/tls.ts';
 import { type HttpTimeouts, resolveHttpTimeouts } from '../transport/websocket-server.ts';
 import type { StoreServer } from './store-server.ts';
 
@@ -142,16 +145,17 @@ function snake(name: string): string {
 
 /**
  * Serves `/status`, `/metrics` and `/health` for `server` on `host:port`.
- * @returns the HTTP server (close it on shutdown).
+ * @param tls - serve `https://` only, with this certificate (no client certificate is asked for).
+ * @returns the HTTP server (close it on shutdown; `setSecureContext` reloads its certificate).
  */
-export async function startStatusServer(server: StoreServer, host: string, port: number, limits?: Partial<HttpTimeouts>): Promise<Server> {
+export async function startStatusServer(server: StoreServer, host: string, port: number, limits?: Partial<HttpTimeouts>, tls?: TlsServerMaterial): Promise<Server | HttpsServer> {
   const t = resolveHttpTimeouts(limits);
   const refused: Record<string, number> = {};
   const count = (status: number) => {
     refused[status] = (refused[status] ?? 0) + 1;
   };
   const options = { headersTimeout: t.headersTimeoutMs, requestTimeout: t.requestTimeoutMs, keepAliveTimeout: t.keepAliveTimeoutMs, maxHeaderSize: t.headerBytesMax, connectionsCheckingInterval: Math.min(1000, t.headersTimeoutMs) };
-  const http = createServer(options, (req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {
       // Bodies are never read: close rather than drain whatever the client is sending.
@@ -167,7 +171,8 @@ export async function startStatusServer(server: StoreServer, host: string, port:
     } else {
       res.writeHead(404).end('try /status, /metrics or /health\n');
     }
-  });
+  };
+  const http = tls === undefined ? createServer(options, handler) : createHttpsServer({ ...options, cert: tls.cert, key: tls.key }, handler);
   http.maxConnections = STATUS_CONNECTIONS_MAX;
   // headersTimeout is checked only while a request is parsed; an idle socket is cut by this.
   http.on('connection', (socket: Socket) => socket.setTimeout(t.keepAliveTimeoutMs + t.headersTimeoutMs, () => socket.destroy()));

@@ -56,6 +56,9 @@ export interface StoreData {
  */
 export async function openStoreData(dir: string | undefined, options: { engine?: DiskEngineKind; logger?: Logger } = {}): Promise<StoreData | undefined> {
   if (dir === undefined) return undefined;
+  // Only the store's user may enter its data directory, whatever the umask or an earlier mkdir made.
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fsp.chmod(dir, 0o700);
   const { engine, kind: engineKind } = await openDiskStorage({ dir, engine: options.engine, logger: options.logger });
   const file = join(dir, IDENTITY_FILE);
   let identity: StoreIdentity | undefined;
@@ -76,7 +79,7 @@ export async function openStoreData(dir: string | undefined, options: { engine?:
     identity,
     async save(next) {
       const tmp = `${file}.tmp`;
-      const fh = await fsp.open(tmp, 'w');
+      const fh = await fsp.open(tmp, 'w', 0o600);
       try {
         await fh.writeFile(JSON.stringify(next, null, 2));
         await fh.sync();

@@ -19,6 +19,7 @@ import { createMemoryStorage } from '../storage/memory.ts';
 import { createWebSocketTransport, type WebSocketConstructor, type WebSocketTransport } from '../transport/websocket.ts';
 import { createWebSocketServer, type HttpTimeouts, type WebSocketServer, type WebSocketServerStats } from '../transport/websocket-server.ts';
 import type { AdmissionLimits } from '../../src/transport/admission.ts';
+import { secureUrl, type TlsDialMaterial, type TlsServerMaterial, tlsWebSocket } from '../transport/tls.ts';
 import { createAddressBook } from './address-book.ts';
 import { createCallHandler } from './calls.ts';
 import { joinCluster, openStoreData, probePeers, type StoreIdentity } from './store-data.ts';
@@ -79,6 +80,18 @@ export interface StoreServerOptions {
   hardening?: ServerHardening;
   /** Wraps the opened storage engine (fault-injection tests). */
   wrapEngine?: (engine: StorageEngine) => StorageEngine;
+  /** TLS (docs/tls.md): serve `wss://` only, dial peers over `wss://` with {@link StoreTlsOptions.dial}. */
+  tls?: StoreTlsOptions;
+}
+
+/** The TLS of a store server. */
+export interface StoreTlsOptions {
+  /** What the store listens with (its `requestCert` follows `peerClientCertAuth`). */
+  server: TlsServerMaterial;
+  /** What it presents to and trusts of the peers it dials. */
+  dial: TlsDialMaterial;
+  /** Refuse a store (not a client) whose socket brought no certificate signed by `server.ca`. */
+  peerClientCertAuth: boolean;
 }
 
 /** Limits on unauthenticated and hostile peers of a store server (docs/hardening.md). */
@@ -113,6 +126,8 @@ export interface StoreServer {
   readonly counters: { calls: number; badRequests: number; refusedClosing: number; raftFromClients: number };
   /** Whether the store serves: false once it stopped on a storage failure or is closing. */
   health(): StoreHealth;
+  /** Replaces the certificates for new connections, listening and dialling (open ones keep theirs); throws on bad material, keeping the old. */
+  reloadTls(tls: StoreTlsOptions): void;
   /** Stops accepting, finishes (or fails) calls in flight, closes the store, the transport and the engine. */
   close(): Promise<void>;
 }
@@ -130,8 +145,13 @@ async function webSocketCtor(given?: WebSocketConstructor): Promise<WebSocketCon
  */
 export async function startStoreServer(options: StoreServerOptions): Promise<StoreServer> {
   const { logger } = options;
-  const WebSocket = await webSocketCtor(options.WebSocket);
-  const advertise = options.advertise ?? `ws://${options.listen.host === '0.0.0.0' ? '127.0.0.1' : options.listen.host}:${options.listen.port}`;
+  let tls = options.tls;
+  // With TLS every dial (peers, probes, joins) goes through `ws` with the current certificate.
+  const WebSocket = tls === undefined ? await webSocketCtor(options.WebSocket) : await tlsWebSocket(() => tls!.dial, options.WebSocket);
+  const advertise = options.advertise ?? `${tls ? 'wss' : 'ws'}://${options.listen.host === '0.0.0.0' ? '127.0.0.1' : options.listen.host}:${options.listen.port}`;
+  // A TLS store never dials in plaintext, whatever an old identity file or a flag says.
+  const secure = tls === undefined ? (u: string) => u : secureUrl;
+  options = { ...options, peers: Object.fromEntries(Object.entries(options.peers).map(([id, u]) => [id, secure(u)])), join: options.join === undefined ? undefined : secure(options.join) };
   const cleanup: Array<() => Promise<void>> = [];
   const fail = async (e: unknown): Promise<never> => {
     for (const c of cleanup.reverse()) await c().catch(() => undefined);
@@ -166,17 +186,18 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     return fail(e);
   }
   const storeId = identity.storeId;
-  const book = createAddressBook(storeId, advertise, identity.stores);
+  const book = createAddressBook(storeId, advertise, identity.stores, secure);
   // The store this one replaced listened here: it is no one to dial.
   for (const [id, url] of Object.entries(options.peers)) if (Number(id) !== identity.replacesStoreId) book.add(Number(id), url);
   // Each pair of stores has one link: the higher id dials the lower.
   const dial = Object.fromEntries(book.list().filter((s) => s.id < storeId).map((s) => [s.id, s.url]));
-  const transport = await createWebSocketTransport({ localId: storeId, clusterId: options.clusterId, secret: options.secret, peers: dial, WebSocket, logger, reconnectDelayMs: { min: 50, max: 2000 }, incarnation, handshakeTimeoutMs: options.hardening?.handshakeTimeoutMs });
+  const peerCertRequired = tls?.peerClientCertAuth ? (id: number) => id < CLIENT_ID_MIN : undefined;
+  const transport = await createWebSocketTransport({ localId: storeId, clusterId: options.clusterId, secret: options.secret, peers: dial, WebSocket, logger, reconnectDelayMs: { min: 50, max: 2000 }, incarnation, handshakeTimeoutMs: options.hardening?.handshakeTimeoutMs, peerCertRequired });
   cleanup.push(() => transport.close());
   let server: WebSocketServer;
   try {
     const h = options.hardening ?? {};
-    server = await createWebSocketServer({ host: options.listen.host, port: options.listen.port, accept: (s, l) => transport.accept(s, l), admission: h.admission ?? {}, http: h.http });
+    server = await createWebSocketServer({ host: options.listen.host, port: options.listen.port, accept: (s, l) => transport.accept(s, l), admission: h.admission ?? {}, http: h.http, tls: tls?.server });
   } catch (e) {
     const code = (e as { code?: string }).code;
     return fail(code === 'EADDRINUSE' ? new Error(`cannot listen on ${options.listen.host}:${options.listen.port}: the address is in use (EADDRINUSE)`) : e);
@@ -268,6 +289,10 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       if (failure) return { serving: false, reason: `storage failure: ${failure.message}` };
       if (closing) return { serving: false, reason: 'shutting down' };
       return { serving: true };
+    },
+    reloadTls(next) {
+      server.reloadTls(next.server);
+      tls = { ...next, peerClientCertAuth: tls!.peerClientCertAuth };
     },
     close() {
       closing ??= (async () => {

@@ -24,7 +24,7 @@ const WRITE_BYTES = 4 * 1024 * 1024;
 export async function writeCheckpoint(dir: string, gen: number, map: OrderedMap): Promise<void> {
   const path = `${dir}/${checkpointName(gen)}`;
   const tmp = `${path}.tmp`;
-  const fd = await call<number>((cb) => fs.open(tmp, 'w', cb));
+  const fd = await call<number>((cb) => fs.open(tmp, 'w', 0o600, cb));
   try {
     let pending: Uint8Array[] = [];
     let pendingBytes = 0;

@@ -89,14 +89,14 @@ export function acquireLock(dir: string): () => void {
   const path = `${dir}/${LOCK_FILE}`;
   const mine = `${process.pid}\n`;
   try {
-    fs.writeFileSync(path, mine, { flag: 'wx' });
+    fs.writeFileSync(path, mine, { flag: 'wx', mode: 0o600 });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new StorageIOError(`cannot create ${path}`, { cause: e });
     const held = readLockPid(path);
     if (held !== undefined && pidAlive(held)) throw new LockedError(path, `process ${held}${held === process.pid ? ' (this process)' : ''}`);
     // Stale: replace it atomically, then check we won against another process doing the same.
     const tmp = `${path}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, mine);
+    fs.writeFileSync(tmp, mine, { mode: 0o600 });
     fs.renameSync(tmp, path);
     if (readLockPid(path) !== process.pid) throw new LockedError(path, 'another process that took over the stale lock');
   }

@@ -79,13 +79,13 @@ export async function createFsStorage(options: FsStorageOptions): Promise<Storag
   const logger = options.logger ?? nullLogger;
   const checkpointLogBytes = options.checkpointLogBytes ?? 64 * 1024 * 1024;
   const groupBytesMax = options.groupBytesMax ?? 8 * 1024 * 1024;
-  fs.mkdirSync(dir, { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const releaseLock = acquireLock(dir);
   let recovered: ReturnType<typeof recover>;
   let fd: number;
   try {
     recovered = recover(dir, options.onCorruption ?? 'throw', logger);
-    fd = fs.openSync(`${dir}/${logName(recovered.activeGen)}`, 'a');
+    fd = fs.openSync(`${dir}/${logName(recovered.activeGen)}`, 'a', 0o600);
     await fsyncDir(dir);
   } catch (e) {
     releaseLock();
@@ -113,7 +113,7 @@ export async function createFsStorage(options: FsStorageOptions): Promise<Storag
     await writeAll(fd, group.map((p) => p.record));
     await call<void>((cb) => fs.fdatasync(fd, (e) => cb(e, undefined)));
     const nextGen = gen + 1;
-    const nextFd = await call<number>((cb) => fs.open(`${dir}/${logName(nextGen)}`, 'a', cb));
+    const nextFd = await call<number>((cb) => fs.open(`${dir}/${logName(nextGen)}`, 'a', 0o600, cb));
     await fsyncDir(dir);
     const oldFd = fd;
     fd = nextFd;

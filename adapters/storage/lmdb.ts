@@ -116,7 +116,7 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
   const limits = resolveLimits(options.limits);
   const lmdb = options.lmdb ?? (await loadLmdb());
   const logger = options.logger ?? nullLogger;
-  fs.mkdirSync(options.dir, { recursive: true });
+  fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   const releaseLock = acquireLock(options.dir);
   let root: LmdbRoot;
   let data: LmdbDatabase;
@@ -125,6 +125,8 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
     root = lmdb.open({ path: `${options.dir}/data.mdb`, noSubdir: true, maxDbs: 4, overlappingSync: false, compression: false, encoding: 'binary', keyEncoding: 'binary', cache: false });
     data = root.openDB('data', { encoding: 'binary', keyEncoding: 'binary', compression: false, cache: false });
     long = root.openDB('long', { encoding: 'binary', keyEncoding: 'binary', compression: false, cache: false });
+    // lmdb creates its files 0644 (less the umask) and takes no mode: only the owner may read them.
+    for (const f of ['data.mdb', 'data.mdb-lock']) if (fs.existsSync(`${options.dir}/${f}`)) fs.chmodSync(`${options.dir}/${f}`, 0o600);
   } catch (e) {
     releaseLock();
     throw e instanceof StorageError ? e : new StorageIOError(`cannot open ${options.dir}`, { cause: e });

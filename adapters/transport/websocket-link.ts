@@ -37,6 +37,11 @@ export const OPEN = 1;
 export interface LinkEvents {
   /** The handshake succeeded: frames may flow to and from `peerId` (running `incarnation`, if a store). Return false to refuse the peer after all. */
   authenticated(peerId: number, incarnation?: string): boolean;
+  /**
+   * Asked when the handshake has proved `peerId`, before its last message is sent: a refusal
+   * (code and reason) ends the link with the peer never seeing a finished handshake.
+   */
+  admit?(peerId: number): { code: string; reason: string } | undefined;
   /** A binary message arrived from `peerId` after the handshake. */
   frame(peerId: number, bytes: Uint8Array): void;
   /** A text message arrived from `peerId` after the handshake (a control notice, or an offence). */
@@ -89,6 +94,8 @@ export function runLink(socket: WebSocketLike, handshake: ClientHandshake | Serv
   const apply = (step: HandshakeStep) => {
     if (failed) return;
     if (step.kind === 'refuse') return fail(step.code, step.reason, step.message);
+    const refusal = step.kind === 'done' ? events.admit?.(step.peerId) : undefined;
+    if (refusal !== undefined) return fail(refusal.code, refusal.reason);
     if (step.message !== undefined) socket.send(step.message);
     if (step.kind === 'done') {
       clearTimeout(timer);

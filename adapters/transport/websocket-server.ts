@@ -8,6 +8,9 @@
  * authenticates, at most `preAuthBytesMax` raw bytes are accepted from it. Deno uses its native
  * `Deno.upgradeWebSocket`, which has no size limit, so the server checks each message's size first
  * thing, before the transport sees it, and closes the socket with 1009 when it is over.
+ * With `tls`, both runtimes serve `wss://` through `ws` over `node:https` (Deno.serve cannot
+ * request client certificates): plain `ws://` is refused by the TLS layer, and the certificate
+ * can be replaced without a restart (`reloadTls`).
  * Browsers cannot listen: the `browser` export condition resolves to a stub that throws.
  * docs/hardening.md lists every limit and its default.
  */
@@ -16,6 +19,7 @@ import type { Socket } from 'node:net';
 import { DEFAULT_FRAME_LIMITS } from '../../src/codec/limits.ts';
 import { type AdmissionLimits, type AdmissionRefusal, type AdmissionStats, createAdmission } from '../../src/transport/admission.ts';
 import { originAllowed } from '../../src/transport/handshake.ts';
+import type { AcceptInfo, TlsServerMaterial } from './tls.ts';
 import type { WebSocketLike } from './websocket-link.ts';
 
 const DEFAULT_PAYLOAD_BYTES_MAX = DEFAULT_FRAME_LIMITS.frameBytesMax + 64 * 1024;
@@ -57,7 +61,7 @@ const HTTP_CLIENT_ERRORS: Record<string, [number, string]> = {
 };
 
 /** What the server learns about an accepted socket, and how the transport reports back on it. */
-export interface AcceptedLink {
+export interface AcceptedLink extends AcceptInfo {
   /** The peer's IP address. */
   remoteAddress: string;
   /** The handshake succeeded: the socket stops counting as unauthenticated. */
@@ -92,6 +96,8 @@ export interface WebSocketServerOptions {
   refusedGraceMs?: number;
   /** Header, request and keep-alive timeouts and the header size limit (Node). */
   http?: Partial<HttpTimeouts>;
+  /** Serve `wss://` only, with this certificate (Node and Deno, through `node:https`). */
+  tls?: TlsServerMaterial;
 }
 
 /** Counters and gauges of a {@link WebSocketServer} (all counters since start). */
@@ -117,8 +123,10 @@ export interface WebSocketServerStats {
 export interface WebSocketServer {
   /** The port actually listened on. */
   readonly port: number;
-  /** `ws://host:port`. */
+  /** `ws://host:port` (`wss://` with TLS). */
   readonly url: string;
+  /** Replaces the certificate, key and CA for new connections (open ones keep theirs). Throws on bad material, keeping the old. */
+  reloadTls(tls: TlsServerMaterial): void;
   /** Connections refused before the upgrade because of their Origin. */
   originRefused(): number;
   /** Connections refused before the upgrade because `connectionsMax` sockets were open. */
@@ -201,7 +209,7 @@ interface DenoLike {
 export async function createWebSocketServer(options: WebSocketServerOptions): Promise<WebSocketServer> {
   const host = options.host ?? '127.0.0.1';
   const deno = (globalThis as { Deno?: DenoLike }).Deno;
-  return deno !== undefined ? serveDeno(deno, host, options) : serveNode(host, options);
+  return deno !== undefined && options.tls === undefined ? serveDeno(deno, host, options) : serveNode(host, options);
 }
 
 async function serveNode(host: string, options: WebSocketServerOptions): Promise<WebSocketServer> {
@@ -214,10 +222,17 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
   const admission = options.admission === undefined ? undefined : createAdmission({ ...options.admission, now: () => performance.now() });
   const stats = newStats();
   const wss = new WsServer({ noServer: true, maxPayload: options.maxPayloadBytes ?? DEFAULT_PAYLOAD_BYTES_MAX });
-  const http = createServer({ headersTimeout: t.headersTimeoutMs, requestTimeout: t.requestTimeoutMs, keepAliveTimeout: t.keepAliveTimeoutMs, maxHeaderSize: t.headerBytesMax, connectionsCheckingInterval: Math.min(1000, t.headersTimeoutMs) });
+  const httpOptions = { headersTimeout: t.headersTimeoutMs, requestTimeout: t.requestTimeoutMs, keepAliveTimeout: t.keepAliveTimeoutMs, maxHeaderSize: t.headerBytesMax, connectionsCheckingInterval: Math.min(1000, t.headersTimeoutMs) };
+  const tls = options.tls;
+  // The TLS layer asks for a certificate but never refuses a peer without one: clients (browsers)
+  // have none; the transport refuses a *store* whose certificate did not verify. A TLS handshake
+  // that does not finish within the header timeout is cut (slow-loris below HTTP).
+  const https = tls === undefined ? undefined : (await import('node:https')).createServer({ ...httpOptions, ...tls, requestCert: tls.requestCert === true, rejectUnauthorized: false, handshakeTimeout: t.headersTimeoutMs });
+  const http = https ?? createServer(httpOptions);
   // Node checks headersTimeout only while a request is being parsed; a socket that connects and
   // sends nothing is cut by this idle timeout instead (ws clears it once the socket is upgraded).
-  http.on('connection', (socket: Socket) => socket.setTimeout(t.headersTimeoutMs, () => socket.destroy()));
+  // With TLS the timeout goes on the TLS socket, the one ws sees and clears.
+  http.on(https === undefined ? 'connection' : 'secureConnection', (socket: Socket) => socket.setTimeout(t.headersTimeoutMs, () => socket.destroy()));
   http.on('request', (_req, res) => res.writeHead(426, { connection: 'close' }).end('WebSocket only\n'));
   http.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     const [status, text] = HTTP_CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request'];
@@ -263,6 +278,7 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
       });
       options.accept(ws as unknown as WebSocketLike, {
         remoteAddress: socket.remoteAddress ?? '',
+        peerCertVerified: (socket as { authorized?: boolean }).authorized === true,
         authenticated() {
           authenticated = true;
           socket.off('data', meter);
@@ -284,7 +300,11 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
   const port = (http.address() as { port: number }).port;
   return {
     port,
-    url: `ws://${host}:${port}`,
+    url: `${https === undefined ? 'ws' : 'wss'}://${host}:${port}`,
+    reloadTls(next) {
+      if (https === undefined) throw new Error('this server was started without TLS');
+      https.setSecureContext(next);
+    },
     originRefused: () => stats.origin,
     busyRefused: () => stats.busy,
     oversizeRefused: () => stats.oversize,
@@ -349,6 +369,7 @@ async function serveDeno(deno: DenoLike, host: string, options: WebSocketServerO
     socket.onopen = () =>
       options.accept(socket, {
         remoteAddress,
+        peerCertVerified: false,
         authenticated() {
           authenticated = true;
           ticket?.authenticated();
@@ -364,6 +385,9 @@ async function serveDeno(deno: DenoLike, host: string, options: WebSocketServerO
   return {
     port,
     url: `ws://${host}:${port}`,
+    reloadTls() {
+      throw new Error('this server was started without TLS');
+    },
     originRefused: () => stats.origin,
     busyRefused: () => stats.busy,
     oversizeRefused: () => stats.oversize,

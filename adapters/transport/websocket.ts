@@ -12,6 +12,7 @@ import { type DisconnectInfo, type Logger, nullLogger, type Rand, type Transport
 import { createFrameGuard, createHandlerList, type FrameGuardStats, type FrameVerdict } from '../../src/transport/guard.ts';
 import { createClientHandshake, createNonceRegistry, createServerHandshake, type HandshakeIdentity } from '../../src/transport/handshake.ts';
 import { type HandshakeCrypto, importClusterSecret } from '../../src/transport/hmac.ts';
+import type { AcceptInfo } from './tls.ts';
 import { CLOSE_BAD_FRAMES, closeReason, OPEN, runLink, type WebSocketConstructor, type WebSocketLike } from './websocket-link.ts';
 
 export type { WebSocketConstructor, WebSocketLike } from './websocket-link.ts';
@@ -45,12 +46,18 @@ export interface WebSocketTransportOptions {
   crypto?: HandshakeCrypto;
   /** Where refused handshakes, cut-off peers and lost links are reported (default: nowhere). */
   logger?: Logger;
+  /**
+   * Peers (by id) that must have presented a verified TLS certificate on a socket they dialled
+   * (`--peer-client-cert-auth`: stores, not clients); without one their handshake is refused
+   * (`PeerCertRequired`). Default: none.
+   */
+  peerCertRequired?: (peerId: number) => boolean;
 }
 
 /** Who wants to know how an accepted socket's handshake ended (the server adapter's admission). */
-export interface LinkObserver {
-  authenticated(): void;
-  refused(code: string): void;
+export interface LinkObserver extends Partial<AcceptInfo> {
+  authenticated?(): void;
+  refused?(code: string): void;
 }
 
 /** Counters of a WebSocket transport. */
@@ -68,7 +75,8 @@ export interface WebSocketTransportStats extends FrameGuardStats {
 export interface WebSocketTransport extends Transport {
   /**
    * Takes over a socket accepted by a server adapter (already open); runs the server handshake on
-   * it and tells `link` (when given) whether it authenticated or was refused.
+   * it and tells `link` (when given) whether it authenticated or was refused. `link.peerCertVerified`:
+   * what TLS verified.
    */
   accept(socket: WebSocketLike, link?: LinkObserver): void;
   /** Like `send`, but throws a {@link TransportError} saying why a frame cannot be queued. */
@@ -190,6 +198,10 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
     sockets.add(socket);
     const handshake = side === 'client' ? createClientHandshake(identity, dialled!.id) : createServerHandshake(identity, (id) => peers.get(id)?.socket !== undefined, nonces);
     runLink(socket, handshake, handshakeTimeoutMs, {
+      admit(peerId) {
+        if (side !== 'server' || observer?.peerCertVerified === true || options.peerCertRequired?.(peerId) !== true) return undefined;
+        return { code: 'PeerCertRequired', reason: `peer ${peerId} presented no certificate signed by the cluster CA` };
+      },
       authenticated(peerId, incarnation) {
         const p = peerOf(peerId);
         if (closed || p.socket !== undefined) return false;
@@ -197,7 +209,7 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
         p.incarnation = incarnation;
         p.attempts = 0;
         guard.reset(peerId);
-        observer?.authenticated();
+        observer?.authenticated?.();
         for (const w of p.waiters.splice(0)) w();
         flush(p);
         return true;
@@ -217,7 +229,7 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
       },
       refused(code, reason) {
         counters.handshakeRefused[code] = (counters.handshakeRefused[code] ?? 0) + 1;
-        observer?.refused(code);
+        observer?.refused?.(code);
         logger.warn('transport: handshake refused', { localId, side, peer: dialled?.id, code, reason });
       },
       closed(code, reason, peerId) {

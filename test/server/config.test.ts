@@ -1,6 +1,6 @@
 /**
- * The serve configuration: flags, a JSON file and FLOTILLA_SECRET merged (flags win) and validated,
- * every refusal naming its field.
+ * The serve configuration: flags, a JSON file and FLOTILLA_SECRET (or a secret file) merged (flags
+ * win) and validated, every refusal naming its field; the secret never from argv or the config file.
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadServeConfig, parseFlags, toWsUrl } from '../../adapters/server/config.ts';
@@ -31,10 +31,37 @@ describe('serve configuration', () => {
     const c = await loadServeConfig(['--config', 'c.json', '--tick-ms', '20'], { FLOTILLA_SECRET: SECRET }, read);
     expect(c).toMatchObject({ id: 1, replicas: 2, tickMs: 20, secret: SECRET, listen: '127.0.0.1:7001', cluster: 'flotilla', pd: true, electionTick: 10, heartbeatTick: 2 });
     expect(Object.keys(c.peers)).toEqual(['1', '2']);
-    const flagSecret = await loadServeConfig(['--id', '1', '--secret', 'another secret, long'], { FLOTILLA_SECRET: SECRET }, read);
-    expect(flagSecret.secret).toBe('another secret, long');
     expect(toWsUrl('h:1')).toBe('ws://h:1');
+    expect(toWsUrl('h:1', true)).toBe('wss://h:1');
     expect(toWsUrl('wss://h:1/')).toBe('wss://h:1');
+  });
+
+  it('takes the secret from --secret-file (over FLOTILLA_SECRET), never from argv or the config file', async () => {
+    const read = files({ 's.txt': 'a secret from a file, long\n', 'c.json': JSON.stringify({ id: 1, secretFile: 's.txt' }), 'bad.json': JSON.stringify({ id: 1, secret: SECRET }) });
+    expect((await loadServeConfig(['--id', '1', '--secret-file', 's.txt'], { FLOTILLA_SECRET: SECRET }, read)).secret).toBe('a secret from a file, long');
+    expect((await loadServeConfig(['--config', 'c.json'], {}, read)).secret).toBe('a secret from a file, long');
+    const refused = (argv: string[]) => loadServeConfig(argv, { FLOTILLA_SECRET: SECRET }, read).then(() => 'accepted', (e: Error) => e);
+    for (const argv of [['--id', '1', '--secret', SECRET], ['--id', '1', `--secret=${SECRET}`]]) {
+      const e = await refused(argv);
+      expect(e).toBeInstanceOf(ConfigError);
+      expect((e as Error).message).toMatch(/^secret: --secret is not accepted .*FLOTILLA_SECRET.*--secret-file/);
+      expect((e as Error).message).not.toContain(SECRET);
+    }
+    expect(((await refused(['--config', 'bad.json'])) as Error).message).toMatch(/^secret: the config file may not hold the secret itself/);
+    expect(((await refused(['--id', '1', '--secret-file', 'gone.txt'])) as Error).message).toMatch(/^secretFile: cannot read gone.txt/);
+    expect(await loadServeConfig(['--id', '1'], {}, read).catch((e: Error) => e.message)).toMatch(/^secret: the cluster secret is required: set FLOTILLA_SECRET or name a file with --secret-file/);
+  });
+
+  it('TLS flags: --cert with --key, --ca and --peer-client-cert-auth need --cert, mutual TLS needs --ca', async () => {
+    const env = { FLOTILLA_SECRET: SECRET };
+    const c = await loadServeConfig(['--id', '1', '--cert', 'c.pem', '--key', 'k.pem', '--ca', 'ca.pem', '--peer-client-cert-auth'], env, files({}));
+    expect(c).toMatchObject({ cert: 'c.pem', key: 'k.pem', ca: 'ca.pem', peerClientCertAuth: true });
+    expect((await loadServeConfig(['--id', '1'], env, files({}))).peerClientCertAuth).toBe(false);
+    const fail = (argv: string[]) => loadServeConfig(['--id', '1', ...argv], env, files({})).then(() => 'accepted', (e: Error) => e.message);
+    expect(await fail(['--cert', 'c.pem'])).toMatch(/^key: --cert and --key go together/);
+    expect(await fail(['--ca', 'ca.pem'])).toMatch(/^cert: TLS needs --cert and --key/);
+    expect(await fail(['--cert', 'c.pem', '--key', 'k.pem', '--peer-client-cert-auth'])).toMatch(/^ca: --peer-client-cert-auth needs --ca/);
+    expect(await fail(['--cert', 'c.pem', '--key', 'k.pem', '--peer-cert', 'p.pem'])).toMatch(/^peerKey: --peer-cert and --peer-key go together/);
   });
 
   it('refuses bad values naming the field', async () => {
