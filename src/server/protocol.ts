@@ -10,6 +10,8 @@
  */
 import { z } from 'zod';
 import { packValue, unpackValue } from '../codec/msgpack.ts';
+import { scanMsgpack, type ScanLimits } from '../codec/msgpack-scan.ts';
+import { DEFAULT_FRAME_LIMITS } from '../codec/limits.ts';
 import type { StoreRequest } from '../client/connector.ts';
 import { type ErrorData, errorFromData, errorToData, FlotillaError, InvalidArgumentError, OutcomeUnknownError } from '../errors.ts';
 import type { ApplyOutcome } from '../kv/state-machine.ts';
@@ -130,6 +132,9 @@ function withoutUndefined(value: unknown): unknown {
   return out;
 }
 
+/** Nesting and value limits of a call's MessagePack (the deepest call nests 6 levels). */
+const CALL_SCAN_LIMITS: ScanLimits = { depthMax: 16, valuesMax: DEFAULT_FRAME_LIMITS.valuesMax };
+
 /** Encodes a call for a request item. */
 export function encodeCall(call: ServerCall): Uint8Array {
   return packValue(withoutUndefined(call)).slice();
@@ -140,6 +145,10 @@ export function encodeCall(call: ServerCall): Uint8Array {
  * @returns the call, or an {@link InvalidArgumentError} saying what was wrong (never throws).
  */
 export function decodeCall(payload: Uint8Array): ServerCall | InvalidArgumentError {
+  // A call is bytes inside a frame, not scanned with it: scan it here, so that msgpackr never
+  // recurses into hostile nesting nor builds an array for more values than a frame may hold.
+  const problem = scanMsgpack(payload, CALL_SCAN_LIMITS);
+  if (problem !== null) return new InvalidArgumentError('request', `not well-formed MessagePack: ${problem}`);
   let raw: unknown;
   try {
     raw = unpackValue(payload);

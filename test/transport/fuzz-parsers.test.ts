@@ -185,3 +185,22 @@ describe(`parser fuzz (seed ${SEED}; FUZZ_SEED=... to replay)`, { timeout: 240_0
     expect(counts.get('invalid') ?? 0).toBeGreaterThan(0);
   });
 });
+
+describe('client request decoding: regressions found by reading the fuzzers', () => {
+  it('refuses a deeply nested call for its depth, before msgpackr recurses into it', () => {
+    const deep = new Uint8Array(100_000).fill(0x91);
+    const out = decodeCall(deep);
+    expect(out).toBeInstanceOf(InvalidArgumentError);
+    expect((out as Error).message).toMatch(/nest|deep/);
+  });
+
+  it('refuses a call of more values than a frame may hold, before allocating an array for them', () => {
+    // An array32 of 2^22 nils: 4 MiB on the wire, 32 MiB as a JS array.
+    const n = 1 << 22;
+    const bytes = new Uint8Array(5 + n).fill(0xc0);
+    bytes.set([0xdd, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff]);
+    const out = decodeCall(bytes);
+    expect(out).toBeInstanceOf(InvalidArgumentError);
+    expect((out as Error).message).toMatch(/more than \d+ values/);
+  });
+});
