@@ -147,7 +147,7 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       if (https !== undefined) {
-        https.closeAllConnections();
+        https.closeAllConnections?.();
         await new Promise<void>((resolve) => https.close(() => resolve()));
       }
     },
