@@ -9,7 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { connect } from '../adapters/client/remote.ts';
 import { ConfigError, parseFlags, readSecretFile, toWsUrl } from '../adapters/server/config.ts';
-import { loadDialTls } from '../adapters/server/tls-files.ts';
+import { httpsJson, loadDialTls } from '../adapters/server/tls-files.ts';
 import type { TlsDialMaterial } from '../adapters/transport/tls.ts';
 import { FlotillaError } from '../src/errors.ts';
 import { demo } from './demo.ts';
@@ -52,33 +52,10 @@ async function dialTls(flags: Record<string, unknown>): Promise<TlsDialMaterial 
   return loadDialTls({ ca: file('ca'), cert: file('cert'), key: file('key') });
 }
 
-/** GETs `path` of a store's `--http` port, over https (trusting `tls.ca`) when TLS is given. */
-async function getJson(hostPort: string, path: string, tls: TlsDialMaterial | undefined): Promise<unknown> {
-  if (tls === undefined) return (await fetch(`http://${hostPort}${path}`)).json();
-  const { request } = await import('node:https');
-  return new Promise((resolve, reject) => {
-    const req = request(`https://${hostPort}${path}`, { ca: tls.ca, cert: tls.cert, key: tls.key }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        body += d;
-      });
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body));
-        } catch (e) {
-          reject(e);
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 async function status(flags: Record<string, unknown>): Promise<number> {
   if (typeof flags.http !== 'string') throw new ConfigError('http: --http host:port is required');
-  const s = (await getJson(flags.http, '/status', await dialTls(flags))) as { storeId: number; url: string; regions: Array<Record<string, unknown>> };
+  const tls = await dialTls(flags);
+  const s = (tls === undefined ? await (await fetch(`http://${flags.http}/status`)).json() : await httpsJson(`https://${flags.http}/status`, tls)) as { storeId: number; url: string; regions: Array<Record<string, unknown>> };
   if (flags.json !== undefined) {
     console.log(JSON.stringify(s, null, 2));
     return 0;

@@ -74,7 +74,7 @@ export async function demo(argv: readonly string[]): Promise<number> {
     const endpoints = stores.map((s) => `127.0.0.1:${s.wsPort}`).join(',');
     say(`cluster ready. The secret is in ${secretFile}. Try, in another terminal:
   npx flotilla status --http 127.0.0.1:${stores[0].httpPort}
-  FLOTILLA_SECRET=$(cat ${secretFile}) npx flotilla regions --endpoints ${endpoints}
+  npx flotilla regions --endpoints ${endpoints} --secret-file ${secretFile}
 or from code:
   import { readFileSync } from 'node:fs';
   import { connect } from 'flotilla/client';

@@ -5,8 +5,11 @@
  */
 
 const ADMIN_FLAGS = `  --endpoints host:port,...   stores to ask first (default 127.0.0.1:7001); the client learns the rest
-  --secret S                  the cluster secret; better FLOTILLA_SECRET in the environment (argv is visible to ps)
-  --cluster NAME              the cluster id (default flotilla)`;
+  --secret-file FILE          read the cluster secret from FILE (else FLOTILLA_SECRET); --secret on argv is
+                              refused (other users see argv); a FILE readable by group/others is warned of
+  --cluster NAME              the cluster id (default flotilla)
+  --ca FILE                   dial wss:// (host:port means wss://), trusting the CA certificates in FILE
+  --cert FILE --key FILE      present this client certificate too (docs/tls.md)`;
 
 /** Detailed help per command. */
 export const COMMAND_HELP: Readonly<Record<string, string>> = {
@@ -15,7 +18,7 @@ Prints "flotilla: store <id> listening on <url>" once it serves; logs go to stde
 
   --id N                      this store's id, 1 to 2^31-1 (required unless --join)
   --listen host:port          where it accepts stores and clients (default 127.0.0.1:7001)
-  --advertise URL             the URL other stores reach it at (default ws://<listen>)
+  --advertise URL             the URL other stores reach it at (default ws://<listen>, wss:// with TLS)
   --peers 1=h:p,2=h:p,...     the initial stores and their addresses (include this store)
   --join host:port            join a running cluster through this store instead of --peers
   --initial-cluster-state S   on an empty data directory: new (bootstrap a new cluster), existing (never
@@ -26,7 +29,9 @@ Prints "flotilla: store <id> listening on <url>" once it serves; logs go to stde
   --engine lmdb|fs            the engine of --data: lmdb (default where its native binary loads: on disk,
                               constant-time restart) or fs (pure JS, all data in memory); a directory
                               keeps the engine it was created with. docs/storage-engines.md
-  --secret S                  cluster secret, at least 16 characters; better FLOTILLA_SECRET in the environment
+  --secret-file FILE          the cluster secret (at least 16 characters) is read from FILE, else taken from
+                              FLOTILLA_SECRET; --secret on the command line is refused (argv is visible
+                              to other users); a FILE readable by group or others is warned of
   --cluster NAME              cluster id, checked in every handshake (default flotilla)
   --http host:port            serve GET /status (JSON) and GET /metrics (Prometheus text) there (default off)
   --no-pd | --pd              run without / with the placement driver (default with)
@@ -40,6 +45,13 @@ Prints "flotilla: store <id> listening on <url>" once it serves; logs go to stde
   --store-down-ms N           PD: a store silent this long is down (default 30000)
   --pd-interval-ms N          PD: heartbeat and scheduling period (default 1000)
   --log-level L               debug, info, warn or error (default info)
+  --cert FILE --key FILE      TLS (docs/tls.md): serve wss:// (and https:// on --http) with this certificate
+                              chain and key, refusing plaintext; dial peers over wss:// with them too
+  --ca FILE                   CA certificates the peers' certificates must chain to (default: system roots)
+  --peer-client-cert-auth     mutual TLS between stores: a store must present a certificate signed by --ca
+                              (clients on the same port need none); needs --ca
+  --peer-cert FILE --peer-key FILE
+                              a different certificate and key for dialling peers (default --cert/--key)
 Limits on unauthenticated and hostile peers (docs/hardening.md):
   --handshake-timeout-ms N    a socket that has not authenticated after N ms is closed (default 5000)
   --unauthenticated-per-address-max N  unauthenticated sockets one IP may hold; more get 429 (default 16)
@@ -50,12 +62,16 @@ Limits on unauthenticated and hostile peers (docs/hardening.md):
   --auth-ban-ms N             how long an IP in back-off is refused with 429 (default 30000)
   --http-headers-timeout-ms N request headers must arrive within N ms, else 408 (default 10000; both ports)
   --http-request-timeout-ms N a whole request must arrive within N ms, else 408 (default 30000; both ports)
-  --config FILE.json          any of the keys above in camelCase (listen, initialSplitKeys, ...); flags win
+  --config FILE.json          any of the keys above in camelCase (listen, initialSplitKeys, secretFile, ...);
+                              flags win; the file may not hold the secret itself (secretFile instead)
+SIGHUP re-reads the TLS files: new connections use the new certificate, open ones keep theirs; a
+bad file keeps the current one (logged as a warning).
 
 A bad flag exits 2 naming the field; a port in use, a locked or foreign data directory or a
 refused join exits 1. Reference: docs/operations.md.`,
-  status: `flotilla status --http host:port [--json]: one store's regions (GET /status on its --http address):
-range, epoch, role, term, leader, commit and applied index; --json prints the raw document.`,
+  status: `flotilla status --http host:port [--json] [--ca FILE]: one store's regions (GET /status on its --http
+address): range, epoch, role, term, leader, commit and applied index; --json prints the raw document;
+--ca: over https://, trusting the CA certificates in FILE.`,
   regions: `flotilla regions [admin flags]: the cluster's regions with their leaders, as JSON.\n${ADMIN_FLAGS}`,
   stores: `flotilla stores [admin flags]: the cluster's stores (state, replicas, leaders, address), as JSON.\n${ADMIN_FLAGS}`,
   split: `flotilla split --region ID [--key K] [admin flags]: split a region at K (default its middle key).\n${ADMIN_FLAGS}`,

@@ -3,10 +3,12 @@
  * `--peer-cert`, `--peer-key`): read, checked (each certificate parses, each key parses and
  * matches its certificate) and turned into what the servers listen with and what the dialling side
  * presents. A bad file is a {@link ConfigError} naming the file and what is wrong with it, never
- * the key's content. Read again on reload (SIGHUP): see docs/tls.md.
+ * the key's content. Read again on reload (SIGHUP): see docs/tls.md. Also: a GET of a JSON
+ * document over https with that material (`flotilla status --ca`).
  */
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import type { TlsDialMaterial, TlsServerMaterial } from '../transport/tls.ts';
 import { ConfigError } from './config.ts';
 
@@ -105,4 +107,30 @@ export async function loadDialTls(files: { ca?: string; cert?: string; key?: str
     out.key = p.key;
   }
   return out;
+}
+
+/**
+ * GETs a JSON document over https, trusting `tls.ca` and presenting `tls.cert`/`tls.key` if given.
+ * @param url - an `https://` URL.
+ * @param tls - what to trust and present.
+ */
+export function httpsJson(url: string, tls: TlsDialMaterial): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca: tls.ca, cert: tls.cert, key: tls.key }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        body += d;
+      });
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -5,10 +5,10 @@
  * in plaintext as the sniffing test's control. The secret comes from `--secret-file`.
  */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { connect, type RemoteKvClient } from '../../adapters/client/remote.ts';
 import type { StoreStatus } from '../../adapters/server/http-status.ts';
+import { httpsJson } from '../../adapters/server/tls-files.ts';
 import { freePorts, type StoreProcess, serveArgs, spawnFlotilla, stopProcess, waitListening } from '../../scripts/cluster-processes.ts';
 import { FAST, SECRET } from './helpers.ts';
 import { type LinkProxy, startLinkProxy } from './link-proxy.ts';
@@ -32,28 +32,6 @@ export interface TlsTestCluster {
   status(id: number): Promise<StoreStatus>;
   client(): Promise<RemoteKvClient>;
   close(): Promise<void>;
-}
-
-/** GETs a JSON document over https, trusting `ca` (PEM). */
-export function httpsJson(url: string, ca: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { ca }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        body += d;
-      });
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body));
-        } catch (e) {
-          reject(e);
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /**
@@ -109,7 +87,7 @@ export async function startTlsCluster(options: { tls: boolean; runtimes?: Array<
     endpoint: (id) => `${scheme}://127.0.0.1:${ports[id - 1]}`,
     async status(id) {
       const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${httpPorts[id - 1]}/status`;
-      return (options.tls ? await httpsJson(url, ca) : await (await fetch(url)).json()) as StoreStatus;
+      return (options.tls ? await httpsJson(url, { ca }) : await (await fetch(url)).json()) as StoreStatus;
     },
     client: () => connect({ endpoints: [1, 2, 3].map((id) => cluster.endpoint(id)), secret: SECRET, ...(options.tls ? { tls: { ca } } : {}), callTimeoutMs: 10_000 }),
     async close() {

@@ -20,28 +20,32 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<{ 
 }
 
 describeMutualTlsCluster('a 3-store cluster over mutual TLS (Node)', ['node', 'node', 'node'], (c) => {
-it('runs the admin commands over TLS with --ca and the secret from a file; refuses --secret; warns of an open secret file', async () => {
-  const regions = await run(['regions', '--endpoints', `127.0.0.1:${c().ports[1]}`, '--ca', c().pki.ca.cert, '--secret-file', c().secretFile]);
-  expect(regions.code).toBe(0);
-  expect(JSON.parse(regions.stdout).length).toBeGreaterThan(0);
-  expect(regions.stderr).toBe('');
-  const status = await run(['status', '--http', `127.0.0.1:${c().httpPorts[1]}`, '--ca', c().pki.ca.cert]);
-  expect(status.code).toBe(0);
-  expect(status.stdout).toContain(`store 2 at wss://127.0.0.1:${c().ports[1]}`);
-  const onArgv = await run(['regions', '--endpoints', `127.0.0.1:${c().ports[1]}`, '--ca', c().pki.ca.cert, '--secret', SECRET]);
-  expect(onArgv.code).toBe(2);
-  expect(onArgv.stderr).toMatch(/--secret is not accepted .*FLOTILLA_SECRET.*--secret-file/);
-  const open = join(c().pki.dir, 'open-secret');
-  writeFileSync(open, SECRET);
-  chmodSync(open, 0o644);
-  const warned = await run(['regions', '--endpoints', `127.0.0.1:${c().ports[1]}`, '--ca', c().pki.ca.cert, '--secret-file', open]);
-  expect(warned.code).toBe(0);
-  expect(warned.stderr).toMatch(/^flotilla: warning: the secret file .*open-secret is readable by others \(mode 0644\): chmod 600/);
-  expect(warned.stderr).not.toContain(SECRET);
-  const serveOnArgv = await run(['serve', '--id', '1', '--secret', SECRET]);
-  expect(serveOnArgv.code).toBe(2);
-  expect(serveOnArgv.stderr).toMatch(/--secret is not accepted/);
-});
+  it('runs the admin commands over TLS with --ca and the secret from a file; refuses --secret; warns of an open secret file', async () => {
+    const regions = await run(['regions', '--endpoints', `127.0.0.1:${c().ports[1]}`, '--ca', c().pki.ca.cert, '--secret-file', c().secretFile]);
+    expect(regions.code).toBe(0);
+    expect(JSON.parse(regions.stdout).length).toBeGreaterThan(0);
+    expect(regions.stderr).toBe('');
+    const status = await run(['status', '--http', `127.0.0.1:${c().httpPorts[1]}`, '--ca', c().pki.ca.cert]);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toContain(`store 2 at wss://127.0.0.1:${c().ports[1]}`);
+    const onArgv = await run(['regions', '--endpoints', `127.0.0.1:${c().ports[1]}`, '--ca', c().pki.ca.cert, '--secret', SECRET]);
+    expect(onArgv.code).toBe(2);
+    expect(onArgv.stderr).toMatch(/--secret is not accepted .*FLOTILLA_SECRET.*--secret-file/);
+    const open = join(c().pki.dir, 'open-secret');
+    writeFileSync(open, SECRET);
+    chmodSync(open, 0o644);
+    const warned = await run(['regions', '--endpoints', `127.0.0.1:${c().ports[1]}`, '--ca', c().pki.ca.cert, '--secret-file', open]);
+    expect(warned.code).toBe(0);
+    expect(warned.stderr).toMatch(/^flotilla: warning: the secret file .*open-secret is readable by others \(mode 0644\): chmod 600/);
+    expect(warned.stderr).not.toContain(SECRET);
+    const serveOnArgv = await run(['serve', '--id', '1', '--secret', SECRET]);
+    expect(serveOnArgv.code).toBe(2);
+    expect(serveOnArgv.stderr).toMatch(/--secret is not accepted/);
+    // A bad certificate file stops the start with a ConfigError naming it.
+    const badCert = await run(['serve', '--id', '1', '--secret-file', c().secretFile, '--cert', open, '--key', c().certs.get(2)!.key]);
+    expect(badCert.code).toBe(2);
+    expect(badCert.stderr).toMatch(/^flotilla: invalid configuration: cert: .*open-secret holds no PEM certificate\n$/);
+  });
 });
 
 describe('the same cluster in plaintext (the sniffing control)', () => {
