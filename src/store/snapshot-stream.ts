@@ -29,6 +29,7 @@
  * ABORT (sender -> receiver) / REFUSE (receiver -> sender): a UTF-8 reason; the stream is dropped
  * ```
  */
+import { encodeUtf8 } from '../codec/utf8.ts';
 import { CorruptCommandError } from '../errors.ts';
 import { regionRanges, writeU64 } from '../kv/keys.ts';
 import type { RegionRange } from '../kv/state-machine.ts';
@@ -180,10 +181,15 @@ function ackChunk(seq: number): Uint8Array {
 }
 
 function abortChunk(reason: string, type = ABORT): Uint8Array {
-  const text = new TextEncoder().encode(reason.slice(0, 200));
+  const text = encodeUtf8(reason.slice(0, 200));
   const { out } = header(type, text.length);
   out.set(text, 5);
   return out;
+}
+
+/** An ABORT / REFUSE reason as text (ASCII as sent; other bytes shown as their code points). */
+function reasonText(body: Uint8Array): string {
+  return String.fromCharCode(...body.subarray(0, 200));
 }
 
 /** A chunk's type and body; throws {@link CorruptCommandError} on anything else. */
@@ -271,7 +277,7 @@ export class OutgoingStream {
     try {
       const { type, body } = parseChunk(payload);
       if (type === ACK && body.length === 4) this.acked = Math.max(this.acked, new DataView(body.buffer, body.byteOffset, 4).getUint32(0));
-      else if (type === REFUSE) this.aborted = `the receiver aborted: ${new TextDecoder().decode(body)}`;
+      else if (type === REFUSE) this.aborted = `the receiver aborted: ${reasonText(body)}`;
       else this.aborted = `unexpected chunk type ${type} from the receiver`;
     } catch (e) {
       this.aborted = String(e);
@@ -498,14 +504,20 @@ export class StreamReceiver {
     if (type === ABORT) {
       const id = this.byStream.get(key);
       const s = id === undefined ? undefined : this.streams.get(id);
-      if (s && !s.claimed) this.drop(s, `the sender aborted: ${new TextDecoder().decode(body)}`, false);
+      if (s && !s.claimed) this.drop(s, `the sender aborted: ${reasonText(body)}`, false);
       return;
     }
     const id = this.byStream.get(key);
     const s = id === undefined ? undefined : this.streams.get(id);
     if (!s || s.dead || s.done) return;
-    if (seq !== s.next) return this.drop(s, `chunk ${seq} out of order (expected ${s.next})`, true);
-    if (s.pending >= this.o.pendingMax) return this.drop(s, `more than ${this.o.pendingMax} chunks waiting to be written`, true);
+    if (seq !== s.next) {
+      this.drop(s, `chunk ${seq} out of order (expected ${s.next})`, true);
+      return;
+    }
+    if (s.pending >= this.o.pendingMax) {
+      this.drop(s, `more than ${this.o.pendingMax} chunks waiting to be written`, true);
+      return;
+    }
     s.next++;
     s.pending++;
     this.o.stats.chunksReceived++;
@@ -547,7 +559,7 @@ export class StreamReceiver {
    */
   claim(regionId: number, from: number, d: StreamDescriptor): IncomingStream | undefined {
     const s = this.streams.get(regionId);
-    if (!s || !s.done || s.dead || s.from !== from || s.streamId !== d.streamId || s.pairs !== d.pairs || s.bytes !== d.bytes || s.crc !== d.crc) return undefined;
+    if (!s?.done || s.dead || s.from !== from || s.streamId !== d.streamId || s.pairs !== d.pairs || s.bytes !== d.bytes || s.crc !== d.crc) return undefined;
     s.claimed = true;
     return s;
   }

@@ -69,7 +69,7 @@ function instrument(engine: StorageEngine): StorageEngine & { probe: Probe } {
 }
 
 const userKey = (i: number) => new TextEncoder().encode(`key-${String(i).padStart(8, '0')}`);
-const valueOf = (i: number) => new Uint8Array(VALUE).fill(i & 0xff);
+const pairValue = (i: number) => new Uint8Array(VALUE).fill(i & 0xff);
 
 async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 240_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -106,7 +106,7 @@ async function twoStores(keys: number, store: Record<string, unknown> = {}) {
   const one = engines.get(1)!;
   for (let i = 0; i < keys; i += 2048) {
     const ops: WriteOp[] = [];
-    for (let j = i; j < Math.min(keys, i + 2048); j++) ops.push({ type: 'put', key: dataKey(userKey(j)), value: valueOf(j) });
+    for (let j = i; j < Math.min(keys, i + 2048); j++) ops.push({ type: 'put', key: dataKey(userKey(j)), value: pairValue(j) });
     await one.write(ops, { sync: true });
   }
   const s2 = await cluster.addStore();
@@ -120,7 +120,7 @@ async function expectAllData(engine: StorageEngine, keys: number): Promise<void>
   for (;;) {
     const page = await engine.scan({ start, end: Uint8Array.of(DATA_PREFIX + 1), limit: 1000 });
     for (const kv of page) {
-      expect(kv.value).toEqual(valueOf(n));
+      expect(kv.value).toEqual(pairValue(n));
       n++;
     }
     if (page.length < 1000) break;
@@ -164,7 +164,7 @@ describe('streamed region snapshots (lmdb)', () => {
     // The replica serves the data once it leads.
     await waitFor('promotion', async () => (await kv.admin.regions())[0].peers.every((p) => p.role === 'voter'));
     await kv.admin.transferLeader(region.id, s2);
-    expect(await kv.get(userKey(keys - 1))).toEqual(valueOf(keys - 1));
+    expect(await kv.get(userKey(keys - 1))).toEqual(pairValue(keys - 1));
   }, 300_000);
 
   it('a store crashed while installing (after the atomic switch, mid-move) finishes the install on restart', async () => {
