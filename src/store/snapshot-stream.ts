@@ -257,6 +257,8 @@ export interface StreamSendOptions {
   stallMs: number;
   /** Look again this often while waiting, in ms. */
   pollMs: number;
+  /** Send the unacknowledged chunks again after this long without an acknowledgement, in ms. */
+  resendMs: number;
   /** Whether to go on (the replica still leads, the store runs). */
   live: () => boolean;
   stats: SnapshotStreamStats;
@@ -266,18 +268,27 @@ export interface StreamSendOptions {
 export class OutgoingStream {
   private acked = -1;
   private aborted: string | undefined;
-  private readonly inflight: number[] = [];
+  /** Chunks sent and not yet acknowledged (at most `window`), kept to resend (go-back-N). */
+  private readonly unacked = new Map<number, Uint8Array>();
+  private lastProgressMs: number;
   private readonly o: StreamSendOptions;
   constructor(o: StreamSendOptions) {
     this.o = o;
+    this.lastProgressMs = o.clock.now();
   }
 
-  /** An ACK or ABORT chunk from the receiver. */
+  /** An ACK or REFUSE chunk from the receiver. */
   receive(payload: Uint8Array): void {
     try {
       const { type, body } = parseChunk(payload);
-      if (type === ACK && body.length === 4) this.acked = Math.max(this.acked, new DataView(body.buffer, body.byteOffset, 4).getUint32(0));
-      else if (type === REFUSE) this.aborted = `the receiver aborted: ${reasonText(body)}`;
+      if (type === ACK && body.length === 4) {
+        const seq = new DataView(body.buffer, body.byteOffset, 4).getUint32(0);
+        if (seq <= this.acked) return;
+        // Acknowledgements are cumulative: every chunk up to `seq` is written.
+        for (let s = this.acked + 1; s <= seq; s++) this.unacked.delete(s);
+        this.acked = seq;
+        this.lastProgressMs = this.o.clock.now();
+      } else if (type === REFUSE) this.aborted = `the receiver aborted: ${reasonText(body)}`;
       else this.aborted = `unexpected chunk type ${type} from the receiver`;
     } catch (e) {
       this.aborted = String(e);
@@ -294,16 +305,17 @@ export class OutgoingStream {
   }
 
   private async waitUntil(done: () => boolean, what: string): Promise<void> {
-    let since = this.o.clock.now();
-    let last = this.acked;
+    let resentAt = this.lastProgressMs;
     while (!done()) {
       if (this.aborted !== undefined) throw new Error(this.aborted);
       if (!this.o.live()) throw new Error('the sender no longer leads the region');
-      if (this.acked !== last) {
-        last = this.acked;
-        since = this.o.clock.now();
+      const now = this.o.clock.now();
+      if (now - this.lastProgressMs > this.o.stallMs) throw new Error(`no progress for ${this.o.stallMs} ms waiting for ${what}`);
+      // A lost chunk or acknowledgement (the link dropped a frame): send every unacknowledged chunk again.
+      if (now - Math.max(resentAt, this.lastProgressMs) >= this.o.resendMs) {
+        resentAt = now;
+        for (const [seq, payload] of this.unacked) this.o.link.send(this.o.to, this.o.streamId, seq, payload);
       }
-      if (this.o.clock.now() - since > this.o.stallMs) throw new Error(`no progress for ${this.o.stallMs} ms waiting for ${what}`);
       await this.wait();
     }
     if (this.aborted !== undefined) throw new Error(this.aborted);
@@ -313,11 +325,11 @@ export class OutgoingStream {
     const o = this.o;
     // Window first (the receiver's writes), then the link's queue (the wire).
     await this.waitUntil(() => seq - this.acked <= o.window, `chunk ${seq - o.window} to be acknowledged`);
-    await this.waitUntil(() => o.link.queuedBytes(o.to) + payload.length <= Math.max(o.window * o.chunkBytes, payload.length) && o.link.send(o.to, o.streamId, seq, payload), 'room on the link');
-    this.inflight[seq] = payload.length;
+    await this.waitUntil(() => o.link.queuedBytes(o.to) + payload.length <= Math.max(o.window * o.chunkBytes, payload.length), 'room on the link');
+    o.link.send(o.to, o.streamId, seq, payload); // if refused, resent like a lost one
+    this.unacked.set(seq, payload);
     let held = 0;
-    for (let s = this.acked + 1; s <= seq; s++) held += this.inflight[s] ?? 0;
-    for (let s = this.acked; s >= 0 && this.inflight[s] !== undefined; s--) delete this.inflight[s];
+    for (const p of this.unacked.values()) held += p.length;
     o.stats.chunksSent++;
     o.stats.maxChunkBytes = Math.max(o.stats.maxChunkBytes, payload.length);
     o.stats.maxInflightBytes = Math.max(o.stats.maxInflightBytes, held);
@@ -332,6 +344,8 @@ export class OutgoingStream {
     try {
       let seq = 0;
       await this.sendChunk(seq++, openChunk(o.region));
+      // The receiver has the stream before any data: data for a stream it does not know means it lost it.
+      await this.waitUntil(() => this.acked >= 0, 'the receiver to open the stream');
       let crc = 0;
       let pairs = 0;
       let bytes = 0;
@@ -398,6 +412,8 @@ export interface IncomingStream {
   region: RegionRange;
   ranges: ReadonlyArray<{ start: Uint8Array; end: Uint8Array }>;
   next: number;
+  /** The last seq whose write finished (what is acknowledged), -1 before OPEN's. */
+  written: number;
   pairs: number;
   bytes: number;
   crc: number;
@@ -483,12 +499,17 @@ export class StreamReceiver {
         return;
       }
       const old = this.streams.get(region.id);
+      if (old && old.from === from && old.streamId === streamId) {
+        // A duplicate (or a resend after a lost acknowledgement).
+        if (old.written >= 0) this.o.link.send(from, streamId, old.written, ackChunk(old.written));
+        return;
+      }
       if (!this.o.mayOpen(region.id) || old?.claimed) {
         this.o.link.send(from, streamId, 0, abortChunk(`region ${region.id} is installing a snapshot`, REFUSE));
         return;
       }
       if (old) this.drop(old, 'replaced by a newer stream', true);
-      const s: IncomingStream = { from, streamId, region, ranges: regionRanges(region), next: 1, pairs: 0, bytes: 0, crc: 0, pending: 1, done: false, claimed: false, dead: false };
+      const s: IncomingStream = { from, streamId, region, ranges: regionRanges(region), next: 1, written: -1, pairs: 0, bytes: 0, crc: 0, pending: 1, done: false, claimed: false, dead: false };
       this.streams.set(region.id, s);
       this.byStream.set(key, region.id);
       this.o.stats.streamsReceived++;
@@ -497,6 +518,7 @@ export class StreamReceiver {
         if (s.dead) return;
         await this.o.engine.write([{ type: 'deleteRange', ...stagingRange(region.id) }, { type: 'delete', key: stageDoneKey(region.id) }]);
         s.pending--;
+        s.written = 0;
         if (!s.dead) this.o.link.send(from, streamId, 0, ackChunk(0));
       });
       return;
@@ -509,11 +531,17 @@ export class StreamReceiver {
     }
     const id = this.byStream.get(key);
     const s = id === undefined ? undefined : this.streams.get(id);
-    if (!s || s.dead || s.done) return;
-    if (seq !== s.next) {
-      this.drop(s, `chunk ${seq} out of order (expected ${s.next})`, true);
+    if (!s || s.dead) {
+      // This store lost the stream (restarted, or dropped it): tell the sender to start again.
+      if (type === DATA || type === END) this.o.link.send(from, streamId, 0, abortChunk('unknown stream', REFUSE));
       return;
     }
+    if (seq < s.next) {
+      // A duplicate, or a resend after a lost acknowledgement: acknowledge what is written.
+      if (s.written >= 0) this.o.link.send(from, streamId, s.written, ackChunk(s.written));
+      return;
+    }
+    if (seq > s.next) return; // a chunk before it was lost: the sender resends from there
     if (s.pending >= this.o.pendingMax) {
       this.drop(s, `more than ${this.o.pendingMax} chunks waiting to be written`, true);
       return;
@@ -546,6 +574,7 @@ export class StreamReceiver {
           throw new CorruptCommandError(`unexpected chunk type ${type}`);
         }
         s.pending--;
+        s.written = seq;
         if (!s.dead) this.o.link.send(s.from, s.streamId, seq, ackChunk(seq));
       } catch (e) {
         this.drop(s, String(e), true);

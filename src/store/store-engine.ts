@@ -425,6 +425,13 @@ export class StoreEngine {
       const peer = store.addPeer(rs.region, rs.peerId, storage);
       peer.merging = rs.merging;
       peer.absorbedIds = rs.absorbed ?? [];
+      if (soleVoter(peer)) {
+        // The region's only voter campaigns at once (etcd does so for a one-member cluster): no
+        // other replica can win an election or hold a lease, so waiting out an election timeout
+        // only delays the first request after a restart by 0.5-1 s. The election itself is the
+        // same one a timeout would start (same term rules, pre-vote); timing never makes Raft safe.
+        peer.node.campaign();
+      }
     }
     // Pairs of streams that never completed (or whose snapshot Raft never took) are garbage.
     await opts.engine.write([{ type: 'deleteRange', start: ALL_STAGING.start, end: ALL_STAGING.end }]);
@@ -1137,6 +1144,7 @@ export class StoreEngine {
       window: 4,
       stallMs: this.opts.snapshotStallMs,
       pollMs: 5,
+      resendMs: 1000,
       live: () => !this.closed && this.peers.get(peer.regionId) === peer && peer.isLeader(),
       stats: this.snapshotStats,
     });
@@ -1698,4 +1706,21 @@ interface Tombstone {
 
 function tombstoneOf(region: Region, peerId: number): Tombstone {
   return { peerId, confVer: region.epoch.confVer, region };
+}
+
+/**
+ * Whether `peer` is the only voter of its region as far as its log goes: initialized, alone in
+ * its (non-joint) voter set, and no membership change waiting unapplied in its log (until one
+ * applies, the voter set the replica knows may not be the one that counts; etcd refuses to
+ * campaign then too).
+ */
+export function soleVoter(peer: RegionPeer): boolean {
+  if (!peer.storage.initialized) return false;
+  const cs = peer.node.confState();
+  if (cs.voters.length !== 1 || cs.voters[0] !== peer.peerId || cs.votersOutgoing.length > 0) return false;
+  const log = peer.node.raft.raftLog;
+  const from = Math.max(peer.storage.applyState.applied + 1, log.firstIndex());
+  const to = log.lastIndex();
+  if (from > to) return true;
+  return !log.slice(from, to + 1, Number.MAX_SAFE_INTEGER).some((e) => e.type === 'confChange');
 }
