@@ -165,7 +165,13 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
     const proc = options.process?.(id);
     processes.set(id, proc);
     const storeClock = proc?.clock ?? clock;
-    const link = createRaftLink({ transport, clock: storeClock, clusterId: 'local', logger: options.store?.logger });
+    const link = createRaftLink({
+      transport,
+      clock: storeClock,
+      clusterId: 'local',
+      logger: options.store?.logger,
+      onSnapshotChunk: (from, streamId, seq, payload) => stores.get(id)?.receiveSnapshotChunk(from, streamId, seq, payload),
+    });
     const store = await StoreEngine.open({
       ...options.store,
       storeId: id,
@@ -175,6 +181,11 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
       incarnation: ident.incarnation,
       sendRaft: (to: number, items: RaftItem[]) => {
         if (!cut(id, to)) link.send(to, items);
+      },
+      // Region snapshots stream in chunks; a partition drops them like any frame.
+      snapshotLink: {
+        send: (to, streamId, seq, payload) => cut(id, to) || link.snapshotLink.send(to, streamId, seq, payload),
+        queuedBytes: (to) => link.snapshotLink.queuedBytes(to),
       },
       ...(pdOptions
         ? {

@@ -11,6 +11,7 @@ import type { Clock, Logger, Transport } from '../src/ports.ts';
 import { nullLogger } from '../src/ports.ts';
 import type { RaftItem } from '../src/store/store-engine.ts';
 import { createChunkAssembler, sendChunked } from '../src/transport/chunks.ts';
+import { SNAPSHOT_STREAM_BASE, type SnapshotChunkLink } from '../src/store/snapshot-stream.ts';
 
 /** Largest single Raft message (a region snapshot) accepted as a chunk stream. */
 const STREAM_BYTES_MAX = 1024 * 1024 * 1024;
@@ -20,6 +21,8 @@ export interface RaftLinkOptions {
   clock: Clock;
   clusterId: string;
   logger?: Logger;
+  /** Receives the chunks of snapshot streams (stream ids from `SNAPSHOT_STREAM_BASE`): the store's `receiveSnapshotChunk`. */
+  onSnapshotChunk?: (from: number, streamId: number, seq: number, payload: Uint8Array) => void;
 }
 
 /** Sends and receives Raft items for one store. */
@@ -30,6 +33,8 @@ export interface RaftLink {
   receive(frame: Frame): RaftItem[];
   /** Forgets unfinished streams from a peer whose link went down. */
   forget(peer: number): void;
+  /** Sends the chunks of snapshot streams (the store's `snapshotLink`). */
+  readonly snapshotLink: SnapshotChunkLink;
 }
 
 function toFrameItem(i: RaftItem): FrameItem {
@@ -67,6 +72,7 @@ export function createRaftLink(opts: RaftLinkOptions): RaftLink {
       const out: RaftItem[] = [];
       for (const item of frame.items) {
         if (item.kind === 'raft') out.push({ regionId: item.regionId, message: item.message, region: item.region });
+        else if (item.kind === 'chunk' && item.streamId >= SNAPSHOT_STREAM_BASE) opts.onSnapshotChunk?.(frame.from, item.streamId, item.seq, item.payload);
         else if (item.kind === 'chunk') {
           const r = assembler.add(frame.from, item);
           if (r.kind === 'dropped') logger.debug('chunk stream dropped', { from: frame.from, reason: r.reason });
@@ -83,6 +89,11 @@ export function createRaftLink(opts: RaftLinkOptions): RaftLink {
     },
     forget(peer) {
       assembler.forget(peer);
+    },
+    snapshotLink: {
+      // A snapshot chunk's seq/total are the stream's own (the payload says what it is): total is just seq + 1.
+      send: (to, streamId, seq, payload) => transport.send(to, [{ kind: 'chunk', streamId, seq, total: seq + 1, payload }]),
+      queuedBytes: (to) => transport.queuedBytes(to),
     },
   };
 }

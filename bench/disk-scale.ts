@@ -4,6 +4,13 @@
  * keys. One `flotilla serve` process (one store, one replica, no PD) on a data directory:
  *
  *   node --import tsx bench/disk-scale.ts --keys 10000000 --engine lmdb [--load-seconds 60] [--dir D]
+ *     [--reuse D] [--cli dist|tsx]
+ *
+ * The store runs as users run it: the compiled CLI (`node bin/flotilla.mjs serve ...`, after
+ * `npm run build`, which this script runs first when dist/ is older than a source file); `--cli
+ * tsx` runs the sources instead. `--reuse D` keeps the loaded directory D between runs: the first
+ * run loads it (and leaves it, marked `D/loaded.json`), later runs with the same `--keys` and
+ * `--engine` skip steps 1's bootstrap and load (the 10M-key load takes most of an hour here).
  *
  * 1. starts the store once (bootstrap), stops it, and bulk-loads `keys` user keys (16 B keys,
  *    100 B values) straight into the engine under the region's data prefix, in large batches: the
@@ -18,7 +25,7 @@
  * its data is larger (the kernel drops cached pages of the data file instead of growing RSS).
  */
 import { execSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -27,7 +34,7 @@ import { createFsStorage } from '../adapters/storage/fs.ts';
 import { createLmdbStorage } from '../adapters/storage/lmdb.ts';
 import { dataKey } from '../src/kv/keys.ts';
 import type { StorageEngine, WriteOp } from '../src/ports.ts';
-import { freePorts, restartProcess, serveArgs, spawnFlotilla, stopProcess, waitListening } from '../scripts/cluster-processes.ts';
+import { freePorts, restartProcess, type StoreProcess, serveArgs, spawnFlotilla, stopProcess, waitListening } from '../scripts/cluster-processes.ts';
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -39,7 +46,31 @@ const LOAD_S = Number(arg('load-seconds', '60'));
 const BATCH = 50_000;
 const SECRET = 'flotilla disk-scale bench secret!';
 const MEMORY_LIMIT_MB = Number(arg('memory-limit-mb', '0'));
-const dir = process.argv.includes('--dir') ? arg('dir', '') : mkdtempSync(join(tmpdir(), 'flotilla-scale-'));
+const REUSE = arg('reuse', '');
+const CLI = arg('cli', 'dist') as 'dist' | 'tsx';
+const dir = REUSE || (process.argv.includes('--dir') ? arg('dir', '') : mkdtempSync(join(tmpdir(), 'flotilla-scale-')));
+const root = join(import.meta.dirname, '..');
+
+/** The newest modification time (ms) of a file under `path` with one of `exts`. */
+function newest(path: string, exts: readonly string[]): number {
+  let t = 0;
+  for (const e of readdirSync(path, { withFileTypes: true })) {
+    const f = join(path, e.name);
+    if (e.isDirectory()) t = Math.max(t, newest(f, exts));
+    else if (exts.some((x) => e.name.endsWith(x))) t = Math.max(t, statSync(f).mtimeMs);
+  }
+  return t;
+}
+
+/** Builds dist/ (`npm run build`) when a source file is newer than the compiled CLI. */
+function buildIfStale(): void {
+  const cli = join(root, 'dist', 'bin', 'cli.js');
+  const built = existsSync(cli) ? statSync(cli).mtimeMs : 0;
+  const src = Math.max(...['src', 'adapters', 'bin'].map((d) => newest(join(root, d), ['.ts'])));
+  if (src <= built) return;
+  process.stderr.write('dist/ is older than the sources: npm run build\n');
+  execSync('npm run build', { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+}
 
 const userKey = (i: number) => {
   const k = new Uint8Array(16);
@@ -84,17 +115,28 @@ async function main(): Promise<void> {
   const [port, httpPort] = await freePorts(2);
   const args = serveArgs(1, [port], [httpPort], dir, ['--no-pd', '--replicas', '1', '--engine', ENGINE, '--log-level', 'warn']);
   const env = { FLOTILLA_SECRET: SECRET };
-  const p = spawnFlotilla('node', args, env);
-  await waitListening(p, 60_000);
-  await stopProcess(p, 'SIGTERM');
-  const loadSeconds = await bulkLoad();
+  if (CLI === 'dist') buildIfStale();
+  const marker = join(dir, 'loaded.json');
+  const loaded = REUSE && existsSync(marker) ? (JSON.parse(readFileSync(marker, 'utf8')) as { keys: number; engine: string; bulkLoadSeconds: number }) : undefined;
+  if (loaded && (loaded.keys !== KEYS || loaded.engine !== ENGINE)) throw new Error(`${dir} holds ${loaded.keys} keys on ${loaded.engine}, not ${KEYS} on ${ENGINE}`);
+  const runtime = CLI === 'dist' ? 'dist' : 'node';
+  let loadSeconds = loaded?.bulkLoadSeconds ?? 0;
+  let p: StoreProcess | undefined;
+  if (!loaded) {
+    p = spawnFlotilla(runtime, args, env);
+    await waitListening(p, 60_000);
+    await stopProcess(p, 'SIGTERM');
+    loadSeconds = await bulkLoad();
+    if (REUSE) writeFileSync(marker, JSON.stringify({ keys: KEYS, engine: ENGINE, bulkLoadSeconds: loadSeconds }));
+  }
   const diskBytes = Number(execSync(`du -sb ${join(dir, 'store-1')}`).toString().split('\t')[0]);
 
   // In a memory cgroup, pages cached by the bulk load stay charged to this process's cgroup: drop
   // the data file from the page cache so the store's reads are charged to its own.
   if (MEMORY_LIMIT_MB > 0) execSync(`dd if=${join(dir, 'store-1', ENGINE === 'lmdb' ? 'data.mdb' : '.')} iflag=nocache count=0 status=none`);
   const t0 = performance.now();
-  restartProcess(p, env);
+  if (p) restartProcess(p, env);
+  else p = spawnFlotilla(runtime, args, env);
   const cgroup = MEMORY_LIMIT_MB > 0 ? limitMemory(p.child.pid!, MEMORY_LIMIT_MB) : undefined;
   await waitListening(p, 600_000);
   const listeningMs = performance.now() - t0;
@@ -152,6 +194,8 @@ async function main(): Promise<void> {
   const exit = await stopProcess(p, 'SIGTERM');
   if (cgroup) rmdirSync(cgroup);
   const out = {
+    cli: CLI,
+    reused: loaded !== undefined,
     engine: ENGINE,
     keys: KEYS,
     diskMB: Math.round(diskBytes / 1e6),
@@ -175,6 +219,6 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  if (!process.argv.includes('--keep')) rmSync(dir, { recursive: true, force: true });
+  if (!process.argv.includes('--keep') && !REUSE) rmSync(dir, { recursive: true, force: true });
 }
 process.exit(0);

@@ -16,7 +16,8 @@ export { freePorts } from '../bin/demo-cluster.ts';
 export interface StoreProcess {
   readonly id: number;
   readonly args: string[];
-  readonly runtime: 'node' | 'deno';
+  /** `node` and `deno` run the sources (bin/cli.ts); `dist` runs the compiled CLI users run (`node bin/flotilla.mjs`, after `npm run build`). */
+  readonly runtime: 'node' | 'deno' | 'dist';
   /** Flags for Node itself (before the script), e.g. `--cpu-prof`. */
   readonly nodeArgs: string[];
   child: ChildProcess;
@@ -29,12 +30,12 @@ export interface StoreProcess {
 
 /**
  * Spawns `flotilla <args>` (not waiting for it to listen).
- * @param runtime - `node` (`node --import tsx bin/cli.ts`) or `deno` (`deno run -A bin/cli.ts`).
+ * @param runtime - `node` (`node --import tsx bin/cli.ts`), `deno` (`deno run -A bin/cli.ts`) or `dist` (`node bin/flotilla.mjs`: the compiled dist/).
  * @param args - the command line after `flotilla`.
  * @param env - extra environment.
  * @param nodeArgs - flags for Node itself (`--cpu-prof` is refused in NODE_OPTIONS); Node only.
  */
-export function spawnFlotilla(runtime: 'node' | 'deno', args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): StoreProcess {
+export function spawnFlotilla(runtime: 'node' | 'deno' | 'dist', args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): StoreProcess {
   const id = Number(args[args.indexOf('--id') + 1] ?? 0);
   const p: StoreProcess = { id, args, runtime, nodeArgs, child: undefined as unknown as ChildProcess, stderr: '', stdout: '', exited: Promise.resolve(0) };
   start(p, env);
@@ -45,7 +46,9 @@ function start(p: StoreProcess, env: Record<string, string>): void {
   const child =
     p.runtime === 'node'
       ? spawn(process.execPath, [...p.nodeArgs, '--import', 'tsx', join(root, 'bin', 'cli.ts'), ...p.args], { cwd: root, env: { ...process.env, ...env } })
-      : spawn(join(root, 'node_modules', '.bin', 'deno'), ['run', '-A', '--quiet', join(root, 'bin', 'cli.ts'), ...p.args], { cwd: root, env: { ...process.env, ...env } });
+      : p.runtime === 'dist'
+        ? spawn(process.execPath, [...p.nodeArgs, join(root, 'bin', 'flotilla.mjs'), ...p.args], { cwd: root, env: { ...process.env, ...env } })
+        : spawn(join(root, 'node_modules', '.bin', 'deno'), ['run', '-A', '--quiet', join(root, 'bin', 'cli.ts'), ...p.args], { cwd: root, env: { ...process.env, ...env } });
   p.child = child;
   p.stderr = '';
   p.stdout = '';

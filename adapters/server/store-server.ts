@@ -205,9 +205,12 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   cleanup.push(() => server.close());
 
   const clock = createRealClock();
-  const link = createRaftLink({ transport, clock, clusterId: options.clusterId, logger });
+  // The store is opened below; snapshot chunks reach it once it exists.
+  let storeRef: StoreEngine | undefined;
+  const link = createRaftLink({ transport, clock, clusterId: options.clusterId, logger, onSnapshotChunk: (from, streamId, seq, payload) => storeRef?.receiveSnapshotChunk(from, streamId, seq, payload) });
   transport.onDisconnect((d) => {
     link.forget(d.storeId);
+    storeRef?.snapshotLinkDown(d.storeId);
     // A client's link is gone for good (it dials again under a new id): drop its entry and queue.
     if (d.storeId >= CLIENT_ID_MIN) transport.forget(d.storeId);
   });
@@ -224,6 +227,8 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     incarnation,
     // Snapshots too large for one frame travel as chunk streams (raft-link.ts).
     sendRaft: (to, items) => link.send(to, items),
+    // Region snapshots stream in bounded chunks with acknowledgements (src/store/snapshot-stream.ts).
+    snapshotLink: link.snapshotLink,
     onFailure: (e) => {
       logger.error('store stopped after a storage failure; it serves nothing until restarted', { storeId, error: String(e), cause: String((e as { cause?: unknown }).cause ?? '') });
       options.onFatal?.(e);
@@ -243,6 +248,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   let store: StoreEngine;
   try {
     store = await StoreEngine.open(storeOptions);
+    storeRef = store;
   } catch (e) {
     return fail(e);
   }

@@ -90,8 +90,9 @@ export class KvClient {
     // session. The default draws 62 random bits and the clock; give a UUID where one is at hand.
     this.clientId = opts.clientId ?? `c${opts.rand.int(2 ** 31).toString(36)}${opts.rand.int(2 ** 31).toString(36)}-${Math.floor(opts.clock.now()).toString(36)}`;
     this.limits = resolveKvLimits(opts.limits ?? DEFAULT_KV_LIMITS);
-    this.router = new Router(opts.connector, opts.rand);
-    this.executor = new Executor(opts.connector, this.router, opts.clock, opts.rand, { ...DEFAULT_RETRY, ...opts.retry });
+    const retry = { ...DEFAULT_RETRY, ...opts.retry };
+    this.router = new Router(opts.connector, opts.rand, { clock: opts.clock, ms: retry.attemptTimeoutMs });
+    this.executor = new Executor(opts.connector, this.router, opts.clock, opts.rand, retry);
     this.slots = new SessionSlots(this.clientId);
     this.separator = toBytes(opts.mergeSeparator ?? ',', 'mergeSeparator');
     this.consistency = opts.readConsistency ?? 'linearizable';
@@ -103,7 +104,7 @@ export class KvClient {
   // --- the write path --------------------------------------------------------------------------
 
   /** Applies one write to the region of `routeKey`, retrying with the same session seq. */
-  private async write<T extends KvWriteOp>(op: T, routeKey: Uint8Array, keys?: readonly Uint8Array[]): Promise<KvWriteResults[T['type']]> {
+  private async write<T extends KvWriteOp>(op: T, routeKey: Uint8Array, keys?: readonly Uint8Array[], startedAtMs?: number): Promise<KvWriteResults[T['type']]> {
     validateWriteOp(op, this.limits);
     const slot = this.slots.acquire();
     try {
@@ -114,6 +115,8 @@ export class KvClient {
         op.type,
         keys && ((region) => keys.every((k) => keyInRegion(k, region))),
         (lastSeq) => this.slots.bump(slot, lastSeq),
+        false,
+        startedAtMs,
       );
       if (!outcome.ok) throw outcome.error;
       return outcome.result as KvWriteResults[T['type']];
@@ -125,33 +128,42 @@ export class KvClient {
   /** Splits a multi-key write by region (each part atomic within its region) and runs the parts in parallel. */
   private async writeGrouped(op: Extract<KvWriteOp, { type: 'batchPut' | 'batchDelete' | 'batchCompareAndPut' }>): Promise<boolean> {
     const keys = op.type === 'batchDelete' ? op.keys : op.entries.map((e) => e.key);
+    const t0 = this.clock.now();
     const part = (idx: number[]) => {
       const sub = op.type === 'batchDelete' ? { type: op.type, keys: idx.map((i) => op.keys[i]) } : { type: op.type, entries: idx.map((i) => op.entries[i]) };
       const subKeys = idx.map((i) => keys[i]);
-      return this.write(sub as typeof op, subKeys[0], subKeys);
+      return this.write(sub as typeof op, subKeys[0], subKeys, t0);
     };
     // A compare-and-put batch re-sent under a new grouping could apply twice if an earlier
     // attempt's fate is unknown; puts and deletes are idempotent.
-    const results = await this.runGroups(keys, part, op.type !== 'batchCompareAndPut');
+    const results = await this.runGroups(keys, part, op.type !== 'batchCompareAndPut', t0);
     return results.every((r) => r.value === true);
   }
 
   /** Writes a put batch region by region; a region's part fails alone. */
   private putParts(entries: KvEntry[]): Promise<BatchOutcome<void>> {
     const keys = entries.map((e) => e.key);
-    return this.batchParts(keys, (idx) =>
-      this.write({ type: 'batchPut', entries: idx.map((i) => entries[i]) }, keys[idx[0]], idx.map((i) => keys[i])).then(() => undefined),
+    const t0 = this.clock.now();
+    return this.batchParts(
+      keys,
+      (idx) => this.write({ type: 'batchPut', entries: idx.map((i) => entries[i]) }, keys[idx[0]], idx.map((i) => keys[i]), t0).then(() => undefined),
+      t0,
     );
   }
 
   /** Reads a get batch region by region: one `multiGet` per region (a lone key: a `get`); a region's part fails alone. */
   private getParts(keys: Uint8Array[], consistency: ReadConsistency): Promise<BatchOutcome<Uint8Array | null>> {
     const opts = { consistency };
-    return this.batchParts(keys, async (idx) => {
-      if (idx.length === 1) return [await this.read({ type: 'get', key: keys[idx[0]] }, keys[idx[0]], opts)];
-      const sub = idx.map((i) => keys[i]);
-      return this.read({ type: 'multiGet', keys: sub }, sub[0], opts, sub);
-    });
+    const t0 = this.clock.now();
+    return this.batchParts(
+      keys,
+      async (idx) => {
+        if (idx.length === 1) return [await this.read({ type: 'get', key: keys[idx[0]] }, keys[idx[0]], opts, undefined, t0)];
+        const sub = idx.map((i) => keys[i]);
+        return this.read({ type: 'multiGet', keys: sub }, sub[0], opts, sub, t0);
+      },
+      t0,
+    );
   }
 
   /**
@@ -159,7 +171,7 @@ export class KvClient {
    * (values in that order, or undefined for none). A part that fails is the failure of its items
    * only; a part a split divided is regrouped and sent again.
    */
-  private async batchParts<R>(keys: readonly Uint8Array[], part: (idx: number[]) => Promise<R[] | undefined>): Promise<BatchOutcome<R>> {
+  private async batchParts<R>(keys: readonly Uint8Array[], part: (idx: number[]) => Promise<R[] | undefined>, startedAtMs: number): Promise<BatchOutcome<R>> {
     const values: R[] = new Array(keys.length);
     const errors: unknown[] = new Array(keys.length).fill(undefined);
     await this.runGroups(
@@ -175,6 +187,7 @@ export class KvClient {
           },
         ),
       true,
+      startedAtMs,
     );
     return { values, errors };
   }
@@ -183,10 +196,10 @@ export class KvClient {
    * Groups `keys` by region and runs `part` on each group in parallel; a group whose keys a split
    * has since divided is regrouped and run again (a bounded number of times).
    */
-  private async runGroups<T>(keys: readonly Uint8Array[], part: (idx: number[]) => Promise<T>, idempotent: boolean): Promise<Array<{ idx: number[]; value: T }>> {
+  private async runGroups<T>(keys: readonly Uint8Array[], part: (idx: number[]) => Promise<T>, idempotent: boolean, startedAtMs: number): Promise<Array<{ idx: number[]; value: T }>> {
     const out: Array<{ idx: number[]; value: T }> = [];
     if (keys.length === 0) return out;
-    let todo: number[][] = await this.group(keys, keys.map((_, i) => i));
+    let todo: number[][] = await this.group(keys, keys.map((_, i) => i), startedAtMs);
     for (let round = 0; todo.length > 0; round++) {
       const again: number[][] = [];
       await Promise.all(
@@ -197,7 +210,7 @@ export class KvClient {
             if (!(e instanceof RegroupError)) throw e;
             if (e.maybeApplied && !idempotent) throw new OutcomeUnknownError('a batch part may have applied before a split divided its keys');
             if (round >= 8) throw new TimeoutError('the regions of a batch kept changing while it was sent');
-            for (const g of await this.group(keys, idx)) again.push(g);
+            for (const g of await this.group(keys, idx, startedAtMs)) again.push(g);
           }
         }),
       );
@@ -207,11 +220,12 @@ export class KvClient {
   }
 
   /** The indexes `which` of `keys`, grouped by the region serving them (refreshing routes for unrouted keys). */
-  private async group(keys: readonly Uint8Array[], which: readonly number[]): Promise<number[][]> {
+  private async group(keys: readonly Uint8Array[], which: readonly number[], startedAtMs: number): Promise<number[][]> {
     const subset = which.map((i) => keys[i]);
     let lookup = this.router.table.findRegionsByKeys(subset);
     if (lookup.unrouted.length > 0) {
-      await this.router.refresh();
+      // Within the operation's deadline (a store that hangs must not hold it): unrouted keys go on alone.
+      await this.executor.boundedRefresh(startedAtMs + this.executor.retry.timeoutMs);
       lookup = this.router.table.findRegionsByKeys(subset);
     }
     const groups = lookup.groups.map((g) => g.indexes.map((j) => which[j]));
@@ -222,11 +236,11 @@ export class KvClient {
 
   // --- reads -----------------------------------------------------------------------------------
 
-  private async read<T extends KvReadOp>(op: T, routeKey: Uint8Array, opts?: ReadOptions, keys?: readonly Uint8Array[]): Promise<KvReadResults[T['type']]> {
+  private async read<T extends KvReadOp>(op: T, routeKey: Uint8Array, opts?: ReadOptions, keys?: readonly Uint8Array[], startedAtMs?: number): Promise<KvReadResults[T['type']]> {
     validateReadOp(op, this.limits);
     const consistency = opts?.consistency ?? this.consistency;
     const fits = keys && ((region: Region) => keys.every((k) => keyInRegion(k, region)));
-    return (await this.executor.run(routeKey, false, (region) => ({ type: 'read', regionId: region.id, epoch: region.epoch, op, consistency }), op.type, fits)) as KvReadResults[T['type']];
+    return (await this.executor.run(routeKey, false, (region) => ({ type: 'read', regionId: region.id, epoch: region.epoch, op, consistency }), op.type, fits, undefined, false, startedAtMs)) as KvReadResults[T['type']];
   }
 
   /** The value of `key`, or null. Concurrent gets of one consistency travel as one `multiGet` per region. */
@@ -245,7 +259,8 @@ export class KvClient {
   /** The values of `keys`, as pairs in key order (duplicates once). */
   async multiGet(keys: readonly Bytes[], opts?: ReadOptions): Promise<ScanEntry[]> {
     const ks = uniqueSorted(keys.map((k, i) => toBytes(k, `keys[${i}]`)));
-    const parts = await this.runGroups(ks, (idx) => this.read({ type: 'multiGet', keys: idx.map((i) => ks[i]) }, ks[idx[0]], opts, idx.map((i) => ks[i])), true);
+    const t0 = this.clock.now();
+    const parts = await this.runGroups(ks, (idx) => this.read({ type: 'multiGet', keys: idx.map((i) => ks[i]) }, ks[idx[0]], opts, idx.map((i) => ks[i]), t0), true, t0);
     const out: ScanEntry[] = [];
     for (const { idx, value } of parts) {
       for (let j = 0; j < idx.length; j++) out.push({ key: ks[idx[j]], value: value[j] });

@@ -67,9 +67,11 @@ export class Executor {
     return new Promise((resolve) => this.clock.setTimer(ms, resolve));
   }
 
-  private backoff(attempt: number): Promise<void> {
+  /** Sleeps before the next attempt, never past `deadline` (the operation ends there). */
+  private backoff(attempt: number, deadline: number): Promise<void> {
     const cap = Math.min(this.retry.backoffMaxMs, this.retry.backoffMinMs * 2 ** Math.min(attempt, 16));
-    return this.sleep(Math.max(1, Math.floor(this.rand.next() * cap)));
+    const ms = Math.max(1, Math.floor(this.rand.next() * cap));
+    return this.sleep(Math.max(0, Math.min(ms, deadline - this.clock.now())));
   }
 
   private withAttemptTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -88,12 +90,20 @@ export class Executor {
     });
   }
 
+  /** Refreshes the routes, giving up (quietly: the next attempt looks again) at the attempt timeout or the deadline. */
+  async boundedRefresh(deadline: number): Promise<void> {
+    const ms = Math.min(deadline - this.clock.now(), this.retry.attemptTimeoutMs);
+    if (ms <= 0) return;
+    await this.withAttemptTimeout(this.router.refresh(), ms).catch(() => {});
+  }
+
   /**
    * Runs `build(region)` against the region serving `routeKey` until it succeeds or fails for good.
    * `isWrite` decides what a lost answer means (possibly applied) and which error the deadline gives.
    * `fits` says whether the request still fits a region; when it does not, {@link RegroupError} is thrown.
    * `bumpSeq` moves a write's seq past a session the store already holds; `once` stops retrying
    * after an attempt whose fate is unknown (for requests that must not apply twice under a new identity).
+   * `startedAtMs` is when the operation began (route lookups before it count against its deadline).
    */
   async run<R extends StoreRequest>(
     routeKey: Uint8Array,
@@ -103,8 +113,9 @@ export class Executor {
     fits?: (region: Region) => boolean,
     bumpSeq?: (lastSeq: number) => void,
     once = false,
+    startedAtMs = this.clock.now(),
   ): Promise<StoreResponses[R['type']]> {
-    const deadline = this.clock.now() + this.retry.timeoutMs;
+    const deadline = startedAtMs + this.retry.timeoutMs;
     let maybeApplied = false;
     let avoid = 0;
     let lastError: unknown;
@@ -115,10 +126,11 @@ export class Executor {
       if (once && maybeApplied) break;
       let region: Region;
       try {
-        region = await this.router.regionFor(routeKey);
+        // Route lookups ask stores too: bounded like any attempt, so a store that hangs cannot hold the operation past its deadline.
+        region = await this.withAttemptTimeout(this.router.regionFor(routeKey), Math.min(remaining, this.retry.attemptTimeoutMs));
       } catch (e) {
         lastError = e;
-        await this.backoff(attempt);
+        await this.backoff(attempt, deadline);
         continue;
       }
       if (fits && !fits(region)) throw new RegroupError(maybeApplied);
@@ -162,13 +174,13 @@ export class Executor {
           if (e.leaderStoreId === 0 || e.leaderStoreId === storeId) avoid = storeId;
         } else if (e instanceof EpochNotMatchError) {
           this.router.learn(e.regions);
-          if (!this.router.table.findRegionByKey(routeKey)) await this.router.refresh();
+          if (!this.router.table.findRegionByKey(routeKey)) await this.boundedRefresh(deadline);
         } else if (e.code === 'RegionNotFound' || e.code === 'KeyNotInRegion') {
           this.router.table.remove(region.id);
-          await this.router.refresh();
+          await this.boundedRefresh(deadline);
         }
         if (e instanceof FlotillaError && e.code === 'NotLeader' && attempt < 2 && !avoid) continue; // follow a fresh hint at once
-        await this.backoff(attempt);
+        await this.backoff(attempt, deadline);
       }
     }
     const detail = lastError instanceof Error ? lastError.message : String(lastError);

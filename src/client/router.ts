@@ -3,8 +3,8 @@
  * region the store believed to lead it. Stale knowledge is corrected by the errors stores answer
  * with (`EpochNotMatch` carries the store's current regions, `NotLeader` a leader hint).
  */
-import { RegionNotFoundError } from '../errors.ts';
-import type { Rand } from '../ports.ts';
+import { RegionNotFoundError, TimeoutError } from '../errors.ts';
+import type { Clock, Rand } from '../ports.ts';
 import { RegionRouteTable } from '../region/route-table.ts';
 import type { Region } from '../region/types.ts';
 import type { RegionInfo } from '../store/store-engine.ts';
@@ -16,10 +16,34 @@ export class Router {
   private refreshing: Promise<void> | undefined;
   private readonly connector: StoreConnector;
   private readonly rand: Rand;
+  private readonly callTimeout: { clock: Clock; ms: number } | undefined;
 
-  constructor(connector: StoreConnector, rand: Rand) {
+  /**
+   * @param callTimeout - bounds each store's `regions` call of a refresh: a store that never
+   *   answers (its link hangs) must not hold the shared refresh, and every caller waiting on it, forever.
+   */
+  constructor(connector: StoreConnector, rand: Rand, callTimeout?: { clock: Clock; ms: number }) {
     this.connector = connector;
     this.rand = rand;
+    this.callTimeout = callTimeout;
+  }
+
+  private bounded<T>(p: Promise<T>): Promise<T> {
+    const t = this.callTimeout;
+    if (!t) return p;
+    return new Promise<T>((resolve, reject) => {
+      const cancel = t.clock.setTimer(t.ms, () => reject(new TimeoutError(`no answer to a route lookup within ${t.ms} ms`)));
+      p.then(
+        (v) => {
+          cancel();
+          resolve(v);
+        },
+        (e) => {
+          cancel();
+          reject(e);
+        },
+      );
+    });
   }
 
   /** Learns regions (and leader hints) from a store's answer or an `EpochNotMatch` error. */
@@ -72,7 +96,7 @@ export class Router {
   private async doRefresh(): Promise<void> {
     const stores = [...this.connector.storeIds()];
     // Ask every reachable store: each knows only the regions it hosts.
-    const answers = await Promise.allSettled(stores.map((s) => this.connector.call(s, { type: 'regions' })));
+    const answers = await Promise.allSettled(stores.map((s) => this.bounded(this.connector.call(s, { type: 'regions' }))));
     for (const a of answers) {
       if (a.status !== 'fulfilled') continue;
       const infos = a.value as RegionInfo[];

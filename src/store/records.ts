@@ -23,12 +23,16 @@ export interface ApplyState {
   nowMs: number;
 }
 
-/** A replica's view of its region. `tombstone`: the replica was removed or merged away. */
+/**
+ * A replica's view of its region. `tombstone`: the replica was removed or merged away.
+ * `applying`: a streamed snapshot's pairs are being moved into place (TiKV's PeerState::Applying);
+ * the store finishes the move before the replica serves anything (`snapshot-stream.ts`).
+ */
 export interface RegionState {
   region: Region;
   /** This store's peer id in the region. */
   peerId: number;
-  state: 'normal' | 'tombstone';
+  state: 'normal' | 'tombstone' | 'applying';
   /** Set on the source of a merge once its PrepareMerge applied: it refuses requests until absorbed. */
   merging?: MergeState;
   /** Regions this one absorbed by merges (directly or through them), most recent last; bounded. */
@@ -77,7 +81,7 @@ export const regionSchema = z.object({
 const regionStateSchema = z.object({
   region: regionSchema,
   peerId: pos,
-  state: z.enum(['normal', 'tombstone']),
+  state: z.enum(['normal', 'tombstone', 'applying']),
   merging: z.object({ targetId: pos, prepareIndex: pos, prepareTerm: pos }).optional(),
   absorbed: z.array(pos).max(64).optional(),
 });

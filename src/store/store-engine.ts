@@ -42,7 +42,8 @@ import { decodeRegionState, decodeSnapshotEnvelope, encodeRegionState, type Regi
 import { TAG_ADMIN, untagEntryData } from './entry-data.ts';
 import { restoreRegion } from '../kv/snapshot.ts';
 import { type ReadConsistency, RegionPeer } from './region-peer.ts';
-import { buildRegionSnapshot, stageSnapshotInstall } from './snapshot.ts';
+import { buildRegionSnapshot, snapshotHead, stageSnapshotInstall, streamedSnapshot } from './snapshot.ts';
+import { ALL_STAGING, decodeDescriptor, isReplyChunk, moveStaged, newSnapshotStreamStats, OutgoingStream, SNAPSHOT_STREAM_BASE, type SnapshotChunkLink, StreamReceiver } from './snapshot-stream.ts';
 import { IncarnationGuard, type LostReplica } from './incarnation-guard.ts';
 import { loadSeenIncarnations } from './store-ident.ts';
 
@@ -117,6 +118,16 @@ export interface StoreEngineOptions {
    */
   incarnation?: string;
   /**
+   * Streams region snapshots to other stores in bounded chunks (`snapshot-stream.ts`); chunks
+   * from them come in through {@link StoreEngine.receiveSnapshotChunk}. Without it a snapshot
+   * travels whole inside its `MsgSnap` (and is held whole in memory on both sides).
+   */
+  snapshotLink?: SnapshotChunkLink;
+  /** Payload bytes per snapshot chunk, and per batch when installing one; default 256 KiB. */
+  snapshotChunkBytes?: number;
+  /** Give up a snapshot stream after this long without an acknowledgement; default 10 000 ms. */
+  snapshotStallMs?: number;
+  /**
    * Told once when the loop stops on a storage failure (disk full, EIO on flush). The store then
    * refuses every request; its owner must restart it (a server process exits non-zero).
    */
@@ -135,7 +146,7 @@ export type RoleListener = (event: { regionId: number; storeId: number; role: st
 
 export class StoreEngine {
   readonly storeId: number;
-  private readonly opts: Required<Omit<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd' | 'incarnation' | 'onFailure'>> & Pick<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd' | 'incarnation' | 'onFailure'>;
+  private readonly opts: Required<Omit<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd' | 'incarnation' | 'onFailure' | 'snapshotLink'>> & Pick<StoreEngineOptions, 'raft' | 'kvLimits' | 'pd' | 'sendPd' | 'incarnation' | 'onFailure' | 'snapshotLink'>;
   private readonly engine: StorageEngine;
   private readonly peers = new Map<number, RegionPeer>();
   private readonly sm: KvStateMachine;
@@ -182,6 +193,16 @@ export class StoreEngine {
   private readonly tombstones = new Map<number, Tombstone>();
   /** Refuses replicas whose store came back with other data (a wiped data directory). */
   private guard: IncarnationGuard;
+  /** Sizes and counts of the snapshot streams, for tests (memory bounds) and metrics. */
+  readonly snapshotStats = newSnapshotStreamStats();
+  /** Snapshot streams this store sends, by `to:streamId`, and by `regionId:peerId` of their target. */
+  private readonly outgoing = new Map<string, OutgoingStream>();
+  private readonly outgoingByTarget = new Map<string, OutgoingStream>();
+  private nextStreamId = SNAPSHOT_STREAM_BASE;
+  /** Snapshot streams this store receives (with a snapshot link). */
+  private readonly receiver: StreamReceiver | undefined;
+  /** Regions whose streamed snapshot is being moved into place: no stream may open for them. */
+  private readonly applying = new Set<number>();
   /** Counters for metrics, status pages and tests. */
   readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0, quiesces: 0, livenessWakes: 0, clockGaps: 0 };
 
@@ -198,12 +219,24 @@ export class StoreEngine {
       splitKeys: 0,
       splitBytes: 0,
       splitCheckIntervalMs: 1000,
+      snapshotChunkBytes: 256 * 1024,
+      snapshotStallMs: 10_000,
       allocId: undefined as unknown as () => number,
       sessionIdleMs: DEFAULT_SESSION_IDLE_MS,
       logger: nullLogger,
       ...opts,
     };
     this.sm = new KvStateMachine({ limits: opts.kvLimits });
+    if (opts.snapshotLink) {
+      this.receiver = new StreamReceiver({
+        engine: opts.engine,
+        link: opts.snapshotLink,
+        pendingMax: 8,
+        mayOpen: (regionId) => !this.applying.has(regionId) && !this.closed,
+        stats: this.snapshotStats,
+        warn: (message, fields) => this.opts.logger.warn(message, fields),
+      });
+    }
     this.originMs = opts.clock.now();
     this.guard = new IncarnationGuard(opts.engine, new Map(), this.opts.logger);
     if (opts.pd) {
@@ -378,6 +411,12 @@ export class StoreEngine {
     store.guard = new IncarnationGuard(opts.engine, await loadSeenIncarnations(opts.engine), store.opts.logger);
     for (const row of await opts.engine.scan(regionStateRange())) {
       const rs = decodeRegionState(row.value);
+      if (rs.state === 'applying') {
+        // Crashed while moving a streamed snapshot into place: finish it before anything serves.
+        rs.state = 'normal';
+        const moved = await moveStaged(opts.engine, rs.region.id, store.opts.snapshotChunkBytes, [{ type: 'put', key: regionStateKey(rs.region.id), value: encodeRegionState(rs) }], store.snapshotStats);
+        store.opts.logger.info('finished installing a streamed snapshot after a restart', { regionId: rs.region.id, pairs: moved });
+      }
       if (rs.state !== 'normal') {
         store.tombstones.set(rs.region.id, tombstoneOf(rs.region, rs.peerId));
         continue;
@@ -386,7 +425,16 @@ export class StoreEngine {
       const peer = store.addPeer(rs.region, rs.peerId, storage);
       peer.merging = rs.merging;
       peer.absorbedIds = rs.absorbed ?? [];
+      if (soleVoter(peer)) {
+        // The region's only voter campaigns at once (etcd does so for a one-member cluster): no
+        // other replica can win an election or hold a lease, so waiting out an election timeout
+        // only delays the first request after a restart by 0.5-1 s. The election itself is the
+        // same one a timeout would start (same term rules, pre-vote); timing never makes Raft safe.
+        peer.node.campaign();
+      }
     }
+    // Pairs of streams that never completed (or whose snapshot Raft never took) are garbage.
+    await opts.engine.write([{ type: 'deleteRange', start: ALL_STAGING.start, end: ALL_STAGING.end }]);
     store.scheduleTick();
     return store;
   }
@@ -465,7 +513,7 @@ export class StoreEngine {
       }
       // A replica here still waiting for its first snapshot cannot vote: it takes what comes.
       if (checked && peer.storage.initialized && !this.guard.admits(peer.region, message.from, fromStoreId, incarnation)) continue;
-      if (message.type === 'MsgSnap' && !this.snapshotAcceptable(peer, message)) continue;
+      if (message.type === 'MsgSnap' && !this.snapshotAcceptable(peer, message, fromStoreId)) continue;
       this.dirty.add(peer);
       try {
         peer.node.step(message);
@@ -477,15 +525,41 @@ export class StoreEngine {
   }
 
   /**
+   * A snapshot chunk from store `fromStoreId` (the `chunk` items of stream ids from
+   * `SNAPSHOT_STREAM_BASE`): stream data for a replica here, or an acknowledgement of one this
+   * store sends. Malformed ones are dropped.
+   */
+  receiveSnapshotChunk(fromStoreId: number, streamId: number, seq: number, payload: Uint8Array): void {
+    if (this.closed) return;
+    if (isReplyChunk(payload)) this.outgoing.get(`${fromStoreId}:${streamId}`)?.receive(payload);
+    else this.receiver?.receive(fromStoreId, streamId, seq, payload);
+  }
+
+  /** Drops the snapshot streams from and to a store whose link went down. */
+  snapshotLinkDown(storeId: number): void {
+    this.receiver?.forget(storeId);
+    for (const [key, stream] of this.outgoing) if (key.startsWith(`${storeId}:`)) stream.abort('the link went down');
+  }
+
+  /**
    * Whether a snapshot's data is intact and for this region. Checked before the core sees it: once
    * stepped, the core has already replaced its log, so a bad snapshot must never get that far.
    */
-  private snapshotAcceptable(peer: RegionPeer, message: Message): boolean {
+  private snapshotAcceptable(peer: RegionPeer, message: Message, fromStoreId: number): boolean {
     try {
       const envelope = decodeSnapshotEnvelope(message.snapshot?.data ?? new Uint8Array(0));
       if (envelope.region.id !== peer.regionId) throw new Error(`it is for region ${envelope.region.id}`);
       this.supersededBy(peer, envelope.region, envelope.absorbed); // throws if the range clashes with a live region here
-      if (isPdGroup(peer)) restorePdState(envelope.kv);
+      const streamed = isPdGroup(peer) ? undefined : decodeDescriptor(envelope.kv);
+      if (streamed) {
+        // Its pairs came first, staged and verified: only a stream that matches it may be installed.
+        const s = this.receiver?.claim(peer.regionId, fromStoreId, streamed);
+        if (!s) throw new Error(`no verified snapshot stream ${streamed.streamId} from store ${fromStoreId}`);
+        if (!keysEqual(s.region.startKey, envelope.region.startKey) || !keysEqual(s.region.endKey, envelope.region.endKey)) {
+          this.receiver?.release(peer.regionId);
+          throw new Error('the stream was opened for another range');
+        }
+      } else if (isPdGroup(peer)) restorePdState(envelope.kv);
       else restoreRegion(envelope.kv); // checks magic, version, checksum and that every key is in range
       return true;
     } catch (e) {
@@ -903,10 +977,16 @@ export class StoreEngine {
     let sync = false;
     const installs = new Map<RegionPeer, ReturnType<typeof stageSnapshotInstall> & { superseded: RegionPeer[] }>();
     for (const peer of batch) {
-      if (!peer.node.hasReady()) continue;
+      const claimed = this.receiver?.streams.get(peer.regionId)?.claimed === true;
+      if (!peer.node.hasReady()) {
+        if (claimed) this.receiver?.release(peer.regionId); // Raft did not take the snapshot
+        continue;
+      }
       const rd = peer.node.ready();
+      if (claimed && !rd.snapshot) this.receiver?.release(peer.regionId);
       if (rd.snapshot) {
         const install = stageSnapshotInstall(peer, rd.snapshot, ops);
+        if (install.streamed) this.applying.add(peer.regionId);
         // Regions merged into this one while this store lagged go with the install, atomically.
         const superseded = this.supersededBy(peer, install.regionState.region, install.regionState.absorbed);
         for (const old of superseded) this.stageRetire(old, ops);
@@ -925,6 +1005,16 @@ export class StoreEngine {
     if (ops.length > 0) {
       await this.engine.write(ops, { sync, handOver: installs.size === 0 });
       this.counters.raftBatches++;
+    }
+    // Streamed snapshots: the batch above made them Raft's (region `applying`); move the staged
+    // pairs into place now, in bounded batches, before anything is applied or read. The last batch
+    // marks the region `normal`; a crash before it is finished by the next start.
+    for (const [peer, install] of installs) {
+      if (!install.streamed) continue;
+      install.regionState.state = 'normal';
+      await moveStaged(this.engine, peer.regionId, this.opts.snapshotChunkBytes, [{ type: 'put', key: regionStateKey(peer.regionId), value: encodeRegionState(install.regionState) }], this.snapshotStats);
+      this.receiver?.release(peer.regionId);
+      this.applying.delete(peer.regionId);
     }
     for (const { peer, rd } of work) {
       const install = installs.get(peer);
@@ -1008,6 +1098,10 @@ export class StoreEngine {
         if (to === 0) continue;
         let message = m;
         // The core names the truncation point; what is sent is the region as applied right now.
+        if (m.type === 'MsgSnap' && this.opts.snapshotLink && !isPdGroup(peer) && to !== this.storeId) {
+          await this.streamSnapshot(peer, m, to);
+          continue;
+        }
         if (m.type === 'MsgSnap') {
           message = { ...m, snapshot: await buildRegionSnapshot(this.engine, peer) };
           this.counters.snapshotsSent++;
@@ -1023,6 +1117,67 @@ export class StoreEngine {
       if (to === this.storeId) this.receiveRaft(this.storeId, items);
       else this.opts.sendRaft(to, items);
     }
+  }
+
+  /**
+   * Starts streaming a snapshot of `peer`'s region (as applied now) to replica `m.to` on store
+   * `to`; its `MsgSnap` follows once the receiver verified every chunk. One stream per target at
+   * a time; a stream that fails is reported to Raft, which sends another.
+   */
+  private async streamSnapshot(peer: RegionPeer, m: Message, to: number): Promise<void> {
+    const link = this.opts.snapshotLink;
+    const target = `${peer.regionId}:${m.to}`;
+    if (!link || this.outgoingByTarget.has(target)) return;
+    const view = await this.engine.snapshot();
+    const head = snapshotHead(peer);
+    const r = head.envelope.region;
+    const meta = { startKey: r.startKey, endKey: r.endKey, confVer: r.epoch.confVer, version: r.epoch.version };
+    const streamId = this.nextStreamId++;
+    const stream = new OutgoingStream({
+      link,
+      clock: this.opts.clock,
+      to,
+      streamId,
+      region: r,
+      view,
+      chunkBytes: this.opts.snapshotChunkBytes,
+      window: 4,
+      stallMs: this.opts.snapshotStallMs,
+      pollMs: 5,
+      resendMs: 1000,
+      live: () => !this.closed && this.peers.get(peer.regionId) === peer && peer.isLeader(),
+      stats: this.snapshotStats,
+    });
+    const key = `${to}:${streamId}`;
+    this.outgoing.set(key, stream);
+    this.outgoingByTarget.set(target, stream);
+    this.counters.snapshotsSent++;
+    void stream
+      .run()
+      .then(
+        (d) => {
+          if (this.closed) return;
+          const message: Message = { ...m, snapshot: streamedSnapshot(head, d) };
+          this.counters.messagesSent++;
+          this.opts.sendRaft(to, [{ regionId: peer.regionId, message, region: meta }]);
+        },
+        (e) => {
+          this.opts.logger.warn('a snapshot stream failed; Raft will send another', { regionId: peer.regionId, to, error: String(e) });
+          if (this.closed || this.peers.get(peer.regionId) !== peer) return;
+          peer.node.reportSnapshot(m.to, false);
+          this.dirty.add(peer);
+          this.runLoop();
+        },
+      )
+      .finally(() => {
+        try {
+          view.release();
+        } catch {
+          // the engine closed first: nothing is held any more
+        }
+        this.outgoing.delete(key);
+        if (this.outgoingByTarget.get(target) === stream) this.outgoingByTarget.delete(target);
+      });
   }
 
   /** What to persist as a replica's region state. */
@@ -1551,4 +1706,21 @@ interface Tombstone {
 
 function tombstoneOf(region: Region, peerId: number): Tombstone {
   return { peerId, confVer: region.epoch.confVer, region };
+}
+
+/**
+ * Whether `peer` is the only voter of its region as far as its log goes: initialized, alone in
+ * its (non-joint) voter set, and no membership change waiting unapplied in its log (until one
+ * applies, the voter set the replica knows may not be the one that counts; etcd refuses to
+ * campaign then too).
+ */
+export function soleVoter(peer: RegionPeer): boolean {
+  if (!peer.storage.initialized) return false;
+  const cs = peer.node.confState();
+  if (cs.voters.length !== 1 || cs.voters[0] !== peer.peerId || cs.votersOutgoing.length > 0) return false;
+  const log = peer.node.raft.raftLog;
+  const from = Math.max(peer.storage.applyState.applied + 1, log.firstIndex());
+  const to = log.lastIndex();
+  if (from > to) return true;
+  return !log.slice(from, to + 1, Number.MAX_SAFE_INTEGER).some((e) => e.type === 'confChange');
 }
