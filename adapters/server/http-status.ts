@@ -133,6 +133,7 @@ function hostileMetrics(metric: Metric, store: string, server: StoreServer, stat
   metric('listener_handshakes_refused_total', 'counter', 'Handshakes of accepted sockets refused, by failure code (Timeout, BadProof, Malformed, ...).', by('code', server.transport.stats().handshakeRefused));
   metric('listener_http_refused_total', 'counter', 'Requests refused by the HTTP layer of the WebSocket port, by status (408 timeout, 431 headers too large, 400).', by('status', l.httpRefused));
   metric('listener_pre_auth_overflow_total', 'counter', 'Sockets cut for sending too many bytes before authenticating.', [[`{${store}}`, l.preAuthOverflow]]);
+  metric('listener_refused_cut_total', 'counter', 'Refused sockets cut for not answering the close frame.', [[`{${store}}`, l.refusedCut]]);
   metric('listener_oversize_total', 'counter', 'Sockets closed (1009) for a message over the payload limit.', [[`{${store}}`, l.oversizeRefused]]);
   metric('listener_unauthenticated', 'gauge', 'Unauthenticated sockets open now.', [[`{${store}}`, l.unauthenticated]]);
   metric('listener_addresses_in_backoff', 'gauge', 'Remote addresses refused now after repeated failed logins.', [[`{${store}}`, l.addressesInBackoff]]);

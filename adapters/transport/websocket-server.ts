@@ -107,6 +107,8 @@ export interface WebSocketServerStats {
   oversizeRefused: number;
   /** Sockets cut for sending more than `preAuthBytesMax` before authenticating. */
   preAuthOverflow: number;
+  /** Refused sockets cut because they did not answer our close frame within `refusedGraceMs`. */
+  refusedCut: number;
   /** Requests refused by the HTTP layer, by status (408 timeouts, 431 headers too large, 400 malformed). */
   httpRefused: Record<string, number>;
   /** Handshakes of accepted sockets refused, by failure code. */
@@ -144,12 +146,13 @@ interface MutableStats {
   busy: number;
   oversize: number;
   preAuthOverflow: number;
+  refusedCut: number;
   httpRefused: Record<string, number>;
   handshakeRefused: Record<string, number>;
 }
 
 function newStats(): MutableStats {
-  return { origin: 0, busy: 0, oversize: 0, preAuthOverflow: 0, httpRefused: {}, handshakeRefused: {} };
+  return { origin: 0, busy: 0, oversize: 0, preAuthOverflow: 0, refusedCut: 0, httpRefused: {}, handshakeRefused: {} };
 }
 
 function count(counts: Record<string, number>, key: string): void {
@@ -163,6 +166,7 @@ function snapshot(s: MutableStats, admission: { stats(): AdmissionStats } | unde
     busyRefused: s.busy,
     oversizeRefused: s.oversize,
     preAuthOverflow: s.preAuthOverflow,
+    refusedCut: s.refusedCut,
     httpRefused: { ...s.httpRefused },
     handshakeRefused: { ...s.handshakeRefused },
     admissionRefused: a?.refused ?? { TooManyFromAddress: 0, TooManyUnauthenticated: 0, AuthBackoff: 0 },
@@ -288,7 +292,12 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
           count(stats.handshakeRefused, code);
           ticket?.refused(code);
           // A refused peer that does not answer our close frame is not waited for (ws would wait 30 s).
-          if (!authenticated && admission !== undefined) setTimeout(() => ws.terminate(), refusedGraceMs).unref();
+          if (authenticated || admission === undefined) return;
+          setTimeout(() => {
+            if (ws.readyState === ws.CLOSED) return;
+            stats.refusedCut++;
+            ws.terminate();
+          }, refusedGraceMs).unref();
         },
       });
     });

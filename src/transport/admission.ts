@@ -92,7 +92,7 @@ export interface Admission {
   /**
    * Judges an upgrade from `address`; when admitted, the socket counts as unauthenticated until
    * its ticket says otherwise.
-   * @param address - the remote IP address.
+   * @param address - the remote IP address (IPv6 addresses count by their /64, see {@link addressKey}).
    */
   admit(address: string): AdmissionVerdict;
   stats(): AdmissionStats;
@@ -104,6 +104,26 @@ interface Failures {
   times: number[];
   /** Refused until this time (0: not in back-off). */
   bannedUntil: number;
+}
+
+/**
+ * The key an address is counted under: an IPv4 address as it is (also when IPv4-mapped, as a
+ * dual-stack socket reports it), an IPv6 address by its /64 prefix, since one host is usually given
+ * a whole /64 and could otherwise take a fresh address for every connection.
+ * @param address - the remote IP address as the socket reports it.
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1];
+  if (!address.includes(':')) return address;
+  const [head, tail] = address.split('%')[0].split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.toLowerCase().replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 function positive(name: string, value: number): number {
@@ -165,7 +185,8 @@ export function createAdmission(options: AdmissionOptions): Admission {
 
   return {
     limits,
-    admit(address) {
+    admit(remote) {
+      const address = addressKey(remote);
       if (inBackoff(address, now())) return refuse('AuthBackoff', 429, 'too many failed logins from this address; try again later');
       const mine = open.get(address) ?? 0;
       if (mine >= limits.unauthenticatedPerAddressMax) return refuse('TooManyFromAddress', 429, 'too many unauthenticated connections from this address');

@@ -86,6 +86,8 @@ describe('hostile connections against a store server', { timeout: 60_000 }, () =
     await honestProgress();
     await Promise.all([silent.closed, stalled.closed]);
     expect(closeCode(stalled)).toBe(4001);
+    // It never answered the close frame: the store cut it rather than wait for it.
+    expect(server.listenerStats().refusedCut).toBeGreaterThanOrEqual(1);
     expect(sample(await metrics(), 'listener_handshakes_refused_total', 'code="Timeout"')).toBeGreaterThanOrEqual(1);
     await honestProgress();
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AdmissionTicket, createAdmission } from '../../src/transport/admission.ts';
+import { type AdmissionTicket, addressKey, createAdmission } from '../../src/transport/admission.ts';
 
 function clock() {
   let t = 1000;
@@ -88,6 +88,20 @@ describe('admission', () => {
     expect(a.admit('x').ok).toBe(true);
     admitOk(a, 'z').refused('BadProof');
     expect(a.admit('z').ok).toBe(false);
+  });
+
+  it('counts IPv4-mapped addresses as IPv4 and IPv6 addresses by their /64', () => {
+    expect(addressKey('10.1.2.3')).toBe('10.1.2.3');
+    expect(addressKey('::ffff:10.1.2.3')).toBe('10.1.2.3');
+    expect(addressKey('2001:db8:0:1:aaaa::1')).toBe('2001:db8:0:1::/64');
+    expect(addressKey('2001:0DB8:0000:0001:ffff:ffff:ffff:ffff')).toBe('2001:db8:0:1::/64');
+    expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+    expect(addressKey('fe80::1%eth0')).toBe('fe80:0:0:0::/64');
+    const a = createAdmission({ now: () => 0, unauthenticatedPerAddressMax: 1 });
+    admitOk(a, '2001:db8:0:1::5');
+    expect(a.admit('2001:db8:0:1::6')).toMatchObject({ ok: false, refusal: 'TooManyFromAddress' });
+    admitOk(a, '2001:db8:0:2::5');
   });
 
   it('refuses limits that are not positive integers', () => {
