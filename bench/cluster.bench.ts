@@ -288,7 +288,8 @@ export async function startFlotilla(regions: number, writers: number): Promise<S
 
 export const ETCD_INSTALL = 'apt-get install -y etcd-server (Debian/Ubuntu)';
 
-function etcdAvailable(): string | undefined {
+/** The installed etcd's version, or undefined without an `etcd` binary. */
+export function etcdAvailable(): string | undefined {
   const r = spawnSync('etcd', ['--version'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return undefined;
   return /etcd Version: (\S+)/.exec(r.stdout)?.[1] ?? 'unknown version';

@@ -15,7 +15,8 @@
  * 1. starts the store once (bootstrap), stops it, and bulk-loads `keys` user keys (16 B keys,
  *    100 B values) straight into the engine under the region's data prefix, in large batches: the
  *    region's state is those keys, so the store serves them as if written through Raft;
- * 2. restarts the store and times spawn -> process listening -> first successful client `get`;
+ * 2. restarts the store and times spawn -> process listening -> its replica leads (`/status`) ->
+ *    first successful client `get`;
  * 3. runs a mixed load (90 % gets, 10 % puts of random keys, 32 in flight) for `load-seconds`,
  *    sampling the store process's VmRSS / RssAnon / RssFile from /proc every 500 ms;
  * 4. prints one JSON line of results and deletes the directory (unless --keep).
@@ -140,6 +141,19 @@ async function main(): Promise<void> {
   const cgroup = MEMORY_LIMIT_MB > 0 ? limitMemory(p.child.pid!, MEMORY_LIMIT_MB) : undefined;
   await waitListening(p, 600_000);
   const listeningMs = performance.now() - t0;
+  // When the store's replica leads (from /status), to tell the election from the client's own start.
+  let leaderMs = 0;
+  void (async () => {
+    while (leaderMs === 0 && performance.now() - t0 < 600_000) {
+      try {
+        const st = (await (await fetch(`http://127.0.0.1:${httpPort}/status`)).json()) as { regions: Array<{ role: string }> };
+        if (st.regions.some((r) => r.role === 'leader')) leaderMs = performance.now() - t0;
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
   const client = await connect({ endpoints: [`ws://127.0.0.1:${port}`], secret: SECRET });
   const probe = userKey(Math.floor(KEYS / 2));
   for (;;) {
@@ -201,6 +215,7 @@ async function main(): Promise<void> {
     diskMB: Math.round(diskBytes / 1e6),
     bulkLoadSeconds: Number(loadSeconds.toFixed(1)),
     restartListeningMs: Math.round(listeningMs),
+    restartLeaderMs: Math.round(leaderMs),
     restartFirstReadMs: Math.round(firstReadMs),
     rssAfterStartMB: Math.round(afterStart.rssMB),
     loadSeconds: LOAD_S,

@@ -1,7 +1,8 @@
 /**
  * Storage benchmarks: synced batch writes with 1 and 16 concurrent writers for every engine
  * (16 writers shows group commit; IndexedDB both under fake-indexeddb and in real Chromium), the fs engine against a plain `fs.appendFile` + `fdatasync`
- * per record loop, and point gets, scans and start-up on 1M keys for memory, fs and lmdb.
+ * per record loop, and point gets, scans and start-up on 1M keys for memory, fs and lmdb; first,
+ * durable writes and point reads of lmdb, fs and etcd side by side (`storage-etcd.ts`).
  */
 import 'fake-indexeddb/auto';
 import * as fs from 'node:fs';
@@ -18,6 +19,7 @@ import type { StorageEngine, WriteOp } from '../src/ports.ts';
 import { encodeBatchRecord } from '../src/storage/batch-codec.ts';
 import { compareBytes } from '../src/storage/bytes.ts';
 import { chromiumIdbWrites } from './storage-chromium.ts';
+import { sideBySide } from './storage-etcd.ts';
 import { type BenchRow, timed } from './table.ts';
 
 const WRITE_MS = 1500;
@@ -237,7 +239,9 @@ function structureBaseline(): BenchRow[] {
 export async function run(): Promise<BenchRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
   try {
-    const rows = await writeBenchmarks(dir);
+    // lmdb, fs and etcd under one load, first, while the machine is as quiet as it will be.
+    const rows = await sideBySide();
+    rows.push(...(await writeBenchmarks(dir)));
     const mem = createMemoryStorage();
     rows.push(...(await readBenchmarks('memory', mem)));
     await mem.close();

@@ -72,6 +72,13 @@ export interface LmdbStorageOptions {
   lmdb?: LmdbModule;
   /** Where warnings go. */
   logger?: Logger;
+  /**
+   * Let the OS read ahead around each page fault of the mapped file (LMDB's own default). Default
+   * false (MDB_NORDAHEAD): a store's reads are random point lookups, and with read-ahead each one
+   * mapped (and counted in RSS) a whole window of the file around it: 52k random gets on 10M
+   * keys mapped 1.28 GB with read-ahead, 224 MB without (BENCHMARKS.md, issue 17).
+   */
+  readAhead?: boolean;
 }
 
 // lmdb-js transactionSync flags: 1 abortable, 2 synchronous commit (flushed before returning).
@@ -122,7 +129,7 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
   let data: LmdbDatabase;
   let long: LmdbDatabase;
   try {
-    root = lmdb.open({ path: `${options.dir}/data.mdb`, noSubdir: true, maxDbs: 4, overlappingSync: false, compression: false, encoding: 'binary', keyEncoding: 'binary', cache: false });
+    root = lmdb.open({ path: `${options.dir}/data.mdb`, noSubdir: true, maxDbs: 4, overlappingSync: false, compression: false, encoding: 'binary', keyEncoding: 'binary', cache: false, noReadAhead: options.readAhead !== true });
     data = root.openDB('data', { encoding: 'binary', keyEncoding: 'binary', compression: false, cache: false });
     long = root.openDB('long', { encoding: 'binary', keyEncoding: 'binary', compression: false, cache: false });
     // lmdb creates its files 0644 (less the umask) and takes no mode: only the owner may read them.
