@@ -8,7 +8,8 @@
  */
 import type { KvClientOptions } from '../src/client/client.ts';
 import { KvClient } from '../src/client/client.ts';
-import { type StoreConnector, type StoreRequest, type StoreResponses, StoreUnreachableError } from '../src/client/connector.ts';
+import { type StoreConnector, StoreUnreachableError } from '../src/client/connector.ts';
+import type { StoreRequest, StoreResponses } from '../src/store/requests.ts';
 import { InvalidArgumentError, TimeoutError } from '../src/errors.ts';
 import { PD_REQUEST_ID, type PdServiceOptions } from '../src/store/pd-service.ts';
 import type { Clock, StorageEngine, Transport } from '../src/ports.ts';
