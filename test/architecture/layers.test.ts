@@ -3,6 +3,7 @@
  * the Raft core on nothing above it. The checker is tested too, on small graphs and on the real
  * tree with one forbidden edge added, so that a check that cannot fail would show here.
  */
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { buildGraph, findCycles, importSpecifiers, LAYERS, layerViolations, moduleOf, readSources } from './imports.ts';
@@ -31,6 +32,15 @@ describe('src/ imports', () => {
     const placed = LAYERS.flat();
     expect(new Set(placed).size).toBe(placed.length);
     expect([...new Set([...SRC.keys()].map(moduleOf))].filter((m) => !placed.includes(m))).toEqual([]);
+  });
+
+  it('are the layers docs/architecture.md draws, top first', () => {
+    const doc = readFileSync(`${ROOT}/docs/architecture.md`, 'utf8');
+    const picture = doc.split('## Layers')[1]?.split('```')[1];
+    expect(picture, 'docs/architecture.md has a "## Layers" section with a code block').toBeDefined();
+    // Each line: the modules of one layer (three spaces apart), then, further right, a comment.
+    const drawn = picture!.split('\n').filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s{6,}/)[0].split(/\s+/));
+    expect(drawn.reverse()).toEqual(LAYERS);
   });
 });
 
