@@ -8,10 +8,12 @@
  */
 import type { KvClientOptions } from '../src/client/client.ts';
 import { KvClient } from '../src/client/client.ts';
-import { type StoreConnector, type StoreRequest, type StoreResponses, StoreUnreachableError } from '../src/client/connector.ts';
+import { type StoreConnector, StoreUnreachableError } from '../src/client/connector.ts';
+import type { StoreRequest, StoreResponses } from '../src/store/requests.ts';
 import { InvalidArgumentError, TimeoutError } from '../src/errors.ts';
 import { PD_REQUEST_ID, type PdServiceOptions } from '../src/store/pd-service.ts';
-import type { Clock, StorageEngine, Transport } from '../src/ports.ts';
+import type { Clock, StorageEngine } from '../src/ports.ts';
+import type { Transport } from '../src/transport/port.ts';
 import type { Region } from '../src/region/types.ts';
 import type { RaftItem, RoleListener, StoreEngineOptions } from '../src/store/store-engine.ts';
 import { StoreEngine } from '../src/store/store-engine.ts';

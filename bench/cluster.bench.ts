@@ -36,7 +36,7 @@ import { createClientIdentity, createRemoteCaller } from '../adapters/client/rem
 import type { WebSocketConstructor } from '../adapters/transport/websocket-link.ts';
 import { freePorts, serveArgs, spawnFlotilla, type StoreProcess, stopProcess, waitListening } from '../scripts/cluster-processes.ts';
 import type { KvClient } from '../src/client/client.ts';
-import type { StoreRequest } from '../src/client/connector.ts';
+import type { StoreRequest } from '../src/store/requests.ts';
 import type { ScanEntry } from '../src/kv/commands.ts';
 import { compareKeys, nextKey } from '../src/region/keys.ts';
 import type { RegionInfo } from '../src/store/store-engine.ts';

@@ -3,6 +3,7 @@
  */
 export type * from './ports.ts';
 export { nullLogger } from './ports.ts';
+export type * from './transport/port.ts';
 export * from './raft/index.ts';
 export { createSeededRand } from './util/rand.ts';
 export * from './errors.ts';

@@ -4,9 +4,10 @@
  * Everything under `src/` is pure TypeScript that runs unchanged in Node, Deno and the browser.
  * Time, randomness, logging, storage and the network come in through these interfaces; the
  * implementations live in `adapters/`, one factory per file, each returning a plain object.
+ *
+ * This file imports nothing, so every layer may use it, the Raft core included. The one port that
+ * speaks the wire format, `Transport`, lives above the codec in `src/transport/port.ts`.
  */
-import type { Frame, FrameItem } from './codec/schema.ts';
-
 /** A monotonic clock in milliseconds. The real one reads `performance.now()`; the virtual one moves only when told. */
 export interface Clock {
   /** Milliseconds since an arbitrary origin; never decreases. */
@@ -129,44 +130,5 @@ export interface StorageEngine {
    */
   snapshot(): Promise<StorageSnapshot>;
   /** Flushes and releases the engine. Any later call rejects with `StorageClosedError`; closing again is a no-op. */
-  close(): Promise<void>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Transport
-// ---------------------------------------------------------------------------------------------
-
-/** Why a link to a peer store went away. */
-export interface DisconnectInfo {
-  storeId: number;
-  reason: string;
-}
-
-/**
- * Carries batches between stores (and between clients and stores). A transport knows store ids,
- * not regions: the store hands it every region's messages for one destination in one call, which
- * travel as one frame. The transport owns the wire format (`src/codec/`): it encodes what is sent
- * and hands on only frames that were size-checked, decoded, validated and authenticated.
- */
-export interface Transport {
-  /** This end's store id (or client id). */
-  readonly localId: number;
-  /**
-   * Encodes `items` as one frame and queues it for `storeId`. Returns false when it cannot be
-   * queued (unknown or unreachable peer, queue full, transport closed); Raft tolerates the loss
-   * and retries by itself. Throws `FrameError` `FrameTooLarge` when the frame is over the
-   * frame limit: large payloads must be sent in chunks.
-   */
-  send(storeId: number, items: readonly FrameItem[]): boolean;
-  /** Registers the handler of inbound frames: valid, from the authenticated peer `frame.from`, to this store. */
-  onFrame(handler: (frame: Frame) => void): void;
-  /** Registers the handler told when a link is lost. */
-  onDisconnect(handler: (info: DisconnectInfo) => void): void;
-  /**
-   * Bytes queued for `storeId` and not yet handed to the network (or, where the channel has flow
-   * control, not yet acknowledged). A sender of large chunked payloads waits while this is high.
-   */
-  queuedBytes(storeId: number): number;
-  /** Closes every link; later sends return false and nothing more is delivered. */
   close(): Promise<void>;
 }

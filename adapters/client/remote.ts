@@ -6,7 +6,8 @@
  * redials lost links on the next call. Runs in Node 20 (pass or install `ws`), Deno and browsers.
  */
 import { KvClient, type KvClientOptions } from '../../src/client/client.ts';
-import { type StoreConnector, type StoreRequest, type StoreResponses, StoreUnreachableError } from '../../src/client/connector.ts';
+import { type StoreConnector, StoreUnreachableError } from '../../src/client/connector.ts';
+import type { StoreRequest, StoreResponses } from '../../src/store/requests.ts';
 import { InvalidArgumentError } from '../../src/errors.ts';
 import { type ClientIdentity, createClientIdentity, type RemoteCaller, createRemoteCaller } from './remote-caller.ts';
 import type { WebSocketConstructor } from '../transport/websocket-link.ts';

@@ -7,7 +7,7 @@
 import { encodeFrame } from '../../src/codec/frame.ts';
 import { type FrameLimits, resolveFrameLimits } from '../../src/codec/limits.ts';
 import type { Frame } from '../../src/codec/schema.ts';
-import type { DisconnectInfo, Transport } from '../../src/ports.ts';
+import type { DisconnectInfo, Transport } from '../../src/transport/port.ts';
 import { createFrameGuard, createHandlerList, type FrameGuardStats } from '../../src/transport/guard.ts';
 
 /** Options of {@link createMessageChannelTransport}. */

@@ -8,7 +8,7 @@ import { FrameError } from '../../src/codec/errors.ts';
 import { decodeFrame, encodeFrame } from '../../src/codec/frame.ts';
 import { type FrameLimits, resolveFrameLimits } from '../../src/codec/limits.ts';
 import type { Frame } from '../../src/codec/schema.ts';
-import type { DisconnectInfo, Transport } from '../../src/ports.ts';
+import type { DisconnectInfo, Transport } from '../../src/transport/port.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
 import { createVirtualClock, type VirtualClock } from '../runtime/virtual-clock.ts';
 

@@ -6,7 +6,8 @@
 import { InvalidArgumentError, RegionNotFoundError } from '../errors.ts';
 import type { Region } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
-import type { AdminOp, StoreConnector } from './connector.ts';
+import type { StoreConnector } from './connector.ts';
+import type { AdminOp } from '../store/requests.ts';
 import { type Executor, RegroupError } from './executor.ts';
 import type { Router } from './router.ts';
 

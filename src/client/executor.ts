@@ -12,7 +12,8 @@
 import { EpochNotMatchError, FlotillaError, NotLeaderError, OutcomeUnknownError, type StaleCommandError, TimeoutError } from '../errors.ts';
 import type { Clock, Rand } from '../ports.ts';
 import type { Region } from '../region/types.ts';
-import { type StoreConnector, type StoreRequest, type StoreResponses, StoreUnreachableError } from './connector.ts';
+import { type StoreConnector, StoreUnreachableError } from './connector.ts';
+import type { StoreRequest, StoreResponses } from '../store/requests.ts';
 import type { Router } from './router.ts';
 
 /** Retry policy. */

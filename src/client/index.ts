@@ -2,7 +2,8 @@
  * The KV client: RheaKV's API over a Multi-Raft cluster, reaching stores through a StoreConnector.
  */
 export { type Bytes, KvClient, type KvClientOptions, type ReadOptions, type ScanOptions as ClientScanOptions, toBytes } from './client.ts';
-export { type ReadRequest, type RegionsRequest, type StoreConnector, type StoreRequest, type StoreResponses, StoreUnreachableError, type WriteRequest } from './connector.ts';
+export { type StoreConnector, StoreUnreachableError } from './connector.ts';
+export type { ReadRequest, RegionsRequest, StoreRequest, StoreResponses, WriteRequest } from '../store/requests.ts';
 export { DEFAULT_RETRY, type RetryOptions } from './executor.ts';
 export { DistributedLock, type LockOptions } from './lock.ts';
 export { AdminClient, type RegionView, type StoreView } from './admin.ts';

@@ -2,14 +2,13 @@
  * The follower's and candidate's side of Raft: accepting appends and snapshots from the leader,
  * counting votes, forwarding proposals and reads, and campaigning on TimeoutNow.
  */
+import type { RaftCore } from './core.ts';
 import { ProposalDroppedError } from './errors.ts';
-import { bcastAppend } from './leader.ts';
-import type { Raft } from './raft.ts';
 import { configFromConfState } from './tracker.ts';
 import type { Message, Snapshot } from './types.ts';
 import { isLocalRequest, makeMessage, NONE } from './types.ts';
 
-export function stepFollower(r: Raft, m: Message): void {
+export function stepFollower(r: RaftCore, m: Message): void {
   switch (m.type) {
     case 'MsgProp':
       if (r.lead === NONE) {
@@ -65,7 +64,7 @@ export function stepFollower(r: Raft, m: Message): void {
   }
 }
 
-export function stepCandidate(r: Raft, m: Message): void {
+export function stepCandidate(r: RaftCore, m: Message): void {
   const myVoteResp = r.state === 'preCandidate' ? 'MsgPreVoteResp' : 'MsgVoteResp';
   switch (m.type) {
     case 'MsgProp':
@@ -94,7 +93,7 @@ export function stepCandidate(r: Raft, m: Message): void {
         if (r.state === 'preCandidate') r.campaign('election');
         else {
           r.becomeLeader();
-          bcastAppend(r);
+          r.broadcastAppend();
         }
       } else if (result === 'lost') {
         // Lost: back to follower in the same term; a pre-candidate never left its term.
@@ -105,7 +104,7 @@ export function stepCandidate(r: Raft, m: Message): void {
   }
 }
 
-function handleAppendEntries(r: Raft, m: Message): void {
+function handleAppendEntries(r: RaftCore, m: Message): void {
   const log = r.raftLog;
   if (m.index < log.committed) {
     // A stale or reordered append below our commit: tell the leader where we really are.
@@ -126,7 +125,7 @@ function handleAppendEntries(r: Raft, m: Message): void {
   );
 }
 
-function handleHeartbeat(r: Raft, m: Message): void {
+function handleHeartbeat(r: RaftCore, m: Message): void {
   // The leader caps m.commit at our match index, so everything up to it is the leader's.
   r.raftLog.commitTo(Math.min(m.commit, r.raftLog.lastIndex()));
   r.foldCommittedConfig();
@@ -138,7 +137,7 @@ function handleHeartbeat(r: Raft, m: Message): void {
  * does (same last index and term, all of it committed) stops its election timer, silently; any
  * other answers as to a heartbeat, and that answer wakes the leader.
  */
-function handleQuiesce(r: Raft, m: Message): void {
+function handleQuiesce(r: RaftCore, m: Message): void {
   const log = r.raftLog;
   log.commitTo(Math.min(m.commit, log.lastIndex()));
   r.foldCommittedConfig();
@@ -150,7 +149,7 @@ function handleQuiesce(r: Raft, m: Message): void {
   r.send(makeMessage({ type: 'MsgHeartbeatResp', to: m.from, index: m.index }));
 }
 
-function handleSnapshot(r: Raft, m: Message): void {
+function handleSnapshot(r: RaftCore, m: Message): void {
   const s = m.snapshot;
   if (s && restore(r, s)) {
     r.send(makeMessage({ type: 'MsgAppResp', to: m.from, index: r.raftLog.lastIndex() }));
@@ -160,7 +159,7 @@ function handleSnapshot(r: Raft, m: Message): void {
 }
 
 /** Installs a snapshot from the leader. Returns false if it is stale (nothing changed but maybe the commit index). */
-function restore(r: Raft, s: Snapshot): boolean {
+function restore(r: RaftCore, s: Snapshot): boolean {
   const { index, term, confState } = s.metadata;
   if (index <= r.raftLog.committed) return false; // stale: we already have all of it
   // The snapshot may predate this node's own addition (configurations take effect when appended,

@@ -3,10 +3,10 @@
  * heartbeats, check-quorum, ReadIndex and lease reads, and leadership transfer.
  */
 import { applyConfChange, decodeConfChange, encodeConfChange } from './confchange.ts';
+import type { RaftCore } from './core.ts';
 import { ConfChangePendingError, ProposalDroppedError, RaftError, TransferTargetError } from './errors.ts';
 import type { Progress } from './progress.ts';
 import { jointCommitted } from './quorum.ts';
-import type { Raft } from './raft.ts';
 import { entrySize } from './storage.ts';
 import type { Entry, Message, NodeId } from './types.ts';
 import { EMPTY_BYTES, isLocalRequest, makeMessage, NONE } from './types.ts';
@@ -14,7 +14,7 @@ import { EMPTY_BYTES, isLocalRequest, makeMessage, NONE } from './types.ts';
 /** MsgReadIndex `index` value asking for a lease read instead of a heartbeat round. */
 export const READ_LEASE = 1;
 
-export function stepLeader(r: Raft, m: Message): void {
+export function stepLeader(r: RaftCore, m: Message): void {
   switch (m.type) {
     case 'MsgBeat':
       bcastHeartbeat(r);
@@ -64,7 +64,7 @@ function dropProposal(m: Message, err: RaftError): void {
   if (isLocalRequest(m)) throw err;
 }
 
-function handlePropose(r: Raft, m: Message): void {
+function handlePropose(r: RaftCore, m: Message): void {
   const refusal = proposalRefusal(r, m);
   if (refusal) {
     dropProposal(m, refusal);
@@ -79,7 +79,7 @@ function handlePropose(r: Raft, m: Message): void {
 }
 
 /** Why the leader cannot append this proposal now, or undefined if it can. */
-function proposalRefusal(r: Raft, m: Message): RaftError | undefined {
+function proposalRefusal(r: RaftCore, m: Message): RaftError | undefined {
   if (m.entries.length === 0) return new RaftError('ProposalDropped', 'empty proposal');
   if (!r.trk.progress.has(r.id)) return new ProposalDroppedError('notMember', `leader ${r.id} was removed from the group`);
   if (r.leadTransferee !== NONE) {
@@ -94,7 +94,7 @@ function proposalRefusal(r: Raft, m: Message): RaftError | undefined {
 }
 
 /** Why a configuration change may not be appended now, or undefined if it may. */
-function checkConfChange(r: Raft, e: Entry): RaftError | undefined {
+function checkConfChange(r: RaftCore, e: Entry): RaftError | undefined {
   const pending = r.pendingConfIndex();
   if (pending > 0) return new ConfChangePendingError(`the change at index ${pending} is not committed yet`);
   if (!committedEntryInCurrentTerm(r)) {
@@ -114,14 +114,14 @@ function checkConfChange(r: Raft, e: Entry): RaftError | undefined {
   return undefined;
 }
 
-export function committedEntryInCurrentTerm(r: Raft): boolean {
+export function committedEntryInCurrentTerm(r: RaftCore): boolean {
   return r.raftLog.termOrZero(r.raftLog.committed) === r.term;
 }
 
 // --- replication -----------------------------------------------------------------------------------
 
 /** Sends an append (or a snapshot) to `to` if flow control allows. Returns whether a message was sent. */
-export function maybeSendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): boolean {
+export function maybeSendAppend(r: RaftCore, to: NodeId, sendIfEmpty: boolean): boolean {
   const pr = r.trk.progress.get(to);
   if (!pr || pr.isPaused()) return false;
   const prevIndex = pr.next - 1;
@@ -142,7 +142,7 @@ export function maybeSendAppend(r: Raft, to: NodeId, sendIfEmpty: boolean): bool
   return true;
 }
 
-function sendSnapshot(r: Raft, to: NodeId, pr: Progress): boolean {
+function sendSnapshot(r: RaftCore, to: NodeId, pr: Progress): boolean {
   if (!pr.recentActive) return false; // do not ship a snapshot to a node that may be down
   const snapshot = r.raftLog.snapshot();
   if (snapshot.metadata.index === 0) throw new Error('need a snapshot but none is available');
@@ -151,15 +151,15 @@ function sendSnapshot(r: Raft, to: NodeId, pr: Progress): boolean {
   return true;
 }
 
-export function sendAppend(r: Raft, to: NodeId): void {
+export function sendAppend(r: RaftCore, to: NodeId): void {
   maybeSendAppend(r, to, true);
 }
 
-export function bcastAppend(r: Raft): void {
+export function bcastAppend(r: RaftCore): void {
   for (const id of r.trk.progress.keys()) if (id !== r.id) sendAppend(r, id);
 }
 
-function sendHeartbeat(r: Raft, to: NodeId, ctx: Uint8Array): void {
+function sendHeartbeat(r: RaftCore, to: NodeId, ctx: Uint8Array): void {
   const pr = r.trk.progress.get(to);
   if (!pr) return;
   // Never tell a follower to commit beyond what it is known to hold.
@@ -167,7 +167,7 @@ function sendHeartbeat(r: Raft, to: NodeId, ctx: Uint8Array): void {
   r.send(makeMessage({ type: 'MsgHeartbeat', to, commit, index: r.tickCount, context: ctx }));
 }
 
-export function bcastHeartbeat(r: Raft, ctx?: Uint8Array): void {
+export function bcastHeartbeat(r: RaftCore, ctx?: Uint8Array): void {
   const c = ctx ?? r.readOnly.lastPendingRequestCtx() ?? EMPTY_BYTES;
   for (const id of r.trk.progress.keys()) if (id !== r.id) sendHeartbeat(r, id, c);
 }
@@ -176,7 +176,7 @@ export function bcastHeartbeat(r: Raft, ctx?: Uint8Array): void {
  * Advances the commit index to what a quorum holds, but only through an entry of this leader's
  * term (Figure 8): counting replicas of an older term's entry proves nothing.
  */
-export function maybeCommit(r: Raft): boolean {
+export function maybeCommit(r: RaftCore): boolean {
   const mci = r.trk.committed();
   if (!Number.isFinite(mci)) return false;
   if (!r.raftLog.maybeCommit(mci, r.term)) return false;
@@ -184,7 +184,7 @@ export function maybeCommit(r: Raft): boolean {
   return true;
 }
 
-function afterCommit(r: Raft): void {
+function afterCommit(r: RaftCore): void {
   const committed = r.raftLog.committed;
   while (r.uncommitted.length > 0 && r.uncommitted[0].index <= committed) {
     r.uncommittedBytes -= r.uncommitted.shift()!.bytes;
@@ -209,7 +209,7 @@ function afterCommit(r: Raft): void {
   }
 }
 
-function handleAppendResponse(r: Raft, m: Message, pr: Progress): void {
+function handleAppendResponse(r: RaftCore, m: Message, pr: Progress): void {
   pr.recentActive = true;
   if (m.reject) {
     // A rejection whose hint is below what the follower has acknowledged since is stale (reordered
@@ -248,7 +248,7 @@ function handleAppendResponse(r: Raft, m: Message, pr: Progress): void {
   }
 }
 
-function handleHeartbeatResponse(r: Raft, m: Message, pr: Progress): void {
+function handleHeartbeatResponse(r: RaftCore, m: Message, pr: Progress): void {
   pr.recentActive = true;
   pr.msgAppFlowPaused = false;
   if (m.index > pr.heartbeatAckTick && m.index <= r.tickCount) pr.heartbeatAckTick = m.index;
@@ -265,7 +265,7 @@ function handleHeartbeatResponse(r: Raft, m: Message, pr: Progress): void {
  * would ever free the window: an empty append at `next - 1` makes the follower say where it is
  * (acknowledged: the window frees; rejected: back to probing). etcd-io/raft does the same.
  */
-function sendEmptyAppend(r: Raft, to: NodeId, pr: Progress): void {
+function sendEmptyAppend(r: RaftCore, to: NodeId, pr: Progress): void {
   const prevIndex = pr.next - 1;
   if (prevIndex < r.raftLog.firstIndex() - 1) {
     // What it lacks is compacted: start over from a probe, which sends the snapshot.
@@ -278,7 +278,7 @@ function sendEmptyAppend(r: Raft, to: NodeId, pr: Progress): void {
 
 // --- reads ---------------------------------------------------------------------------------------
 
-function handleReadIndex(r: Raft, m: Message): void {
+function handleReadIndex(r: RaftCore, m: Message): void {
   const voters = r.trk.voterIds();
   if (voters.length === 1 && voters[0] === r.id) {
     answerRead(r, m, r.raftLog.committed);
@@ -293,17 +293,17 @@ function handleReadIndex(r: Raft, m: Message): void {
 }
 
 /** The tick until which no other node can have been elected (exclusive), from quorum-acked heartbeats. */
-export function leaseExpiry(r: Raft): number {
+export function leaseExpiry(r: RaftCore): number {
   const ackTick = (id: NodeId) => (id === r.id ? r.tickCount : (r.trk.progress.get(id)?.heartbeatAckTick ?? Number.NEGATIVE_INFINITY));
   const start = jointCommitted(r.config().voters, r.config().votersOutgoing, ackTick);
   return start + r.cfg.electionTick - r.cfg.leaseDriftTicks;
 }
 
-export function leaseValid(r: Raft): boolean {
+export function leaseValid(r: RaftCore): boolean {
   return r.cfg.checkQuorum && r.leadTransferee === NONE && !r.timeoutNowSent && r.tickCount < leaseExpiry(r);
 }
 
-function respondToReadIndex(r: Raft, m: Message): void {
+function respondToReadIndex(r: RaftCore, m: Message): void {
   const wantsLease = m.index === READ_LEASE || r.cfg.readOnlyOption === 'leaseBased';
   if (wantsLease && leaseValid(r)) {
     answerRead(r, m, r.raftLog.committed);
@@ -319,7 +319,7 @@ function respondToReadIndex(r: Raft, m: Message): void {
   bcastHeartbeat(r, m.context);
 }
 
-function answerRead(r: Raft, req: Message, index: number): void {
+function answerRead(r: RaftCore, req: Message, index: number): void {
   if (req.from === NONE || req.from === r.id) {
     r.readStates.push({ index, requestCtx: req.context });
   } else {
@@ -334,7 +334,7 @@ function answerRead(r: Raft, req: Message, index: number): void {
  * committed, applied and held by every member, every member acknowledged the latest heartbeat, and
  * nothing is under way (reads, a configuration change, a transfer).
  */
-export function quiescable(r: Raft): boolean {
+export function quiescable(r: RaftCore): boolean {
   if (r.state !== 'leader' || r.quiesced || r.leadTransferee !== NONE || r.timeoutNowSent) return false;
   const log = r.raftLog;
   const last = log.lastIndex();
@@ -354,7 +354,7 @@ export function quiescable(r: Raft): boolean {
  * to stop its election timer and stops heartbeating. Returns whether it did. A member whose log
  * does not end where the leader's does answers as to a heartbeat, which wakes the leader again.
  */
-export function quiesce(r: Raft): boolean {
+export function quiesce(r: RaftCore): boolean {
   if (!quiescable(r)) return false;
   r.quiesced = true;
   const logTerm = r.raftLog.lastTerm();
@@ -366,7 +366,7 @@ export function quiesce(r: Raft): boolean {
 
 // --- leadership transfer -------------------------------------------------------------------------
 
-function handleTransferLeader(r: Raft, m: Message, pr: Progress): void {
+function handleTransferLeader(r: RaftCore, m: Message, pr: Progress): void {
   const transferee = m.from;
   if (pr.isLearner) {
     if (m.term === 0 && m.to === r.id) throw new TransferTargetError(`node ${transferee} is a learner`);
@@ -384,7 +384,7 @@ function handleTransferLeader(r: Raft, m: Message, pr: Progress): void {
   else sendAppend(r, transferee);
 }
 
-function sendTimeoutNow(r: Raft, to: NodeId): void {
+function sendTimeoutNow(r: RaftCore, to: NodeId): void {
   r.timeoutNowSent = true;
   r.send(makeMessage({ type: 'MsgTimeoutNow', to }));
 }

@@ -6,9 +6,11 @@
  * Role logic lives beside this file: `leader.ts` (stepLeader, replication, commit, reads),
  * `follower.ts` (stepFollower, stepCandidate, appends, snapshots). This file holds what all roles
  * share: the become* transitions, the tick, the term rules of `step`, voting and campaigning.
+ * The role files see a replica only through {@link RaftCore} (`core.ts`), which this class implements.
  */
 import type { ResolvedRaftConfig } from './config.ts';
 import { applyConfChange, decodeConfChange } from './confchange.ts';
+import type { CampaignType, RaftCore } from './core.ts';
 import { ProposalDroppedError, RaftError, StepLocalMessageError } from './errors.ts';
 import { stepCandidate, stepFollower } from './follower.ts';
 import { bcastAppend, maybeCommit, stepLeader } from './leader.ts';
@@ -29,15 +31,13 @@ export const TRANSFER_CONTEXT: Uint8Array = new Uint8Array([0x74]); // 't'
  */
 export const ELAPSE_REPLAY_ELECTIONS = 2;
 
-export type CampaignType = 'preElection' | 'election' | 'transfer';
-
 /** A configuration-change entry in the log and the membership it established. */
 interface ConfEntry {
   index: number;
   config: TrackerConfig;
 }
 
-export class Raft {
+export class Raft implements RaftCore {
   readonly id: NodeId;
   readonly cfg: ResolvedRaftConfig;
   term = 0;
@@ -532,7 +532,7 @@ export class Raft {
     this.step(makeMessage({ type: 'MsgProp', from: this.id, entries }));
   }
 
-  /** Fans out appends to every follower (exported for the leader module's helpers). */
+  /** Fans out appends to every follower: `bcastAppend` for the role files, which do not import each other. */
   broadcastAppend(): void {
     bcastAppend(this);
   }

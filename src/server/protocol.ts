@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { packValue, unpackValue } from '../codec/msgpack.ts';
 import { scanMsgpack, type ScanLimits } from '../codec/msgpack-scan.ts';
 import { DEFAULT_FRAME_LIMITS } from '../codec/limits.ts';
-import type { StoreRequest } from '../client/connector.ts';
+import type { StoreRequest } from '../store/requests.ts';
 import { type ErrorData, errorFromData, errorToData, FlotillaError, InvalidArgumentError, OutcomeUnknownError } from '../errors.ts';
 import type { ApplyOutcome } from '../kv/state-machine.ts';
 

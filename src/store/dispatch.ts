@@ -1,9 +1,9 @@
 /**
  * Serves a client request on a StoreEngine: the one place where the request types of
- * `src/client/connector.ts` meet the store's methods, shared by the in-page connector and the
+ * `requests.ts` meet the store's methods, shared by the in-page connector and the
  * server that answers remote clients.
  */
-import type { StoreRequest, StoreResponses } from '../client/connector.ts';
+import type { StoreRequest, StoreResponses } from './requests.ts';
 import type { StoreEngine } from './store-engine.ts';
 
 /** Runs `request` on `store` and returns its answer (or rejects with the store's typed error). */

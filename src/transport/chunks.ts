@@ -5,7 +5,8 @@
  * a lost one: the stream is dropped and the sender starts again (Raft resends snapshots itself).
  */
 import { TransportError } from '../codec/errors.ts';
-import type { Clock, Transport } from '../ports.ts';
+import type { Clock } from '../ports.ts';
+import type { Transport } from './port.ts';
 
 /** Options of {@link sendChunked}. */
 export interface ChunkedSendOptions {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createVirtualClock } from '../../adapters/runtime/virtual-clock.ts';
 import { TransportError } from '../../src/codec/errors.ts';
 import type { FrameItem } from '../../src/codec/schema.ts';
-import type { Transport } from '../../src/ports.ts';
+import type { Transport } from '../../src/transport/port.ts';
 import { createChunkAssembler, sendChunked } from '../../src/transport/chunks.ts';
 
 const chunk = (streamId: number, seq: number, total: number, bytes: number[]) => ({ streamId, seq, total, payload: Uint8Array.from(bytes) });

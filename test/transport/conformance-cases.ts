@@ -9,7 +9,8 @@
  */
 import { FrameError } from '../../src/codec/errors.ts';
 import type { Frame, FrameItem } from '../../src/codec/schema.ts';
-import type { Clock, DisconnectInfo, Transport } from '../../src/ports.ts';
+import type { Clock } from '../../src/ports.ts';
+import type { DisconnectInfo, Transport } from '../../src/transport/port.ts';
 import { createChunkAssembler, sendChunked } from '../../src/transport/chunks.ts';
 
 /** Options a test may ask of a harness. */

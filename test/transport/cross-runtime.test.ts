@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Frame } from '../../src/codec/schema.ts';
-import type { Transport } from '../../src/ports.ts';
+import type { Transport } from '../../src/transport/port.ts';
 import { req } from './conformance.ts';
 import { sleep, startStore, type TestStore } from './ws-helpers.ts';
 

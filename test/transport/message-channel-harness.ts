@@ -4,7 +4,7 @@
  */
 import { createMessageChannelTransport, linkInPage, type MessageChannelTransport } from '../../adapters/transport/message-channel.ts';
 import { createRealClock } from '../../adapters/runtime/real-clock.ts';
-import type { Transport } from '../../src/ports.ts';
+import type { Transport } from '../../src/transport/port.ts';
 import type { TransportHarness } from './conformance.ts';
 
 const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 5));

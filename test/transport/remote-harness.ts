@@ -21,7 +21,7 @@ import { decodeFrame, encodeFrame } from '../../src/codec/frame.ts';
 import { resolveFrameLimits } from '../../src/codec/limits.ts';
 import { packValue, unpackValue } from '../../src/codec/msgpack.ts';
 import type { Frame } from '../../src/codec/schema.ts';
-import type { DisconnectInfo, Transport } from '../../src/ports.ts';
+import type { DisconnectInfo, Transport } from '../../src/transport/port.ts';
 import { createHandlerList } from '../../src/transport/guard.ts';
 import type { TransportHarness } from './conformance-cases.ts';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createRealClock } from '../../adapters/runtime/real-clock.ts';
 import { TransportError } from '../../src/codec/errors.ts';
 import { encodeFrame, PROTOCOL_VERSION } from '../../src/codec/frame.ts';
-import type { Transport } from '../../src/ports.ts';
+import type { Transport } from '../../src/transport/port.ts';
 import { describeTransport, record, req, settleUntil, type TransportHarness } from './conformance.ts';
 import { rawClient, SECRET, sleep, startStore, type TestStore } from './ws-helpers.ts';
 

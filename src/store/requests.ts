@@ -1,0 +1,63 @@
+/**
+ * The requests a store serves and what each answers: the one vocabulary shared by the client
+ * (`src/client/`, which sends them through a `StoreConnector`), the store (`dispatch.ts`, which
+ * runs them on a StoreEngine) and the server protocol (`src/server/protocol.ts`, which carries
+ * them over the wire). It lives with the store so that the store never imports the client.
+ */
+import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
+import type { ApplyOutcome } from '../kv/state-machine.ts';
+import type { Region, RegionEpoch } from '../region/types.ts';
+import type { ReadConsistency } from './region-peer.ts';
+import type { RegionInfo } from './store-engine.ts';
+
+/** A write for one region. `clientId` + `seq` make a retry apply at most once. */
+export interface WriteRequest {
+  type: 'write';
+  regionId: number;
+  epoch: RegionEpoch;
+  clientId: string;
+  seq: number;
+  op: KvWriteOp;
+}
+
+/** A read for one region. */
+export interface ReadRequest {
+  type: 'read';
+  regionId: number;
+  epoch: RegionEpoch;
+  op: KvReadOp;
+  consistency: ReadConsistency;
+}
+
+/** The regions a store hosts, for routing. */
+export interface RegionsRequest {
+  type: 'regions';
+}
+
+/** A change to a region's shape or membership, sent to its leader. */
+export type AdminOp =
+  | { kind: 'split'; splitKey?: Uint8Array }
+  | { kind: 'transferLeader'; toStoreId: number }
+  | { kind: 'changePeer'; change: 'addLearner' | 'promote' | 'remove'; storeId: number }
+  /** Sent to the target region (which survives); the source is absorbed. */
+  | { kind: 'merge'; sourceId: number };
+
+/** An admin request for one region. */
+export interface AdminRequest {
+  type: 'admin';
+  regionId: number;
+  epoch: RegionEpoch;
+  op: AdminOp;
+}
+
+/** Any request a store serves; `type` selects the answer in {@link StoreResponses}. */
+export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | AdminRequest;
+
+/** What each request type answers. */
+export interface StoreResponses {
+  write: ApplyOutcome;
+  read: KvReadResult;
+  regions: RegionInfo[];
+  /** split: the two regions; transferLeader: nothing; changePeer and merge: the region after the change. */
+  admin: Region[] | Region | undefined;
+}
