@@ -8,7 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { createVirtualClock } from '../../adapters/runtime/virtual-clock.ts';
 import { KvClient } from '../../src/client/client.ts';
-import type { StoreConnector, StoreRequest, StoreResponses } from '../../src/client/connector.ts';
+import type { StoreConnector } from '../../src/client/connector.ts';
+import type { StoreRequest, StoreResponses } from '../../src/store/requests.ts';
 import { FlotillaError } from '../../src/errors.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
 
