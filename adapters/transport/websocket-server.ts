@@ -102,7 +102,13 @@ async function serveNode(host: string, options: WebSocketServerOptions): Promise
   const tls = options.tls;
   // The TLS layer asks for a certificate but never refuses a peer without one: clients (browsers)
   // have none; the transport refuses a *store* whose certificate did not verify.
-  const https = tls === undefined ? undefined : (await import('node:https')).createServer({ ...tls, requestCert: tls.requestCert === true, rejectUnauthorized: false });
+  // A TLS handshake gets 10 s (Node's default is 120 s): a peer that never finishes one holds nothing long.
+  const https =
+    tls === undefined
+      ? undefined
+      : (await import('node:https')).createServer({ ...tls, requestCert: tls.requestCert === true, rejectUnauthorized: false, handshakeTimeout: 10_000 }, (_req, res) => {
+          res.writeHead(426, { 'content-type': 'text/plain' }).end('WebSocket only\n');
+        });
   const wss = new WsServer({
     ...(https === undefined ? { host, port: options.port ?? 0 } : { server: https }),
     maxPayload: options.maxPayloadBytes ?? DEFAULT_PAYLOAD_BYTES_MAX,
