@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,8 +115,17 @@ export function describeMutualTlsCluster(name: string, runtimes: Array<'node' | 
       const plain = connect({ endpoints: [`ws://127.0.0.1:${cluster.ports[0]}`], secret: SECRET, connectTimeoutMs: 3000 });
       await expect(plain).rejects.toThrow();
       await expect(fetch(`http://127.0.0.1:${cluster.httpPorts[0]}/status`)).rejects.toThrow();
-      // The same ports answer over TLS.
+      // The same ports answer over TLS (a request that is no WebSocket upgrade gets 426).
       expect((await cluster.status(1)).storeId).toBe(1);
+      const status = await new Promise<number>((resolve, reject) => {
+        request(`https://127.0.0.1:${cluster.ports[0]}/`, { ca }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
+      expect(status).toBe(426);
     });
 
     it('refuses a store that presents no certificate, or one from another CA', async () => {
