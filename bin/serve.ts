@@ -80,6 +80,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     heartbeatTick: config.heartbeatTick,
     storeDownMs: config.storeDownMs,
     pdIntervalMs: config.pdIntervalMs,
+    tokenTtlMs: config.tokenTtlMs,
     logger,
     onFatal,
   });

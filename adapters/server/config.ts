@@ -43,6 +43,8 @@ export const serveConfigSchema = z
     heartbeatTick: z.int().min(1).max(100).default(2),
     storeDownMs: z.int().positive().optional(),
     pdIntervalMs: z.int().positive().optional(),
+    /** Lifetime of the login tokens this store issues (ms; docs/auth.md). */
+    tokenTtlMs: z.int().min(1000).max(7 * 24 * 3600_000).optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   })
   .strict()
@@ -54,7 +56,7 @@ export type ServeConfig = z.infer<typeof serveConfigSchema>;
 
 /** Flags taking no value, and the config key and value they set. */
 const SWITCHES: Record<string, [string, unknown]> = { 'no-pd': ['pd', false], pd: ['pd', true], json: ['json', true] };
-const NUMERIC = new Set(['id', 'peerProbeMs', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs']);
+const NUMERIC = new Set(['id', 'peerProbeMs', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs', 'tokenTtlMs']);
 
 /** A configuration error: the message names the field. */
 export class ConfigError extends Error {

@@ -10,7 +10,7 @@ import { type FrameLimits, resolveFrameLimits } from '../../src/codec/limits.ts'
 import type { Frame, FrameItem } from '../../src/codec/schema.ts';
 import { type DisconnectInfo, type Logger, nullLogger, type Rand, type Transport } from '../../src/ports.ts';
 import { createFrameGuard, createHandlerList, type FrameGuardStats, type FrameVerdict } from '../../src/transport/guard.ts';
-import { createClientHandshake, createNonceRegistry, createServerHandshake, type HandshakeIdentity } from '../../src/transport/handshake.ts';
+import { createClientHandshake, createNonceRegistry, createServerHandshake, type HandshakeIdentity, type UserLoginHandler, type UserSession } from '../../src/transport/handshake.ts';
 import { type HandshakeCrypto, importClusterSecret } from '../../src/transport/hmac.ts';
 import { CLOSE_BAD_FRAMES, closeReason, OPEN, runLink, type WebSocketConstructor, type WebSocketLike } from './websocket-link.ts';
 
@@ -45,6 +45,8 @@ export interface WebSocketTransportOptions {
   crypto?: HandshakeCrypto;
   /** Where refused handshakes, cut-off peers and lost links are reported (default: nowhere). */
   logger?: Logger;
+  /** Runs user logins of clients that hold no cluster secret (`src/transport/user-handshake.ts`); without it they are refused. */
+  logins?: UserLoginHandler;
 }
 
 /** Counters of a WebSocket transport. */
@@ -76,6 +78,8 @@ export interface WebSocketTransport extends Transport {
    * `timeoutMs`). Registers `storeId` as a peer, so frames sent to it queue until it connects.
    */
   connected(storeId: number, timeoutMs?: number): Promise<void>;
+  /** The user the link of `peerId` logged in as; undefined for a link that proved the cluster secret (or none). */
+  sessionOf(peerId: number): UserSession | undefined;
   stats(): WebSocketTransportStats;
 }
 
@@ -96,6 +100,8 @@ interface Peer {
   socket: WebSocketLike | undefined;
   /** The incarnation the peer's current link proved in its handshake. */
   incarnation: string | undefined;
+  /** The user the current link logged in as (clients without the cluster secret). */
+  session?: UserSession;
   queue: Uint8Array[];
   /** Invariant: the sum of `queue` lengths. */
   queueBytes: number;
@@ -179,13 +185,14 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
 
   const attach = (socket: WebSocketLike, side: 'client' | 'server', dialled?: Peer) => {
     sockets.add(socket);
-    const handshake = side === 'client' ? createClientHandshake(identity, dialled!.id) : createServerHandshake(identity, (id) => peers.get(id)?.socket !== undefined, nonces);
+    const handshake = side === 'client' ? createClientHandshake(identity, dialled!.id) : createServerHandshake(identity, (id) => peers.get(id)?.socket !== undefined, nonces, options.logins);
     runLink(socket, handshake, handshakeTimeoutMs, {
-      authenticated(peerId, incarnation) {
+      authenticated(peerId, incarnation, session) {
         const p = peerOf(peerId);
         if (closed || p.socket !== undefined) return false;
         p.socket = socket;
         p.incarnation = incarnation;
+        p.session = session;
         p.attempts = 0;
         guard.reset(peerId);
         for (const w of p.waiters.splice(0)) w();
@@ -303,6 +310,10 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
           resolve();
         });
       });
+    },
+    sessionOf: (peerId) => {
+      const p = peers.get(peerId);
+      return p?.socket === undefined ? undefined : p.session;
     },
     stats: () => ({ ...guard.stats(), ...counters, handshakeRefused: { ...counters.handshakeRefused } }),
     async close() {
