@@ -198,8 +198,14 @@ export class PdService {
       return;
     }
     // Any store answers from the table it holds: revisions only grow, so a newer one is never wrong.
-    if (m.type === 'authRevision') return this.host.authAsked(fromStoreId, m.revision);
-    if (m.type === 'authTable') return this.host.authTold(m.table);
+    if (m.type === 'authRevision') {
+      this.host.authAsked(fromStoreId, m.revision);
+      return;
+    }
+    if (m.type === 'authTable') {
+      this.host.authTold(m.table);
+      return;
+    }
     if (m.type !== 'instruction' && !this.view) {
       this.redirect(fromStoreId, m);
       return;

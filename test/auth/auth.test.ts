@@ -200,8 +200,12 @@ describe('user login handshake', () => {
       user,
       token: () => c.current,
       saltedPassword: (s, params) => saltPassword(password, s, params),
-      issued: (tk) => void (c.current = tk),
-      tokenRefused: () => void (c.current = undefined),
+      issued: (tk) => {
+        c.current = tk;
+      },
+      tokenRefused: () => {
+        c.current = undefined;
+      },
     };
     return c;
   }
