@@ -3,6 +3,8 @@
  * of the handshake (both sides, message by message).
  */
 import { describe, expect, it } from 'vitest';
+import { createMemoryStorage } from '../../adapters/storage/memory.ts';
+import { AuthCache } from '../../src/auth/cache.ts';
 import { createUserDirectory } from '../../src/auth/logins.ts';
 import { authorize, requestNeeds } from '../../src/auth/permissions.ts';
 import { checkClientProof, clientProof, makeVerifier, saltPassword } from '../../src/auth/scram.ts';
@@ -263,5 +265,20 @@ describe('user login handshake', () => {
     expect(r.server).toMatchObject({ kind: 'refuse', code: 'BadCredentials' });
     expect(creds.current).toBeUndefined();
     expect((await login(t, creds)).server).toMatchObject({ kind: 'done' });
+  });
+});
+
+describe('auth cache', () => {
+  it('keeps only newer revisions, durably: a reopened engine enforces the same table', async () => {
+    const engine = createMemoryStorage();
+    const cache = await AuthCache.load(engine);
+    expect(cache.table.revision).toBe(0);
+    const t = await sampleTable();
+    expect(await cache.adopt(t)).toBe(true);
+    const older = apply(EMPTY_AUTH_TABLE, { op: 'roleAdd', name: 'x' });
+    expect(await cache.adopt(older)).toBe(false);
+    expect(cache.table).toBe(t);
+    const reopened = await AuthCache.load(engine);
+    expect(reopened.table).toEqual(t);
   });
 });
