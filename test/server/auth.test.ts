@@ -3,7 +3,7 @@
  * outside PD's group): bootstrap through the CLI with the cluster secret, then user clients that
  * hold no secret. Refused: no credentials, a wrong password, an expired token, a forged token, a
  * read-only role writing, a user without the range, a user posing as a store; allowed: the right
- * role. Revocation takes effect without waiting for token expiry; a restarted store enforces the
+ * role; a user's link carrying Raft, PD or snapshot items has them dropped. Revocation takes effect without waiting for token expiry; a restarted store enforces the
  * rules it kept before it reaches PD; /status needs an admin's token once auth is enabled.
  */
 import { spawn } from 'node:child_process';
@@ -14,7 +14,10 @@ import { createPasswordCredentials } from '../../adapters/client/credentials.ts'
 import { createClientIdentity } from '../../adapters/client/remote-caller.ts';
 import { openRemoteLink } from '../../adapters/client/remote-link.ts';
 import { connect, type RemoteKvClient } from '../../adapters/client/remote.ts';
-import type { WebSocketConstructor } from '../../adapters/transport/websocket-link.ts';
+import { runLink, type WebSocketConstructor, type WebSocketLike } from '../../adapters/transport/websocket-link.ts';
+import { encodeFrame } from '../../src/codec/frame.ts';
+import { resolveFrameLimits } from '../../src/codec/limits.ts';
+import { createUserClientHandshake } from '../../src/transport/user-handshake.ts';
 import { makeVerifier } from '../../src/auth/scram.ts';
 import type { UserCredentials } from '../../src/transport/user-handshake.ts';
 import { PermissionDeniedError } from '../../src/errors.ts';
@@ -203,6 +206,42 @@ describe('accounts on a 4-store cluster', () => {
     const res = await fetch(`${http}/status`, { headers: { authorization: `Bearer ${tok.out.trim()}` } });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { storeId: number }).storeId).toBe(4);
+  });
+
+  it('a user cannot pose as a store: Raft, PD and snapshot items on its link are dropped', async () => {
+    const tok = await cli(['auth', 'token', '--user', 'root'], { FLOTILLA_PASSWORD: ROOT_PASSWORD });
+    const metric = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${cluster.httpPorts[0]}/metrics`, { headers: { authorization: `Bearer ${tok.out.trim()}` } })).text();
+      return Number(/flotilla_server_raft_from_clients_total\{[^}]*\} (\d+)/.exec(text)?.[1]);
+    };
+    const before = await metric();
+    const identity = await createClientIdentity('flotilla');
+    const socket = new WebSocket(cluster.endpoint(1)) as unknown as WebSocketLike;
+    const storeId = await new Promise<number>((resolve, reject) => {
+      runLink(socket, createUserClientHandshake(identity, createPasswordCredentials('bob', 'bob password'), 1), 10_000, {
+        authenticated: (peerId) => {
+          resolve(peerId);
+          return true;
+        },
+        frame: () => undefined,
+        control: () => undefined,
+        refused: (code, reason) => reject(new Error(`${code}: ${reason}`)),
+        closed: () => undefined,
+      });
+    });
+    // A vote request for region 1 from "peer 1", a PD heartbeat and a snapshot chunk.
+    const vote = { type: 'MsgVote', from: 1, to: 2, term: 1_000_000, logTerm: 1_000_000, index: 1_000_000, entries: [], commit: 0, reject: false, rejectHint: 0, snapshot: null, context: new Uint8Array(0) };
+    const items = [
+      { kind: 'raft', regionId: 1, message: vote },
+      { kind: 'request', requestId: 0, payload: new Uint8Array([0x80]) },
+      { kind: 'chunk', streamId: 1, seq: 0, total: 2, payload: new Uint8Array(8) },
+    ] as const;
+    socket.send(encodeFrame({ clusterId: 'flotilla', from: identity.localId, to: storeId, items: items as never }, resolveFrameLimits()));
+    await until('the items to be counted and dropped', async () => ((await metric()) >= before + 3 ? true : undefined));
+    socket.close();
+    // The cluster did not take the vote request for a real one: bob still writes.
+    const bob = await user('bob', 'bob password');
+    await bob.put('app/after-vote', 'ok');
   });
 
   it('a restarted store enforces the rules it kept before it reaches PD', async () => {
