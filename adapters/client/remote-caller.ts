@@ -5,6 +5,7 @@
  * for a dial. Used by the remote client and by a store joining a cluster.
  */
 import { StoreUnreachableError } from '../../src/client/connector.ts';
+import { PermissionDeniedError } from '../../src/errors.ts';
 import { CLIENT_ID_MIN, type ClusterInfo, type ServerCall, type StoreAddress } from '../../src/server/protocol.ts';
 import type { HandshakeIdentity } from '../../src/transport/handshake.ts';
 import { type HandshakeCrypto, importClusterSecret } from '../../src/transport/hmac.ts';
@@ -123,14 +124,18 @@ export function createRemoteCaller(options: RemoteCallerOptions): RemoteCaller {
       lastRefresh = performance.now();
       const urls = [...new Set([...book.values(), ...options.endpoints])];
       const errors: string[] = [];
+      let refusal: PermissionDeniedError | undefined;
       for (const url of urls) {
         try {
           learn((await caller.callUrl(url, { t: 'stores' })) as ClusterInfo);
           return;
         } catch (e) {
+          if (e instanceof PermissionDeniedError) refusal ??= e;
           errors.push(e instanceof Error ? e.message : String(e));
         }
       }
+      // A refused login says more than "unreachable": the user or password is wrong.
+      if (strict && refusal) throw refusal;
       if (strict) throw new StoreUnreachableError(0, false, `no endpoint answered: ${errors.join('; ')}`);
     },
     refreshSoon() {

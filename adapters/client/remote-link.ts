@@ -7,6 +7,7 @@
  * request may have left) on a lost link or a timeout.
  */
 import { StoreUnreachableError } from '../../src/client/connector.ts';
+import { PermissionDeniedError } from '../../src/errors.ts';
 import { encodeFrame } from '../../src/codec/frame.ts';
 import { resolveFrameLimits } from '../../src/codec/limits.ts';
 import { createFrameGuard } from '../../src/transport/guard.ts';
@@ -53,7 +54,8 @@ interface Pending {
 
 /**
  * Dials `options.url` and resolves once the handshake succeeded; rejects with
- * `StoreUnreachableError` (nothing sent) when the store cannot be reached or refuses us.
+ * `StoreUnreachableError` (nothing sent) when the store cannot be reached or refuses us, or with
+ * `PermissionDeniedError` when it refuses a user login (`BadCredentials`).
  * @param options - the URL, our identity and key, the WebSocket constructor.
  */
 export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> {
@@ -72,7 +74,7 @@ export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> 
   return new Promise<RemoteLink>((resolve, reject) => {
     let settled = false;
     const timer = setTimeout(() => fail(`no authenticated link within ${options.connectTimeoutMs ?? 3000} ms`), options.connectTimeoutMs ?? 3000);
-    const fail = (why: string) => {
+    const fail = (why: string, error: Error = unreachable(false, why)) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -81,7 +83,7 @@ export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> 
       } catch {
         // already closed
       }
-      reject(unreachable(false, why));
+      reject(error);
     };
     try {
       socket = new options.WebSocket(url);
@@ -158,7 +160,10 @@ export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> 
         // Refusal notices about our frames: the call times out and is reported then.
       },
       refused(code, reason) {
-        fail(`handshake refused (${code}: ${reason})`);
+        const why = `handshake refused (${code}: ${reason})`;
+        // A refused user login is no unreachable store: another store refuses it too, so the
+        // caller is told at once (typed) instead of retrying until its deadline.
+        fail(why, code === 'BadCredentials' && options.credentials ? new PermissionDeniedError('login', `${url}: ${why}`) : undefined);
       },
       closed(code, reason) {
         open = false;
