@@ -6,11 +6,10 @@
  * `bin/flotilla.mjs` (Node, Deno, Bun); in a checkout from the sources (`npx tsx bin/cli.ts`,
  * `deno run -A bin/cli.ts`).
  */
-import { readFile } from 'node:fs/promises';
-import { connect } from '../adapters/client/remote.ts';
-import { ConfigError, parseFlags, readSecretFile, toWsUrl } from '../adapters/server/config.ts';
-import { httpsJson, loadDialTls } from '../adapters/server/tls-files.ts';
-import type { TlsDialMaterial } from '../adapters/transport/tls.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError, parseFlags } from '../adapters/server/config.ts';
+import { httpsJson } from '../adapters/server/tls-files.ts';
+import { AUTH_COMMANDS, authCommand, connectFromFlags, dialTls } from './auth-cli.ts';
 import { FlotillaError } from '../src/errors.ts';
 import { demo } from './demo.ts';
 import { COMMAND_HELP } from './help.ts';
@@ -39,23 +38,30 @@ const USAGE = `usage: flotilla <command> [flags]
   remove-store --store STORE                    drain a store (PD moves its replicas away)
   rejoin-store --store STORE                    bring back a store that lost its data (docs/store-identity.md):
                                                 replace each of its replicas with a new one that catches up
+  user add|remove|passwd|grant|revoke|list|get [NAME] [ROLE]   accounts (docs/auth.md)
+  role add|remove|grant|revoke|list|get [NAME] [read|write|readwrite|admin] [--prefix P | --from A --to B]
+  auth enable|disable|status|token              the auth switch; token: print a login token of --user
   admin flags: --endpoints host:port,... --secret-file FILE (or FLOTILLA_SECRET) --cluster NAME
+               --user NAME (password: FLOTILLA_PASSWORD, --password-file FILE or a prompt)
                --ca FILE [--cert FILE --key FILE] (wss:// and https://)
   demo [--workload] [--seconds N] [--data DIR]  a local 3-store cluster to try the client on
   help [command]                                every flag of a command (also: flotilla <command> --help)
 `;
 
-/** `--ca`, `--cert`, `--key` of an admin command: dial over TLS when any is given. */
-async function dialTls(flags: Record<string, unknown>): Promise<TlsDialMaterial | undefined> {
-  const file = (name: string) => (typeof flags[name] === 'string' ? (flags[name] as string) : undefined);
-  if (file('ca') === undefined && file('cert') === undefined) return undefined;
-  return loadDialTls({ ca: file('ca'), cert: file('cert'), key: file('key') });
-}
-
 async function status(flags: Record<string, unknown>): Promise<number> {
   if (typeof flags.http !== 'string') throw new ConfigError('http: --http host:port is required');
   const tls = await dialTls(flags);
-  const s = (tls === undefined ? await (await fetch(`http://${flags.http}/status`)).json() : await httpsJson(`https://${flags.http}/status`, tls)) as { storeId: number; url: string; regions: Array<Record<string, unknown>> };
+  // With auth enabled /status wants an admin's token (flotilla auth token --user root).
+  const token = process.env.FLOTILLA_TOKEN ?? (typeof flags.tokenFile === 'string' ? readFileSync(flags.tokenFile, 'utf8').trim() : undefined);
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  let s: { storeId: number; url: string; regions: Array<Record<string, unknown>> };
+  if (tls === undefined) {
+    const res = await fetch(`http://${flags.http}/status`, { headers });
+    if (!res.ok) throw new Error(`GET /status answered ${res.status}: ${(await res.text()).trim()}`);
+    s = (await res.json()) as typeof s;
+  } else {
+    s = (await httpsJson(`https://${flags.http}/status`, tls, headers)) as typeof s;
+  }
   if (flags.json !== undefined) {
     console.log(JSON.stringify(s, null, 2));
     return 0;
@@ -78,15 +84,7 @@ function num(flags: Record<string, unknown>, name: string): number {
 }
 
 async function admin(command: string, flags: Record<string, unknown>): Promise<number> {
-  const tls = await dialTls(flags);
-  const endpoints = String(flags.endpoints ?? '127.0.0.1:7001')
-    .split(',')
-    .map((e) => toWsUrl(e, tls !== undefined));
-  const secretFile = typeof flags.secretFile === 'string' ? flags.secretFile : undefined;
-  if (secretFile !== undefined) await warnIfSecretFileOpen(secretFile, (m) => process.stderr.write(`flotilla: warning: ${m}\n`));
-  const secret = secretFile !== undefined ? await readSecretFile(secretFile, (p) => readFile(p, 'utf8')) : (process.env.FLOTILLA_SECRET ?? '');
-  if (secret.length < 16) throw new ConfigError('secret: FLOTILLA_SECRET or --secret-file FILE (at least 16 characters) is required');
-  const client = await connect({ endpoints, secret, cluster: typeof flags.cluster === 'string' ? flags.cluster : undefined, tls });
+  const client = await connectFromFlags(flags);
   const show = (v: unknown) => console.log(JSON.stringify(v, (_, x) => (x instanceof Uint8Array ? new TextDecoder().decode(x) : x), 2));
   try {
     switch (command) {
@@ -152,6 +150,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'serve') return await serve(rest);
     if (command === 'status') return await status(parseFlags(rest));
     if (['regions', 'stores', 'split', 'transfer-leader', 'add-replica', 'remove-replica', 'remove-store', 'rejoin-store'].includes(command)) return await admin(command, parseFlags(rest));
+    if (AUTH_COMMANDS.includes(command)) {
+      // Positional words (sub-command, names, permission) come before the flags.
+      const firstFlag = rest.findIndex((a) => a.startsWith('--'));
+      const words = firstFlag < 0 ? rest : rest.slice(0, firstFlag);
+      return await authCommand(command, words, parseFlags(firstFlag < 0 ? [] : rest.slice(firstFlag)));
+    }
     if (command === 'help' || command === '--help' || command === '-h') {
       process.stdout.write(`${USAGE}\n${Object.values(COMMAND_HELP).join('\n\n')}\n`);
       return 0;

@@ -8,8 +8,13 @@ const ADMIN_FLAGS = `  --endpoints host:port,...   stores to ask first (default 
   --secret-file FILE          read the cluster secret from FILE (else FLOTILLA_SECRET); --secret on argv is
                               refused (other users see argv); a FILE readable by group/others is warned of
   --cluster NAME              the cluster id (default flotilla)
+  --user NAME                 log in as this user instead of with the secret (auth enabled; docs/auth.md)
+  --password-file FILE        the user's password (else FLOTILLA_PASSWORD, else a prompt on the terminal)
   --ca FILE                   dial wss:// (host:port means wss://), trusting the CA certificates in FILE
   --cert FILE --key FILE      present this client certificate too (docs/tls.md)`;
+
+const NEW_PASSWORD = `  --new-password-file FILE    the new password (else FLOTILLA_NEW_PASSWORD, else asked twice on the terminal);
+                              only its scrypt/SCRAM verifier leaves this process`;
 
 /** Detailed help per command. */
 export const COMMAND_HELP: Readonly<Record<string, string>> = {
@@ -44,6 +49,7 @@ Prints "flotilla: store <id> listening on <url>" once it serves; logs go to stde
   --heartbeat-tick N          heartbeat interval in ticks, below --election-tick (default 2)
   --store-down-ms N           PD: a store silent this long is down (default 30000)
   --pd-interval-ms N          PD: heartbeat and scheduling period (default 1000)
+  --token-ttl-ms N            lifetime of the user login tokens this store issues (default 600000; docs/auth.md)
   --log-level L               debug, info, warn or error (default info)
   --cert FILE --key FILE      TLS (docs/tls.md): serve wss:// (and https:// on --http) with this certificate
                               chain and key, refusing plaintext; dial peers over wss:// with them too
@@ -71,7 +77,8 @@ A bad flag exits 2 naming the field; a port in use, a locked or foreign data dir
 refused join exits 1. Reference: docs/operations.md.`,
   status: `flotilla status --http host:port [--json] [--ca FILE]: one store's regions (GET /status on its --http
 address): range, epoch, role, term, leader, commit and applied index; --json prints the raw document;
---ca: over https://, trusting the CA certificates in FILE.`,
+--ca: over https://, trusting the CA certificates in FILE. With auth enabled /status needs an admin's
+token: FLOTILLA_TOKEN or --token-file FILE (flotilla auth token).`,
   regions: `flotilla regions [admin flags]: the cluster's regions with their leaders, as JSON.\n${ADMIN_FLAGS}`,
   stores: `flotilla stores [admin flags]: the cluster's stores (state, replicas, leaders, address), as JSON.\n${ADMIN_FLAGS}`,
   split: `flotilla split --region ID [--key K] [admin flags]: split a region at K (default its middle key).\n${ADMIN_FLAGS}`,
@@ -92,5 +99,28 @@ endpoints, the admin commands and client code to try, and runs until Ctrl-C.
   --seconds N                 length of the --workload run (default 36)
   --data DIR                  keep the stores' data (and the secret) in DIR instead of a temporary directory
   --log-level L               the stores' log level (default warn)`,
+  user: `flotilla user <sub> [admin flags]: user accounts, kept in PD's replicated state (docs/auth.md). Needs admin
+(the root role) or the cluster secret.
+  user add NAME [--roles r1,r2]   a new user (user root gets role root with it: the bootstrap admin)
+  user remove NAME                remove a user: its tokens and open links stop working at once
+  user passwd NAME                set a new password: tokens issued before stop working
+  user grant NAME ROLE            give a user a role (root: everything)
+  user revoke NAME ROLE           take it back
+  user list | user get NAME       users and their roles (never a password or verifier)
+${NEW_PASSWORD}
+${ADMIN_FLAGS}`,
+  role: `flotilla role <sub> [admin flags]: roles and their permissions on key ranges (docs/auth.md).
+  role add NAME | role remove NAME
+  role grant NAME KIND [--prefix P | --from A [--to B]]   KIND is read, write, readwrite or admin; no
+                                  range flag means every key; --to absent means up to the last key
+  role revoke NAME KIND [same range flags]
+  role list | role get NAME
+${ADMIN_FLAGS}`,
+  auth: `flotilla auth <sub> [admin flags]: the auth switch (docs/auth.md).
+  auth enable                     accept user logins and enforce permissions (needs user root)
+  auth disable                    refuse user logins again (the cluster secret still works)
+  auth status                     enabled or not, the auth revision, how many users and roles
+  auth token                      log in as --user and print its token (for Authorization: Bearer on /status, /metrics)
+${ADMIN_FLAGS}`,
   help: 'flotilla help [command]: the overview, or every flag of one command.',
 };

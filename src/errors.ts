@@ -26,7 +26,8 @@ export type FlotillaErrorCode =
   | 'TooSmallToSplit'
   | 'CorruptCommand'
   | 'OutcomeUnknown'
-  | 'Timeout';
+  | 'Timeout'
+  | 'PermissionDenied';
 
 /** Base class of every error of the KV API; `code` says which kind it is. */
 export class FlotillaError extends Error {
@@ -192,6 +193,21 @@ export class TimeoutError extends FlotillaError {
   }
 }
 
+/**
+ * The caller's user may not do this (its roles grant no such permission on the keys touched, it
+ * was removed, or its session is no longer valid). Nothing was changed. The message names the
+ * operation, never a key or a value; ask an admin for a role (`flotilla role grant`).
+ */
+export class PermissionDeniedError extends FlotillaError {
+  /** What was refused, e.g. `write` or `admin`. */
+  readonly operation: string;
+  constructor(operation: string, detail: string) {
+    super('PermissionDenied', `permission denied: ${operation}: ${detail}`);
+    this.name = 'PermissionDeniedError';
+    this.operation = operation;
+  }
+}
+
 function hex(b: Uint8Array): string {
   let s = '0x';
   for (let i = 0; i < b.length && i < 32; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
@@ -250,4 +266,5 @@ const PROTOTYPES: Record<FlotillaErrorCode, FlotillaError> = {
   CorruptCommand: CorruptCommandError.prototype,
   OutcomeUnknown: OutcomeUnknownError.prototype,
   Timeout: TimeoutError.prototype,
+  PermissionDenied: PermissionDeniedError.prototype,
 };

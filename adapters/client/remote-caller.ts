@@ -5,31 +5,38 @@
  * for a dial. Used by the remote client and by a store joining a cluster.
  */
 import { StoreUnreachableError } from '../../src/client/connector.ts';
+import { PermissionDeniedError } from '../../src/errors.ts';
 import { CLIENT_ID_MIN, type ClusterInfo, type ServerCall, type StoreAddress } from '../../src/server/protocol.ts';
 import type { HandshakeIdentity } from '../../src/transport/handshake.ts';
 import { type HandshakeCrypto, importClusterSecret } from '../../src/transport/hmac.ts';
 import type { WebSocketConstructor } from '../transport/websocket-link.ts';
 import { openRemoteLink, type RemoteLink } from './remote-link.ts';
+import type { PasswordCredentials } from './credentials.ts';
 
-/** A client's transport identity: cluster, a random id at or above `CLIENT_ID_MIN`, the secret's key. */
-export type ClientIdentity = HandshakeIdentity;
+/**
+ * A client's transport identity: cluster, a random id at or above `CLIENT_ID_MIN`, and the
+ * secret's key unless the client logs in as a user.
+ */
+export type ClientIdentity = Omit<HandshakeIdentity, 'key'> & Partial<Pick<HandshakeIdentity, 'key'>>;
 
 /**
  * Makes a fresh client identity (a random transport id, never a store's).
  * @param clusterId - the cluster to join.
- * @param secret - the cluster secret.
+ * @param secret - the cluster secret; absent for a client that logs in as a user.
  */
-export async function createClientIdentity(clusterId: string, secret: string | Uint8Array): Promise<ClientIdentity> {
+export async function createClientIdentity(clusterId: string, secret?: string | Uint8Array): Promise<ClientIdentity> {
   const crypto = globalThis.crypto as unknown as HandshakeCrypto;
   const r = globalThis.crypto.getRandomValues(new Uint32Array(2));
   // 52 bits at most: ids stay safe integers. CLIENT_ID_MIN is 2^40, so [2^40, 2^52).
   const localId = CLIENT_ID_MIN + (r[0] % 2 ** 11) * 2 ** 32 + r[1];
-  return { clusterId, localId, crypto, key: await importClusterSecret(crypto, secret) };
+  return { clusterId, localId, crypto, ...(secret !== undefined ? { key: await importClusterSecret(crypto, secret) } : {}) };
 }
 
 /** Options of {@link createRemoteCaller}. */
 export interface RemoteCallerOptions {
   identity: ClientIdentity;
+  /** Log in as a user (instead of the cluster secret). */
+  credentials?: PasswordCredentials;
   WebSocket: WebSocketConstructor;
   /** URLs to ask for the cluster's stores. */
   endpoints: string[];
@@ -71,14 +78,22 @@ export function createRemoteCaller(options: RemoteCallerOptions): RemoteCaller {
     const existing = links.get(url);
     if (existing) {
       return existing.then((l) => {
-        if (l.alive()) return l;
+        // A link whose login nears expiry is replaced before any store refuses it (credentials.ts).
+        const stale = l.expiresAtMs !== undefined && options.credentials?.stale(l.expiresAtMs) === true;
+        if (l.alive() && !stale) return l;
+        if (stale) l.retire();
         if (links.get(url) === existing) links.delete(url);
         return linkTo(url, expectStoreId);
       });
     }
     const since = performance.now() - (failedAt.get(url) ?? Number.NEGATIVE_INFINITY);
     if (since < RETRY_DIAL_MS) return Promise.reject(new StoreUnreachableError(expectStoreId ?? 0, false, `${url} was unreachable ${Math.round(since)} ms ago`));
-    const p = openRemoteLink({ url, identity: options.identity, WebSocket: options.WebSocket, expectStoreId, connectTimeoutMs: options.connectTimeoutMs });
+    const open = () => openRemoteLink({ url, identity: options.identity, credentials: options.credentials, WebSocket: options.WebSocket, expectStoreId, connectTimeoutMs: options.connectTimeoutMs });
+    const creds = options.credentials;
+    const usedToken = creds?.token() !== undefined;
+    // A refused token (revoked, or expired on a store whose clock runs ahead) is forgotten by the
+    // handshake: log in once more with the password.
+    const p = open().catch((e) => (usedToken && creds?.token() === undefined ? open() : Promise.reject(e)));
     links.set(url, p);
     p.catch(() => {
       if (links.get(url) === p) links.delete(url);
@@ -109,14 +124,18 @@ export function createRemoteCaller(options: RemoteCallerOptions): RemoteCaller {
       lastRefresh = performance.now();
       const urls = [...new Set([...book.values(), ...options.endpoints])];
       const errors: string[] = [];
+      let refusal: PermissionDeniedError | undefined;
       for (const url of urls) {
         try {
           learn((await caller.callUrl(url, { t: 'stores' })) as ClusterInfo);
           return;
         } catch (e) {
+          if (e instanceof PermissionDeniedError) refusal ??= e;
           errors.push(e instanceof Error ? e.message : String(e));
         }
       }
+      // A refused login says more than "unreachable": the user or password is wrong.
+      if (strict && refusal) throw refusal;
       if (strict) throw new StoreUnreachableError(0, false, `no endpoint answered: ${errors.join('; ')}`);
     },
     refreshSoon() {

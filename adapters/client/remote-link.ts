@@ -7,17 +7,22 @@
  * request may have left) on a lost link or a timeout.
  */
 import { StoreUnreachableError } from '../../src/client/connector.ts';
+import { PermissionDeniedError } from '../../src/errors.ts';
 import { encodeFrame } from '../../src/codec/frame.ts';
 import { resolveFrameLimits } from '../../src/codec/limits.ts';
 import { createFrameGuard } from '../../src/transport/guard.ts';
 import { createClientHandshake, type HandshakeIdentity } from '../../src/transport/handshake.ts';
+import { createUserClientHandshake, type UserCredentials } from '../../src/auth/user-handshake.ts';
 import { decodeAnswer, encodeCall, type ServerCall } from '../../src/server/protocol.ts';
 import { OPEN, runLink, type WebSocketConstructor, type WebSocketLike } from '../transport/websocket-link.ts';
 
 /** How a link is set up. */
 export interface RemoteLinkOptions {
   url: string;
-  identity: HandshakeIdentity;
+  /** The cluster secret's key may be absent when logging in as a user. */
+  identity: Omit<HandshakeIdentity, 'key'> & Partial<Pick<HandshakeIdentity, 'key'>>;
+  /** Log in as this user instead of proving the cluster secret. */
+  credentials?: UserCredentials;
   WebSocket: WebSocketConstructor;
   /** The store expected at `url`, when known (a different one is refused). */
   expectStoreId?: number;
@@ -32,6 +37,10 @@ export interface RemoteLink {
   readonly storeId: number;
   /** Whether the link is still usable. */
   alive(): boolean;
+  /** When the user login of the link expires (ms since the epoch); undefined for a cluster-secret link. */
+  readonly expiresAtMs: number | undefined;
+  /** Closes the link once no call waits on it (a link whose login nears expiry). */
+  retire(): void;
   /** Sends a call and resolves with the answer's value (or rejects; see the module comment). */
   call(call: ServerCall, timeoutMs: number): Promise<unknown>;
   close(): void;
@@ -45,7 +54,8 @@ interface Pending {
 
 /**
  * Dials `options.url` and resolves once the handshake succeeded; rejects with
- * `StoreUnreachableError` (nothing sent) when the store cannot be reached or refuses us.
+ * `StoreUnreachableError` (nothing sent) when the store cannot be reached or refuses us, or with
+ * `PermissionDeniedError` when it refuses a user login (`BadCredentials`).
  * @param options - the URL, our identity and key, the WebSocket constructor.
  */
 export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> {
@@ -56,13 +66,15 @@ export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> 
   let nextRequestId = 1;
   let storeId = 0;
   let open = false;
+  let expiresAtMs: number | undefined;
+  let retiring = false;
   let socket: WebSocketLike;
   const unreachable = (sent: boolean, why: string) => new StoreUnreachableError(options.expectStoreId ?? storeId, sent, `${url}: ${why}`);
 
   return new Promise<RemoteLink>((resolve, reject) => {
     let settled = false;
     const timer = setTimeout(() => fail(`no authenticated link within ${options.connectTimeoutMs ?? 3000} ms`), options.connectTimeoutMs ?? 3000);
-    const fail = (why: string) => {
+    const fail = (why: string, error: Error = unreachable(false, why)) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
@@ -71,7 +83,7 @@ export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> 
       } catch {
         // already closed
       }
-      reject(unreachable(false, why));
+      reject(error);
     };
     try {
       socket = new options.WebSocket(url);
@@ -85,6 +97,13 @@ export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> 
         return storeId;
       },
       alive: () => open && socket.readyState === OPEN,
+      get expiresAtMs() {
+        return expiresAtMs;
+      },
+      retire() {
+        retiring = true;
+        if (pending.size === 0) link.close();
+      },
       call(call, timeoutMs) {
         if (!link.alive()) return Promise.reject(unreachable(false, 'link closed'));
         const requestId = nextRequestId++;
@@ -92,6 +111,7 @@ export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> 
         return new Promise((res, rej) => {
           const t = setTimeout(() => {
             pending.delete(requestId);
+            if (retiring && pending.size === 0) link.close();
             rej(unreachable(true, `no answer within ${timeoutMs} ms`));
           }, timeoutMs);
           pending.set(requestId, { resolve: res, reject: rej, cancel: () => clearTimeout(t) });
@@ -107,10 +127,14 @@ export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> 
         }
       },
     };
-    runLink(socket, createClientHandshake(identity, options.expectStoreId), options.connectTimeoutMs ?? 3000, {
-      authenticated(peerId) {
+    const handshake = options.credentials
+      ? createUserClientHandshake(identity, options.credentials, options.expectStoreId)
+      : createClientHandshake(identity as HandshakeIdentity, options.expectStoreId);
+    runLink(socket, handshake, options.connectTimeoutMs ?? 3000, {
+      authenticated(peerId, _incarnation, session) {
         if (settled) return false;
         storeId = peerId;
+        expiresAtMs = session?.expiresAtMs;
         open = true;
         settled = true;
         clearTimeout(timer);
@@ -126,6 +150,7 @@ export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> 
           if (!p) continue;
           pending.delete(item.requestId);
           p.cancel();
+          if (retiring && pending.size === 0) link.close();
           const answer = decodeAnswer(item.payload);
           if (answer.ok) p.resolve(answer.value);
           else p.reject(answer.error);
@@ -135,7 +160,10 @@ export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> 
         // Refusal notices about our frames: the call times out and is reported then.
       },
       refused(code, reason) {
-        fail(`handshake refused (${code}: ${reason})`);
+        const why = `handshake refused (${code}: ${reason})`;
+        // A refused user login is no unreachable store: another store refuses it too, so the
+        // caller is told at once (typed) instead of retrying until its deadline.
+        fail(why, code === 'BadCredentials' && options.credentials ? new PermissionDeniedError('login', `${url}: ${why}`) : undefined);
       },
       closed(code, reason) {
         open = false;

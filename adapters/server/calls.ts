@@ -4,7 +4,9 @@
  * store), runs it, and answers with the response item of the same id. Tracks calls in flight so
  * that a shutdown can finish them; calls arriving during shutdown are told to go elsewhere.
  */
-import { InvalidArgumentError, NotLeaderError, ServerBusyError } from '../../src/errors.ts';
+import { ADMIN_ALL, authorize, requestNeeds } from '../../src/auth/permissions.ts';
+import { publicView } from '../../src/auth/table.ts';
+import { InvalidArgumentError, NotLeaderError, PermissionDeniedError, ServerBusyError } from '../../src/errors.ts';
 import type { Logger } from '../../src/ports.ts';
 import { type ClusterInfo, decodeCall, encodeAnswer, encodeCall, type ServerCall } from '../../src/server/protocol.ts';
 import { dispatchRequest } from '../../src/store/dispatch.ts';
@@ -21,6 +23,8 @@ export interface CallHandlerOptions {
   initialStoreIds: number[];
   transport: WebSocketTransport;
   logger: Logger;
+  /** Wall-clock time in ms since the epoch (session expiry; default `Date.now`). */
+  nowMs?: () => number;
 }
 
 /** See the module comment. */
@@ -30,7 +34,7 @@ export interface CallHandler {
   announce(to: number): void;
   /** Refuses new calls and waits up to `timeoutMs` for those in flight. */
   drain(timeoutMs: number): Promise<void>;
-  readonly counters: { calls: number; badRequests: number; refusedClosing: number; raftFromClients: number };
+  readonly counters: { calls: number; badRequests: number; refusedClosing: number; raftFromClients: number; denied: number; refusedUserCalls: number };
 }
 
 /**
@@ -39,7 +43,7 @@ export interface CallHandler {
  */
 export function createCallHandler(options: CallHandlerOptions): CallHandler {
   const { store, book, transport, logger } = options;
-  const counters = { calls: 0, badRequests: 0, refusedClosing: 0, raftFromClients: 0 };
+  const counters = { calls: 0, badRequests: 0, refusedClosing: 0, raftFromClients: 0, denied: 0, refusedUserCalls: 0 };
   const inFlight = new Set<Promise<void>>();
   let closing = false;
   let nextRequestId = 1;
@@ -49,8 +53,40 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
     transport.send(to, [{ kind: 'response', requestId, payload: encodeAnswer(result) }]);
   };
 
+  const nowMs = options.nowMs ?? Date.now;
+  /**
+   * Refuses a call its link may not make. Links that proved the cluster secret (stores, operator
+   * tools) may make any; a user's link is checked against the auth table in force now.
+   */
+  const check = (from: number, call: ServerCall) => {
+    const session = transport.sessionOf(from);
+    if (session === undefined) return;
+    const table = store.auth.table;
+    if (nowMs() >= session.expiresAtMs) throw new PermissionDeniedError(call.t === 'kv' ? requestNeeds(call.r).operation : call.t, 'the login of this link expired; connect again');
+    switch (call.t) {
+      case 'kv': {
+        const { operation, needs } = requestNeeds(call.r);
+        return authorize(table, session.user, operation, needs);
+      }
+      case 'stores':
+        return authorize(table, session.user, 'stores', []);
+      case 'storeState':
+      case 'auth':
+      case 'authGet':
+        return authorize(table, session.user, call.t === 'auth' ? call.change.op : call.t, [ADMIN_ALL]);
+      default:
+        // join, announce, seen: between stores only.
+        counters.refusedUserCalls++;
+        throw new PermissionDeniedError(call.t, 'only stores (holding the cluster secret) may make this call');
+    }
+  };
+
   const run = async (from: number, call: ServerCall): Promise<unknown> => {
     switch (call.t) {
+      case 'auth':
+        return publicView(await store.proposeAuth(call.change));
+      case 'authGet':
+        return publicView(store.auth.table);
       case 'kv':
         return dispatchRequest(store, call.r);
       case 'stores':
@@ -98,6 +134,12 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
         counters.refusedClosing++;
         const r = call.t === 'kv' ? call.r : undefined;
         const error = r && r.type !== 'regions' ? new NotLeaderError(r.regionId, 0) : new ServerBusyError('the store is shutting down');
+        return answer(from, requestId, { ok: false, error });
+      }
+      try {
+        check(from, call);
+      } catch (error) {
+        counters.denied++;
         return answer(from, requestId, { ok: false, error });
       }
       const p = run(from, call).then(

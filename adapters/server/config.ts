@@ -57,6 +57,8 @@ export const serveConfigSchema = z
     heartbeatTick: z.int().min(1).max(100).default(2),
     storeDownMs: z.int().positive().optional(),
     pdIntervalMs: z.int().positive().optional(),
+    /** Lifetime of the login tokens this store issues (ms; docs/auth.md). */
+    tokenTtlMs: z.int().min(1000).max(7 * 24 * 3600_000).optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     // Limits on unauthenticated and hostile peers (docs/hardening.md); absent: the defaults there.
     handshakeTimeoutMs: z.int().min(100).max(600_000).optional(),
@@ -87,7 +89,7 @@ const SWITCHES: Record<string, [string, unknown]> = { 'no-pd': ['pd', false], pd
 
 /** Why `--secret` is refused: argv is visible to every user of the machine (`ps`, /proc). */
 export const SECRET_ON_ARGV = 'secret: --secret is not accepted (the command line is visible to other users): set FLOTILLA_SECRET or put the secret in a file named by --secret-file';
-const NUMERIC = new Set(['id', 'peerProbeMs', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs', ...HARDENING_KEYS]);
+const NUMERIC = new Set(['id', 'peerProbeMs', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs', 'tokenTtlMs', ...HARDENING_KEYS]);
 
 /** A configuration error: the message names the field. */
 export class ConfigError extends Error {

@@ -5,10 +5,16 @@
  * the reason once it stopped on a storage failure or is shutting down: for load balancers and
  * orchestrators). Uses `node:http`, which Node and Deno both provide, or `node:https` when the
  * store runs TLS (then plain `http://` is refused).
+ *
+ * Who may read `/status` and `/metrics` (they name keys: region boundaries): while auth is
+ * disabled, requests from loopback only; once it is enabled, requests with
+ * `Authorization: Bearer <token>` of a user with admin on the whole key space, from anywhere
+ * (loopback too). `/health` stays open for load balancers.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
+import { ADMIN_ALL, authorize } from '../../src/auth/permissions.ts';
 import type { TlsServerMaterial } from '../transport/tls.ts';
 import { type HttpTimeouts, resolveHttpTimeouts } from '../transport/websocket-server.ts';
 import type { StoreServer } from './store-server.ts';
@@ -144,6 +150,30 @@ function snake(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }
 
+const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+
+/**
+ * Whether `req` may read `/status` or `/metrics` (see the module comment).
+ * @returns undefined when it may, else the HTTP status and why not.
+ */
+export function statusAccess(server: StoreServer, req: IncomingMessage): { status: 401 | 403; reason: string } | undefined {
+  const table = server.store.auth.table;
+  if (!table.enabled) {
+    if (LOOPBACK.has(req.socket.remoteAddress ?? '')) return undefined;
+    return { status: 403, reason: 'answered on loopback only while auth is disabled' };
+  }
+  const m = /^Bearer ([A-Za-z0-9_.-]{1,512})$/.exec(req.headers.authorization ?? '');
+  if (!m) return { status: 401, reason: 'send Authorization: Bearer <token> of an admin user (flotilla auth token)' };
+  const checked = server.checkToken(m[1]);
+  if (!checked.ok) return { status: 401, reason: `token refused: ${checked.reason}` };
+  try {
+    authorize(table, checked.user, 'status', [ADMIN_ALL]);
+  } catch (e) {
+    return { status: 403, reason: (e as Error).message };
+  }
+  return undefined;
+}
+
 /**
  * Serves `/status`, `/metrics` and `/health` for `server` on `host:port`.
  * @param tls - serve `https://` only, with this certificate (no client certificate is asked for).
@@ -158,10 +188,14 @@ export async function startStatusServer(server: StoreServer, host: string, port:
   const options = { headersTimeout: t.headersTimeoutMs, requestTimeout: t.requestTimeoutMs, keepAliveTimeout: t.keepAliveTimeoutMs, maxHeaderSize: t.headerBytesMax, connectionsCheckingInterval: Math.min(1000, t.headersTimeoutMs) };
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
+    const denied = path === '/status' || path === '/metrics' ? statusAccess(server, req) : undefined;
     if (req.method !== 'GET') {
       // Bodies are never read: close rather than drain whatever the client is sending.
       count(405);
       res.writeHead(405, { connection: 'close' }).end('GET only\n');
+    } else if (denied) {
+      count(denied.status);
+      res.writeHead(denied.status, { 'content-type': 'text/plain', ...(denied.status === 401 ? { 'www-authenticate': 'Bearer' } : {}) }).end(`${denied.reason}\n`);
     } else if (path === '/status') {
       res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(storeStatus(server), null, 2)}\n`);
     } else if (path === '/health') {

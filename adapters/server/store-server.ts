@@ -25,6 +25,11 @@ import { createCallHandler } from './calls.ts';
 import { joinCluster, openStoreData, probePeers, type StoreIdentity } from './store-data.ts';
 import { ensureStoreIdent, newIncarnation, StoreIdentError } from '../../src/store/store-ident.ts';
 import { regionStateRange } from '../../src/store/raft-keys.ts';
+import { createUserDirectory } from '../../src/auth/logins.ts';
+import { EMPTY_AUTH_TABLE } from '../../src/auth/table.ts';
+import { deriveTokenKey, tokenUserOf } from '../../src/auth/token.ts';
+import { toHex } from '../../src/codec/utf8.ts';
+import { createUserLoginHandler } from '../../src/auth/user-handshake.ts';
 
 /** Options of {@link startStoreServer}. */
 export interface StoreServerOptions {
@@ -80,6 +85,8 @@ export interface StoreServerOptions {
   hardening?: ServerHardening;
   /** Wraps the opened storage engine (fault-injection tests). */
   wrapEngine?: (engine: StorageEngine) => StorageEngine;
+  /** Lifetime of the login tokens this store issues (default 10 minutes; docs/auth.md). */
+  tokenTtlMs?: number;
   /** TLS (docs/tls.md): serve `wss://` only, dial peers over `wss://` with {@link StoreTlsOptions.dial}. */
   tls?: StoreTlsOptions;
 }
@@ -123,11 +130,13 @@ export interface StoreServer {
   /** What this store knows of the cluster. */
   info(): ClusterInfo;
   /** Counters of the server beside the store's. */
-  readonly counters: { calls: number; badRequests: number; refusedClosing: number; raftFromClients: number };
+  readonly counters: { calls: number; badRequests: number; refusedClosing: number; raftFromClients: number; denied: number; refusedUserCalls: number };
   /** Whether the store serves: false once it stopped on a storage failure or is closing. */
   health(): StoreHealth;
   /** Replaces the certificates for new connections, listening and dialling (open ones keep theirs); throws on bad material, keeping the old. */
   reloadTls(tls: StoreTlsOptions): void;
+  /** Checks a login token (as `/status` and `/metrics` take it in `Authorization: Bearer`): the user it names, or why not. */
+  checkToken(token: string): { ok: true; user: string } | { ok: false; reason: string };
   /** Stops accepting, finishes (or fails) calls in flight, closes the store, the transport and the engine. */
   close(): Promise<void>;
 }
@@ -191,8 +200,14 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   for (const [id, url] of Object.entries(options.peers)) if (Number(id) !== identity.replacesStoreId) book.add(Number(id), url);
   // Each pair of stores has one link: the higher id dials the lower.
   const dial = Object.fromEntries(book.list().filter((s) => s.id < storeId).map((s) => [s.id, s.url]));
+  // The store opens after the transport: user logins answer from the table it enforces (empty
+  // until then) and snapshot chunks reach it once it is open.
+  let opened: StoreEngine | undefined;
+  const tokenKey = deriveTokenKey(options.secret, options.clusterId);
+  const directory = createUserDirectory({ clusterId: options.clusterId, clientIdMin: CLIENT_ID_MIN, tokenKey, table: () => opened?.auth.table ?? EMPTY_AUTH_TABLE, nowMs: Date.now, tokenTtlMs: options.tokenTtlMs });
+  const logins = createUserLoginHandler(directory, () => toHex(globalThis.crypto.getRandomValues(new Uint8Array(16))));
   const peerCertRequired = tls?.peerClientCertAuth ? (id: number) => id < CLIENT_ID_MIN : undefined;
-  const transport = await createWebSocketTransport({ localId: storeId, clusterId: options.clusterId, secret: options.secret, peers: dial, WebSocket, logger, reconnectDelayMs: { min: 50, max: 2000 }, incarnation, handshakeTimeoutMs: options.hardening?.handshakeTimeoutMs, peerCertRequired });
+  const transport = await createWebSocketTransport({ localId: storeId, clusterId: options.clusterId, secret: options.secret, peers: dial, WebSocket, logger, reconnectDelayMs: { min: 50, max: 2000 }, incarnation, handshakeTimeoutMs: options.hardening?.handshakeTimeoutMs, peerCertRequired, logins });
   cleanup.push(() => transport.close());
   let server: WebSocketServer;
   try {
@@ -206,11 +221,10 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
 
   const clock = createRealClock();
   // The store is opened below; snapshot chunks reach it once it exists.
-  let storeRef: StoreEngine | undefined;
-  const link = createRaftLink({ transport, clock, clusterId: options.clusterId, logger, onSnapshotChunk: (from, streamId, seq, payload) => storeRef?.receiveSnapshotChunk(from, streamId, seq, payload) });
+  const link = createRaftLink({ transport, clock, clusterId: options.clusterId, logger, onSnapshotChunk: (from, streamId, seq, payload) => opened?.receiveSnapshotChunk(from, streamId, seq, payload) });
   transport.onDisconnect((d) => {
     link.forget(d.storeId);
-    storeRef?.snapshotLinkDown(d.storeId);
+    opened?.snapshotLinkDown(d.storeId);
     // A client's link is gone for good (it dials again under a new id): drop its entry and queue.
     if (d.storeId >= CLIENT_ID_MIN) transport.forget(d.storeId);
   });
@@ -248,7 +262,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   let store: StoreEngine;
   try {
     store = await StoreEngine.open(storeOptions);
-    storeRef = store;
+    opened = store;
   } catch (e) {
     return fail(e);
   }
@@ -290,6 +304,12 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     listenerStats: () => server.stats(),
     info,
     counters: calls.counters,
+    checkToken(token) {
+      const user = tokenUserOf(token);
+      if (user === undefined) return { ok: false, reason: 'malformed token' };
+      const checked = directory.check(user, token);
+      return checked.ok ? { ok: true, user } : checked;
+    },
     health() {
       const failure = store.stoppedBy;
       if (failure) return { serving: false, reason: `storage failure: ${failure.message}` };

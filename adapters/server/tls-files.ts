@@ -114,15 +114,17 @@ export async function loadDialTls(files: { ca?: string; cert?: string; key?: str
  * @param url - an `https://` URL.
  * @param tls - what to trust and present.
  */
-export function httpsJson(url: string, tls: TlsDialMaterial): Promise<unknown> {
+export function httpsJson(url: string, tls: TlsDialMaterial, headers: Record<string, string> = {}): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { ca: tls.ca, cert: tls.cert, key: tls.key }, (res) => {
+    const req = request(url, { ca: tls.ca, cert: tls.cert, key: tls.key, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => {
         body += d;
       });
       res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status > 299) return reject(new Error(`GET ${new URL(url).pathname} answered ${status}: ${body.trim()}`));
         try {
           resolve(JSON.parse(body));
         } catch (e) {

@@ -4,7 +4,7 @@
  * notices (text messages) until either side closes. Works over any WHATWG-style socket: the
  * browser's and Deno's WebSocket, and `ws` in Node.
  */
-import type { ClientHandshake, HandshakeStep, ServerHandshake } from '../../src/transport/handshake.ts';
+import type { ClientHandshake, HandshakeStep, ServerHandshake, UserSession } from '../../src/transport/handshake.ts';
 
 /**
  * The part of a WHATWG WebSocket the transport uses (browser, Deno, `ws` and `isomorphic-ws` all
@@ -36,7 +36,7 @@ export const OPEN = 1;
 /** What a link reports to its transport. */
 export interface LinkEvents {
   /** The handshake succeeded: frames may flow to and from `peerId` (running `incarnation`, if a store). Return false to refuse the peer after all. */
-  authenticated(peerId: number, incarnation?: string): boolean;
+  authenticated(peerId: number, incarnation?: string, session?: UserSession): boolean;
   /**
    * Asked when the handshake has proved `peerId`, before its last message is sent: a refusal
    * (code and reason) ends the link with the peer never seeing a finished handshake.
@@ -99,7 +99,7 @@ export function runLink(socket: WebSocketLike, handshake: ClientHandshake | Serv
     if (step.message !== undefined) socket.send(step.message);
     if (step.kind === 'done') {
       clearTimeout(timer);
-      if (!events.authenticated(step.peerId, step.peerIncarnation)) return fail('DuplicateStoreId', `store ${step.peerId} is already connected`);
+      if (!events.authenticated(step.peerId, step.peerIncarnation, step.session)) return fail('DuplicateStoreId', `store ${step.peerId} is already connected`);
       peerId = step.peerId;
     }
   };

@@ -11,7 +11,7 @@ import type { Frame, FrameItem } from '../../src/codec/schema.ts';
 import { type Logger, nullLogger, type Rand } from '../../src/ports.ts';
 import type { DisconnectInfo, Transport } from '../../src/transport/port.ts';
 import { createFrameGuard, createHandlerList, type FrameGuardStats, type FrameVerdict } from '../../src/transport/guard.ts';
-import { createClientHandshake, createNonceRegistry, createServerHandshake, type HandshakeIdentity } from '../../src/transport/handshake.ts';
+import { createClientHandshake, createNonceRegistry, createServerHandshake, type HandshakeIdentity, type UserLoginHandler, type UserSession } from '../../src/transport/handshake.ts';
 import { type HandshakeCrypto, importClusterSecret } from '../../src/transport/hmac.ts';
 import type { AcceptInfo } from './tls.ts';
 import { CLOSE_BAD_FRAMES, closeReason, OPEN, runLink, type WebSocketConstructor, type WebSocketLike } from './websocket-link.ts';
@@ -53,6 +53,8 @@ export interface WebSocketTransportOptions {
    * (`PeerCertRequired`). Default: none.
    */
   peerCertRequired?: (peerId: number) => boolean;
+  /** Runs user logins of clients that hold no cluster secret (`src/auth/user-handshake.ts`); without it they are refused. */
+  logins?: UserLoginHandler;
 }
 
 /** Who wants to know how an accepted socket's handshake ended (the server adapter's admission). */
@@ -94,6 +96,8 @@ export interface WebSocketTransport extends Transport {
    * `timeoutMs`). Registers `storeId` as a peer, so frames sent to it queue until it connects.
    */
   connected(storeId: number, timeoutMs?: number): Promise<void>;
+  /** The user the link of `peerId` logged in as; undefined for a link that proved the cluster secret (or none). */
+  sessionOf(peerId: number): UserSession | undefined;
   stats(): WebSocketTransportStats;
 }
 
@@ -114,6 +118,8 @@ interface Peer {
   socket: WebSocketLike | undefined;
   /** The incarnation the peer's current link proved in its handshake. */
   incarnation: string | undefined;
+  /** The user the current link logged in as (clients without the cluster secret). */
+  session?: UserSession;
   queue: Uint8Array[];
   /** Invariant: the sum of `queue` lengths. */
   queueBytes: number;
@@ -197,17 +203,18 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
 
   const attach = (socket: WebSocketLike, side: 'client' | 'server', dialled?: Peer, observer?: LinkObserver) => {
     sockets.add(socket);
-    const handshake = side === 'client' ? createClientHandshake(identity, dialled!.id) : createServerHandshake(identity, (id) => peers.get(id)?.socket !== undefined, nonces);
+    const handshake = side === 'client' ? createClientHandshake(identity, dialled!.id) : createServerHandshake(identity, (id) => peers.get(id)?.socket !== undefined, nonces, options.logins);
     runLink(socket, handshake, handshakeTimeoutMs, {
       admit(peerId) {
         if (side !== 'server' || observer?.peerCertVerified === true || options.peerCertRequired?.(peerId) !== true) return undefined;
         return { code: 'PeerCertRequired', reason: `peer ${peerId} presented no certificate signed by the cluster CA` };
       },
-      authenticated(peerId, incarnation) {
+      authenticated(peerId, incarnation, session) {
         const p = peerOf(peerId);
         if (closed || p.socket !== undefined) return false;
         p.socket = socket;
         p.incarnation = incarnation;
+        p.session = session;
         p.attempts = 0;
         guard.reset(peerId);
         observer?.authenticated?.();
@@ -327,6 +334,10 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
           resolve();
         });
       });
+    },
+    sessionOf: (peerId) => {
+      const p = peers.get(peerId);
+      return p?.socket === undefined ? undefined : p.session;
     },
     stats: () => ({ ...guard.stats(), ...counters, handshakeRefused: { ...counters.handshakeRefused } }),
     async close() {

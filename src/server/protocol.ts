@@ -15,6 +15,7 @@ import { DEFAULT_FRAME_LIMITS } from '../codec/limits.ts';
 import type { StoreRequest } from '../store/requests.ts';
 import { type ErrorData, errorFromData, errorToData, FlotillaError, InvalidArgumentError, OutcomeUnknownError } from '../errors.ts';
 import type { ApplyOutcome } from '../kv/state-machine.ts';
+import { type AuthChange, authChangeSchema } from '../auth/table.ts';
 
 /** Largest store id a server accepts for itself. */
 export const STORE_ID_MAX = 2 ** 31 - 1;
@@ -54,7 +55,11 @@ export type ServerCall =
    * Asks which incarnation of `storeId` this store has seen (answer: `{ seen: string | null,
    * replicas: number }`): a store on an empty data directory learns whether it ever existed.
    */
-  | { t: 'seen'; storeId: number };
+  | { t: 'seen'; storeId: number }
+  /** Changes users, roles or the auth switch (PD's leader only; others answer `NotLeader`). Needs admin. */
+  | { t: 'auth'; change: AuthChange }
+  /** The auth table without password verifiers (`publicView`). Needs admin. */
+  | { t: 'authGet' };
 
 /** The answer to a {@link ServerCall}. */
 export type ServerAnswer = { ok: true; v: unknown } | { ok: false; e: ErrorData };
@@ -118,6 +123,8 @@ const serverCall = z.discriminatedUnion('t', [
   z.object({ t: z.literal('announce'), stores: z.array(address).max(1024) }),
   z.object({ t: z.literal('storeState'), storeId: z.int().positive().max(STORE_ID_MAX), state: z.enum(['up', 'offline', 'tombstone']) }),
   z.object({ t: z.literal('seen'), storeId: z.int().positive().max(STORE_ID_MAX) }),
+  z.object({ t: z.literal('auth'), change: authChangeSchema }),
+  z.object({ t: z.literal('authGet') }),
 ]);
 
 /**

@@ -36,14 +36,18 @@ export type PdMessage =
   /** A PD store that is not the leader tells a sender where the leader is. */
   | { type: 'pdLeader'; storeId: number }
   /** A store could not carry out an instruction: PD forgets the operator and may schedule again. */
-  | { type: 'instructionFailed'; regionIds: number[] };
+  | { type: 'instructionFailed'; regionIds: number[] }
+  /** A store says which auth revision it enforces (each heartbeat round); a PD store with a newer one answers `authTable`. */
+  | { type: 'authRevision'; revision: number }
+  /** The auth table (`encodeAuthTable`), for a store that is behind. */
+  | { type: 'authTable'; table: Uint8Array };
 
 /** Encodes a PD message for the wire. */
 export function encodePdMessage(m: PdMessage): Uint8Array {
   return packValue(m).slice();
 }
 
-const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader', 'instructionFailed']) }).passthrough();
+const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader', 'instructionFailed', 'authRevision', 'authTable']) }).passthrough();
 
 /** Decodes a PD message; undefined for bytes that are not one (dropped by the caller). */
 export function decodePdMessage(bytes: Uint8Array): PdMessage | undefined {
@@ -70,6 +74,14 @@ export interface PdHost {
   /** Carries out an instruction on a region this store leads. */
   execute(instruction: Instruction): Promise<void>;
   region(regionId: number): Region | undefined;
+  /** The auth revision this store enforces. */
+  authRevision(): number;
+  /** Answers a store behind `revision` with this store's auth table, if newer. */
+  authAsked(fromStoreId: number, revision: number): void;
+  /** Takes an auth table another store sent, if newer. */
+  authTold(table: Uint8Array): void;
+  /** A PD replica takes the table its group applied, if newer. */
+  refreshAuth(): void;
   logger: Logger;
 }
 
@@ -169,6 +181,9 @@ export class PdService {
   private async sendHeartbeats(): Promise<void> {
     const to = this.pdLeaderStore();
     this.host.send(to, { type: 'storeHeartbeat', heartbeat: this.host.storeHeartbeat() });
+    // Accounts reach every store this way within a round (`src/auth/cache.ts`).
+    this.host.refreshAuth();
+    if (to !== this.host.storeId) this.host.send(to, { type: 'authRevision', revision: this.host.authRevision() });
     for (const hb of await this.host.leaderHeartbeats()) {
       this.host.send(to, { type: 'regionHeartbeat', heartbeat: hb });
       this.counters.heartbeatsSent++;
@@ -180,6 +195,15 @@ export class PdService {
     const now = this.host.now();
     if (m.type === 'pdLeader') {
       this.leaderHint = m.storeId;
+      return;
+    }
+    // Any store answers from the table it holds: revisions only grow, so a newer one is never wrong.
+    if (m.type === 'authRevision') {
+      this.host.authAsked(fromStoreId, m.revision);
+      return;
+    }
+    if (m.type === 'authTable') {
+      this.host.authTold(m.table);
       return;
     }
     if (m.type !== 'instruction' && !this.view) {
@@ -266,7 +290,7 @@ export class PdService {
     peer
       .proposePd({ type: 'allocIds', count: 256 })
       .then((r) => {
-        if (r) for (let i = r.start; i < r.end; i++) this.ids.push(i);
+        if (r && 'start' in r) for (let i = r.start; i < r.end; i++) this.ids.push(i);
       })
       .catch(() => undefined)
       .finally(() => {

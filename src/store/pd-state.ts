@@ -9,6 +9,7 @@
  * | 0x03 0x01               | the next id to allocate (u64)               |
  * | 0x03 0x02 + u64 storeId | a store: `{id, state}`                      |
  * | 0x03 0x03 + u64 regionId| a region as PD last accepted it             |
+ * | 0x03 0x04               | the auth table (`src/auth/table.ts`)        |
  */
 import { z } from 'zod';
 import { packOwned, unpackValue } from '../codec/msgpack.ts';
@@ -19,6 +20,7 @@ import type { WriteOp } from '../ports.ts';
 import type { StoreState } from '../pd/types.ts';
 import type { Region } from '../region/types.ts';
 import { regionSchema } from './records.ts';
+import { type AuthChange, type AuthTable, applyAuthChange, authChangeSchema, decodeAuthTable, EMPTY_AUTH_TABLE, encodeAuthTable } from '../auth/table.ts';
 
 export const PD_PREFIX = 0x03;
 /** The id of PD's Raft group (a "system" region that serves no keys). */
@@ -57,6 +59,7 @@ export function restorePdState(bytes: Uint8Array): WriteOp[] {
 const NEXT_ID = Uint8Array.of(PD_PREFIX, 0x01);
 const STORE = 0x02;
 const REGION = 0x03;
+const AUTH_TABLE = Uint8Array.of(PD_PREFIX, 0x04);
 /** Ids below this are left to bootstrap (initial regions and peers). */
 export const FIRST_ALLOCATED_ID = 1_000_000;
 
@@ -71,7 +74,9 @@ export type PdCommand =
   | { type: 'allocIds'; count: number }
   | { type: 'putStore'; store: PdStoreRecord }
   | { type: 'putRegion'; region: Region }
-  | { type: 'removeRegion'; regionId: number };
+  | { type: 'removeRegion'; regionId: number }
+  /** A change to the users, roles or the auth switch. */
+  | { type: 'auth'; change: AuthChange };
 
 const pos = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const schema = z.discriminatedUnion('type', [
@@ -79,6 +84,7 @@ const schema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('putStore'), store: z.object({ id: pos, state: z.enum(['up', 'offline', 'tombstone']) }) }),
   z.object({ type: z.literal('putRegion'), region: regionSchema }),
   z.object({ type: z.literal('removeRegion'), regionId: pos }),
+  z.object({ type: z.literal('auth'), change: authChangeSchema }),
 ]);
 
 /** Encodes a PD command for its log. */
@@ -112,8 +118,17 @@ function readU64(b: Uint8Array): number {
   return v.getUint32(0) * 0x1_0000_0000 + v.getUint32(4);
 }
 
-/** What applying a PD command answers: a range of fresh ids for `allocIds`, nothing otherwise. */
-export type PdResult = { start: number; end: number } | undefined;
+/**
+ * What applying a PD command answers: a range of fresh ids for `allocIds`; for `auth` the new
+ * table, or why the change was refused (nothing written); nothing otherwise.
+ */
+export type PdResult = { start: number; end: number } | { auth: AuthTable } | { authRefused: string; argument: string } | undefined;
+
+/** Reads the auth table PD recorded (the empty table when none was ever written). */
+export async function loadAuthTable(view: KvReader): Promise<AuthTable> {
+  const b = await view.get(AUTH_TABLE);
+  return b ? decodeAuthTable(b) : EMPTY_AUTH_TABLE;
+}
 
 /** Applies a committed PD command into `overlay`. Deterministic: the same on every PD replica. */
 export async function applyPdCommand(overlay: WriteOverlay, cmd: PdCommand): Promise<PdResult> {
@@ -133,6 +148,12 @@ export async function applyPdCommand(overlay: WriteOverlay, cmd: PdCommand): Pro
     case 'removeRegion':
       overlay.delete(key(REGION, cmd.regionId));
       return undefined;
+    case 'auth': {
+      const result = applyAuthChange(await loadAuthTable(overlay), cmd.change);
+      if (!result.ok) return { authRefused: result.error.message, argument: result.error.argument };
+      overlay.put(AUTH_TABLE, encodeAuthTable(result.table));
+      return { auth: result.table };
+    }
   }
 }
 

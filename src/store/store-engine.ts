@@ -30,7 +30,9 @@ import { keyInRegion, keysEqual, rangesOverlap, rangeWithin } from '../region/ke
 import type { RaftRegionMeta } from '../codec/schema.ts';
 import { DEFAULT_MIN_KEYS_TO_SPLIT, mergeRegions } from '../region/split.ts';
 import { decodeAdminCommand, randomId } from './admin.ts';
-import { loadPdState, PD_GROUP_ID, PD_PREFIX, pdGroupRegion, restorePdState } from './pd-state.ts';
+import { loadAuthTable, loadPdState, PD_GROUP_ID, PD_PREFIX, pdGroupRegion, restorePdState } from './pd-state.ts';
+import { AuthCache } from '../auth/cache.ts';
+import { type AuthChange, type AuthTable, decodeAuthTable, encodeAuthTable } from '../auth/table.ts';
 import { decodePdMessage, encodePdMessage, type PdHost, PdService, type PdServiceOptions } from './pd-service.ts';
 import type { Instruction } from '../pd/instructions.ts';
 import type { RegionHeartbeat } from '../pd/types.ts';
@@ -153,6 +155,8 @@ export class StoreEngine {
   private readonly listeners = new Set<RoleListener>();
   /** The placement driver's part on this store (heartbeats, instructions; scheduling when PD leader). */
   readonly pd: PdService | undefined;
+  /** The auth table this store enforces (loaded by {@link StoreEngine.open}, kept current through PD). */
+  auth: AuthCache = AuthCache.empty();
   /** When each peer (of regions led here) was last seen active, for PD's down-peer reports. */
   private readonly peerSeenMs = new Map<number, number>();
   private running = false;
@@ -259,8 +263,42 @@ export class StoreEngine {
     this.pd.setStoreState(storeId, state);
   }
 
+  /**
+   * Changes the users, roles or the auth switch through PD's group; only PD's leader does.
+   * @throws NotLeaderError (with a hint) elsewhere; InvalidArgumentError when the change does not fit the table.
+   */
+  async proposeAuth(change: AuthChange): Promise<AuthTable> {
+    const peer = this.peers.get(PD_GROUP_ID);
+    if (!peer?.isLeader()) throw new NotLeaderError(PD_GROUP_ID, peer?.leaderStoreId() ?? 0);
+    const result = await peer.proposePd({ type: 'auth', change });
+    if (result && 'authRefused' in result) throw new InvalidArgumentError(result.argument, result.authRefused.replace(/^invalid [^:]*: /, ''));
+    if (!result || !('auth' in result)) throw new InvalidArgumentError('auth', 'PD answered no table');
+    await this.auth.adopt(result.auth);
+    return result.auth;
+  }
+
   private pdHost(): PdHost {
     return {
+      authRevision: () => this.auth.table.revision,
+      authAsked: (from, revision) => {
+        if (this.auth.table.revision > revision) this.pdHost().send(from, { type: 'authTable', table: encodeAuthTable(this.auth.table) });
+      },
+      authTold: (bytes) => {
+        let table: AuthTable;
+        try {
+          table = decodeAuthTable(bytes);
+        } catch (e) {
+          this.opts.logger.warn('auth table from PD refused', { error: String(e) });
+          return;
+        }
+        void this.auth.adopt(table).catch((e) => this.opts.logger.warn('auth table not kept', { error: String(e) }));
+      },
+      refreshAuth: () => {
+        if (!this.peers.has(PD_GROUP_ID)) return;
+        void loadAuthTable(this.engine)
+          .then((t) => this.auth.adopt(t))
+          .catch((e) => this.opts.logger.warn('auth table not read', { error: String(e) }));
+      },
       storeId: this.storeId,
       now: () => this.opts.clock.now(),
       send: (to, message) => {
@@ -409,6 +447,9 @@ export class StoreEngine {
   static async open(opts: StoreEngineOptions): Promise<StoreEngine> {
     const store = new StoreEngine(opts);
     store.guard = new IncarnationGuard(opts.engine, await loadSeenIncarnations(opts.engine), store.opts.logger);
+    // Rules first: a restarted store enforces the newest table it kept, before it hears from PD.
+    store.auth = await AuthCache.load(opts.engine);
+    await store.auth.adopt(await loadAuthTable(opts.engine));
     for (const row of await opts.engine.scan(regionStateRange())) {
       const rs = decodeRegionState(row.value);
       if (rs.state === 'applying') {

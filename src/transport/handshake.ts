@@ -15,6 +15,11 @@
  * A store also says which incarnation of its data it runs (`i`, see `src/store/store-ident.ts`);
  * both incarnations are in both proofs, so a link's incarnation is as authentic as its store id.
  * Clients have none. Protocol version 3 added `i`.
+ *
+ * A client without the secret logs in as a user instead (protocol version 4): its `hello` carries
+ * `u` (user name) and maybe `tk` (a token), and the server hands it to a {@link UserLoginHandler}
+ * (`src/auth/user-handshake.ts`: SCRAM over the nonces, or a token), which answers `scram` /
+ * `session` messages. Every failed user login is refused with `BadCredentials`.
  */
 import { z } from 'zod';
 import { PROTOCOL_VERSION } from '../codec/frame.ts';
@@ -31,16 +36,25 @@ export type HandshakeFailure =
   | 'Replay'
   | 'Malformed'
   | 'Timeout'
-  | 'OriginRefused';
+  | 'OriginRefused'
+  /** A user login failed: unknown user, wrong password, or a token that is expired, forged or revoked. */
+  | 'BadCredentials';
 
 /** What the adapter does next with the handshake's output. */
 export type HandshakeStep =
   /** Send `message` to the peer and wait for its answer. */
   | { kind: 'send'; message: string }
   /** Authenticated as `peerId` (running `peerIncarnation`, if a store); send `message` first when present. Frames may flow. */
-  | { kind: 'done'; peerId: number; peerIncarnation?: string; message?: string }
+  | { kind: 'done'; peerId: number; peerIncarnation?: string; message?: string; session?: UserSession }
   /** Failed: send `message` when present (our refusal), then close with `code` and `reason`. */
   | { kind: 'refuse'; code: HandshakeFailure; reason: string; message?: string };
+
+/** The user a client's link logged in as (absent for links that proved the cluster secret). */
+export interface UserSession {
+  user: string;
+  /** When the token (or the login) the link was opened with expires, ms since the epoch. */
+  expiresAtMs: number;
+}
 
 /** Who this end is. */
 export interface HandshakeIdentity {
@@ -60,14 +74,24 @@ const id = z.int().positive();
 const nonce = z.string().regex(/^[0-9a-f]{32}$/);
 const proof = z.string().regex(/^[0-9a-f]{64}$/);
 const incarnation = z.string().regex(/^[0-9A-Za-z_-]{1,64}$/).optional();
+const userName = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/).optional();
+const token = z.string().max(512).optional();
 const message = z.discriminatedUnion('h', [
-  z.object({ h: z.literal('hello'), v: z.int(), c: z.string().max(128), s: id, n: nonce, i: incarnation }),
+  z.object({ h: z.literal('hello'), v: z.int(), c: z.string().max(128), s: id, n: nonce, i: incarnation, u: userName, tk: token }),
   z.object({ h: z.literal('challenge'), v: z.int(), c: z.string().max(128), s: id, n: nonce, p: proof, i: incarnation }),
   z.object({ h: z.literal('proof'), p: proof }),
   z.object({ h: z.literal('welcome') }),
   z.object({ h: z.literal('refuse'), code: z.string().max(64), reason: z.string().max(256) }),
+  z.object({ h: z.literal('scram'), v: z.int(), c: z.string().max(128), s: id, n: nonce, salt: z.string().regex(/^([0-9a-f]{2}){16,64}$/), N: z.int().min(2).max(2 ** 20), r: z.int().min(1).max(32), p: z.int().min(1).max(16) }),
+  z.object({ h: z.literal('session'), v: z.int(), c: z.string().max(128), s: id, x: z.int().nonnegative(), tk: token, g: proof.optional() }),
 ]);
-type HandshakeMessage = z.infer<typeof message>;
+/** A parsed handshake message. */
+export type HandshakeMessage = z.infer<typeof message>;
+
+/** Parses and validates one handshake message; undefined when it is not one. */
+export function parseHandshakeMessage(text: unknown): HandshakeMessage | undefined {
+  return parse(text);
+}
 
 function parse(text: unknown): HandshakeMessage | undefined {
   if (typeof text !== 'string' || text.length > HANDSHAKE_MESSAGE_MAX) return undefined;
@@ -79,7 +103,8 @@ function parse(text: unknown): HandshakeMessage | undefined {
   }
 }
 
-function refuse(code: HandshakeFailure, reason: string, tellPeer = true): HandshakeStep {
+/** A refusal step (told to the peer unless `tellPeer` is false). */
+export function refuse(code: HandshakeFailure, reason: string, tellPeer = true): HandshakeStep {
   return { kind: 'refuse', code, reason, message: tellPeer ? JSON.stringify({ h: 'refuse', code, reason }) : undefined };
 }
 
@@ -89,13 +114,15 @@ function proofInput(role: 'client' | 'server', clusterId: string, clientId: numb
   return encodeUtf8(`flotilla-handshake/v${PROTOCOL_VERSION}|${role}|${clusterId.length}:${clusterId}|${clientId}|${serverId}|${nonceC}|${nonceS}|${incC ?? ''}|${incS ?? ''}`);
 }
 
-function checkHeader(m: { v: number; c: string }, self: HandshakeIdentity): HandshakeStep | undefined {
+/** Refuses a message of another protocol version or cluster. */
+export function checkHeader(m: { v: number; c: string }, self: Pick<HandshakeIdentity, 'clusterId'>): HandshakeStep | undefined {
   if (m.v !== PROTOCOL_VERSION) return refuse('WrongVersion', `peer speaks protocol version ${m.v}, this store speaks ${PROTOCOL_VERSION}`);
   if (m.c !== self.clusterId) return refuse('WrongCluster', `peer belongs to cluster ${JSON.stringify(m.c)}, not ${JSON.stringify(self.clusterId)}`);
   return undefined;
 }
 
-function peerRefusal(m: HandshakeMessage): HandshakeStep | undefined {
+/** The peer's own refusal, as a step. */
+export function peerRefusal(m: HandshakeMessage): HandshakeStep | undefined {
   if (m.h !== 'refuse') return undefined;
   return { kind: 'refuse', code: (m.code as HandshakeFailure) ?? 'Malformed', reason: `peer refused: ${m.reason}` };
 }
@@ -171,6 +198,18 @@ export function createNonceRegistry(capacity = 65_536): NonceRegistry {
   };
 }
 
+/** The hello of a user login, as the server received it. */
+export type UserHello = Extract<HandshakeMessage, { h: 'hello' }>;
+
+/**
+ * Runs user logins on the server side of a handshake (`src/auth/user-handshake.ts`). Given a
+ * hello with `u` or `tk`, it answers the first step and, when more is to come, the handler of the
+ * client's next message.
+ */
+export interface UserLoginHandler {
+  start(hello: UserHello, localId: number): Promise<{ step: HandshakeStep; next?: (m: HandshakeMessage) => Promise<HandshakeStep> }>;
+}
+
 /** The accepting side of a handshake. */
 export interface ServerHandshake {
   /** Handles the client's next message. */
@@ -182,11 +221,13 @@ export interface ServerHandshake {
  * @param self - this store's identity, key and crypto.
  * @param isConnected - whether a store id already has an authenticated link here.
  * @param nonces - the registry of client nonces seen, shared by all links of the server.
+ * @param logins - runs user logins; without it a hello with a user is refused (`BadCredentials`).
  */
-export function createServerHandshake(self: HandshakeIdentity, isConnected: (storeId: number) => boolean, nonces: NonceRegistry): ServerHandshake {
+export function createServerHandshake(self: HandshakeIdentity, isConnected: (storeId: number) => boolean, nonces: NonceRegistry, logins?: UserLoginHandler): ServerHandshake {
   const nonceS = toHex(self.crypto.getRandomValues(new Uint8Array(NONCE_BYTES)));
-  let state: 'hello' | 'proof' | 'over' = 'hello';
+  let state: 'hello' | 'proof' | 'login' | 'over' = 'hello';
   let client: { id: number; nonce: string; incarnation?: string } = { id: 0, nonce: '' };
+  let loginNext: ((m: HandshakeMessage) => Promise<HandshakeStep>) | undefined;
   return {
     async receive(text) {
       const m = parse(text);
@@ -195,6 +236,7 @@ export function createServerHandshake(self: HandshakeIdentity, isConnected: (sto
       if (m === undefined) return refuse('Malformed', 'unreadable handshake message');
       const refused = peerRefusal(m);
       if (refused) return refused;
+      if (expected === 'login' && loginNext) return loginNext(m);
       if (expected === 'proof' && m.h === 'proof') {
         const ok = await verifyHmacSha256(self.crypto, self.key, fromHex(m.p)!, proofInput('client', self.clusterId, client.id, self.localId, client.nonce, nonceS, client.incarnation, self.incarnation));
         if (!ok) return refuse('BadProof', 'client did not prove the cluster secret');
@@ -207,6 +249,15 @@ export function createServerHandshake(self: HandshakeIdentity, isConnected: (sto
       if (m.s === self.localId) return refuse('DuplicateStoreId', `peer claims this store's own id ${m.s}`);
       if (isConnected(m.s)) return refuse('DuplicateStoreId', `store ${m.s} is already connected`);
       if (!nonces.claim(m.n)) return refuse('Replay', 'this hello was seen before (replayed handshake)');
+      if (m.u !== undefined || m.tk !== undefined) {
+        if (!logins) return refuse('BadCredentials', 'this store takes no user logins (it was started without accounts)');
+        const started = await logins.start(m, self.localId);
+        if (started.next) {
+          loginNext = started.next;
+          state = 'login';
+        }
+        return started.step;
+      }
       client = { id: m.s, nonce: m.n, incarnation: m.i };
       state = 'proof';
       const p = toHex(await hmacSha256(self.crypto, self.key, proofInput('server', self.clusterId, m.s, self.localId, m.n, nonceS, m.i, self.incarnation)));

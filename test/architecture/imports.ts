@@ -25,6 +25,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['raft'],
   ['region', 'codec'],
   ['transport', 'kv', 'pd', 'linearizability'],
+  ['auth'],
   ['store'],
   ['server'],
   ['client'],

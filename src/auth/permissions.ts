@@ -1,0 +1,142 @@
+/**
+ * What a request needs and whether a user has it (pure). Every store runs {@link authorize} on
+ * every call of a logged-in client before anything else, against the table it holds now, so a
+ * revoked role or a removed user stops working at once, whatever its token says.
+ *
+ * Reads (get, multiGet, containsKey, scans, latest sequence) need `read` on every key or range
+ * they touch; writes need `write`; writes that answer with or depend on the value before
+ * (getAndPut, putIfAbsent, compareAndPut, batchCompareAndPut) need both, as they reveal
+ * it; locks and sequences are writes. Region administration (split, merge, leader transfer,
+ * membership) and cluster administration (store states, users and roles) need `admin` on the
+ * whole key space. A request is allowed whole or refused whole: nothing of it runs.
+ */
+import { PermissionDeniedError } from '../errors.ts';
+import type { KvReadOp, KvWriteOp } from '../kv/commands.ts';
+import { compareEndKeys, compareKeys, nextKey } from '../region/keys.ts';
+import { type AuthTable, findUser, type Permission, type PermissionKind, permissionsOf } from './table.ts';
+
+/** A kind of access a request needs. */
+export type Access = 'read' | 'write' | 'admin';
+
+/** One thing a request needs: `access` on `[start, end)` (empty end: to the last key). */
+export interface Need {
+  access: Access;
+  start: Uint8Array;
+  end: Uint8Array;
+}
+
+const EMPTY = new Uint8Array(0);
+/** Admin on everything: what cluster administration needs. */
+export const ADMIN_ALL: Need = { access: 'admin', start: EMPTY, end: EMPTY };
+
+function allows(kind: PermissionKind, access: Access): boolean {
+  if (kind === 'admin') return true;
+  if (access === 'read') return kind === 'read' || kind === 'readwrite';
+  if (access === 'write') return kind === 'write' || kind === 'readwrite';
+  return false;
+}
+
+const point = (access: Access, key: Uint8Array): Need => ({ access, start: key, end: nextKey(key) });
+const both = (key: Uint8Array): Need[] => [point('read', key), point('write', key)];
+
+function writeNeeds(op: KvWriteOp): Need[] {
+  switch (op.type) {
+    case 'put':
+    case 'delete':
+    case 'getSequence':
+    case 'resetSequence':
+    case 'tryLock':
+    case 'renewLock':
+    case 'unlock':
+      return [point('write', op.key)];
+    case 'getAndPut':
+    case 'putIfAbsent':
+    case 'compareAndPut':
+      return both(op.key);
+    case 'merge':
+      return [point('write', op.key)];
+    case 'deleteRange':
+      return [{ access: 'write', start: op.start, end: op.end }];
+    case 'batchPut':
+      return op.entries.map((e) => point('write', e.key));
+    case 'batchDelete':
+      return op.keys.map((k) => point('write', k));
+    case 'batchCompareAndPut':
+      return op.entries.flatMap((e) => both(e.key));
+    case 'expireSessions':
+      return [ADMIN_ALL]; // store-internal: never accepted from a client's call
+  }
+}
+
+function readNeeds(op: KvReadOp): Need[] {
+  switch (op.type) {
+    case 'get':
+    case 'containsKey':
+    case 'getLatestSequence':
+      return [point('read', op.key)];
+    case 'multiGet':
+      return op.keys.map((k) => point('read', k));
+    case 'scan':
+    case 'reverseScan':
+      return [{ access: 'read', start: op.start, end: op.end }];
+  }
+}
+
+/**
+ * The shape of a store request as far as permissions go (`src/store/requests.ts`'s `StoreRequest`
+ * has it; named here so that auth, below the store, does not import it).
+ */
+export type CheckedRequest = { type: 'write'; op: KvWriteOp } | { type: 'read'; op: KvReadOp } | { type: 'regions' } | { type: 'admin'; op: { kind: string } };
+
+/** What `request` needs, and the operation name a refusal reports. */
+export function requestNeeds(request: CheckedRequest): { operation: string; needs: Need[] } {
+  switch (request.type) {
+    case 'write':
+      return { operation: request.op.type, needs: writeNeeds(request.op) };
+    case 'read':
+      return { operation: request.op.type, needs: readNeeds(request.op) };
+    case 'regions':
+      // Routing needs the region map; its boundaries are visible to every logged-in user.
+      return { operation: 'regions', needs: [] };
+    case 'admin':
+      return { operation: request.op.kind, needs: [ADMIN_ALL] };
+  }
+}
+
+/** Whether the union of `ranges` covers `[start, end)` (empty end: to the last key). */
+function covered(ranges: Permission[], start: Uint8Array, end: Uint8Array): boolean {
+  const sorted = [...ranges].sort((a, b) => compareKeys(a.start, b.start));
+  let reached = start;
+  for (const r of sorted) {
+    if (compareKeys(r.start, reached) > 0) break; // a gap before this range
+    if (compareEndKeys(r.end, reached) > 0) reached = r.end;
+    if (reached.length === 0) return true; // reached the last key
+    if (end.length > 0 && compareKeys(reached, end) >= 0) return true;
+  }
+  return end.length > 0 && compareKeys(reached, end) >= 0;
+}
+
+/** Whether `permissions` satisfy `need`. */
+export function satisfies(permissions: Permission[], need: Need): boolean {
+  const usable = permissions.filter((p) => allows(p.kind, need.access));
+  if (need.end.length > 0 && compareKeys(need.start, need.end) >= 0) return true; // an empty range touches nothing
+  return covered(usable, need.start, need.end);
+}
+
+/**
+ * Refuses with {@link PermissionDeniedError} unless `user` may do all of `needs` under `table`.
+ * The error names the operation and the user, never a key.
+ * @param table - the auth table in force here now.
+ * @param userName - the user the link logged in as.
+ * @param operation - what to call the request in the error.
+ * @param needs - from {@link requestNeeds} or {@link ADMIN_ALL}.
+ */
+export function authorize(table: AuthTable, userName: string, operation: string, needs: readonly Need[]): void {
+  if (!table.enabled) throw new PermissionDeniedError(operation, 'user logins are off (auth is disabled); log in again once it is enabled');
+  const user = findUser(table, userName);
+  if (!user) throw new PermissionDeniedError(operation, `user "${userName}" no longer exists`);
+  const permissions = permissionsOf(table, user);
+  for (const need of needs) {
+    if (!satisfies(permissions, need)) throw new PermissionDeniedError(operation, `user "${userName}" has no ${need.access} permission for ${need === ADMIN_ALL ? 'the cluster' : 'some of the keys it touches'}`);
+  }
+}
