@@ -4,13 +4,11 @@
  * a store server in this process. It connects with the page's own WebSocket, writes, reads, uses
  * the admin API, and gets typed errors.
  */
-import { createServer } from 'node:http';
-import { build } from 'esbuild';
 import { chromium } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoreServer } from '../../adapters/server/store-server.ts';
-import { freePorts } from '../../scripts/cluster-processes.ts';
 import { CHROMIUM_ARGS, findChromium } from '../../scripts/find-chromium.ts';
+import { openClientPage } from './client-page.ts';
 import { SECRET, startTestServer } from './helpers.ts';
 
 let server: StoreServer;
@@ -28,13 +26,7 @@ afterAll(async () => {
 
 describe('the remote client in Chromium', () => {
   it('connects with the page WebSocket, writes and reads across regions, and gets typed errors', async () => {
-    const bundle = await build({ entryPoints: ['adapters/client/remote.ts'], bundle: true, platform: 'browser', format: 'iife', globalName: 'Flotilla', write: false });
-    // WebCrypto (the handshake's HMAC) needs a secure context: a page served from 127.0.0.1 is one.
-    const http = createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><script>${bundle.outputFiles[0].text}</script>`));
-    const [port] = await freePorts(1);
-    await new Promise<void>((r) => http.listen(port, '127.0.0.1', () => r()));
-    const page = await browser!.newPage();
-    await page.goto(`http://127.0.0.1:${port}/`);
+    const { page, close } = await openClientPage(browser!);
     const result = await page.evaluate(
       async ({ url, secret }) => {
         const F = (globalThis as unknown as { Flotilla: typeof import('../../adapters/client/remote.ts') }).Flotilla;
@@ -54,7 +46,7 @@ describe('the remote client in Chromium', () => {
       },
       { url: server.url, secret: SECRET },
     );
-    http.close();
+    close();
     expect(result).toEqual({ apple: 'red', scanned: ['apple', 'zebra'], regions: 2, error: 'InvalidArgumentError/InvalidArgument' });
   }, 60_000);
 });

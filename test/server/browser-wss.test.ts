@@ -7,13 +7,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { build } from 'esbuild';
 import { chromium } from 'playwright';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoreServer } from '../../adapters/server/store-server.ts';
-import { freePorts } from '../../scripts/cluster-processes.ts';
 import { CHROMIUM_ARGS, findChromium } from '../../scripts/find-chromium.ts';
+import { openClientPage } from './client-page.ts';
 import { SECRET, startTestServer } from './helpers.ts';
 import { makeTestPki } from './tls-certs.ts';
 
@@ -52,12 +50,7 @@ afterAll(async () => {
 describe('the remote client in Chromium over wss://', () => {
   it('writes and reads through a store it trusts, and cannot connect to one it does not', async () => {
     expect(trusted.url).toMatch(/^wss:\/\//);
-    const bundle = await build({ entryPoints: ['adapters/client/remote.ts'], bundle: true, platform: 'browser', format: 'iife', globalName: 'Flotilla', write: false });
-    const http = createServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><script>${bundle.outputFiles[0].text}</script>`));
-    const [port] = await freePorts(1);
-    await new Promise<void>((r) => http.listen(port, '127.0.0.1', () => r()));
-    const page = await browser!.newPage();
-    await page.goto(`http://127.0.0.1:${port}/`);
+    const { page, close } = await openClientPage(browser!);
     const result = await page.evaluate(
       async ({ good, bad, secret }) => {
         const F = (globalThis as unknown as { Flotilla: typeof import('../../adapters/client/remote.ts') }).Flotilla;
@@ -76,7 +69,7 @@ describe('the remote client in Chromium over wss://', () => {
       },
       { good: trusted.url, bad: untrusted.url, secret: SECRET },
     );
-    http.close();
+    close();
     expect(result.apple).toBe('red');
     expect(result.refused).not.toBe('connected');
   }, 60_000);
