@@ -103,24 +103,67 @@ export function requestNeeds(request: CheckedRequest): { operation: string; need
   }
 }
 
-/** Whether the union of `ranges` covers `[start, end)` (empty end: to the last key). */
-function covered(ranges: Permission[], start: Uint8Array, end: Uint8Array): boolean {
-  const sorted = [...ranges].sort((a, b) => compareKeys(a.start, b.start));
-  let reached = start;
-  for (const r of sorted) {
-    if (compareKeys(r.start, reached) > 0) break; // a gap before this range
-    if (compareEndKeys(r.end, reached) > 0) reached = r.end;
-    if (reached.length === 0) return true; // reached the last key
-    if (end.length > 0 && compareKeys(reached, end) >= 0) return true;
-  }
-  return end.length > 0 && compareKeys(reached, end) >= 0;
+/** A key range `[start, end)`; an empty end: to the last key. */
+interface Span {
+  start: Uint8Array;
+  end: Uint8Array;
 }
 
+/** The union of `ranges` as disjoint spans sorted by start (touching ranges joined). */
+function union(ranges: readonly Span[]): Span[] {
+  const sorted = [...ranges].sort((x, y) => compareKeys(x.start, y.start));
+  const out: Span[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    // Bytewise: an empty start is the first key, an empty end the last.
+    if (last && (last.end.length === 0 || compareKeys(last.end, r.start) >= 0)) {
+      if (compareEndKeys(r.end, last.end) > 0) last.end = r.end;
+    } else out.push({ start: r.start, end: r.end });
+  }
+  return out;
+}
+
+/** Whether the disjoint sorted `spans` cover `[start, end)`: one span must hold it all. */
+function covered(spans: readonly Span[], start: Uint8Array, end: Uint8Array): boolean {
+  // The last span starting at or before `start` (binary search).
+  let lo = 0;
+  let hi = spans.length - 1;
+  let at = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (compareKeys(spans[mid].start, start) <= 0) {
+      at = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (at < 0) return false;
+  const span = spans[at];
+  if (span.end.length === 0) return true;
+  return end.length > 0 && compareKeys(span.end, end) >= 0 && compareKeys(span.end, start) > 0;
+}
+
+/** What a user's permissions grant for each access, as disjoint sorted spans. */
+type Usable = Record<Access, Span[]>;
+
+function usableOf(permissions: readonly Permission[]): Usable {
+  const pick = (access: Access) => union(permissions.filter((p) => allows(p.kind, access)));
+  return { read: pick('read'), write: pick('write'), admin: pick('admin') };
+}
+
+/**
+ * Sorted permissions per table and user: a table is never changed in place (every change makes a
+ * new one), so they hold as long as the table object is the one in force.
+ */
+const usableCache = new WeakMap<AuthTable, Map<string, Usable>>();
+
 /** Whether `permissions` satisfy `need`. */
-export function satisfies(permissions: Permission[], need: Need): boolean {
-  const usable = permissions.filter((p) => allows(p.kind, need.access));
+export function satisfies(permissions: readonly Permission[], need: Need): boolean {
+  return satisfiesUsable(usableOf(permissions), need);
+}
+
+function satisfiesUsable(usable: Usable, need: Need): boolean {
   if (need.end.length > 0 && compareKeys(need.start, need.end) >= 0) return true; // an empty range touches nothing
-  return covered(usable, need.start, need.end);
+  return covered(usable[need.access], need.start, need.end);
 }
 
 /**
@@ -135,8 +178,17 @@ export function authorize(table: AuthTable, userName: string, operation: string,
   if (!table.enabled) throw new PermissionDeniedError(operation, 'user logins are off (auth is disabled); log in again once it is enabled');
   const user = findUser(table, userName);
   if (!user) throw new PermissionDeniedError(operation, `user "${userName}" no longer exists`);
-  const permissions = permissionsOf(table, user);
+  let perUser = usableCache.get(table);
+  if (!perUser) {
+    perUser = new Map();
+    usableCache.set(table, perUser);
+  }
+  let usable = perUser.get(userName);
+  if (!usable) {
+    usable = usableOf(permissionsOf(table, user));
+    perUser.set(userName, usable);
+  }
   for (const need of needs) {
-    if (!satisfies(permissions, need)) throw new PermissionDeniedError(operation, `user "${userName}" has no ${need.access} permission for ${need === ADMIN_ALL ? 'the cluster' : 'some of the keys it touches'}`);
+    if (!satisfiesUsable(usable, need)) throw new PermissionDeniedError(operation, `user "${userName}" has no ${need.access} permission for ${need === ADMIN_ALL ? 'the cluster' : 'some of the keys it touches'}`);
   }
 }

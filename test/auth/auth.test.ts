@@ -53,6 +53,7 @@ async function sampleTable(): Promise<AuthTable> {
     { op: 'userGrant', name: 'alice', role: 'reader' },
     { op: 'userAdd', name: 'bob', verifier: await verifier('bob-password') },
     { op: 'userGrant', name: 'bob', role: 'writer' },
+    { op: 'userAdd', name: 'carol', verifier: await verifier('carol-password') },
     { op: 'enable' },
   );
 }
@@ -76,9 +77,9 @@ function denied(table: AuthTable, user: string, request: StoreRequest): string |
 describe('auth table', () => {
   it('applies changes, raises the revision, and round-trips through its encoding', async () => {
     const t = await sampleTable();
-    expect(t.revision).toBe(11);
+    expect(t.revision).toBe(12);
     expect(t.enabled).toBe(true);
-    expect(t.users.map((u) => u.name)).toEqual(['alice', 'bob', 'root']);
+    expect(t.users.map((u) => u.name)).toEqual(['alice', 'bob', 'carol', 'root']);
     expect(decodeAuthTable(encodeAuthTable(t))).toEqual(t);
   });
 
@@ -141,6 +142,10 @@ describe('permissions', () => {
     expect(denied(t, 'alice', scan('a', 'e'))).toBeUndefined();
     expect(denied(t, 'alice', scan('f', ''))).toBeUndefined();
     expect(denied(t, 'alice', scan('d', 'g'))).toBeDefined(); // [e, f) is not granted
+    // Two ranges from the first key, the shorter one listed last.
+    const t2 = apply(t, { op: 'roleAdd', name: 'first' }, { op: 'roleGrant', name: 'first', permission: { kind: 'write', start: new Uint8Array(0), end: k('z') } }, { op: 'roleGrant', name: 'first', permission: { kind: 'write', start: new Uint8Array(0), end: k('b') } }, { op: 'userGrant', name: 'carol', role: 'first' });
+    expect(denied(t2, 'carol', put('c'))).toBeUndefined();
+    expect(denied(t2, 'carol', put('zz'))).toBeDefined();
   });
 
   it('admin requests need admin; removed users and disabled auth are refused', async () => {
