@@ -34,6 +34,8 @@ export interface StoreStatus {
   pdStoreIds: number[];
   /** The incarnation of this store's data (docs/store-identity.md). */
   incarnation: string | undefined;
+  /** The first incarnation this store recorded of each other store, by id: what it holds their replicas to. */
+  seenIncarnations: Record<number, string>;
   /** Replicas on other stores refused here because their store lost its data since it made them. */
   lostReplicas: Array<{ regionId: number; peerId: number; storeId: number; expected: string; actual: string }>;
   regions: Array<{
@@ -76,6 +78,7 @@ export function storeStatus(server: StoreServer): StoreStatus {
     stores: info.stores,
     pdStoreIds: info.pdStoreIds,
     incarnation: server.store.incarnationOf(server.storeId),
+    seenIncarnations: server.store.seenIncarnations(),
     lostReplicas: server.store.lostReplicas(),
     regions: server.store
       .status()

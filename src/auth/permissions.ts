@@ -86,7 +86,7 @@ function readNeeds(op: KvReadOp): Need[] {
  * The shape of a store request as far as permissions go (`src/store/requests.ts`'s `StoreRequest`
  * has it; named here so that auth, below the store, does not import it).
  */
-export type CheckedRequest = { type: 'write'; op: KvWriteOp } | { type: 'read'; op: KvReadOp } | { type: 'regions' } | { type: 'admin'; op: { kind: string } };
+export type CheckedRequest = { type: 'write'; op: KvWriteOp } | { type: 'read'; op: KvReadOp } | { type: 'regions' } | { type: 'ident' } | { type: 'admin'; op: { kind: string } };
 
 /** What `request` needs, and the operation name a refusal reports. */
 export function requestNeeds(request: CheckedRequest): { operation: string; needs: Need[] } {
@@ -98,6 +98,9 @@ export function requestNeeds(request: CheckedRequest): { operation: string; need
     case 'regions':
       // Routing needs the region map; its boundaries are visible to every logged-in user.
       return { operation: 'regions', needs: [] };
+    case 'ident':
+      // Which incarnation a store runs is what rejoining it needs; it says nothing about keys.
+      return { operation: 'ident', needs: [] };
     case 'admin':
       return { operation: request.op.kind, needs: [ADMIN_ALL] };
   }

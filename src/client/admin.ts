@@ -6,8 +6,8 @@
 import { InvalidArgumentError, RegionNotFoundError } from '../errors.ts';
 import type { Region } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
-import type { StoreConnector } from './connector.ts';
 import type { AdminOp } from '../store/requests.ts';
+import type { StoreConnector } from './connector.ts';
 import { type Executor, RegroupError } from './executor.ts';
 import type { Router } from './router.ts';
 
@@ -79,7 +79,15 @@ export class AdminClient {
    * (the promotion is retried while the learner is behind), as a voter. Resolves with the region.
    */
   async addReplica(regionId: number, storeId: number, role: 'voter' | 'learner' = 'voter'): Promise<Region> {
-    let region = (await this.send(regionId, { kind: 'changePeer', change: 'addLearner', storeId }, 'addReplica')) as Region;
+    // Made for the data the store runs now, as it says itself (see rejoinStore).
+    const { incarnation } = await this.connector.call(storeId, { type: 'ident' });
+    return await this.addStamped(regionId, storeId, role, incarnation);
+  }
+
+  /** {@link addReplica}, the new replica made for the data `incarnation` of the store (when given). */
+  private async addStamped(regionId: number, storeId: number, role: 'voter' | 'learner', incarnation: string | undefined): Promise<Region> {
+    const op: AdminOp = incarnation === undefined ? { kind: 'changePeer', change: 'addLearner', storeId } : { kind: 'changePeer', change: 'addLearner', storeId, incarnation };
+    let region = (await this.send(regionId, op, 'addReplica')) as Region;
     this.router.learn([region]);
     if (role === 'voter') {
       region = (await this.send(regionId, { kind: 'changePeer', change: 'promote', storeId }, 'addReplica')) as Region;
@@ -106,12 +114,16 @@ export class AdminClient {
    * @throws InvalidArgumentError when the store leads a region (then it did not lose its data).
    */
   async rejoinStore(storeId: number): Promise<Region[]> {
+    // The new replicas are made for the data the store runs now, as the store itself says: a
+    // leader that has not yet heard from it since it came back would stamp the old incarnation
+    // (and the other stores would refuse the new replica as they refuse the old one).
+    const { incarnation } = await this.connector.call(storeId, { type: 'ident' });
     const out: Region[] = [];
     for (const r of await this.regions()) {
       const mine = r.peers.find((p) => p.storeId === storeId);
       if (!mine) continue;
       await this.removeReplica(r.id, storeId);
-      out.push(await this.addReplica(r.id, storeId, mine.role));
+      out.push(await this.addStamped(r.id, storeId, mine.role, incarnation));
     }
     return out;
   }

@@ -7,7 +7,7 @@
  * pending peer and no operator in flight. Nothing moves until the view is warm (`isViewWarm`).
  */
 import type { PdConfig } from './config.ts';
-import { isPeerLost, isViewWarm, regionsById, replicaCounts, usableStoreIds } from './health.ts';
+import { incarnationOf, isPeerLost, isViewWarm, regionsById, replicaCounts, usableStoreIds } from './health.ts';
 import type { IdAllocator, Instruction } from './instructions.ts';
 import type { ClusterView, PdRegionInfo } from './types.ts';
 
@@ -50,7 +50,7 @@ export function balanceReplicas(view: ClusterView, config: PdConfig, allocId: Id
     moved.add(info.region.id);
     counts.set(from, counts.get(from)! - 1);
     counts.set(to, counts.get(to)! + 1);
-    out.push({ type: 'addLearner', regionId: info.region.id, epoch: { ...info.region.epoch }, storeId: to, peerId: allocId() });
+    out.push({ type: 'addLearner', regionId: info.region.id, epoch: { ...info.region.epoch }, storeId: to, peerId: allocId(), ...incarnationOf(view, to) });
   }
   return out;
 }

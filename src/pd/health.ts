@@ -146,3 +146,9 @@ export function discountPause(view: ClusterView, gapMs: number): ClusterView {
   const operators = new Map([...view.operators].map(([id, o]) => [id, { ...o, issuedMs: o.issuedMs + gapMs }]));
   return { ...view, startedMs: view.startedMs + gapMs, stores, regions, operators };
 }
+
+/** The target store's incarnation as its latest heartbeat gave it, for an `addLearner` instruction. */
+export function incarnationOf(view: ClusterView, storeId: number): { incarnation?: string } {
+  const incarnation = view.stores.get(storeId)?.heartbeat.incarnation;
+  return incarnation === undefined ? {} : { incarnation };
+}

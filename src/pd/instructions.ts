@@ -40,6 +40,8 @@ export interface AddLearnerInstruction {
   epoch: RegionEpoch;
   storeId: number;
   peerId: number;
+  /** The incarnation of `storeId`'s data, from its latest heartbeat: the new replica is made for it. */
+  incarnation?: string;
 }
 
 /** Make a caught-up learner a voter. */

@@ -16,7 +16,7 @@
  */
 import type { Peer } from '../region/types.ts';
 import type { PdConfig } from './config.ts';
-import { isPeerHealthy, isPeerLost, isStoreUsable, keepsHealthyMajority, leaderCounts, regionsById, replicaCounts, usableStoreIds } from './health.ts';
+import { incarnationOf, isPeerHealthy, isPeerLost, isStoreUsable, keepsHealthyMajority, leaderCounts, regionsById, replicaCounts, usableStoreIds } from './health.ts';
 import type { IdAllocator, Instruction } from './instructions.ts';
 import type { ClusterView, PdRegionInfo, StoreState } from './types.ts';
 
@@ -81,7 +81,7 @@ function checkRegionReplicas(view: ClusterView, info: PdRegionInfo, config: PdCo
     const storeId = pickStoreForReplica(view, config, new Set(region.peers.map((p) => p.storeId)), counts.replicas);
     if (storeId !== undefined) {
       counts.replicas.set(storeId, (counts.replicas.get(storeId) ?? 0) + 1);
-      return { type: 'addLearner', ...base, storeId, peerId: allocId() };
+      return { type: 'addLearner', ...base, storeId, peerId: allocId(), ...incarnationOf(view, storeId) };
     }
   }
   // With no surplus there is nothing to remove: a bad voter waits for its replacement (above).
@@ -133,3 +133,4 @@ export function transferLeaderAway(view: ClusterView, info: PdRegionInfo, config
   leaders.set(info.leader.storeId, (leaders.get(info.leader.storeId) ?? 1) - 1);
   return { type: 'transferLeader', regionId: info.region.id, epoch: { ...info.region.epoch }, toStoreId: to.storeId, toPeerId: to.id };
 }
+

@@ -5,8 +5,8 @@
  * immutable data: a handler returns a new view and never changes the one it was given.
  */
 import type { Peer, Region, RegionEpoch } from '../region/types.ts';
-import type { Instruction } from './instructions.ts';
 import type { PdConfig } from './config.ts';
+import type { Instruction } from './instructions.ts';
 
 /**
  * A store's lifecycle as PD sees it (TiKV's `StoreState`). `offline` is being drained: it stays
@@ -37,6 +37,11 @@ export interface StoreHeartbeat {
   timestampMs: number;
   /** The state the store believes it is in; PD never moves a store backwards (see {@link StoreState}). */
   state: StoreState;
+  /**
+   * The incarnation of the store's data (a wiped store runs a new one): what replicas PD adds
+   * there are stamped with (`incarnation-guard.ts`). Absent on stores run without one.
+   */
+  incarnation?: string;
 }
 
 /** A follower the leader has not heard from (TiKV `PeerStats`). */

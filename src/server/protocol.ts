@@ -9,13 +9,13 @@
  * {@link CLIENT_ID_MIN} up, so that a server can tell a client's link from a store's.
  */
 import { z } from 'zod';
-import { packValue, unpackValue } from '../codec/msgpack.ts';
-import { scanMsgpack, type ScanLimits } from '../codec/msgpack-scan.ts';
+import { type AuthChange, authChangeSchema } from '../auth/table.ts';
 import { DEFAULT_FRAME_LIMITS } from '../codec/limits.ts';
-import type { StoreRequest } from '../store/requests.ts';
+import { packValue, unpackValue } from '../codec/msgpack.ts';
+import { type ScanLimits, scanMsgpack } from '../codec/msgpack-scan.ts';
 import { type ErrorData, errorFromData, errorToData, FlotillaError, InvalidArgumentError, OutcomeUnknownError } from '../errors.ts';
 import type { ApplyOutcome } from '../kv/state-machine.ts';
-import { type AuthChange, authChangeSchema } from '../auth/table.ts';
+import type { StoreRequest } from '../store/requests.ts';
 
 /** Largest store id a server accepts for itself. */
 export const STORE_ID_MAX = 2 ** 31 - 1;
@@ -104,7 +104,7 @@ const readOp = z.discriminatedUnion('type', [
 const adminOp = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('split'), splitKey: bytes.optional() }),
   z.object({ kind: z.literal('transferLeader'), toStoreId: z.int().positive() }),
-  z.object({ kind: z.literal('changePeer'), change: z.enum(['addLearner', 'promote', 'remove']), storeId: z.int().positive() }),
+  z.object({ kind: z.literal('changePeer'), change: z.enum(['addLearner', 'promote', 'remove']), storeId: z.int().positive(), incarnation: z.string().regex(/^[0-9a-f]{1,64}$/).optional() }),
   z.object({ kind: z.literal('merge'), sourceId: regionId }),
 ]);
 
@@ -112,6 +112,7 @@ const storeRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('write'), regionId, epoch, clientId: z.string().min(1).max(256), seq: z.int().positive(), op: writeOp }),
   z.object({ type: z.literal('read'), regionId, epoch, op: readOp, consistency: z.enum(['linearizable', 'lease', 'follower', 'stale']) }),
   z.object({ type: z.literal('regions') }),
+  z.object({ type: z.literal('ident') }),
   z.object({ type: z.literal('admin'), regionId, epoch, op: adminOp }),
 ]);
 

@@ -16,6 +16,8 @@ export async function dispatchRequest<R extends StoreRequest>(store: StoreEngine
       return (await store.read(request.regionId, request.epoch, request.op, request.consistency)) as Answer;
     case 'regions':
       return store.regions() as Answer;
+    case 'ident':
+      return store.ident() as Answer;
     case 'admin': {
       const op = request.op;
       if (op.kind === 'split') {
@@ -30,7 +32,7 @@ export async function dispatchRequest<R extends StoreRequest>(store: StoreEngine
         store.checkEpoch(request.regionId, request.epoch);
         return (await store.mergeRegions(request.regionId, op.sourceId)) as Answer;
       }
-      return (await store.changePeer(request.regionId, request.epoch, op.change, op.storeId)) as Answer;
+      return (await store.changePeer(request.regionId, request.epoch, op.change, op.storeId, undefined, op.incarnation)) as Answer;
     }
   }
 }

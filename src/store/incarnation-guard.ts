@@ -137,6 +137,11 @@ export class IncarnationGuard {
     }
   }
 
+  /** The first incarnation recorded of every store heard from, by store id. */
+  seenIncarnations(): Record<number, string> {
+    return Object.fromEntries([...this.seen].sort((a, b) => a[0] - b[0]));
+  }
+
   /** The member replicas refused so far (and still members when last pruned). */
   lostReplicas(): LostReplica[] {
     return [...this.lost.values()].sort((a, b) => a.regionId - b.regionId || a.peerId - b.peerId);

@@ -34,11 +34,27 @@ export interface RegionsRequest {
   type: 'regions';
 }
 
+/** Who a store is: its id and the incarnation of its data (a wiped store runs a new one). */
+export interface IdentRequest {
+  type: 'ident';
+}
+
+/** What an {@link IdentRequest} answers; `incarnation` is absent on stores run without one (in-process tests). */
+export interface StoreIdent {
+  storeId: number;
+  incarnation?: string;
+}
+
 /** A change to a region's shape or membership, sent to its leader. */
 export type AdminOp =
   | { kind: 'split'; splitKey?: Uint8Array }
   | { kind: 'transferLeader'; toStoreId: number }
-  | { kind: 'changePeer'; change: 'addLearner' | 'promote' | 'remove'; storeId: number }
+  /**
+   * `incarnation` (addLearner only): the incarnation the new replica is made for, as the target
+   * store itself reported it (`ident`); without it the leader stamps the one its link from that
+   * store last showed.
+   */
+  | { kind: 'changePeer'; change: 'addLearner' | 'promote' | 'remove'; storeId: number; incarnation?: string }
   /** Sent to the target region (which survives); the source is absorbed. */
   | { kind: 'merge'; sourceId: number };
 
@@ -51,13 +67,14 @@ export interface AdminRequest {
 }
 
 /** Any request a store serves; `type` selects the answer in {@link StoreResponses}. */
-export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | AdminRequest;
+export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest;
 
 /** What each request type answers. */
 export interface StoreResponses {
   write: ApplyOutcome;
   read: KvReadResult;
   regions: RegionInfo[];
+  ident: StoreIdent;
   /** split: the two regions; transferLeader: nothing; changePeer and merge: the region after the change. */
   admin: Region[] | Region | undefined;
 }

@@ -11,42 +11,43 @@
  * 4. advance, and serve the reads whose index is now applied.
  * Requests are checked against the region's epoch and range before anything is proposed.
  */
-import type { Clock, Logger, Rand, StorageEngine, WriteOp } from '../ports.ts';
-import { nullLogger } from '../ports.ts';
+
+import { AuthCache } from '../auth/cache.ts';
+import { type AuthChange, type AuthTable, decodeAuthTable, encodeAuthTable } from '../auth/table.ts';
+import type { RaftRegionMeta } from '../codec/schema.ts';
 import { EpochNotMatchError, type FlotillaError, InvalidArgumentError, NotLeaderError, OutcomeUnknownError, RegionNotFoundError, ServerBusyError, TimeoutError, TooSmallToSplitError } from '../errors.ts';
 import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
 import { DATA_PREFIX, decodeKey, prefixedRange, regionRanges } from '../kv/keys.ts';
-import { DEFAULT_SESSION_IDLE_MS } from '../kv/sessions.ts';
 import type { KvLimits } from '../kv/limits.ts';
 import { WriteOverlay } from '../kv/overlay.ts';
+import { DEFAULT_SESSION_IDLE_MS } from '../kv/sessions.ts';
+import { restoreRegion } from '../kv/snapshot.ts';
 import { type ApplyOutcome, KvStateMachine } from '../kv/state-machine.ts';
 import { checkOpInRegion, validateReadOp, validateWriteOp } from '../kv/validate.ts';
-import { RawNode } from '../raft/rawnode.ts';
-import type { Message, Ready } from '../raft/types.ts';
-import { makeMessage } from '../raft/types.ts';
-import type { Region, RegionEpoch } from '../region/types.ts';
-import { cloneRegion } from '../region/types.ts';
-import { keyInRegion, keysEqual, rangesOverlap, rangeWithin } from '../region/keys.ts';
-import type { RaftRegionMeta } from '../codec/schema.ts';
-import { DEFAULT_MIN_KEYS_TO_SPLIT, mergeRegions } from '../region/split.ts';
-import { decodeAdminCommand, randomId } from './admin.ts';
-import { loadAuthTable, loadPdState, PD_GROUP_ID, PD_PREFIX, pdGroupRegion, restorePdState } from './pd-state.ts';
-import { AuthCache } from '../auth/cache.ts';
-import { type AuthChange, type AuthTable, decodeAuthTable, encodeAuthTable } from '../auth/table.ts';
-import { decodePdMessage, encodePdMessage, type PdHost, PdService, type PdServiceOptions } from './pd-service.ts';
 import type { Instruction } from '../pd/instructions.ts';
 import type { RegionHeartbeat } from '../pd/types.ts';
-import type { ConfChange, ConfState } from '../raft/types.ts';
+import type { Clock, Logger, Rand, StorageEngine, WriteOp } from '../ports.ts';
+import { nullLogger } from '../ports.ts';
+import { RawNode } from '../raft/rawnode.ts';
+import type { ConfChange, ConfState, Message, Ready } from '../raft/types.ts';
+import { makeMessage } from '../raft/types.ts';
+import { keyInRegion, keysEqual, rangesOverlap, rangeWithin } from '../region/keys.ts';
+import { DEFAULT_MIN_KEYS_TO_SPLIT, mergeRegions } from '../region/split.ts';
+import type { Region, RegionEpoch } from '../region/types.ts';
+import { cloneRegion } from '../region/types.ts';
+import { decodeAdminCommand, randomId } from './admin.ts';
+import { TAG_ADMIN, untagEntryData } from './entry-data.ts';
+import { IncarnationGuard, type LostReplica } from './incarnation-guard.ts';
 import { encodeMembershipContext } from './membership.ts';
-import { PeerStorage, RAFT_INIT_TERM } from './peer-storage.ts';
+import { decodePdMessage, encodePdMessage, type PdHost, PdService, type PdServiceOptions } from './pd-service.ts';
+import { loadAuthTable, loadPdState, PD_GROUP_ID, PD_PREFIX, pdGroupRegion, restorePdState } from './pd-state.ts';
+import { PeerStorage, RAFT_INIT_INDEX, RAFT_INIT_TERM } from './peer-storage.ts';
 import { decodeHardState, hardStateKey, regionRaftRange, regionStateKey, regionStateRange } from './raft-keys.ts';
 import { decodeRegionState, decodeSnapshotEnvelope, encodeRegionState, type RegionState } from './records.ts';
-import { TAG_ADMIN, untagEntryData } from './entry-data.ts';
-import { restoreRegion } from '../kv/snapshot.ts';
 import { type ReadConsistency, RegionPeer } from './region-peer.ts';
+import type { StoreIdent } from './requests.ts';
 import { buildRegionSnapshot, snapshotHead, stageSnapshotInstall, streamedSnapshot } from './snapshot.ts';
 import { ALL_STAGING, decodeDescriptor, isReplyChunk, moveStaged, newSnapshotStreamStats, OutgoingStream, SNAPSHOT_STREAM_BASE, type SnapshotChunkLink, StreamReceiver } from './snapshot-stream.ts';
-import { IncarnationGuard, type LostReplica } from './incarnation-guard.ts';
 import { loadSeenIncarnations } from './store-ident.ts';
 
 /** How many committed entries a learner may lack and still be promoted (it gets them as a voter). */
@@ -208,7 +209,7 @@ export class StoreEngine {
   /** Regions whose streamed snapshot is being moved into place: no stream may open for them. */
   private readonly applying = new Set<number>();
   /** Counters for metrics, status pages and tests. */
-  readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0, quiesces: 0, livenessWakes: 0, clockGaps: 0 };
+  readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0, quiesces: 0, livenessWakes: 0, clockGaps: 0, votesWithheld: 0 };
 
   private constructor(opts: StoreEngineOptions) {
     this.storeId = opts.storeId;
@@ -322,6 +323,7 @@ export class StoreEngine {
           keysRead: 0,
           timestampMs: this.opts.clock.now(),
           state: 'up',
+          ...(this.opts.incarnation === undefined ? {} : { incarnation: this.opts.incarnation }),
         };
       },
       loadState: () => loadPdState(this.engine),
@@ -389,7 +391,7 @@ export class StoreEngine {
         await this.transferLeader(i.regionId, i.epoch, i.toStoreId);
         return;
       case 'addLearner':
-        await this.changePeer(i.regionId, i.epoch, 'addLearner', i.storeId, i.peerId);
+        await this.changePeer(i.regionId, i.epoch, 'addLearner', i.storeId, i.peerId, i.incarnation);
         return;
       case 'promoteLearner':
       case 'removePeer': {
@@ -555,6 +557,10 @@ export class StoreEngine {
       // A replica here still waiting for its first snapshot cannot vote: it takes what comes.
       if (checked && peer.storage.initialized && !this.guard.admits(peer.region, message.from, fromStoreId, incarnation)) continue;
       if (message.type === 'MsgSnap' && !this.snapshotAcceptable(peer, message, fromStoreId)) continue;
+      if ((message.type === 'MsgVote' || message.type === 'MsgPreVote') && withholdsVote(peer, message)) {
+        this.counters.votesWithheld++;
+        continue;
+      }
       this.dirty.add(peer);
       try {
         peer.node.step(message);
@@ -716,6 +722,11 @@ export class StoreEngine {
     return this.guard.lostReplicas();
   }
 
+  /** The first incarnation this store recorded of every store it heard from, by store id. */
+  seenIncarnations(): Record<number, string> {
+    return this.guard.seenIncarnations();
+  }
+
   /** The first incarnation of `storeId` this store recorded (undefined: it never heard from it). */
   seenIncarnationOf(storeId: number): string | undefined {
     return this.guard.firstSeen(storeId);
@@ -724,6 +735,11 @@ export class StoreEngine {
   /** The incarnation store `storeId` runs now, as its latest frame said (undefined: unknown). */
   incarnationOf(storeId: number): string | undefined {
     return storeId === this.storeId ? this.opts.incarnation : this.guard.currentOf(storeId);
+  }
+
+  /** This store's id and the incarnation of its data (what `rejoinStore` stamps its new replicas with). */
+  ident(): StoreIdent {
+    return this.opts.incarnation === undefined ? { storeId: this.storeId } : { storeId: this.storeId, incarnation: this.opts.incarnation };
   }
 
   /** The regions this store hosts (initialized replicas only), with leader hints. */
@@ -1530,7 +1546,7 @@ export class StoreEngine {
    * promote the learner on a store to voter, or remove the replica on a store. Resolves with the
    * region once applied. The leader's own replica cannot be removed: transfer leadership first.
    */
-  async changePeer(regionId: number, epoch: RegionEpoch | undefined, change: 'addLearner' | 'promote' | 'remove', storeId: number, newPeerId?: number): Promise<Region> {
+  async changePeer(regionId: number, epoch: RegionEpoch | undefined, change: 'addLearner' | 'promote' | 'remove', storeId: number, newPeerId?: number, stamp?: string): Promise<Region> {
     const peer = this.peerFor(regionId, epoch);
     if (!peer.isLeader()) throw peer.notLeader();
     this.refuseIfMergeTarget(peer);
@@ -1540,8 +1556,15 @@ export class StoreEngine {
       if (existing) throw new InvalidArgumentError('storeId', `store ${storeId} already hosts a replica of region ${regionId}`);
       const id = newPeerId ?? this.allocId();
       // Stamp the incarnation of the store's data the replica is made for: if that store loses its
-      // data again, this replica's messages stop counting (incarnation-guard.ts).
-      const incarnation = storeId === this.storeId ? this.opts.incarnation : this.guard.currentOf(storeId);
+      // data again, this replica's messages stop counting (incarnation-guard.ts). Best is the one
+      // the store itself reported (`stamp`, from `ident`): the link here may still show the one
+      // before a wipe, its frames not yet arrived. Without a stamp nor any frame from the store
+      // since this one started, there is nothing to stamp for a store seen before: an unstamped
+      // replica would be judged by the first incarnation ever seen of the store, which after a
+      // wipe is the old one, and the new replica would be refused for good. (A store never seen
+      // here is judged by the first incarnation its frames bring: the one it runs.)
+      const incarnation = stamp ?? (storeId === this.storeId ? this.opts.incarnation : this.guard.currentOf(storeId));
+      if (incarnation === undefined && this.guard.firstSeen(storeId) !== undefined) throw new ServerBusyError(`store ${storeId} has not been heard from since this store started, so the incarnation of its data is unknown`);
       const added = incarnation === undefined ? { id, storeId, role: 'learner' as const } : { id, storeId, role: 'learner' as const, incarnation };
       cc = { transition: 'auto', changes: [{ type: 'addLearner', nodeId: id }], context: encodeMembershipContext([added]) };
     } else {
@@ -1765,3 +1788,24 @@ export function soleVoter(peer: RegionPeer): boolean {
   if (from > to) return true;
   return !log.slice(from, to + 1, Number.MAX_SAFE_INTEGER).some((e) => e.type === 'confChange');
 }
+
+/**
+ * Whether a replica withholds its vote from a candidate: it does when it is exactly as its store
+ * bootstrapped it (initial region epoch, nothing in its log after the initial entry: it never
+ * heard from any leader) while the candidate's log is past that point, so the cluster has already
+ * run. Such a replica may be a store that lost its data and bootstrapped again on an empty disk
+ * (`--initial-cluster-state new` with no peer answering): a vote from it, counted by a lagging
+ * store that never learned its incarnation, would make a majority without the writes it had
+ * acknowledged before the wipe. A replica that is genuinely new loses nothing by waiting: the
+ * leader's first append makes it an ordinary voter. (Its cost: a store that joins a new cluster
+ * late cannot help elect a leader until some leader has reached it.) Withholding a vote is always
+ * safe in Raft; it is a lost message.
+ */
+export function withholdsVote(peer: RegionPeer, vote: Message): boolean {
+  const { confVer, version } = peer.region.epoch;
+  if (confVer !== 1 || version !== 1) return false;
+  const log = peer.node.raft.raftLog;
+  if (log.lastIndex() !== RAFT_INIT_INDEX || log.lastTerm() !== RAFT_INIT_TERM) return false;
+  return vote.index > RAFT_INIT_INDEX || vote.logTerm > RAFT_INIT_TERM;
+}
+
