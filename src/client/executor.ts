@@ -14,6 +14,7 @@ import type { Clock, Rand } from '../ports.ts';
 import type { Region } from '../region/types.ts';
 import { type StoreConnector, StoreUnreachableError } from './connector.ts';
 import type { StoreRequest, StoreResponses } from '../store/requests.ts';
+import { withDeadline } from './deadline.ts';
 import type { Router } from './router.ts';
 
 /** Retry policy. */
@@ -76,19 +77,7 @@ export class Executor {
   }
 
   private withAttemptTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const cancel = this.clock.setTimer(ms, () => reject(new AttemptTimeout()));
-      p.then(
-        (v) => {
-          cancel();
-          resolve(v);
-        },
-        (e) => {
-          cancel();
-          reject(e);
-        },
-      );
-    });
+    return withDeadline(this.clock, ms, p, () => new AttemptTimeout());
   }
 
   /** Refreshes the routes, giving up (quietly: the next attempt looks again) at the attempt timeout or the deadline. */

@@ -9,6 +9,7 @@ import { RegionRouteTable } from '../region/route-table.ts';
 import type { Region } from '../region/types.ts';
 import type { RegionInfo } from '../store/store-engine.ts';
 import type { StoreConnector } from './connector.ts';
+import { withDeadline } from './deadline.ts';
 
 export class Router {
   readonly table = new RegionRouteTable();
@@ -31,19 +32,7 @@ export class Router {
   private bounded<T>(p: Promise<T>): Promise<T> {
     const t = this.callTimeout;
     if (!t) return p;
-    return new Promise<T>((resolve, reject) => {
-      const cancel = t.clock.setTimer(t.ms, () => reject(new TimeoutError(`no answer to a route lookup within ${t.ms} ms`)));
-      p.then(
-        (v) => {
-          cancel();
-          resolve(v);
-        },
-        (e) => {
-          cancel();
-          reject(e);
-        },
-      );
-    });
+    return withDeadline(t.clock, t.ms, p, () => new TimeoutError(`no answer to a route lookup within ${t.ms} ms`));
   }
 
   /** Learns regions (and leader hints) from a store's answer or an `EpochNotMatch` error. */

@@ -45,7 +45,6 @@ import { PeerStorage, RAFT_INIT_INDEX, RAFT_INIT_TERM } from './peer-storage.ts'
 import { decodeHardState, hardStateKey, regionRaftRange, regionStateKey, regionStateRange } from './raft-keys.ts';
 import { decodeRegionState, decodeSnapshotEnvelope, encodeRegionState, type RegionState } from './records.ts';
 import { type ReadConsistency, RegionPeer } from './region-peer.ts';
-import type { StoreIdent } from './requests.ts';
 import { buildRegionSnapshot, snapshotHead, stageSnapshotInstall, streamedSnapshot } from './snapshot.ts';
 import { ALL_STAGING, decodeDescriptor, isReplyChunk, moveStaged, newSnapshotStreamStats, OutgoingStream, SNAPSHOT_STREAM_BASE, type SnapshotChunkLink, StreamReceiver } from './snapshot-stream.ts';
 import { loadSeenIncarnations } from './store-ident.ts';
@@ -738,7 +737,7 @@ export class StoreEngine {
   }
 
   /** This store's id and the incarnation of its data (what `rejoinStore` stamps its new replicas with). */
-  ident(): StoreIdent {
+  ident(): { storeId: number; incarnation?: string } {
     return this.opts.incarnation === undefined ? { storeId: this.storeId } : { storeId: this.storeId, incarnation: this.opts.incarnation };
   }
 

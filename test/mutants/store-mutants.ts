@@ -13,27 +13,52 @@ import type { Mutant } from './mutants.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * Two layers keep a wiped store that bootstrapped again from making a majority with a lagging one:
+ * the incarnation guard (the lagging store refuses the wiped store's messages) and the withheld
+ * vote (the wiped store's fresh replica votes for no candidate holding data). Either alone holds
+ * the scenario, so each layer's mutants are judged with the other layer switched off: that shows
+ * each one does its job by itself.
+ */
+const VOTE_RULE_OFF = {
+  file: 'store/store-engine.ts',
+  search: "if ((message.type === 'MsgVote' || message.type === 'MsgPreVote') && withholdsVote(peer, message)) {",
+  replace: 'if (false) {',
+};
+const GUARD_OFF = {
+  file: 'store/store-engine.ts',
+  search: 'if (checked && peer.storage.initialized && !this.guard.admits(peer.region, message.from, fromStoreId, incarnation)) continue;',
+  replace: '',
+};
+
 export const STORE_MUTANTS: readonly Mutant[] = [
   {
     name: 'no-incarnation-check',
-    description: 'the store steps messages from replicas whose store came back with other data (a wiped disk), so a wiped store and a lagging one form a majority without the acknowledged write',
-    patches: [
-      {
-        file: 'store/store-engine.ts',
-        search: 'if (checked && peer.storage.initialized && !this.guard.admits(peer.region, message.from, fromStoreId, incarnation)) continue;',
-        replace: '',
-      },
-    ],
+    description: 'the store steps messages from replicas whose store came back with other data (a wiped disk), so a wiped store and a lagging one form a majority without the acknowledged write (withheld votes off)',
+    patches: [GUARD_OFF, VOTE_RULE_OFF],
   },
   {
     name: 'incarnation-first-seen-forgotten',
-    description: 'the first incarnation seen of a store is not remembered, so every incarnation is trusted on first use (again after a wipe)',
+    description: 'the first incarnation seen of a store is not remembered, so every incarnation is trusted on first use (again after a wipe) (withheld votes off)',
     patches: [
       {
         file: 'store/incarnation-guard.ts',
         search: 'const expected = member?.incarnation ?? this.seen.get(storeId);',
         replace: 'const expected = member?.incarnation;',
       },
+      VOTE_RULE_OFF,
+    ],
+  },
+  {
+    name: 'no-withheld-vote',
+    description: 'a replica as bootstrap left it votes for a candidate holding data, so a wiped store that bootstrapped again makes a majority with a lagging one (incarnation check off)',
+    patches: [
+      {
+        file: 'store/store-engine.ts',
+        search: 'return vote.index > RAFT_INIT_INDEX || vote.logTerm > RAFT_INIT_TERM;',
+        replace: 'return false;',
+      },
+      GUARD_OFF,
     ],
   },
 ];
