@@ -1,4 +1,4 @@
-// Sums every Vitest JSON report in a folder and prints the plain "tests: N passed, N failed" line.
+// Sums every Vitest JSON report in a folder and prints the plain "N passed, N failed" line last.
 // Exits non-zero when a test failed, when a report is missing, or when no test ran at all.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,5 +22,7 @@ for (const file of files) {
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 }
 if (reports === 0) failed += 1;
-console.log(`tests: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ''));
+if (skipped) console.log(`${skipped} skipped`);
+// The last line, exactly "N passed, N failed", is what CI reads.
+console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 || passed === 0 ? 1 : 0);
