@@ -104,7 +104,7 @@ const readOp = z.discriminatedUnion('type', [
 const adminOp = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('split'), splitKey: bytes.optional() }),
   z.object({ kind: z.literal('transferLeader'), toStoreId: z.int().positive() }),
-  z.object({ kind: z.literal('changePeer'), change: z.enum(['addLearner', 'promote', 'remove']), storeId: z.int().positive(), incarnation: z.string().regex(/^[0-9a-f]{1,64}$/).optional() }),
+  z.object({ kind: z.literal('changePeer'), change: z.enum(['addLearner', 'promote', 'remove']), storeId: z.int().positive(), incarnation: z.string().regex(/^[0-9A-Za-z_-]{1,64}$/).optional() }),
   z.object({ kind: z.literal('merge'), sourceId: regionId }),
 ]);
 

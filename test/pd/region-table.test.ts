@@ -138,6 +138,8 @@ describe('handleStoreHeartbeat and store states', () => {
     expect(() => handleStoreHeartbeat(v, storeHb(0), 1)).toThrow(InvalidArgumentError);
     expect(() => handleStoreHeartbeat(v, storeHb(1, { availableBytes: Number.NaN }), 1)).toThrow(/availableBytes/);
     expect(() => handleStoreHeartbeat(v, storeHb(1, { state: 'gone' as 'up' }), 1)).toThrow(/state/);
+    expect(() => handleStoreHeartbeat(v, storeHb(1, { incarnation: 'not an incarnation!' }), 1)).toThrow(/incarnation/);
+    expect(handleStoreHeartbeat(v, storeHb(1, { incarnation: 'a1b2c3d4e5f60708' }), 1).stores.get(1)?.heartbeat.incarnation).toBe('a1b2c3d4e5f60708');
   });
 
   it('drainedStoreIds lists offline stores hosting no replica', () => {

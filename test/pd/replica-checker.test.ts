@@ -25,6 +25,12 @@ describe('checkReplicas', () => {
     expect(checkReplicas(down, cfg(), ids(500))).toEqual([{ type: 'addLearner', regionId: 1, epoch: { confVer: 1, version: 1 }, storeId: 4, peerId: 500 }]);
   });
 
+  it("stamps the learner with the incarnation from the target store's heartbeat", () => {
+    const r = mkRegion(1, '', '', [1, 2, 3]);
+    const down = buildView({ stores: [1, 2, 3, 4], regions: [regionHb(r)], storeSeenMs: { 3: DOWN }, storeOver: { 4: { incarnation: '5e1f00d5c0ffee00' } } });
+    expect(checkReplicas(down, cfg(), ids(500))).toEqual([{ type: 'addLearner', regionId: 1, epoch: { confVer: 1, version: 1 }, storeId: 4, peerId: 500, incarnation: '5e1f00d5c0ffee00' }]);
+  });
+
   it('a store the view never heard from is down only once the view is older than storeDownMs', () => {
     // After a PD leader change, region heartbeats may arrive before store 3's first heartbeat.
     const r = regionHb(mkRegion(1, '', '', [1, 2, 3]));
