@@ -54,10 +54,14 @@ describe('playground', { timeout: 240_000 }, () => {
     const { page, errors } = await openPage(pg);
     await page.locator('#flights button').first().waitFor();
     await page.getByRole('button', { name: 'Pause' }).click();
-    const drop = page.locator('#flights button').first();
-    const id = /Drop message (\d+)/.exec((await drop.getAttribute('aria-label')) ?? '')?.[1];
+    // Paused for sure (the list of messages in flight no longer changes), then the button of one
+    // message by its own label: a list redrawn between reading a label and clicking must not
+    // make the test drop another message than the one it waits for.
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    const label = (await page.locator('#flights button').first().getAttribute('aria-label')) ?? '';
+    const id = /Drop message (\d+)/.exec(label)?.[1];
     expect(id).toBeDefined();
-    await drop.click();
+    await page.getByRole('button', { name: label, exact: true }).click();
     await page.waitForFunction((i) => document.getElementById('timeline')?.textContent?.includes(`message #${i} dropped`), id);
     expect(errors).toEqual([]);
     await page.close();
