@@ -207,6 +207,8 @@ export class StoreEngine {
   private readonly receiver: StreamReceiver | undefined;
   /** Regions whose streamed snapshot is being moved into place: no stream may open for them. */
   private readonly applying = new Set<number>();
+  /** Regions whose withheld votes were logged (once each, so a stuck election is explained, not flooded). */
+  private readonly withheldWarned = new Set<number>();
   /** Counters for metrics, status pages and tests. */
   readonly counters = { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0, quiesces: 0, livenessWakes: 0, clockGaps: 0, votesWithheld: 0 };
 
@@ -558,6 +560,10 @@ export class StoreEngine {
       if (message.type === 'MsgSnap' && !this.snapshotAcceptable(peer, message, fromStoreId)) continue;
       if ((message.type === 'MsgVote' || message.type === 'MsgPreVote') && withholdsVote(peer, message)) {
         this.counters.votesWithheld++;
+        if (!this.withheldWarned.has(regionId)) {
+          this.withheldWarned.add(regionId);
+          this.opts.logger.warn('withholding votes: this replica is as bootstrap left it and the candidate holds data (a leader must reach it first; docs/store-identity.md)', { regionId, candidateStore: fromStoreId });
+        }
         continue;
       }
       this.dirty.add(peer);

@@ -54,6 +54,7 @@ describe('a cluster of three store processes', () => {
       const leader = await cluster.leaderOf(1);
       expect(leader).toBeGreaterThan(0);
       await kv.put('before', '1');
+      await cluster.caughtUp(1);
       await cluster.kill(leader);
       for (let i = 0; i < 20; i++) await kv.put(`during/${i}`, String(i));
       expect(text(await kv.get('before'))).toBe('1');

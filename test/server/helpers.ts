@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onTestFailed } from 'vitest';
 import { WebSocket } from 'ws';
 import { connect, type RemoteKvClient } from '../../adapters/client/remote.ts';
 import { type StoreServer, type StoreServerOptions, startStoreServer } from '../../adapters/server/store-server.ts';
@@ -30,6 +31,15 @@ export interface TestCluster {
   restart(id: number): Promise<void>;
   /** The store leading region `regionId` according to the running stores (0 if none agree). */
   leaderOf(regionId: number, timeoutMs?: number): Promise<number>;
+  /**
+   * Waits until every store in `ids` (default all) has applied region `regionId` up to its
+   * leader's commit index. A replica no leader has reached yet withholds its vote from candidates
+   * holding data (docs/store-identity.md), so a test that kills a leader seconds after start waits
+   * for this first: otherwise the survivors may rightly elect nobody.
+   */
+  caughtUp(regionId: number, ids?: number[], timeoutMs?: number): Promise<void>;
+  /** Each store's log (stderr) tail, for a failure report. */
+  logs(tailChars?: number): string;
   close(): Promise<void>;
 }
 
@@ -77,6 +87,24 @@ export async function startCluster(n: number, runtimes: Array<'node' | 'deno'> =
       }
       return 0;
     },
+    async caughtUp(regionId, ids = [...stores.keys()], timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last = 'no leader';
+      while (Date.now() < deadline) {
+        const leader = await cluster.leaderOf(regionId, 2000);
+        if (leader > 0) {
+          const commit = (await cluster.status(leader)).regions.find((r) => r.id === regionId)?.commit ?? 0;
+          const applied = await Promise.all(ids.map(async (id) => (await cluster.status(id).catch(() => undefined))?.regions.find((r) => r.id === regionId)?.applied ?? 0));
+          if (commit > 0 && applied.every((a) => a >= commit)) return;
+          last = `leader ${leader} at commit ${commit}, stores ${ids.join(',')} applied ${applied.join(',')}`;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`region ${regionId} did not catch up within ${timeoutMs} ms (${last})`);
+    },
+    logs(tailChars = 4000) {
+      return [...stores.values()].map((p) => `--- store ${p.id} (${p.runtime}) stderr, last ${tailChars} chars ---\n${p.stderr.slice(-tailChars)}`).join('\n');
+    },
     async close() {
       await Promise.all([...stores.values()].map((p) => stopProcess(p, 'SIGKILL')));
       rmSync(dir, { recursive: true, force: true });
@@ -84,6 +112,16 @@ export async function startCluster(n: number, runtimes: Array<'node' | 'deno'> =
   };
   await Promise.all([...stores.values()].map((p) => waitListening(p, 60_000)));
   return cluster;
+}
+
+/**
+ * Prints the stores' logs when the current test fails (call inside the test, after the cluster
+ * started): a failure in CI then says what the stores saw, not only what the client saw.
+ */
+export function logsOnFailure(cluster: TestCluster): void {
+  onTestFailed(() => {
+    console.error(cluster.logs());
+  });
 }
 
 /**

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RemoteKvClient } from '../../adapters/client/remote.ts';
 import { spawnFlotilla } from '../../scripts/cluster-processes.ts';
-import { SECRET, startCluster, type TestCluster } from './helpers.ts';
+import { logsOnFailure, SECRET, startCluster, type TestCluster } from './helpers.ts';
 
 let cluster: TestCluster | undefined;
 afterEach(async () => {
@@ -74,12 +74,14 @@ describe('a store restarted on an empty data directory (issue 22)', () => {
   it('without PD: the acknowledged write is never lost; rejoin-store brings the store back', async () => {
     cluster = await startCluster(3, [], ['--no-pd']);
     const c = cluster;
+    logsOnFailure(c);
     expect(await c.leaderOf(1, 30_000)).toBeGreaterThan(0);
     await put(c, [1, 2, 3], 'k', 'base');
     // Store 2 holds store 3 to the incarnation it recorded (a loaded box can pass store 2's first
     // life without a frame from store 3: then only the wiped store's withheld votes protect the
     // write, test/store/wipe.test.ts, and store 2 has no refusal to report).
     await until('store 2 knows store 3', async () => (await c.status(2)).seenIncarnations[3] !== undefined, 15_000);
+    await c.caughtUp(1);
     await c.kill(2);
     await put(c, [1, 3], 'k', 'acked');
     await c.kill(1);
@@ -105,8 +107,10 @@ describe('a store restarted on an empty data directory (issue 22)', () => {
   it('with PD: the wiped store rejoins under a new id and PD replaces its replica', async () => {
     cluster = await startCluster(3, [], ['--replicas', '3']);
     const c = cluster;
+    logsOnFailure(c);
     expect(await c.leaderOf(1, 30_000)).toBeGreaterThan(0);
     await put(c, [1, 2, 3], 'k', 'base');
+    await c.caughtUp(1);
     await c.kill(2);
     await put(c, [1, 3], 'k', 'acked');
     await c.kill(1);
@@ -132,8 +136,10 @@ describe('a store restarted on an empty data directory (issue 22)', () => {
   it('five stores, two wiped: the acknowledged write survives, and both rejoin', async () => {
     cluster = await startCluster(5, [], ['--no-pd', '--replicas', '5']);
     const c = cluster;
+    logsOnFailure(c);
     expect(await c.leaderOf(1, 30_000)).toBeGreaterThan(0);
     await put(c, [1, 2, 3, 4, 5], 'k', 'base');
+    await c.caughtUp(1);
     await c.kill(4);
     await c.kill(5);
     await put(c, [1, 2, 3], 'k', 'acked');
