@@ -6,12 +6,13 @@
  * SIGSTOP in quiet phases), so that the load of other processes on a shared box drifts into both
  * alike. Prints both figures side by side, the stores' CPU time in each, and the ratio against
  * issue 16's target (at least 0.8). HOSTILE_PACE_MS (default 50) is the pause between one lane's
- * attacks; HOSTILE_NICE=0 does not nice the attacker.
+ * attacks; HOSTILE_NICE=0 does not nice the attacker; HOSTILE_CPU_PROF=DIR profiles store 1.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { RemoteKvClient } from '../adapters/client/remote.ts';
+import { stopProcess } from '../scripts/cluster-processes.ts';
 import { startCluster } from '../test/server/helpers.ts';
 import { type BenchRow, formatTargets, printTable } from './table.ts';
 
@@ -51,7 +52,9 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-const cluster = await startCluster(3);
+// HOSTILE_CPU_PROF=DIR: store 1 runs under `node --cpu-prof` and writes its profile there on exit.
+const profDir = process.env.HOSTILE_CPU_PROF;
+const cluster = await startCluster(3, [], [], 0, (id) => (profDir !== undefined && id === 1 ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []));
 const storesCpu = () => [...cluster.stores.values()].reduce((sum, p) => sum + cpuSeconds(p.child.pid), 0);
 let attacker: ReturnType<typeof spawn> | undefined;
 try {
@@ -114,5 +117,7 @@ try {
   client.close();
 } finally {
   attacker?.kill('SIGKILL');
+  // A profile is written only on a clean exit.
+  if (profDir !== undefined) await stopProcess(cluster.stores.get(1)!, 'SIGTERM');
   await cluster.close();
 }

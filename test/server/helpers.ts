@@ -46,8 +46,9 @@ export interface TestCluster {
 /**
  * Starts `n` stores (store `i` under `runtimes[i-1]`, default Node) and waits until they listen.
  * @param slots - ports to reserve beyond the initial stores (for stores that join later).
+ * @param nodeArgs - flags for Node itself per store id (e.g. `--cpu-prof` for a benchmark).
  */
-export async function startCluster(n: number, runtimes: Array<'node' | 'deno'> = [], extra: string[] = [], slots = 0): Promise<TestCluster> {
+export async function startCluster(n: number, runtimes: Array<'node' | 'deno'> = [], extra: string[] = [], slots = 0, nodeArgs: (id: number) => string[] = () => []): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-server-test-'));
   const all = await freePorts(2 * (n + slots));
   const ports = all.slice(0, n + slots);
@@ -56,7 +57,7 @@ export async function startCluster(n: number, runtimes: Array<'node' | 'deno'> =
   const env = { FLOTILLA_SECRET: SECRET };
   for (let id = 1; id <= n; id++) {
     const args = serveArgs(id, ports.slice(0, n), httpPorts, dir, [...FAST, ...extra]);
-    stores.set(id, spawnFlotilla(runtimes[id - 1] ?? 'node', args, env));
+    stores.set(id, spawnFlotilla(runtimes[id - 1] ?? 'node', args, env, nodeArgs(id)));
   }
   const cluster: TestCluster = {
     dir,
