@@ -15,7 +15,21 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const dirBytes = () => readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
+/**
+ * Bytes in the data directory. A checkpoint written in the background may rename its `.tmp` file
+ * between readdir and stat: then the listing is stale and is taken again (CI saw the ENOENT).
+ */
+const dirBytes = (): number => {
+  for (;;) {
+    let vanished = false;
+    const bytes = readdirSync(dir).reduce((n, f) => {
+      const st = statSync(join(dir, f), { throwIfNoEntry: false });
+      if (st === undefined) vanished = true;
+      return n + (st?.size ?? 0);
+    }, 0);
+    if (!vanished) return bytes;
+  }
+};
 
 describe('fs engine', () => {
   it('lets one engine at a time hold a directory, in this process too', async () => {
