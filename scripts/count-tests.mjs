@@ -18,7 +18,14 @@ for (const file of files) {
   const report = JSON.parse(readFileSync(join(dir, file), 'utf8'));
   reports++;
   passed += report.numPassedTests ?? 0;
-  failed += (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+  failed += report.numFailedTests ?? 0;
+  // A file that failed outside any test (an import error, a throwing hook) has no failed test to
+  // count: count the file, so that it still fails the run. A failed test's own file and suites are
+  // not counted again.
+  for (const file of report.testResults ?? []) {
+    const assertions = file.assertionResults ?? [];
+    if (file.status === 'failed' && !assertions.some((a) => a.status === 'failed')) failed++;
+  }
   skipped += (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
 }
 if (reports === 0) failed += 1;
