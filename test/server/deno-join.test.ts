@@ -55,11 +55,8 @@ describe('a mixed Node and Deno cluster', () => {
       for (let i = 0; i < 10; i++) await viaNode.put(`a${i}`, String(i));
       expect(text(await viaNode.get('apple'))).toBe('red');
       await cluster.restart(3);
-      await waitFor('the Deno store to catch up', 20_000, async () => {
-        const leader = await cluster.leaderOf(region.id);
-        const commit = (await cluster.status(leader)).regions.find((r) => r.id === region.id)!.commit;
-        return ((await cluster.status(3)).regions.find((r) => r.id === region.id)?.applied ?? 0) >= commit;
-      });
+      // The Deno store catches up.
+      await cluster.caughtUp(region.id, [3], 20_000);
       expect(text(await viaDeno.get('a9'))).toBe('9');
     } finally {
       viaDeno.close();
