@@ -10,6 +10,7 @@ import { EpochNotMatchError, InvalidArgumentError } from '../errors.ts';
 import { epochEquals, validateRegion } from '../region/epoch.ts';
 import { keysEqual, rangesOverlap } from '../region/keys.ts';
 import { cloneRegion, type Region } from '../region/types.ts';
+import { isIncarnation } from '../util/incarnation.ts';
 import type { PdConfig } from './config.ts';
 import { settleOperators } from './operators.ts';
 import type { ClusterView, PdRegionInfo, RegionHeartbeat, StoreHeartbeat, StoreState } from './types.ts';
@@ -147,7 +148,7 @@ export function handleStoreHeartbeat(view: ClusterView, hb: StoreHeartbeat, nowM
   for (const name of ['capacityBytes', 'availableBytes', 'regionCount', 'leaderCount', 'bytesWritten', 'keysWritten', 'bytesRead', 'keysRead'] as const) {
     if (!nonNegative(hb[name])) throw new InvalidArgumentError(`heartbeat.${name}`, `must be a non-negative number, got ${String(hb[name])}`);
   }
-  if (hb.incarnation !== undefined && (typeof hb.incarnation !== 'string' || !/^[0-9A-Za-z_-]{1,64}$/.test(hb.incarnation))) throw new InvalidArgumentError('heartbeat.incarnation', 'must be 1 to 64 letters, digits, - or _ (as in the handshake)');
+  if (hb.incarnation !== undefined && !isIncarnation(hb.incarnation)) throw new InvalidArgumentError('heartbeat.incarnation', 'must be 1 to 64 letters, digits, - or _ (as in the handshake)');
   const known = view.stores.get(hb.storeId);
   const state = known !== undefined && STATE_ORDER[known.state] > STATE_ORDER[hb.state] ? known.state : hb.state;
   const stores = new Map(view.stores);

@@ -16,6 +16,7 @@ import { type ScanLimits, scanMsgpack } from '../codec/msgpack-scan.ts';
 import { type ErrorData, errorFromData, errorToData, FlotillaError, InvalidArgumentError, OutcomeUnknownError } from '../errors.ts';
 import type { ApplyOutcome } from '../kv/state-machine.ts';
 import type { StoreRequest } from '../store/requests.ts';
+import { INCARNATION_PATTERN } from '../util/incarnation.ts';
 
 /** Largest store id a server accepts for itself. */
 export const STORE_ID_MAX = 2 ** 31 - 1;
@@ -104,7 +105,7 @@ const readOp = z.discriminatedUnion('type', [
 const adminOp = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('split'), splitKey: bytes.optional() }),
   z.object({ kind: z.literal('transferLeader'), toStoreId: z.int().positive() }),
-  z.object({ kind: z.literal('changePeer'), change: z.enum(['addLearner', 'promote', 'remove']), storeId: z.int().positive(), incarnation: z.string().regex(/^[0-9A-Za-z_-]{1,64}$/).optional() }),
+  z.object({ kind: z.literal('changePeer'), change: z.enum(['addLearner', 'promote', 'remove']), storeId: z.int().positive(), incarnation: z.string().regex(INCARNATION_PATTERN).optional() }),
   z.object({ kind: z.literal('merge'), sourceId: regionId }),
 ]);
 

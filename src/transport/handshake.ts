@@ -24,6 +24,7 @@
 import { z } from 'zod';
 import { PROTOCOL_VERSION } from '../codec/frame.ts';
 import { encodeUtf8, fromHex, toHex } from '../codec/utf8.ts';
+import { INCARNATION_PATTERN } from '../util/incarnation.ts';
 import { type HandshakeCrypto, type HandshakeKey, hmacSha256, verifyHmacSha256 } from './hmac.ts';
 
 /** Why a handshake failed; sent to the peer in `refuse` and used as the close reason. */
@@ -73,7 +74,7 @@ const NONCE_BYTES = 16;
 const id = z.int().positive();
 const nonce = z.string().regex(/^[0-9a-f]{32}$/);
 const proof = z.string().regex(/^[0-9a-f]{64}$/);
-const incarnation = z.string().regex(/^[0-9A-Za-z_-]{1,64}$/).optional();
+const incarnation = z.string().regex(INCARNATION_PATTERN).optional();
 const userName = z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/).optional();
 const token = z.string().max(512).optional();
 const message = z.discriminatedUnion('h', [
