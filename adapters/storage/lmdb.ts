@@ -4,12 +4,13 @@
  * heap and opening takes the same few milliseconds whatever the data size (LMDB maps the file;
  * nothing is replayed). Chosen over LevelDB and SQLite by measurement: see BENCHMARKS.md.
  *
- * Durability: the batches written in one turn of the event loop (concurrent writers) are committed
- * in one synchronous LMDB transaction (group commit), visible to any read called after `write`,
- * and flushed (fdatasync) before their promises resolve, whatever `sync` says: lmdb-js cannot skip the
- * flush per transaction, and its `overlappingSync` mode measured slower here (BENCHMARKS.md). The
- * store writes one Raft batch and one apply batch per loop turn for all its regions, so that is
- * at most two commits per turn. A crash keeps every batch whose `write` returned. Snapshots are
+ * Durability: batches written while one LMDB transaction commits are gathered into the next one
+ * (group commit), and each transaction is committed and flushed (fdatasync) on lmdb-js's write
+ * thread, so the event loop serves the network while the disk works. A `write` resolves once its
+ * transaction is flushed, whatever `sync` says: lmdb-js cannot skip the flush per transaction, and
+ * its `overlappingSync` mode measured slower here (BENCHMARKS.md). Reads wait for the batches
+ * written before them, so they see them. The store writes one Raft batch and one apply batch per
+ * loop turn for all its regions. A crash keeps every batch whose `write` resolved. Snapshots are
  * LMDB read transactions: a consistent view that costs nothing to take, read in pages by `scan`
  * with `limit`.
  *
@@ -52,6 +53,8 @@ export interface LmdbDatabase {
 export interface LmdbRoot {
   openDB(name: string, options: Record<string, unknown>): LmdbDatabase;
   transactionSync<T>(fn: () => T, flags?: number): T;
+  /** Runs `fn` in a nested transaction of the next asynchronous write transaction (aborted alone if `fn` throws); settles once that commits. */
+  childTransaction<T>(fn: () => T): Promise<T>;
   useReadTransaction(): { done(): void };
   readonly flushed: PromiseLike<unknown>;
   close(): Promise<void>;
@@ -81,8 +84,6 @@ export interface LmdbStorageOptions {
   readAhead?: boolean;
 }
 
-// lmdb-js transactionSync flags: 1 abortable, 2 synchronous commit (flushed before returning).
-const TXN_SYNC = 0x3;
 // Keys removed per step of a deleteRange, so that a range delete never lists a region in memory.
 const DELETE_STEP = 4096;
 // approximateSize is exact up to this many pairs and extrapolates beyond.
@@ -165,38 +166,49 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
     }
   };
 
-  // Group commit: batches written in the same turn of the event loop (concurrent writers) share one
-  // LMDB transaction and one flush. A read commits what is queued first, so it sees every batch
-  // whose `write` was called before it.
-  let queue: Array<{ batch: readonly WriteOp[]; resolve: () => void; reject: (e: unknown) => void }> = [];
-  const commitQueued = () => {
-    if (queue.length === 0) return;
-    const group = queue;
-    queue = [];
-    try {
-      root.transactionSync(() => {
-        for (const w of group) apply(w.batch);
-      }, TXN_SYNC);
-    } catch (e) {
-      failed = new StorageIOError(`committing to ${options.dir} failed (${String(e)}); restart the store`, { cause: e });
-      logger.error('storage: lmdb commit failed; the engine refuses every call until it is reopened', { dir: options.dir, error: String(e) });
-      for (const w of group) w.reject(failed);
-      return;
+  // Group commit, off the event loop: the batches written while one LMDB transaction commits are
+  // gathered into the next one, so concurrent writers share a commit and its flush. The commit
+  // and its fdatasync run on lmdb-js's write thread; this thread only applies the ops, in a child
+  // transaction (aborted whole if applying throws, so a batch is never half written). At most one
+  // transaction is in flight: `tail` settles once every batch written so far is committed (or
+  // refused), and a read waits for it, so it sees every batch whose `write` was called before.
+  interface Group {
+    batches: Array<readonly WriteOp[]>;
+    waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
+  }
+  let gathering: Group | undefined;
+  let tail: Promise<void> = Promise.resolve();
+  const commitGroup = async (g: Group) => {
+    if (gathering === g) gathering = undefined;
+    if (failed === undefined) {
+      try {
+        await root.childTransaction(() => {
+          for (const b of g.batches) apply(b);
+        });
+      } catch (e) {
+        failed = new StorageIOError(`committing to ${options.dir} failed (${String(e)}); restart the store`, { cause: e });
+        logger.error('storage: lmdb commit failed; the engine refuses every call until it is reopened', { dir: options.dir, error: String(e) });
+      }
     }
-    for (const w of group) w.resolve();
+    for (const w of g.waiters) {
+      if (failed === undefined) w.resolve();
+      else w.reject(failed);
+    }
   };
-  const settled = () => {
-    if (!closed) commitQueued();
+  /** Waits until every batch written before this call is committed, then checks the engine is usable. */
+  const settled = async () => {
+    live();
+    await tail;
     live();
   };
 
   return {
     async get(key) {
-      settled();
+      await settled();
       return reader.get(validateKey(key, limits), undefined, hasLong);
     },
     async scan(scanOptions) {
-      settled();
+      await settled();
       return reader.scan(validateScan(scanOptions), undefined, hasLong);
     },
     async write(batch, writeOptions) {
@@ -206,18 +218,35 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
       // Committed in a later microtask: copy unless the caller handed its buffers over.
       const ops = writeOptions?.handOver === true ? batch : copyBatch(batch);
       return new Promise<void>((resolve, reject) => {
-        if (queue.length === 0) queueMicrotask(commitQueued);
-        queue.push({ batch: ops, resolve, reject });
+        let g = gathering;
+        if (g === undefined) {
+          const group: Group = { batches: [], waiters: [] };
+          g = gathering = group;
+          tail = tail.then(() => commitGroup(group));
+        }
+        g.batches.push(ops);
+        g.waiters.push({ resolve, reject });
       });
     },
     async approximateSize(range) {
-      settled();
+      await settled();
       const r = validateRange(range);
       return reader.size(r.start, r.end, undefined, hasLong);
     },
     async snapshot(): Promise<StorageSnapshot> {
-      settled();
-      let txn: { done(): void } | undefined = root.useReadTransaction();
+      live();
+      // The view is taken once every earlier batch is committed and before any later one is
+      // (later writes start a new group, which commits after this view).
+      const view = tail.then(() => {
+        live();
+        return root.useReadTransaction();
+      });
+      gathering = undefined;
+      tail = view.then(
+        () => undefined,
+        () => undefined,
+      );
+      let txn: { done(): void } | undefined = await view;
       const withLong = hasLong;
       const open = () => {
         if (txn === undefined) throw new StorageClosedError('snapshot');
@@ -239,8 +268,9 @@ export async function createLmdbStorage(options: LmdbStorageOptions): Promise<St
     },
     async close() {
       if (closed) return;
-      if (!failed) commitQueued();
       closed = true;
+      // Every batch written before close commits first; later calls are refused.
+      await tail;
       try {
         if (!failed) await root.flushed;
         await root.close();

@@ -112,11 +112,11 @@ describe('lmdb engine: sizes and failures', () => {
     const lmdb: LmdbModule = {
       open(options) {
         const root = real.open(options);
-        const transactionSync = root.transactionSync.bind(root);
+        const childTransaction = root.childTransaction.bind(root);
         return Object.assign(Object.create(root), {
-          transactionSync<T>(fn: () => T, flags?: number): T {
+          async childTransaction<T>(fn: () => T): Promise<T> {
             if (fail) throw Object.assign(new Error('MDB_MAP_FULL or ENOSPC: injected'), { code: 'ENOSPC' });
-            return transactionSync(fn, flags);
+            return childTransaction(fn);
           },
         }) as typeof root;
       },
