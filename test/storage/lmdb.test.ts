@@ -104,6 +104,49 @@ describe('lmdb engine: sizes and failures', () => {
     }
   });
 
+  it('writes nothing of a group whose ops fail part way: the whole transaction is aborted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flotilla-lmdb-partial-'));
+    const real = await loadLmdb();
+    // The real module, whose `data` table throws on one poisoned key (as a failing put would).
+    const poison = hex(b(9));
+    const lmdb: LmdbModule = {
+      open(options) {
+        const root = real.open(options);
+        const openDB = root.openDB.bind(root);
+        return Object.assign(Object.create(root), {
+          openDB(name: string, o: Record<string, unknown>) {
+            const db = openDB(name, o);
+            const putSync = db.putSync.bind(db);
+            return Object.assign(Object.create(db), {
+              putSync(key: Uint8Array, value: Uint8Array) {
+                if (hex(key) === poison) throw new Error('injected put failure');
+                putSync(key, value);
+              },
+            });
+          },
+        }) as typeof root;
+      },
+    };
+    let db = await createLmdbStorage({ dir, lmdb });
+    try {
+      await db.write([{ type: 'put', key: b(1), value: b(1) }]);
+      // Two batches in one group (written together): the second fails after the first applied.
+      const first = db.write([{ type: 'put', key: b(2), value: b(2) }]);
+      const second = db.write([
+        { type: 'put', key: b(3), value: b(3) },
+        { type: 'put', key: b(9), value: b(9) },
+      ]);
+      await expect(second).rejects.toMatchObject({ code: 'StorageIO' });
+      await expect(first).rejects.toMatchObject({ code: 'StorageIO' });
+      await db.close();
+      db = await createLmdbStorage({ dir });
+      expect((await db.scan()).map((r) => hex(r.key))).toEqual(['01']);
+    } finally {
+      await db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses every call after a failed commit, acknowledges nothing of it, and reopens with what was committed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'flotilla-lmdb-fail-'));
     const real = await loadLmdb();
