@@ -304,21 +304,31 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
     },
     async waitForLeaders(timeoutMs = 30_000) {
       const deadline = clock.now() + timeoutMs;
-      // Every region has a leader, and every running replica of it knows which store that is.
+      // Every region has a leader, and every running replica of it knows which store that is. One
+      // look at each store per check (a check over 10,000 regions must not cost 10,000 looks).
       const done = () => {
         // The regions now (splits add some), as the running stores report them.
-        const ids = new Set([...stores.values()].flatMap((s) => s.regions().map((i) => i.region.id)));
-        if (ids.size === 0) ids.add(regions[0].id);
-        return [...ids].every((id) => {
-          const views = [...stores.values()].flatMap((s) => s.regions().filter((i) => i.region.id === id));
-          const leader = views[0]?.leaderStoreId ?? 0;
-          return leader > 0 && stores.has(leader) && views.every((v) => v.leaderStoreId === leader);
-        });
+        const views = new Map<number, number[]>();
+        for (const s of stores.values()) {
+          for (const info of s.regions()) {
+            const v = views.get(info.region.id);
+            if (v === undefined) views.set(info.region.id, [info.leaderStoreId]);
+            else v.push(info.leaderStoreId);
+          }
+        }
+        if (views.size === 0) return false;
+        for (const leaders of views.values()) {
+          const leader = leaders[0];
+          if (!(leader > 0 && stores.has(leader) && leaders.every((l) => l === leader))) return false;
+        }
+        return true;
       };
       while (!done()) {
         if (clock.now() > deadline) throw new Error(`not every region elected a leader within ${timeoutMs} ms`);
         if (isVirtual(clock)) clock.advance(10);
-        await new Promise<void>((resolve) => (isVirtual(clock) ? resolve() : clock.setTimer(10, resolve)));
+        // A plain timer on the real clock: the store's timers are unref'd, and this wait must keep
+        // the process alive (a script awaiting it would otherwise end silently mid-wait).
+        await new Promise<void>((resolve) => (isVirtual(clock) ? resolve() : setTimeout(resolve, 10)));
       }
     },
     async close() {
