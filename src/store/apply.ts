@@ -6,9 +6,10 @@
  * did to the store's shape: a split's child regions, merge sources retired, the log compacted.
  * Only once that batch is written are the effects carried out in memory (children started,
  * sources dropped, removed replicas told or destroyed) and the waiting clients answered.
+ * {@link ApplyBatch} holds one turn's apply; `ready-loop.ts` drives it.
  *
  * A CommitMerge may wait for this store's replica of its source to apply the PrepareMerge: the
- * target's apply is held back at that entry ({@link ApplyResult.blocked}), and
+ * target's apply is held back at that entry ({@link ApplyBatch.blocked}), and
  * {@link releaseMergeWaiters} lets it go on once the source caught up.
  */
 
@@ -19,32 +20,41 @@ import { TAG_ADMIN, untagEntryData } from './entry-data.ts';
 import { regionStateKey } from './raft-keys.ts';
 import { encodeRegionState } from './records.ts';
 import type { RegionPeer } from './region-peer.ts';
-import { destroyPeer, finishAbsorbing, regionStateOf, sendTombstone, stageNewRegion, stageRetire, startSplitChildren } from './replicas.ts';
+import { finishAbsorbing, regionStateOf, sendTombstone, stageNewRegion, stageRetire, startSplitChildren } from './replicas.ts';
 import type { PeerReady, StoreContext } from './store-context.ts';
 
 /**
- * What applying a turn left for its advance step. Produced by {@link applyCommitted}; consumed
- * by `ready-loop.ts`, which advances each replica with its limit.
+ * The apply step of one turn, filled in replica by replica. Produced by `ready-loop.ts`, which
+ * awaits each replica's `applyEntries` into {@link ApplyBatch.overlay} and records the outcome
+ * here; {@link ApplyBatch.writeOps} then gives the ONE batch to write; after the write,
+ * {@link ApplyBatch.afterWrite} carries out the effects, and the advance step reads `blocked`.
+ * (The awaits stay in the turn so that the order of a turn's steps against everything else the
+ * process does, client continuations included, is the turn's alone to see; simulation seeds
+ * replay it exactly.)
  */
-export interface ApplyResult {
+export class ApplyBatch {
+  private readonly ctx: StoreContext;
+  /** Every replica's applied commands, over the engine: read back by later entries of the turn. */
+  readonly overlay: WriteOverlay;
+  /** Clients to answer once the batch is written. */
+  readonly answers: Array<() => void> = [];
+  /** Replicas that applied anything this turn. */
+  readonly applied = new Set<RegionPeer>();
   /** Replicas whose apply stopped before a CommitMerge waiting for its source: the last index applied. */
-  blocked: Map<RegionPeer, number>;
-}
+  readonly blocked = new Map<RegionPeer, number>();
 
-/**
- * Applies the committed entries of `work` in one batch with the apply states, then carries out
- * their effects on the store and answers the clients whose proposals applied.
- */
-export async function applyCommitted(ctx: StoreContext, work: readonly PeerReady[]): Promise<ApplyResult> {
-  const overlay = new WriteOverlay(ctx.engine);
-  const answers: Array<() => void> = [];
-  const applied = new Set<RegionPeer>();
-  const blocked = new Map<RegionPeer, number>();
-  for (const { peer, rd } of work) {
-    if (rd.committedEntries.length === 0) continue;
-    const { done, blockedAt } = await peer.applyEntries(overlay, ctx.sm, rd.committedEntries);
+  constructor(ctx: StoreContext) {
+    this.ctx = ctx;
+    this.overlay = new WriteOverlay(ctx.engine);
+  }
+
+  /** Records what applying `rd`'s committed entries on `peer` gave. */
+  record({ peer, rd }: PeerReady, { done, blockedAt }: { done: Array<() => void>; blockedAt: number }): void {
+    const ctx = this.ctx;
+    const answers = this.answers;
+    const blocked = this.blocked;
     for (const cb of done) answers.push(cb);
-    applied.add(peer);
+    this.applied.add(peer);
     if (blockedAt > 0) {
       // A CommitMerge waits for this store's replica of its source: hold back the rest.
       blocked.set(peer, blockedAt - 1);
@@ -53,9 +63,12 @@ export async function applyCommitted(ctx: StoreContext, work: readonly PeerReady
     }
     ctx.counters.entriesApplied += rd.committedEntries.length;
   }
-  if (applied.size > 0) {
-    const applyOps = overlay.toWriteOps();
-    for (const peer of applied) {
+
+  /** The batch to write: the overlay, every applied replica's apply state and region state, merge sources retired, log compaction, split children. */
+  writeOps(): WriteOp[] {
+    const ctx = this.ctx;
+    const applyOps = this.overlay.toWriteOps();
+    for (const peer of this.applied) {
       peer.storage.stageApplyState(applyOps);
       if (peer.regionDirty) {
         applyOps.push({ type: 'put', key: regionStateKey(peer.regionId), value: encodeRegionState(regionStateOf(peer)) });
@@ -66,21 +79,26 @@ export async function applyCommitted(ctx: StoreContext, work: readonly PeerReady
       for (const op of gc) applyOps.push(op);
       for (const child of peer.splitChildren) stageNewRegion(ctx, child, applyOps);
     }
-    // Every buffer here is built by the apply or is a view into a decoded command's own copy.
-    await ctx.engine.write(applyOps, { sync: false, handOver: true });
-    ctx.counters.applyBatches++;
-    for (const peer of applied) startSplitChildren(ctx, peer);
-    for (const peer of applied) finishAbsorbing(ctx, peer);
-    for (const peer of applied) {
-      // The leader tells replicas removed this turn (the core stopped replicating to them the
-      // moment the change was appended, so they may never apply it themselves).
-      for (const gone of peer.removedPeers) if (peer.isLeader() && gone.storeId !== ctx.storeId) sendTombstone(ctx, peer, gone.id, gone.storeId);
-      peer.removedPeers = [];
-      if (!peer.region.peers.some((p) => p.id === peer.peerId)) await destroyPeer(ctx, peer, 'removed from the region');
-    }
+    return applyOps;
   }
-  for (const answer of answers) answer();
-  return { blocked };
+
+  /** Once the batch is written: split children start, absorbed merge sources go. */
+  afterWrite(): void {
+    for (const peer of this.applied) startSplitChildren(this.ctx, peer);
+    for (const peer of this.applied) finishAbsorbing(this.ctx, peer);
+  }
+}
+
+/**
+ * Tells the replicas removed from `peer`'s region this turn, when `peer` leads; true when `peer`
+ * itself is no member any more (the caller destroys it).
+ */
+export function tellRemoved(ctx: StoreContext, peer: RegionPeer): boolean {
+  // The leader tells replicas removed this turn (the core stopped replicating to them the
+  // moment the change was appended, so they may never apply it themselves).
+  for (const gone of peer.removedPeers) if (peer.isLeader() && gone.storeId !== ctx.storeId) sendTombstone(ctx, peer, gone.id, gone.storeId);
+  peer.removedPeers = [];
+  return !peer.region.peers.some((p) => p.id === peer.peerId);
 }
 
 /** Drops log entries far behind the applied index; returns the writes that delete them. */

@@ -10,13 +10,14 @@
 import type { Message } from '../raft/types.ts';
 import type { RegionPeer } from './region-peer.ts';
 import { buildRegionSnapshot, snapshotHead, streamedSnapshot } from './snapshot.ts';
-import { isReplyChunk, OutgoingStream, SNAPSHOT_STREAM_BASE } from './snapshot-stream.ts';
+import { OutgoingStream } from './snapshot-send.ts';
+import { isReplyChunk, SNAPSHOT_STREAM_BASE } from './snapshot-stream.ts';
 import { isPdGroup, type PeerReady, type StoreContext } from './store-context.ts';
 import type { RaftItem } from './store-options.ts';
 
 /**
- * The Raft items of one turn by destination store. Produced by {@link RaftOutbox.collect} from
- * the turn's Readies; consumed by {@link RaftOutbox.deliver}, one transport call per store.
+ * The Raft items of one turn by destination store. Produced by {@link RaftOutbox.send} from the
+ * turn's Readies, then handed out by it, one transport call per store.
  */
 export type Outbox = Map<number, RaftItem[]>;
 
@@ -32,13 +33,12 @@ export class RaftOutbox {
     this.ctx = ctx;
   }
 
-  /** Sends the messages of `work`, one call per destination store. */
+  /**
+   * Sends the messages of `work`: groups them by destination store into an {@link Outbox} (each
+   * `MsgSnap` given its data, or its stream started), then one call per store. One async body, as
+   * the turn awaits it: its only waits are for snapshots.
+   */
   async send(work: readonly PeerReady[]): Promise<void> {
-    this.deliver(await this.collect(work));
-  }
-
-  /** Groups the messages of `work` by destination store, giving every `MsgSnap` its data (or starting its stream). */
-  async collect(work: readonly PeerReady[]): Promise<Outbox> {
     const ctx = this.ctx;
     const out: Outbox = new Map();
     for (const { peer, rd } of work) {
@@ -61,11 +61,11 @@ export class RaftOutbox {
         out.set(to, list);
       }
     }
-    return out;
+    this.deliver(out);
   }
 
   /** Hands each store its items (this store's own go straight back in). */
-  deliver(out: Outbox): void {
+  private deliver(out: Outbox): void {
     const ctx = this.ctx;
     for (const [to, items] of out) {
       ctx.counters.messagesSent += items.length;

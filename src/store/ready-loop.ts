@@ -13,12 +13,12 @@
 
 import { OutcomeUnknownError } from '../errors.ts';
 import type { WriteOp } from '../ports.ts';
-import { applyCommitted, releaseMergeWaiters } from './apply.ts';
+import { ApplyBatch, releaseMergeWaiters, tellRemoved } from './apply.ts';
 import type { RaftOutbox } from './outbox.ts';
 import { regionStateKey } from './raft-keys.ts';
 import { encodeRegionState } from './records.ts';
 import type { RegionPeer } from './region-peer.ts';
-import { dropRetired, shutdown, stageRetire, supersededBy } from './replicas.ts';
+import { destroyPeer, dropRetired, shutdown, stageRetire, supersededBy } from './replicas.ts';
 import { stageSnapshotInstall } from './snapshot.ts';
 import { moveStaged } from './snapshot-stream.ts';
 import type { PeerReady, StoreContext } from './store-context.ts';
@@ -28,8 +28,8 @@ export type SnapshotInstall = ReturnType<typeof stageSnapshotInstall> & { supers
 
 /**
  * The durable part of one turn. Produced by the collect step from the dirty replicas' Readies;
- * consumed by the persist step (one `engine.write` of `ops`), then by the install step (snapshots
- * into place), then, as its `ready`, by the outbox, apply and advance.
+ * consumed by the persist step (one `engine.write` of `ops`), then by {@link ReadyLoop.persisted}
+ * (snapshots installed in memory), then, as its `ready`, by the outbox, apply and advance.
  */
 export interface PersistWork {
   /** The replicas that had a Ready this turn, in turn order. */
@@ -127,6 +127,11 @@ export class ReadyLoop {
     }
   }
 
+  /**
+   * One turn. Every await of a turn is here, in this order; the stages it calls are synchronous
+   * (or awaited exactly where the turn waits for them), so the interleaving of a turn with other
+   * work is the same whatever file a step lives in.
+   */
   private async turn(batch: readonly RegionPeer[]): Promise<void> {
     const ctx = this.ctx;
     const persist = this.collect(batch);
@@ -140,14 +145,37 @@ export class ReadyLoop {
       await ctx.engine.write(persist.ops, { sync: persist.sync, handOver: installs.size === 0 });
       ctx.counters.raftBatches++;
     }
-    await this.install(persist);
+    // Streamed snapshots: the batch above made them Raft's (region `applying`); move the staged
+    // pairs into place now, in bounded batches, before anything is applied or read. The last batch
+    // marks the region `normal`; a crash before it is finished by the next start.
+    for (const [peer, install] of installs) {
+      if (!install.streamed) continue;
+      install.regionState.state = 'normal';
+      await moveStaged(ctx.engine, peer.regionId, ctx.opts.snapshotChunkBytes, [{ type: 'put', key: regionStateKey(peer.regionId), value: encodeRegionState(install.regionState) }], ctx.snapshotStats);
+      ctx.receiver?.release(peer.regionId);
+      ctx.applying.delete(peer.regionId);
+    }
+    this.persisted(persist);
     // 2. Send, one call per destination store.
     await this.outbox.send(work);
     // 3. Apply everything committed into one batch; answer clients only once it is written.
-    const { blocked } = await applyCommitted(ctx, work);
+    const apply = new ApplyBatch(ctx);
+    for (const pr of work) {
+      if (pr.rd.committedEntries.length === 0) continue;
+      apply.record(pr, await pr.peer.applyEntries(apply.overlay, ctx.sm, pr.rd.committedEntries));
+    }
+    if (apply.applied.size > 0) {
+      const applyOps = apply.writeOps();
+      // Every buffer here is built by the apply or is a view into a decoded command's own copy.
+      await ctx.engine.write(applyOps, { sync: false, handOver: true });
+      ctx.counters.applyBatches++;
+      apply.afterWrite();
+      for (const peer of apply.applied) if (tellRemoved(ctx, peer)) await destroyPeer(ctx, peer, 'removed from the region');
+    }
+    for (const answer of apply.answers) answer();
     // 4. Advance; serve reads that are now answerable.
     for (const { peer, rd } of work) {
-      peer.node.advance(rd, blocked.get(peer));
+      peer.node.advance(rd, apply.blocked.get(peer));
       if (rd.softState) this.roleChanged(peer);
       peer.onReadStates(rd.readStates);
       await peer.serveReads(ctx.engine, ctx.sm);
@@ -187,19 +215,9 @@ export class ReadyLoop {
     return { ready: work, ops, sync, installs };
   }
 
-  /** After the persist step: streamed snapshots into place, and every replica's memory brought level with what was written. */
-  private async install(persist: PersistWork): Promise<void> {
+  /** After the persist step: every replica's memory brought level with what was written (snapshots installed, entries appended). */
+  private persisted(persist: PersistWork): void {
     const ctx = this.ctx;
-    // Streamed snapshots: the batch above made them Raft's (region `applying`); move the staged
-    // pairs into place now, in bounded batches, before anything is applied or read. The last batch
-    // marks the region `normal`; a crash before it is finished by the next start.
-    for (const [peer, install] of persist.installs) {
-      if (!install.streamed) continue;
-      install.regionState.state = 'normal';
-      await moveStaged(ctx.engine, peer.regionId, ctx.opts.snapshotChunkBytes, [{ type: 'put', key: regionStateKey(peer.regionId), value: encodeRegionState(install.regionState) }], ctx.snapshotStats);
-      ctx.receiver?.release(peer.regionId);
-      ctx.applying.delete(peer.regionId);
-    }
     for (const { peer, rd } of persist.ready) {
       const install = persist.installs.get(peer);
       if (install) {

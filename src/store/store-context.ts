@@ -28,7 +28,8 @@ import type { IncarnationGuard } from './incarnation-guard.ts';
 import type { PdService } from './pd-service.ts';
 import { PD_GROUP_ID } from './pd-state.ts';
 import type { RegionPeer } from './region-peer.ts';
-import type { SnapshotStreamStats, StreamReceiver } from './snapshot-stream.ts';
+import type { StreamReceiver } from './snapshot-receive.ts';
+import type { SnapshotStreamStats } from './snapshot-stream.ts';
 import type { RaftItem, ResolvedStoreOptions, RoleListener } from './store-options.ts';
 
 /** Counters for metrics, status pages and tests; each stage counts what it does. */
