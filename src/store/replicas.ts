@@ -11,6 +11,7 @@ import { EpochNotMatchError, type FlotillaError, NotLeaderError, RegionNotFoundE
 import { regionRanges } from '../kv/keys.ts';
 import type { WriteOp } from '../ports.ts';
 import { RawNode } from '../raft/rawnode.ts';
+import { makeMessage } from '../raft/types.ts';
 import { rangesOverlap, rangeWithin } from '../region/keys.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
@@ -19,7 +20,6 @@ import { regionRaftRange, regionStateKey } from './raft-keys.ts';
 import { encodeRegionState, type RegionState } from './records.ts';
 import { RegionPeer } from './region-peer.ts';
 import { checkOpen, confStateOf, isPdGroup, type StoreContext, tombstoneOf } from './store-context.ts';
-import { makeMessage } from '../raft/types.ts';
 import type { RegionInfo } from './store-options.ts';
 
 /** Creates the replica `peerId` of `region` over `storage`, hosts it and marks it for the loop. */

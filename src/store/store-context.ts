@@ -1,9 +1,10 @@
 /**
  * The state the stages of one store share, in one object ({@link StoreContext}) so that it is
  * plain who owns what. StoreEngine (`store-engine.ts`) builds it and hands it to every stage; the
- * stages never import each other in a circle: what one asks of a stage that runs "later" (the loop
- * asks the ticker for the time, the ticker asks the loop for a turn) goes through the few verbs at
- * the end of {@link StoreContext}, which StoreEngine wires to the stage that does it.
+ * stages never import each other in a circle: what one stage asks of another it cannot import
+ * without one (the loop asks the ticker for the time, the ticker asks the loop for a turn) goes
+ * through the few verbs at the end of {@link StoreContext}, which StoreEngine wires to the stage
+ * that does it.
  *
  * A tour of the store, in the order a request or a Raft frame meets the files:
  * - `store-engine.ts`: the facade. Opens the store, checks requests (`replicas.ts: peerFor`) and
@@ -12,7 +13,7 @@
  *   first have to be created (or is refused: tombstones, withheld votes, the incarnation guard).
  * - `ticker.ts`: the store clock becomes ticks for every replica; quiesce and store liveness.
  * - `ready-loop.ts`: one turn over every replica with work: collect the Readies, persist them in
- *   ONE write batch ({@link PersistWork}), send (`outbox.ts`), apply (`apply.ts`), advance.
+ *   ONE write batch (`PersistWork`), send (`outbox.ts`), apply (`apply.ts`), advance.
  * - `region-ops.ts`: split, merge, leader transfer and membership changes, proposed through Raft.
  * - `pd-worker.ts`: the placement driver's side of the store: heartbeats and instructions.
  * - `replicas.ts`: creating, finding and retiring replicas, used by all of the above.

@@ -17,14 +17,13 @@
 
 import { AuthCache } from '../auth/cache.ts';
 import type { AuthChange, AuthTable } from '../auth/table.ts';
-import { OutcomeUnknownError, RegionNotFoundError } from '../errors.ts';
+import { OutcomeUnknownError, RegionNotFoundError, ServerBusyError } from '../errors.ts';
 import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
 import { regionRanges } from '../kv/keys.ts';
 import { type ApplyOutcome, KvStateMachine } from '../kv/state-machine.ts';
 import { checkOpInRegion, validateReadOp, validateWriteOp } from '../kv/validate.ts';
 import type { StorageEngine, WriteOp } from '../ports.ts';
 import type { RawNode } from '../raft/rawnode.ts';
-import { ServerBusyError } from '../errors.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
 import { Inbound } from './inbound.ts';
@@ -52,6 +51,7 @@ export { soleVoter } from './replicas.ts';
 export { confStateOf } from './store-context.ts';
 export type { RaftItem, RegionInfo, RoleListener, StoreEngineOptions, StoreRaftOptions } from './store-options.ts';
 
+/** One store: the replicas it hosts, the loop that drives them, and the calls clients, PD and other stores make of it. */
 export class StoreEngine {
   readonly storeId: number;
   /** The placement driver's part on this store (heartbeats, instructions; scheduling when PD leader). */

@@ -7,9 +7,9 @@
  * forgetting idle client sessions. What a tick marked goes to `StoreContext.dirty`, for the loop.
  */
 
-import { isPdGroup, type StoreContext } from './store-context.ts';
-import type { RegionPeer } from './region-peer.ts';
 import { makeMessage } from '../raft/types.ts';
+import type { RegionPeer } from './region-peer.ts';
+import { isPdGroup, type StoreContext } from './store-context.ts';
 
 /** Ticks the replicas of one store; owns the store's tick count and what it heard from other stores. */
 export class Ticker {
