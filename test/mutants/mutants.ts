@@ -169,6 +169,6 @@ export const MUTANTS: readonly Mutant[] = [
     judge: 'kv-stall',
     description:
       'a store whose clock is ahead by a gap (its process was stopped) does not hand the gap to its replicas, so a resumed leader judges its lease as if no time had passed (issue 21: the kv stall seeds, clock-gap.test.ts)',
-    patches: [{ file: 'store/store-engine.ts', search: '      peer.node.elapse(ticks);\n', replace: '' }],
+    patches: [{ file: 'store/ticker.ts', search: '      peer.node.elapse(ticks);\n', replace: '' }],
   },
 ];

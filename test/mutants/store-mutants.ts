@@ -21,13 +21,13 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
  * each one does its job by itself.
  */
 const VOTE_RULE_OFF = {
-  file: 'store/store-engine.ts',
+  file: 'store/inbound.ts',
   search: "if ((message.type === 'MsgVote' || message.type === 'MsgPreVote') && withholdsVote(peer, message)) {",
   replace: 'if (false) {',
 };
 const GUARD_OFF = {
-  file: 'store/store-engine.ts',
-  search: 'if (checked && peer.storage.initialized && !this.guard.admits(peer.region, message.from, fromStoreId, incarnation)) continue;',
+  file: 'store/inbound.ts',
+  search: 'if (checked && peer.storage.initialized && !ctx.guard.admits(peer.region, message.from, fromStoreId, incarnation)) continue;',
   replace: '',
 };
 
@@ -54,7 +54,7 @@ export const STORE_MUTANTS: readonly Mutant[] = [
     description: 'a replica as bootstrap left it votes for a candidate holding data, so a wiped store that bootstrapped again makes a majority with a lagging one (incarnation check off)',
     patches: [
       {
-        file: 'store/store-engine.ts',
+        file: 'store/inbound.ts',
         search: 'return vote.index > RAFT_INIT_INDEX || vote.logTerm > RAFT_INIT_TERM;',
         replace: 'return false;',
       },
