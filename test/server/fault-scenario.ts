@@ -179,6 +179,32 @@ async function oneFault(c: FaultCluster, rand: Rand, log: (s: string) => void): 
   return kind;
 }
 
+/**
+ * Two faults at once on two different stores: one killed, the other paused or silently cut off.
+ * With three stores that leaves no majority for a while (nothing may be acknowledged then, and
+ * everything must come back consistent); with five, a majority remains.
+ */
+async function doubleFault(c: FaultCluster, rand: Rand, log: (s: string) => void): Promise<void> {
+  const shuffled = [...c.slots].sort(() => rand.next() - 0.5);
+  const [killed, other] = shuffled;
+  const hold = between(rand, 1000, 4000);
+  const pause = rand.int(2) === 0;
+  await c.kill(killed);
+  if (pause) c.pause(other);
+  else {
+    for (const o of c.slots) {
+      if (o === other) continue;
+      c.dropDirection(other, o);
+      c.dropDirection(o, other);
+    }
+  }
+  log(`double: kill -9 slot ${killed} and ${pause ? 'SIGSTOP' : 'silently cut off'} slot ${other} for ${hold} ms`);
+  await sleep(hold);
+  if (pause) c.resume(other);
+  c.healLinks();
+  await c.restart(killed);
+}
+
 /** Wipes a store that hosts no PD replica (PD's group stays on the first three stores), then waits until PD replaced its replicas. */
 async function wipeOne(c: FaultCluster, rand: Rand, log: (s: string) => void): Promise<void> {
   const pdIds = (await c.status(1, 5000))?.pdStoreIds ?? [1, 2, 3];
@@ -230,12 +256,19 @@ export async function runFaultScenario(opts: FaultScenarioOptions): Promise<Faul
     // One wipe, a third of the way in (its own Rand: the other faults stay as they are).
     let wipeAt = opts.wipe && opts.pd ? performance.now() + (opts.seconds * 1000) / 3 : Number.POSITIVE_INFINITY;
     const wipeRand = createSeededRand(opts.seed * 7919 + 1);
+    // Double faults now and then, from a Rand of their own (the single faults' schedule stays as it is).
+    const doubleRand = createSeededRand(opts.seed * 6007 + 3);
     while (performance.now() < until) {
       if (performance.now() >= wipeAt) {
         wipeAt = Number.POSITIVE_INFINITY;
         await wipeOne(cluster, wipeRand, say);
         faults.wipe = (faults.wipe ?? 0) + 1;
         continue;
+      }
+      if (doubleRand.int(6) === 0) {
+        await doubleFault(cluster, doubleRand, say);
+        faults.double = (faults.double ?? 0) + 1;
+        await sleep(between(doubleRand, 300, 1500));
       }
       const kind = await oneFault(cluster, rand, say);
       faults[kind] = (faults[kind] ?? 0) + 1;
