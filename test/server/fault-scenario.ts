@@ -225,10 +225,10 @@ export async function runFaultScenario(opts: FaultScenarioOptions): Promise<Faul
   const log = opts.log ?? (() => undefined);
   const rand = createSeededRand(opts.seed);
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-faults-'));
-  const rec: Recorded = { history: [], errors: new Map(), unknown: 0 };
+  const t0 = performance.now();
+  const rec: Recorded = { t0, history: [], errors: new Map(), unknown: 0 };
   const faults: Record<string, number> = {};
   const anomalies: string[] = [];
-  const t0 = performance.now();
   const at = () => `${((performance.now() - t0) / 1000).toFixed(1)}s`;
   const say = (s: string) => log(`[faults ${opts.stores}${opts.pd ? ' pd' : ''} seed ${opts.seed} ${at()}] ${s}`);
   const extra = ['--initial-split-keys', 'k3', '--replicas', '3'];

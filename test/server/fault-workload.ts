@@ -2,7 +2,7 @@
  * The workload of the black-box fault tests and its judgement: concurrent clients issue get (all
  * three read consistencies), put, getAndPut and compareAndPut on a few keys through the remote
  * client, every value unique; each operation is recorded with real call and return times (one
- * clock: all clients live in this process). A write that fails is recorded as outcome-unknown
+ * clock: all clients live in this process; milliseconds since the run started, as in the fault log). A write that fails is recorded as outcome-unknown
  * (it may have applied, now or later: the checker may place it anywhere after its call, or
  * nowhere), never as applied; a read that fails tells nothing and is left out.
  *
@@ -20,6 +20,8 @@ export type FaultOp = Operation<FlotillaKvInput, FlotillaKvOutput>;
 
 /** What the clients recorded. */
 export interface Recorded {
+  /** The `performance.now()` that times count from (the run's start, as in the fault log). */
+  t0: number;
   history: FaultOp[];
   /** Failed operations by error code (`unexpected: ...` for errors outside the client's contract). */
   errors: Map<string, number>;
@@ -28,6 +30,8 @@ export interface Recorded {
 }
 
 const READS = new Set(['get']);
+/** Milliseconds since the run started, to the microsecond (for readable reports). */
+const since = (rec: Recorded) => Math.round((performance.now() - rec.t0) * 1000) / 1000;
 const text = (v: FlotillaKvOutput | undefined): string => (v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v));
 /** Errors the client may answer a call with under faults (docs: OutcomeUnknown, Timeout; the routing errors once retries run out). */
 const EXPECTED = new Set(['OutcomeUnknown', 'Timeout', 'ServerBusy', 'NotLeader', 'RegionNotFound', 'EpochNotMatch', 'KeyNotInRegion', 'StaleCommand']);
@@ -72,10 +76,10 @@ export async function clientLoop(kv: RemoteKvClient, client: number, rand: Rand,
   for (let n = 0; running(); n++) {
     const input = randomInput(rand, client, n, keys, seen);
     const consistency = (['linearizable', 'lease', 'follower'] as const)[rand.int(3)];
-    const call = performance.now();
+    const call = since(rec);
     try {
       const output = await invoke(kv, input, consistency);
-      rec.history.push({ clientId: client, input, output, call, return: performance.now() });
+      rec.history.push({ clientId: client, input, output, call, return: since(rec) });
       if (input.op === 'get' || input.op === 'getAndPut') seen.set(String(input.key), output === null ? null : text(output));
       if (input.op === 'put' || (input.op === 'compareAndPut' && output === true)) seen.set(String(input.key), input.op === 'put' ? String(input.value) : String(input.update));
     } catch (e) {
@@ -100,10 +104,10 @@ export async function finalReads(kv: RemoteKvClient, keys: readonly string[], re
   const finals = new Map<string, string | null>();
   for (const key of keys) {
     for (;;) {
-      const call = performance.now();
+      const call = since(rec);
       try {
         const v = await kv.get(key, { consistency: 'linearizable' });
-        rec.history.push({ clientId: 1_000_000, input: { op: 'get', key }, output: v, call, return: performance.now() });
+        rec.history.push({ clientId: 1_000_000, input: { op: 'get', key }, output: v, call, return: since(rec) });
         finals.set(key, v === null ? null : text(v));
         break;
       } catch (e) {
