@@ -242,7 +242,7 @@ export async function runFaultScenario(opts: FaultScenarioOptions): Promise<Faul
     const cluster = c;
     // Every replica reached once before the first fault (a replica no leader ever reached
     // withholds its vote: docs/store-identity.md).
-    await settle(cluster, 90_000);
+    await settle(cluster, 120_000);
     say('cluster settled; workload and faults start');
     const endpoints = cluster.slots.map((s) => cluster.url(s));
     const seen = new Map<string, string | null>();
@@ -258,7 +258,8 @@ export async function runFaultScenario(opts: FaultScenarioOptions): Promise<Faul
     const wipeRand = createSeededRand(opts.seed * 7919 + 1);
     // Double faults now and then, from a Rand of their own (the single faults' schedule stays as it is).
     const doubleRand = createSeededRand(opts.seed * 6007 + 3);
-    while (performance.now() < until) {
+    // The wipe happens even if a slow fault ran past the end (a loaded box restarts slowly).
+    while (performance.now() < until || wipeAt !== Number.POSITIVE_INFINITY) {
       if (performance.now() >= wipeAt) {
         wipeAt = Number.POSITIVE_INFINITY;
         await wipeOne(cluster, wipeRand, say);

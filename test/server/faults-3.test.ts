@@ -26,4 +26,4 @@ it(`3 stores without PD under partitions, one-way cuts, kill -9 and SIGSTOP stay
   // The faults reached the traffic (the proxies cut something) and the stores (elections).
   expect(r.proxies.droppedBytes + r.proxies.closed).toBeGreaterThan(0);
   expect(r.term).toBeGreaterThan(1);
-}, 240_000 + SECONDS * 1000);
+}, 360_000 + SECONDS * 1000);

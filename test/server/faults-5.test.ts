@@ -26,4 +26,4 @@ it(`5 stores with PD under partitions, one-way cuts, kill -9, SIGSTOP and a wipe
   // The faults reached the traffic (the proxies cut something) and the stores (elections).
   expect(r.proxies.droppedBytes + r.proxies.closed).toBeGreaterThan(0);
   expect(r.term).toBeGreaterThan(1);
-}, 300_000 + SECONDS * 1000);
+}, 420_000 + SECONDS * 1000);
