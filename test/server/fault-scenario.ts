@@ -90,7 +90,12 @@ export async function settle(c: FaultCluster, timeoutMs: number): Promise<void> 
     }
     await sleep(200);
   }
-  throw new Error(`the cluster did not settle within ${timeoutMs} ms: ${last}`);
+  // Say what each store saw: its regions' roles, terms and indexes (a stuck election shows here).
+  const views = await Promise.all(c.slots.map(async (s) => {
+    const st = await c.status(s);
+    return `slot ${s}: ${st ? st.regions.map((r) => `r${r.id === Number.MAX_SAFE_INTEGER ? 'PD' : r.id} ${r.role} t${r.term} lead ${r.leaderStoreId} c${r.commit} a${r.applied}`).join(', ') : c.state(s)}`;
+  }));
+  throw new Error(`the cluster did not settle within ${timeoutMs} ms: ${last}\n  ${views.join('\n  ')}`);
 }
 
 /** A store that leads some region now (picked by `rand`), or a random slot. */
