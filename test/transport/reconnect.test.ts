@@ -134,8 +134,9 @@ describe('reconnect: a newer authenticated link replaces a half-dead one', { tim
 describe('reconnect: the dead-link detector', { timeout: 20_000 }, () => {
   it('closes a blackholed link on both ends, and the dialler dials again', async () => {
     const net = createFakeNet();
-    const t2 = await store(net, 2, { linkIdleTimeoutMs: 200 });
-    const t1 = await store(net, 1, { peers: { 2: 'ws://2' }, linkIdleTimeoutMs: 200 }, false);
+    // Store 2 gives up first, so it cannot be store 1's redial that ends its link.
+    const t2 = await store(net, 2, { linkIdleTimeoutMs: 100 });
+    const t1 = await store(net, 1, { peers: { 2: 'ws://2' }, linkIdleTimeoutMs: 300 }, false);
     const at2 = record(t2);
     const at1 = record(t1);
     await t1.connected(2);
@@ -147,10 +148,55 @@ describe('reconnect: the dead-link detector', { timeout: 20_000 }, () => {
     first.peer!.blackholed = true;
     // Store 2, which never dials, notices too.
     await until(() => at2.disconnects.length === 1 && at1.disconnects.length === 1, 'both ends give the link up');
-    expect(at2.disconnects[0].reason).toMatch(/nothing received for 200 ms/);
+    expect(at2.disconnects[0].reason).toMatch(/nothing received for 100 ms/);
+    expect(at1.disconnects[0].reason).toMatch(/nothing received for 300 ms/);
     await until(() => net.dialled('ws://2').length >= 2 && t2.linkOf(1) !== undefined, 'store 1 dials again');
     t1.send(2, [req(1)]);
     await until(() => at2.frames.length === 1, 'the new link carries frames');
+    await t1.close();
+    await t2.close();
+  });
+});
+
+describe('reconnect: two live processes with one id', { timeout: 20_000 }, () => {
+  it('warn, and wait the longest back-off before pushing each other off again', async () => {
+    const net = createFakeNet();
+    const t2 = await store(net, 2);
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, warn: (m: string) => void warnings.push(m), error() {} };
+    const backoff = { min: 10, max: 400 };
+    const a = await store(net, 1, { peers: { 2: 'ws://2' }, reconnectDelayMs: backoff, logger }, false);
+    await a.connected(2);
+    const b = await store(net, 1, { peers: { 2: 'ws://2' }, reconnectDelayMs: backoff, logger }, false);
+    await until(() => t2.stats().linksReplaced >= 1 && warnings.some((w) => /another process running as store 1/.test(w)), 'the first process learns it was replaced');
+    const start = performance.now();
+    const before = t2.stats().linksReplaced;
+    await sleep(1000);
+    const elapsed = performance.now() - start;
+    // Each turn waits at least max / 2 = 200 ms; at full speed there would be hundreds.
+    expect(t2.stats().linksReplaced - before).toBeLessThanOrEqual(Math.ceil(elapsed / (backoff.max / 2)) + 1);
+    for (const t of [a, b, t2]) await t.close();
+  });
+});
+
+describe('reconnect: a stalled process', { timeout: 20_000 }, () => {
+  it('does not count its own stall against its peers', async () => {
+    const net = createFakeNet();
+    const t2 = await store(net, 2, { linkIdleTimeoutMs: 200 });
+    const t1 = await store(net, 1, { peers: { 2: 'ws://2' }, linkIdleTimeoutMs: 200 }, false);
+    const at1 = record(t1);
+    const at2 = record(t2);
+    await t1.connected(2);
+    await sleep(100);
+    // Both ends (one thread) stall for longer than the idle timeout: no keepalive could be read.
+    const until300 = performance.now() + 300;
+    while (performance.now() < until300) {
+      // busy: a stalled event loop
+    }
+    await sleep(300);
+    expect([at1.disconnects, at2.disconnects]).toEqual([[], []]);
+    t1.send(2, [req(1)]);
+    await until(() => at2.frames.length === 1, 'the link still carries frames');
     await t1.close();
     await t2.close();
   });
