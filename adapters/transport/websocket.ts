@@ -313,8 +313,9 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
           }
         }
         if (closed) return;
-        if (p !== undefined && wasCurrent && code === CLOSE_REPLACED && side === 'client') {
-          // The peer took a newer link from our id while this one was alive: not ours, so another
+        if (p !== undefined && wasCurrent && code === CLOSE_REPLACED && side === 'client' && p.id < localId) {
+          // A lower id replaced the link we dialled while it was alive: not by a link of its own
+          // (those lose to ours), so by another one from our id, which we did not dial: another
           // process runs with this id. Wait the longest back-off, so the two do not take turns at full speed.
           logger.warn(`transport: store ${p.id} replaced this store's link with a newer one it did not dial: is another process running as store ${localId}?`, { localId, peer: p.id });
           p.attempts = Math.max(p.attempts, 64);

@@ -161,21 +161,22 @@ describe('reconnect: the dead-link detector', { timeout: 20_000 }, () => {
 describe('reconnect: two live processes with one id', { timeout: 20_000 }, () => {
   it('warn, and wait the longest back-off before pushing each other off again', async () => {
     const net = createFakeNet();
-    const t2 = await store(net, 2);
+    // Two processes both run as store 2 and dial store 1 (the higher id dials the lower).
+    const t1 = await store(net, 1);
     const warnings: string[] = [];
     const logger = { debug() {}, info() {}, warn: (m: string) => void warnings.push(m), error() {} };
     const backoff = { min: 10, max: 400 };
-    const a = await store(net, 1, { peers: { 2: 'ws://2' }, reconnectDelayMs: backoff, logger }, false);
-    await a.connected(2);
-    const b = await store(net, 1, { peers: { 2: 'ws://2' }, reconnectDelayMs: backoff, logger }, false);
-    await until(() => t2.stats().linksReplaced >= 1 && warnings.some((w) => /another process running as store 1/.test(w)), 'the first process learns it was replaced');
+    const a = await store(net, 2, { peers: { 1: 'ws://1' }, reconnectDelayMs: backoff, logger }, false);
+    await a.connected(1);
+    const b = await store(net, 2, { peers: { 1: 'ws://1' }, reconnectDelayMs: backoff, logger }, false);
+    await until(() => t1.stats().linksReplaced >= 1 && warnings.some((w) => /another process running as store 2/.test(w)), 'the first process learns it was replaced');
     const start = performance.now();
-    const before = t2.stats().linksReplaced;
+    const before = t1.stats().linksReplaced;
     await sleep(1000);
     const elapsed = performance.now() - start;
     // Each turn waits at least max / 2 = 200 ms; at full speed there would be hundreds.
-    expect(t2.stats().linksReplaced - before).toBeLessThanOrEqual(Math.ceil(elapsed / (backoff.max / 2)) + 1);
-    for (const t of [a, b, t2]) await t.close();
+    expect(t1.stats().linksReplaced - before).toBeLessThanOrEqual(Math.ceil(elapsed / (backoff.max / 2)) + 1);
+    for (const t of [a, b, t1]) await t.close();
   });
 });
 
