@@ -26,7 +26,7 @@ const USAGE = `usage: flotilla <command> [flags]
      --cert FILE --key FILE --ca FILE --peer-client-cert-auth --peer-cert FILE --peer-key FILE (TLS: docs/tls.md)
      --no-pd --replicas N --split-keys N --split-bytes N --initial-split-keys k1,k2
      --tick-ms N --election-tick N --heartbeat-tick N --store-down-ms N --pd-interval-ms N --log-level L
-     --handshake-timeout-ms N --unauthenticated-per-address-max N --unauthenticated-max N
+     --handshake-timeout-ms N --link-idle-timeout-ms N --unauthenticated-per-address-max N --unauthenticated-max N
      --auth-failures-max N --auth-failure-window-ms N --auth-ban-ms N
      --http-headers-timeout-ms N --http-request-timeout-ms N (docs/hardening.md)
   status --http host:port                       a store's regions (GET /status)

@@ -60,6 +60,8 @@ Prints "flotilla: store <id> listening on <url>" once it serves; logs go to stde
                               a different certificate and key for dialling peers (default --cert/--key)
 Limits on unauthenticated and hostile peers (docs/hardening.md):
   --handshake-timeout-ms N    a socket that has not authenticated after N ms is closed (default 5000)
+  --link-idle-timeout-ms N    a link that receives nothing (not even a keepalive) for N ms is closed as dead
+                              and redialled (default 10000; keepalives every min(1000, N/4) ms; docs/reconnect.md)
   --unauthenticated-per-address-max N  unauthenticated sockets one IP may hold; more get 429 (default 16)
   --unauthenticated-max N     unauthenticated sockets all IPs together may hold; more get 503 (default 256)
   --auth-failures-max N       failed logins (BadProof, BadCredentials) from one IP in the window that start

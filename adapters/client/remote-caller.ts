@@ -42,6 +42,8 @@ export interface RemoteCallerOptions {
   endpoints: string[];
   connectTimeoutMs: number;
   callTimeoutMs: number;
+  /** A link silent this long is closed as dead (default 10,000 ms; docs/reconnect.md). */
+  linkIdleTimeoutMs?: number;
 }
 
 /** See the module comment. */
@@ -88,7 +90,7 @@ export function createRemoteCaller(options: RemoteCallerOptions): RemoteCaller {
     }
     const since = performance.now() - (failedAt.get(url) ?? Number.NEGATIVE_INFINITY);
     if (since < RETRY_DIAL_MS) return Promise.reject(new StoreUnreachableError(expectStoreId ?? 0, false, `${url} was unreachable ${Math.round(since)} ms ago`));
-    const open = () => openRemoteLink({ url, identity: options.identity, credentials: options.credentials, WebSocket: options.WebSocket, expectStoreId, connectTimeoutMs: options.connectTimeoutMs });
+    const open = () => openRemoteLink({ url, identity: options.identity, credentials: options.credentials, WebSocket: options.WebSocket, expectStoreId, connectTimeoutMs: options.connectTimeoutMs, idleTimeoutMs: options.linkIdleTimeoutMs });
     const creds = options.credentials;
     const usedToken = creds?.token() !== undefined;
     // A refused token (revoked, or expired on a store whose clock runs ahead) is forgotten by the

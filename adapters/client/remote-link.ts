@@ -4,7 +4,9 @@
  * (at or above `CLIENT_ID_MIN`, so servers never take it for a store), then carries calls as frame
  * `request` items and matches `response` items to them. A call never hangs: it resolves, rejects
  * with the server's typed error, or rejects with `StoreUnreachableError` (saying whether the
- * request may have left) on a lost link or a timeout.
+ * request may have left) on a lost link or a timeout. A link that hears nothing from its store
+ * (not even a keepalive) for `idleTimeoutMs` is closed as dead (a silent cut), so the next call
+ * dials again; the store takes that newer link in place of the half-dead one (docs/reconnect.md).
  */
 import { StoreUnreachableError } from '../../src/client/connector.ts';
 import { PermissionDeniedError } from '../../src/errors.ts';
@@ -28,6 +30,8 @@ export interface RemoteLinkOptions {
   expectStoreId?: number;
   /** How long dialling and the handshake may take (default 3000 ms). */
   connectTimeoutMs?: number;
+  /** A link that receives nothing for this long is closed as dead (default 10,000 ms). */
+  idleTimeoutMs?: number;
 }
 
 /** An open link to one store. */
@@ -46,6 +50,12 @@ export interface RemoteLink {
   close(): void;
 }
 
+/**
+ * Request ids are unique across every link of this process, not per link: a reply to a call made
+ * on a replaced link can then never be taken for the answer to a call on its successor.
+ */
+let nextRequestId = 1;
+
 interface Pending {
   resolve(v: unknown): void;
   reject(e: unknown): void;
@@ -63,7 +73,6 @@ export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> 
   const limits = resolveFrameLimits();
   const guard = createFrameGuard({ clusterId: identity.clusterId, localId: identity.localId, limits, offencesMax: 1_000_000 });
   const pending = new Map<number, Pending>();
-  let nextRequestId = 1;
   let storeId = 0;
   let open = false;
   let expiresAtMs: number | undefined;
@@ -171,9 +180,9 @@ export function openRemoteLink(options: RemoteLinkOptions): Promise<RemoteLink> 
         for (const [id, p] of pending) {
           pending.delete(id);
           p.cancel();
-          p.reject(unreachable(true, `link lost (${code})`));
+          p.reject(unreachable(true, `link lost (${code}${reason ? `: ${reason}` : ''})`));
         }
       },
-    });
+    }, { idleTimeoutMs: options.idleTimeoutMs ?? 10_000 });
   });
 }

@@ -47,6 +47,11 @@ export interface ConnectOptions {
   callTimeoutMs?: number;
   /** Longest wait for dialling a store (default 2000 ms). */
   connectTimeoutMs?: number;
+  /**
+   * A link to a store that receives nothing (not even a keepalive) for this long is closed as
+   * dead and dialled again on the next call (default 10,000 ms; docs/reconnect.md).
+   */
+  linkIdleTimeoutMs?: number;
   /** Passed to the KvClient (retry policy, limits, clientId, read consistency...). */
   client?: Partial<Omit<KvClientOptions, 'connector' | 'clock' | 'rand'>>;
 }
@@ -101,6 +106,7 @@ export async function connect(options: ConnectOptions): Promise<RemoteKvClient> 
     WebSocket: tls !== undefined ? await tlsWebSocket(() => tls, options.WebSocket) : (options.WebSocket ?? (await defaultWebSocket())),
     connectTimeoutMs: options.connectTimeoutMs ?? 2000,
     callTimeoutMs: options.callTimeoutMs ?? 5000,
+    linkIdleTimeoutMs: options.linkIdleTimeoutMs,
     // `host:port` is taken as `ws://host:port`.
     endpoints: options.endpoints.map((e) => (/^wss?:\/\//.test(e) ? e : `${tls !== undefined ? 'wss' : 'ws'}://${e}`)),
   });

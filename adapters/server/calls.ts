@@ -29,7 +29,8 @@ export interface CallHandlerOptions {
 
 /** See the module comment. */
 export interface CallHandler {
-  handle(from: number, requestId: number, payload: Uint8Array): void;
+  /** Runs a call that came on `from`'s link number `link` (`frame.link`): the answer goes only to that link. */
+  handle(from: number, requestId: number, payload: Uint8Array, link?: number): void;
   /** Sends this store's address book to store `to` (one way). */
   announce(to: number): void;
   /** Refuses new calls and waits up to `timeoutMs` for those in flight. */
@@ -49,7 +50,9 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
   let nextRequestId = 1;
   const reserved = new Set<number>();
 
-  const answer = (to: number, requestId: number, result: Parameters<typeof encodeAnswer>[0]) => {
+  const answer = (to: number, requestId: number, result: Parameters<typeof encodeAnswer>[0], link?: number) => {
+    // The link the call came on was replaced meanwhile: its caller has given it up (docs/reconnect.md).
+    if (link !== undefined && transport.linkOf(to) !== link) return;
     transport.send(to, [{ kind: 'response', requestId, payload: encodeAnswer(result) }]);
   };
 
@@ -122,29 +125,29 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
 
   return {
     counters,
-    handle(from, requestId, payload) {
+    handle(from, requestId, payload, link) {
       counters.calls++;
       const call = decodeCall(payload);
       if (call instanceof InvalidArgumentError) {
         counters.badRequests++;
         logger.warn('bad request refused', { from, error: call.message });
-        return answer(from, requestId, { ok: false, error: call });
+        return answer(from, requestId, { ok: false, error: call }, link);
       }
       if (closing) {
         counters.refusedClosing++;
         const r = call.t === 'kv' ? call.r : undefined;
         const error = r && r.type !== 'regions' && r.type !== 'ident' ? new NotLeaderError(r.regionId, 0) : new ServerBusyError('the store is shutting down');
-        return answer(from, requestId, { ok: false, error });
+        return answer(from, requestId, { ok: false, error }, link);
       }
       try {
         check(from, call);
       } catch (error) {
         counters.denied++;
-        return answer(from, requestId, { ok: false, error });
+        return answer(from, requestId, { ok: false, error }, link);
       }
       const p = run(from, call).then(
-        (value) => answer(from, requestId, { ok: true, value }),
-        (error) => answer(from, requestId, { ok: false, error }),
+        (value) => answer(from, requestId, { ok: true, value }, link),
+        (error) => answer(from, requestId, { ok: false, error }, link),
       );
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));

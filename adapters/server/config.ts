@@ -62,6 +62,8 @@ export const serveConfigSchema = z
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     // Limits on unauthenticated and hostile peers (docs/hardening.md); absent: the defaults there.
     handshakeTimeoutMs: z.int().min(100).max(600_000).optional(),
+    /** A link silent this long is closed as dead (docs/reconnect.md). */
+    linkIdleTimeoutMs: z.int().min(100).max(3_600_000).optional(),
     unauthenticatedPerAddressMax: z.int().positive().optional(),
     unauthenticatedMax: z.int().positive().optional(),
     authFailuresMax: z.int().positive().optional(),
@@ -82,7 +84,7 @@ export const serveConfigSchema = z
 export type ServeConfig = z.infer<typeof serveConfigSchema>;
 
 /** The numeric keys of the hostile-peer limits. */
-const HARDENING_KEYS = ['handshakeTimeoutMs', 'unauthenticatedPerAddressMax', 'unauthenticatedMax', 'authFailuresMax', 'authFailureWindowMs', 'authBanMs', 'httpHeadersTimeoutMs', 'httpRequestTimeoutMs'];
+const HARDENING_KEYS = ['handshakeTimeoutMs', 'linkIdleTimeoutMs', 'unauthenticatedPerAddressMax', 'unauthenticatedMax', 'authFailuresMax', 'authFailureWindowMs', 'authBanMs', 'httpHeadersTimeoutMs', 'httpRequestTimeoutMs'];
 
 /** Flags taking no value, and the config key and value they set. */
 const SWITCHES: Record<string, [string, unknown]> = { 'no-pd': ['pd', false], pd: ['pd', true], json: ['json', true], 'peer-client-cert-auth': ['peerClientCertAuth', true] };
@@ -218,6 +220,7 @@ export function splitHostPort(text: string): { host: string; port: number } {
 export function serverHardening(c: ServeConfig): ServerHardening {
   return {
     handshakeTimeoutMs: c.handshakeTimeoutMs,
+    linkIdleTimeoutMs: c.linkIdleTimeoutMs,
     admission: { unauthenticatedPerAddressMax: c.unauthenticatedPerAddressMax, unauthenticatedMax: c.unauthenticatedMax, authFailuresMax: c.authFailuresMax, authFailureWindowMs: c.authFailureWindowMs, authBanMs: c.authBanMs },
     http: { headersTimeoutMs: c.httpHeadersTimeoutMs, requestTimeoutMs: c.httpRequestTimeoutMs },
   };

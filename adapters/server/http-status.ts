@@ -125,6 +125,8 @@ export function storeMetrics(server: StoreServer, statusRefused: Record<string, 
   metric('transport_frames_accepted_total', 'counter', 'Inbound frames accepted.', [[`{${store}}`, t.accepted]]);
   metric('transport_frames_rejected_total', 'counter', 'Inbound frames refused.', [[`{${store}}`, t.rejected]]);
   metric('transport_reconnects_total', 'counter', 'Links redialled.', [[`{${store}}`, t.reconnects]]);
+  metric('transport_links_replaced_total', 'counter', 'Links replaced by a newer authenticated link of the same peer (docs/reconnect.md).', [[`{${store}}`, t.linksReplaced]]);
+  metric('transport_links_kept_total', 'counter', 'Newer links of a peer refused because its current link wins the tie-break.', [[`{${store}}`, t.linksKept]]);
   const refused = Object.values(t.handshakeRefused).reduce((a, b) => a + b, 0);
   metric('transport_handshakes_refused_total', 'counter', 'Handshakes refused (both directions).', [[`{${store}}`, refused]]);
   hostileMetrics(metric, store, server, statusRefused);

@@ -105,6 +105,8 @@ export interface StoreTlsOptions {
 export interface ServerHardening {
   /** How long an accepted or dialled socket may take to authenticate (default 5000 ms). */
   handshakeTimeoutMs?: number;
+  /** A link silent this long (no frame, no keepalive) is closed as dead (default 10,000 ms; docs/reconnect.md). */
+  linkIdleTimeoutMs?: number;
   /** Caps on unauthenticated sockets and failed-login back-off (`src/transport/admission.ts`). */
   admission?: Partial<AdmissionLimits>;
   /** HTTP timeouts and header limit of the WebSocket port and of the `--http` status port. */
@@ -207,7 +209,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   const directory = createUserDirectory({ clusterId: options.clusterId, clientIdMin: CLIENT_ID_MIN, tokenKey, table: () => opened?.auth.table ?? EMPTY_AUTH_TABLE, nowMs: Date.now, tokenTtlMs: options.tokenTtlMs });
   const logins = createUserLoginHandler(directory, () => toHex(globalThis.crypto.getRandomValues(new Uint8Array(16))));
   const peerCertRequired = tls?.peerClientCertAuth ? (id: number) => id < CLIENT_ID_MIN : undefined;
-  const transport = await createWebSocketTransport({ localId: storeId, clusterId: options.clusterId, secret: options.secret, peers: dial, WebSocket, logger, reconnectDelayMs: { min: 50, max: 2000 }, incarnation, handshakeTimeoutMs: options.hardening?.handshakeTimeoutMs, peerCertRequired, logins });
+  const transport = await createWebSocketTransport({ localId: storeId, clusterId: options.clusterId, secret: options.secret, peers: dial, WebSocket, logger, reconnectDelayMs: { min: 50, max: 2000 }, incarnation, handshakeTimeoutMs: options.hardening?.handshakeTimeoutMs, linkIdleTimeoutMs: options.hardening?.linkIdleTimeoutMs, peerCertRequired, logins });
   cleanup.push(() => transport.close());
   let server: WebSocketServer;
   try {
@@ -272,14 +274,14 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     if (frame.from >= CLIENT_ID_MIN) {
       // A client's link carries calls only; anything else from it is ignored (and counted).
       for (const item of frame.items) {
-        if (item.kind === 'request' && item.requestId !== PD_REQUEST_ID) calls.handle(frame.from, item.requestId, item.payload);
+        if (item.kind === 'request' && item.requestId !== PD_REQUEST_ID) calls.handle(frame.from, item.requestId, item.payload, frame.link);
         else calls.counters.raftFromClients++;
       }
       return;
     }
     for (const item of frame.items) {
       if (item.kind === 'request' && item.requestId === PD_REQUEST_ID) store.receivePd(frame.from, item.payload);
-      else if (item.kind === 'request') calls.handle(frame.from, item.requestId, item.payload);
+      else if (item.kind === 'request') calls.handle(frame.from, item.requestId, item.payload, frame.link);
     }
     // Every frame, even one without Raft items (a liveness ping), tells the store its sender is up.
     store.receiveRaft(frame.from, link.receive(frame), frame.incarnation);

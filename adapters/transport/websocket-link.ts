@@ -3,6 +3,12 @@
  * (client or server side) under a timeout, then carries frames (binary messages) and control
  * notices (text messages) until either side closes. Works over any WHATWG-style socket: the
  * browser's and Deno's WebSocket, and `ws` in Node.
+ *
+ * With `liveness`, an authenticated link also finds out by itself when it went half-dead (a silent
+ * cut: no FIN ever comes): each end sends a keepalive text message every `min(1000, idle / 4)` ms,
+ * and a link that received nothing at all for `idleTimeoutMs` is closed (`CLOSE_IDLE`). Browsers
+ * cannot send WebSocket pings, hence a message of our own. A link this end closes is reported
+ * closed at once: a half-dead socket's close handshake would otherwise take `ws` 30 s to give up.
  */
 import type { ClientHandshake, HandshakeStep, ServerHandshake, UserSession } from '../../src/transport/handshake.ts';
 
@@ -29,9 +35,37 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
 /** Close codes the transport uses beside 1000 (normal) and 1009 (message too big, set by `ws`). */
 export const CLOSE_AUTH_FAILED = 4001;
 export const CLOSE_BAD_FRAMES = 4002;
+/** The other end took a newer authenticated link from the same id (docs/reconnect.md). */
+export const CLOSE_REPLACED = 4003;
+/** Nothing arrived for the idle timeout: the link is presumed dead. */
+export const CLOSE_IDLE = 4004;
+
+/** The keepalive text message; never handed on as a control notice. */
+export const KEEPALIVE_MESSAGE = '{"t":"ping"}';
+
+/** How an authenticated link checks that its peer is still there. */
+export interface LinkLiveness {
+  /** A link that received nothing (not even a keepalive) for this long is closed as dead. */
+  idleTimeoutMs: number;
+}
+
+/** The keepalive period for an idle timeout: often enough for a peer whose own timeout is 4 s or more. */
+export function keepaliveMs(idleTimeoutMs: number): number {
+  return Math.max(5, Math.min(1000, Math.floor(idleTimeoutMs / 4)));
+}
+
+/** What the transport holds of a running link. */
+export interface LinkHandle {
+  /** Closes the link now (cutting the socket shortly if its peer never answers) and reports it closed at once. */
+  close(code: number, reason: string): void;
+}
+
+/** How long a closed socket may take to finish its close handshake before it is cut (Node's `ws`). */
+const CLOSE_GRACE_MS = 1000;
 
 /** The WebSocket `OPEN` ready state. */
 export const OPEN = 1;
+const CLOSED = 3;
 
 /** What a link reports to its transport. */
 export interface LinkEvents {
@@ -69,13 +103,41 @@ function bytesOf(data: unknown): Uint8Array | undefined {
  * @param handshake - the client or server side of a fresh handshake.
  * @param timeoutMs - how long the handshake may take before the socket is closed.
  * @param events - callbacks into the transport.
+ * @param liveness - the dead-link detector of the authenticated link (none when absent).
+ * @returns the handle to close the link with.
  */
-export function runLink(socket: WebSocketLike, handshake: ClientHandshake | ServerHandshake, timeoutMs: number, events: LinkEvents): void {
+export function runLink(socket: WebSocketLike, handshake: ClientHandshake | ServerHandshake, timeoutMs: number, events: LinkEvents, liveness?: LinkLiveness): LinkHandle {
   socket.binaryType = 'arraybuffer';
   let peerId: number | undefined;
   let failed = false;
+  // Invariant: `closed` is reported once, whoever closes first (the peer, or this end through shut).
+  let reported = false;
+  let beat: ReturnType<typeof setInterval> | undefined;
+  let heardAt = performance.now();
   // Handshake messages are handled one at a time, in order, although each awaits WebCrypto.
   let chain: Promise<void> = Promise.resolve();
+
+  const report = (code: number, reason: string) => {
+    if (reported) return;
+    reported = true;
+    clearTimeout(timer);
+    clearInterval(beat);
+    events.closed(code, reason, peerId);
+  };
+  /** Closes from this end: the close frame goes out, the socket is cut if no answer comes, and the transport hears of it now. */
+  const shut = (code: number, reason: string) => {
+    try {
+      socket.close(code, closeReason(reason));
+    } catch {
+      // Already closed.
+    }
+    const cut = (socket as { terminate?: () => void }).terminate;
+    if (typeof cut === 'function')
+      setTimeout(() => {
+        if (socket.readyState !== CLOSED) cut.call(socket);
+      }, CLOSE_GRACE_MS);
+    report(code, reason);
+  };
 
   const fail = (code: string, reason: string, message?: string) => {
     if (failed) return;
@@ -84,10 +146,27 @@ export function runLink(socket: WebSocketLike, handshake: ClientHandshake | Serv
     events.refused(code, reason);
     try {
       if (message !== undefined && socket.readyState === OPEN) socket.send(message);
-      socket.close(CLOSE_AUTH_FAILED, closeReason(`${code}: ${reason}`));
     } catch {
-      // The socket may already be gone; the close handler reports it.
+      // The socket may already be gone.
     }
+    shut(CLOSE_AUTH_FAILED, `${code}: ${reason}`);
+  };
+
+  /** Once authenticated: keepalives out, and a link silent for the idle timeout is closed. */
+  const watch = (idleTimeoutMs: number) => {
+    const period = keepaliveMs(idleTimeoutMs);
+    let beatAt = performance.now();
+    heardAt = beatAt;
+    beat = setInterval(() => {
+      const now = performance.now();
+      // A late timer means this process was stalled (or stopped): the peer's messages wait unread,
+      // so that silence is ours and does not count against the peer.
+      const late = now - beatAt - period;
+      if (late > period) heardAt += late;
+      beatAt = now;
+      if (now - heardAt > idleTimeoutMs) return shut(CLOSE_IDLE, `nothing received for ${idleTimeoutMs} ms: link presumed dead`);
+      if (socket.readyState === OPEN) socket.send(KEEPALIVE_MESSAGE);
+    }, period);
   };
   const timer = setTimeout(() => fail('Timeout', `handshake did not finish within ${timeoutMs} ms`), timeoutMs);
 
@@ -101,15 +180,16 @@ export function runLink(socket: WebSocketLike, handshake: ClientHandshake | Serv
       clearTimeout(timer);
       if (!events.authenticated(step.peerId, step.peerIncarnation, step.session)) return fail('DuplicateStoreId', `store ${step.peerId} is already connected`);
       peerId = step.peerId;
+      if (liveness !== undefined && !reported) watch(liveness.idleTimeoutMs);
     }
   };
 
   const dispatch = (data: unknown) => {
     // Once either side has begun closing, nothing more is handed on.
-    if (socket.readyState !== OPEN) return;
+    if (socket.readyState !== OPEN || reported) return;
     const bytes = bytesOf(data);
     if (bytes !== undefined) events.frame(peerId!, bytes);
-    else events.control(peerId!, typeof data === 'string' ? data : '');
+    else if (data !== KEEPALIVE_MESSAGE) events.control(peerId!, typeof data === 'string' ? data : '');
   };
   // Messages waiting in `chain`; while any wait, later ones queue behind them to keep their order
   // (the peer may send frames right behind its last handshake message).
@@ -117,6 +197,7 @@ export function runLink(socket: WebSocketLike, handshake: ClientHandshake | Serv
 
   if ('hello' in handshake) socket.onopen = () => socket.send(handshake.hello());
   socket.onmessage = (ev: { data: unknown }) => {
+    heardAt = performance.now();
     if (failed) return;
     if (peerId !== undefined && queued === 0) return dispatch(ev.data);
     queued++;
@@ -138,8 +219,6 @@ export function runLink(socket: WebSocketLike, handshake: ClientHandshake | Serv
       .finally(() => void queued--);
   };
   socket.onerror = () => {};
-  socket.onclose = (ev: { code: number; reason: string }) => {
-    clearTimeout(timer);
-    events.closed(ev.code, ev.reason, peerId);
-  };
+  socket.onclose = (ev: { code: number; reason: string }) => report(ev.code, ev.reason);
+  return { close: shut };
 }

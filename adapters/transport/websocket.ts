@@ -2,7 +2,10 @@
  * The WebSocket transport of one store: dials the peers it is told about (reconnecting with
  * jittered exponential back-off), accepts sockets handed over by a server adapter, authenticates
  * every link with the cluster-secret handshake, and keeps a bounded send queue per peer that
- * survives reconnection. Runs in browsers, Deno and Node (pass `ws`'s `WebSocket` in Node 20).
+ * survives reconnection. A link that went silent is closed as dead (keepalives, `linkIdleTimeoutMs`),
+ * and a newer authenticated link from the same peer id replaces the old one at once
+ * (`src/transport/link-choice.ts`, docs/reconnect.md). Runs in browsers, Deno and Node (pass
+ * `ws`'s `WebSocket` in Node 20).
  */
 import { FrameError, TransportError } from '../../src/codec/errors.ts';
 import { encodeFrame } from '../../src/codec/frame.ts';
@@ -13,8 +16,9 @@ import type { DisconnectInfo, Transport } from '../../src/transport/port.ts';
 import { createFrameGuard, createHandlerList, type FrameGuardStats, type FrameVerdict } from '../../src/transport/guard.ts';
 import { createClientHandshake, createNonceRegistry, createServerHandshake, type HandshakeIdentity, type UserLoginHandler, type UserSession } from '../../src/transport/handshake.ts';
 import { type HandshakeCrypto, importClusterSecret } from '../../src/transport/hmac.ts';
+import { chooseLink } from '../../src/transport/link-choice.ts';
 import type { AcceptInfo } from './tls.ts';
-import { CLOSE_BAD_FRAMES, closeReason, OPEN, runLink, type WebSocketConstructor, type WebSocketLike } from './websocket-link.ts';
+import { CLOSE_BAD_FRAMES, CLOSE_REPLACED, type LinkHandle, OPEN, runLink, type WebSocketConstructor, type WebSocketLike } from './websocket-link.ts';
 
 export type { WebSocketConstructor, WebSocketLike } from './websocket-link.ts';
 
@@ -34,6 +38,11 @@ export interface WebSocketTransportOptions {
   socketBufferBytesMax?: number;
   /** How long a handshake may take (default 5000 ms). */
   handshakeTimeoutMs?: number;
+  /**
+   * A link that receives nothing (not even a keepalive) for this long is closed as dead, and a
+   * dialled one is dialled again (default 10,000 ms). Keepalives go out every `min(1000, N / 4)` ms.
+   */
+  linkIdleTimeoutMs?: number;
   /** Reconnection back-off: first delay and cap, in ms (defaults 100 and 10,000); each delay is jittered. */
   reconnectDelayMs?: { min: number; max: number };
   /** Bad frames from one peer after which its link is closed (default 3). */
@@ -72,6 +81,10 @@ export interface WebSocketTransportStats extends FrameGuardStats {
   /** Refusal notices received from peers about our frames. */
   refusedByPeer: number;
   reconnects: number;
+  /** Links replaced by a newer authenticated link of the same peer. */
+  linksReplaced: number;
+  /** Newer links refused because the old one wins (`src/transport/link-choice.ts`). */
+  linksKept: number;
 }
 
 /** A {@link Transport} over WebSockets, with a server-side entry point and typed send errors. */
@@ -98,6 +111,12 @@ export interface WebSocketTransport extends Transport {
   connected(storeId: number, timeoutMs?: number): Promise<void>;
   /** The user the link of `peerId` logged in as; undefined for a link that proved the cluster secret (or none). */
   sessionOf(peerId: number): UserSession | undefined;
+  /**
+   * The number of `peerId`'s current link (each new link of a peer gets a higher one; frames carry
+   * theirs as `frame.link`), or undefined without a link: a reply to a request that came on a
+   * replaced link must go nowhere.
+   */
+  linkOf(peerId: number): number | undefined;
   stats(): WebSocketTransportStats;
 }
 
@@ -116,6 +135,10 @@ interface Peer {
   id: number;
   url: string | undefined;
   socket: WebSocketLike | undefined;
+  /** Who dialled the current link (set with `socket`). */
+  direction: 'out' | 'in';
+  /** The number of the current link; frames it carries are marked with it. */
+  link: number;
   /** The incarnation the peer's current link proved in its handshake. */
   incarnation: string | undefined;
   /** The user the current link logged in as (clients without the cluster secret). */
@@ -124,7 +147,10 @@ interface Peer {
   /** Invariant: the sum of `queue` lengths. */
   queueBytes: number;
   attempts: number;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  /** The next dial. Invariant: undefined while `socket` is set. */
+  dialTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The next look at a queue that waits for the socket's buffer to drain. */
+  flushTimer: ReturnType<typeof setTimeout> | undefined;
   waiters: (() => void)[];
 }
 
@@ -140,6 +166,7 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
   const queueBytesMax = options.queueBytesMax ?? 8 * 1024 * 1024;
   const socketBufferBytesMax = options.socketBufferBytesMax ?? 1024 * 1024;
   const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 5000;
+  const liveness = { idleTimeoutMs: options.linkIdleTimeoutMs ?? 10_000 };
   const backoff = options.reconnectDelayMs ?? { min: 100, max: 10_000 };
   const rand = options.rand ?? { next: Math.random };
   const logger = options.logger ?? nullLogger;
@@ -149,14 +176,16 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
   const frames = createHandlerList<Frame>();
   const disconnects = createHandlerList<DisconnectInfo>();
   const peers = new Map<number, Peer>();
-  const sockets = new Set<WebSocketLike>();
-  const counters = { handshakeRefused: {} as Record<string, number>, queueFull: 0, refusedByPeer: 0, reconnects: 0 };
+  /** Every socket not yet reported closed, and its link. */
+  const links = new Map<WebSocketLike, LinkHandle>();
+  const counters = { handshakeRefused: {} as Record<string, number>, queueFull: 0, refusedByPeer: 0, reconnects: 0, linksReplaced: 0, linksKept: 0 };
+  let linkCount = 0;
   let closed = false;
 
   const peerOf = (id: number, url?: string): Peer => {
     let p = peers.get(id);
     if (p === undefined) {
-      p = { id, url, socket: undefined, incarnation: undefined, queue: [], queueBytes: 0, attempts: 0, timer: undefined, waiters: [] };
+      p = { id, url, socket: undefined, direction: 'in', link: 0, incarnation: undefined, queue: [], queueBytes: 0, attempts: 0, dialTimer: undefined, flushTimer: undefined, waiters: [] };
       peers.set(id, p);
     }
     return p;
@@ -171,24 +200,59 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
       s.send(bytes);
     }
     // Browsers have no drain event: look again shortly while frames wait.
-    if (p.queue.length > 0 && p.timer === undefined) {
-      p.timer = setTimeout(() => {
-        p.timer = undefined;
+    if (p.queue.length > 0 && p.flushTimer === undefined) {
+      p.flushTimer = setTimeout(() => {
+        p.flushTimer = undefined;
         flush(p);
       }, 5);
     }
   };
 
   const scheduleDial = (p: Peer) => {
-    if (closed || p.url === undefined || p.timer !== undefined) return;
+    // A peer with a link (maybe one it dialled to us) is not dialled; it is once that link is lost.
+    if (closed || p.url === undefined || p.dialTimer !== undefined || p.socket !== undefined) return;
     // The first dial is immediate; retry n waits a random time in [cap/2, cap), cap = min * 2^(n-1).
     const cap = Math.min(backoff.max, backoff.min * 2 ** Math.min(p.attempts - 1, 30));
     const delay = p.attempts === 0 ? 0 : cap / 2 + (rand.next() * cap) / 2;
     p.attempts++;
-    p.timer = setTimeout(() => {
-      p.timer = undefined;
+    p.dialTimer = setTimeout(() => {
+      p.dialTimer = undefined;
       dial(p);
     }, delay);
+  };
+
+  /**
+   * Takes `socket`, just authenticated as `peerId`, as the peer's link, replacing its current one
+   * when link-choice says so; false: the current one stays and this one is refused.
+   */
+  const takeLink = (p: Peer, socket: WebSocketLike, direction: 'out' | 'in', incarnation: string | undefined, session: UserSession | undefined): boolean => {
+    const old = p.socket;
+    if (old !== undefined) {
+      const choice = chooseLink(localId, p.id, { direction: p.direction, incarnation: p.incarnation, user: p.session?.user }, { direction, incarnation, user: session?.user });
+      if (!choice.replace) {
+        counters.linksKept++;
+        logger.warn('transport: newer link refused, the current one is kept', { localId, peer: p.id, reason: choice.reason });
+        return false;
+      }
+      counters.linksReplaced++;
+      logger.info('transport: link replaced by a newer authenticated one', { localId, peer: p.id, reason: choice.reason });
+    }
+    // Set before the old link is closed, so that its close is no loss of the peer and no reason to dial.
+    p.socket = socket;
+    p.direction = direction;
+    p.link = ++linkCount;
+    p.incarnation = incarnation;
+    p.session = session;
+    p.attempts = 0;
+    clearTimeout(p.dialTimer);
+    p.dialTimer = undefined;
+    guard.reset(p.id);
+    if (old !== undefined) {
+      links.get(old)?.close(CLOSE_REPLACED, 'replaced by a newer authenticated link');
+      // What was under way on the old link (chunk streams, calls) is lost, as on any reconnect.
+      disconnects.emit({ storeId: p.id, reason: 'link replaced by a newer authenticated one' });
+    }
+    return true;
   };
 
   /** Tells the peer why its message was refused, and cuts it off at the offence limit. */
@@ -197,36 +261,33 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
     socket.send(JSON.stringify({ t: 'refused', code: verdict.error.code, reason: verdict.error.message.slice(0, 200) }));
     if (verdict.disconnect) {
       logger.warn('transport: peer cut off after repeated bad frames', { localId, code: verdict.error.code, reason: verdict.error.message });
-      socket.close(CLOSE_BAD_FRAMES, closeReason(`too many bad frames (last: ${verdict.error.code})`));
+      links.get(socket)?.close(CLOSE_BAD_FRAMES, `too many bad frames (last: ${verdict.error.code})`);
     }
   };
 
   const attach = (socket: WebSocketLike, side: 'client' | 'server', dialled?: Peer, observer?: LinkObserver) => {
-    sockets.add(socket);
-    const handshake = side === 'client' ? createClientHandshake(identity, dialled!.id) : createServerHandshake(identity, (id) => peers.get(id)?.socket !== undefined, nonces, options.logins);
-    runLink(socket, handshake, handshakeTimeoutMs, {
+    const handshake = side === 'client' ? createClientHandshake(identity, dialled!.id) : createServerHandshake(identity, nonces, options.logins);
+    const handle = runLink(socket, handshake, handshakeTimeoutMs, {
       admit(peerId) {
         if (side !== 'server' || observer?.peerCertVerified === true || options.peerCertRequired?.(peerId) !== true) return undefined;
         return { code: 'PeerCertRequired', reason: `peer ${peerId} presented no certificate signed by the cluster CA` };
       },
       authenticated(peerId, incarnation, session) {
-        const p = peerOf(peerId);
-        if (closed || p.socket !== undefined) return false;
-        p.socket = socket;
-        p.incarnation = incarnation;
-        p.session = session;
-        p.attempts = 0;
-        guard.reset(peerId);
+        if (closed || !takeLink(peerOf(peerId), socket, side === 'client' ? 'out' : 'in', incarnation, session)) return false;
+        const p = peers.get(peerId)!;
         observer?.authenticated?.();
         for (const w of p.waiters.splice(0)) w();
         flush(p);
         return true;
       },
+      // A replaced link was closed (by its handle) before its successor was taken: runLink hands
+      // on nothing from it after that, so every frame here comes on the peer's current link.
       frame(peerId, bytes) {
         const verdict = guard.check(peerId, bytes);
         if (verdict.ok) {
-          const inc = peers.get(peerId)?.incarnation;
-          if (inc !== undefined) verdict.frame.incarnation = inc;
+          const p = peers.get(peerId)!;
+          if (p.incarnation !== undefined) verdict.frame.incarnation = p.incarnation;
+          verdict.frame.link = p.link;
           frames.emit(verdict.frame);
         }
         else judge(socket, verdict);
@@ -241,21 +302,33 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
         logger.warn('transport: handshake refused', { localId, side, peer: dialled?.id, code, reason });
       },
       closed(code, reason, peerId) {
-        sockets.delete(socket);
+        links.delete(socket);
         const p = peerId === undefined ? dialled : peers.get(peerId);
-        if (p !== undefined && p.socket === socket) {
+        const wasCurrent = p !== undefined && p.socket === socket;
+        if (wasCurrent) {
           p.socket = undefined;
           if (!closed) {
             logger.info('transport: link lost', { localId, peer: p.id, code, reason });
             disconnects.emit({ storeId: p.id, reason: reason || `socket closed (${code})` });
           }
         }
-        if (dialled !== undefined && !closed) {
+        if (closed) return;
+        if (p !== undefined && wasCurrent && code === CLOSE_REPLACED && side === 'client' && p.id < localId) {
+          // A lower id replaced the link we dialled while it was alive: not by a link of its own
+          // (those lose to ours), so by another one from our id, which we did not dial: another
+          // process runs with this id. Wait the longest back-off, so the two do not take turns at full speed.
+          logger.warn(`transport: store ${p.id} replaced this store's link with a newer one it did not dial: is another process running as store ${localId}?`, { localId, peer: p.id });
+          p.attempts = Math.max(p.attempts, 64);
+        }
+        // A dialled peer is dialled again, and so is one we dial whose own link to us was lost.
+        const redial = dialled ?? (p !== undefined && wasCurrent && p.url !== undefined ? p : undefined);
+        if (redial !== undefined) {
           if (peerId !== undefined) counters.reconnects++;
-          scheduleDial(dialled);
+          scheduleDial(redial);
         }
       },
-    });
+    }, liveness);
+    links.set(socket, handle);
   };
 
   const dial = (p: Peer) => {
@@ -316,12 +389,14 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
       return p === undefined ? 0 : p.queueBytes + (p.socket?.bufferedAmount ?? 0);
     },
     disconnect(storeId, reason) {
-      peers.get(storeId)?.socket?.close(1000, closeReason(reason));
+      const s = peers.get(storeId)?.socket;
+      if (s !== undefined) links.get(s)?.close(1000, reason);
     },
     forget(peerId) {
       const p = peers.get(peerId);
       if (p === undefined || p.url !== undefined || p.socket !== undefined) return;
-      clearTimeout(p.timer);
+      clearTimeout(p.dialTimer);
+      clearTimeout(p.flushTimer);
       peers.delete(peerId);
     },
     connected(storeId, timeoutMs = 10_000) {
@@ -339,16 +414,23 @@ export async function createWebSocketTransport(options: WebSocketTransportOption
       const p = peers.get(peerId);
       return p?.socket === undefined ? undefined : p.session;
     },
+    linkOf: (peerId) => {
+      const p = peers.get(peerId);
+      return p?.socket === undefined ? undefined : p.link;
+    },
     stats: () => ({ ...guard.stats(), ...counters, handshakeRefused: { ...counters.handshakeRefused } }),
     async close() {
       if (closed) return;
       closed = true;
-      for (const p of peers.values()) clearTimeout(p.timer);
-      const open = [...sockets];
-      for (const s of open) s.close(1000, 'closed');
+      for (const p of peers.values()) {
+        clearTimeout(p.dialTimer);
+        clearTimeout(p.flushTimer);
+      }
+      const open = [...links];
+      for (const [, handle] of open) handle.close(1000, 'closed');
       // Give the close handshakes a moment, without ever hanging on a dead peer.
       const deadline = Date.now() + 1000;
-      while (sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      while (open.some(([s]) => s.readyState !== 3) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     },
   };
 }

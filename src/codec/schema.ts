@@ -71,6 +71,11 @@ export interface Frame {
    * what the link's handshake proved (stores only).
    */
   incarnation?: string;
+  /**
+   * Not on the wire: which of the sender's links it came on (a number that grows with each new
+   * link), set by the receiving transport, so that a reply can go only to that link.
+   */
+  link?: number;
 }
 
 const index = z.int().nonnegative();

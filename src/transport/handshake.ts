@@ -218,13 +218,14 @@ export interface ServerHandshake {
 }
 
 /**
- * Starts the server side of a handshake.
+ * Starts the server side of a handshake. Whether an id already connected may connect again is not
+ * its business: a hello proves nothing, so only the transport decides, once the link has fully
+ * authenticated (`link-choice.ts`: a newer link replaces a half-dead one).
  * @param self - this store's identity, key and crypto.
- * @param isConnected - whether a store id already has an authenticated link here.
  * @param nonces - the registry of client nonces seen, shared by all links of the server.
  * @param logins - runs user logins; without it a hello with a user is refused (`BadCredentials`).
  */
-export function createServerHandshake(self: HandshakeIdentity, isConnected: (storeId: number) => boolean, nonces: NonceRegistry, logins?: UserLoginHandler): ServerHandshake {
+export function createServerHandshake(self: HandshakeIdentity, nonces: NonceRegistry, logins?: UserLoginHandler): ServerHandshake {
   const nonceS = toHex(self.crypto.getRandomValues(new Uint8Array(NONCE_BYTES)));
   let state: 'hello' | 'proof' | 'login' | 'over' = 'hello';
   let client: { id: number; nonce: string; incarnation?: string } = { id: 0, nonce: '' };
@@ -241,14 +242,12 @@ export function createServerHandshake(self: HandshakeIdentity, isConnected: (sto
       if (expected === 'proof' && m.h === 'proof') {
         const ok = await verifyHmacSha256(self.crypto, self.key, fromHex(m.p)!, proofInput('client', self.clusterId, client.id, self.localId, client.nonce, nonceS, client.incarnation, self.incarnation));
         if (!ok) return refuse('BadProof', 'client did not prove the cluster secret');
-        if (isConnected(client.id)) return refuse('DuplicateStoreId', `store ${client.id} is already connected`);
         return { kind: 'done', peerId: client.id, peerIncarnation: client.incarnation, message: JSON.stringify({ h: 'welcome' }) };
       }
       if (expected !== 'hello' || m.h !== 'hello') return refuse('Malformed', `unexpected ${m.h} message`);
       const bad = checkHeader(m, self);
       if (bad) return bad;
       if (m.s === self.localId) return refuse('DuplicateStoreId', `peer claims this store's own id ${m.s}`);
-      if (isConnected(m.s)) return refuse('DuplicateStoreId', `store ${m.s} is already connected`);
       if (!nonces.claim(m.n)) return refuse('Replay', 'this hello was seen before (replayed handshake)');
       if (m.u !== undefined || m.tk !== undefined) {
         if (!logins) return refuse('BadCredentials', 'this store takes no user logins (it was started without accounts)');

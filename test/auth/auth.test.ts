@@ -222,7 +222,7 @@ describe('user login handshake', () => {
     let n = 0;
     const handler = createUserLoginHandler(directory, () => (n++).toString(16).padStart(32, '0'));
     const self = { clusterId, localId: 1, crypto: globalThis.crypto, key: await importClusterSecret(globalThis.crypto, 'cluster secret of 16+ bytes') };
-    const s = createServerHandshake(self, () => false, createNonceRegistry(), handler);
+    const s = createServerHandshake(self, createNonceRegistry(), handler);
     const c = createUserClientHandshake({ clusterId, localId: clientId, crypto: globalThis.crypto }, creds, 1);
     let toServer = c.hello();
     let server: HandshakeStep;

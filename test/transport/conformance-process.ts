@@ -16,6 +16,7 @@
  */
 import { createWebSocketTransport, type WebSocketConstructor } from '../../adapters/transport/websocket.ts';
 import { createWebSocketServer } from '../../adapters/transport/websocket-server.ts';
+import { KEEPALIVE_MESSAGE } from '../../adapters/transport/websocket-link.ts';
 import { encodeFrame } from '../../src/codec/frame.ts';
 import { createClientHandshake } from '../../src/transport/handshake.ts';
 import { importClusterSecret } from '../../src/transport/hmac.ts';
@@ -63,7 +64,8 @@ async function rawClient(url: string, localId: number, clusterId: string, secret
   const done = await hs.receive(await reply);
   if (done.kind !== 'done') throw new Error(`handshake: ${JSON.stringify(done)}`);
   socket.onmessage = (ev) => {
-    if (typeof ev.data === 'string') texts.push(ev.data);
+    // Keepalives (the dead-link detector, docs/reconnect.md) are no refusal notices.
+    if (typeof ev.data === 'string' && ev.data !== KEEPALIVE_MESSAGE) texts.push(ev.data);
   };
   return { socket, texts, closed };
 }

@@ -71,7 +71,7 @@ describe(`parser fuzz (seed ${SEED}; FUZZ_SEED=... to replay)`, { timeout: 240_0
     const nonces = createNonceRegistry(1024);
     const counts = new Map<string, number>();
     await fuzz('server handshake', 0, async (rand) => {
-      const hs = createServerHandshake(server, () => false, nonces);
+      const hs = createServerHandshake(server, nonces);
       const c = createClientHandshake(client, 1);
       const hello = c.hello();
       const r = rand.int(10);
@@ -93,7 +93,7 @@ describe(`parser fuzz (seed ${SEED}; FUZZ_SEED=... to replay)`, { timeout: 240_0
     const server = await identity(1, 'fuzz secret of sixteen+');
     const client = await identity(2, 'fuzz secret of sixteen+');
     // One real challenge to mutate (the client's nonce differs per case, so it never verifies anyway).
-    const hs = createServerHandshake(server, () => false, createNonceRegistry());
+    const hs = createServerHandshake(server, createNonceRegistry());
     const challenge = ((await hs.receive(createClientHandshake(client, 1).hello())) as { message: string }).message;
     const counts = new Map<string, number>();
     await fuzz('client handshake', 1, async (rand) => {

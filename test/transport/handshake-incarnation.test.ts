@@ -13,7 +13,7 @@ async function identity(localId: number, incarnation?: string): Promise<Handshak
 /** A full exchange; `tamper` may rewrite the client's hello (a man in the middle). */
 async function run(client: HandshakeIdentity, server: HandshakeIdentity, tamper: (hello: string) => string = (h) => h) {
   const c = createClientHandshake(client, server.localId);
-  const s = createServerHandshake(server, () => false, createNonceRegistry());
+  const s = createServerHandshake(server, createNonceRegistry());
   let serverStep = await s.receive(tamper(c.hello()));
   if (serverStep.kind !== 'send') return { server: serverStep, client: undefined };
   let clientStep = await c.receive(serverStep.message);

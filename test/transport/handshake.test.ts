@@ -20,9 +20,9 @@ async function identity(localId: number, overrides: { clusterId?: string; secret
 }
 
 /** Runs a full exchange; returns both sides' final steps and the messages the client sent. */
-async function run(client: HandshakeIdentity, server: HandshakeIdentity, opts: { connected?: number[]; nonces?: NonceRegistry; expectPeerId?: number } = {}) {
+async function run(client: HandshakeIdentity, server: HandshakeIdentity, opts: { nonces?: NonceRegistry; expectPeerId?: number } = {}) {
   const c = createClientHandshake(client, opts.expectPeerId);
-  const s = createServerHandshake(server, (id) => (opts.connected ?? []).includes(id), opts.nonces ?? createNonceRegistry());
+  const s = createServerHandshake(server, opts.nonces ?? createNonceRegistry());
   const sent: string[] = [c.hello()];
   let serverStep = await s.receive(sent[0]);
   if (serverStep.kind !== 'send') return { client: undefined, server: serverStep, sent };
@@ -47,18 +47,17 @@ describe('handshake', () => {
     const r = await run(await identity(1, { secret: 'another secret, 16+ bytes' }), await identity(2));
     expect(code(r.client)).toBe('BadProof');
     // A client that skips checking the server and sends a made-up proof is refused by the server.
-    const s = createServerHandshake(await identity(2), () => false, createNonceRegistry());
+    const s = createServerHandshake(await identity(2), createNonceRegistry());
     const hello = createClientHandshake(await identity(1)).hello();
     expect((await s.receive(hello)).kind).toBe('send');
     expect(code(await s.receive(JSON.stringify({ h: 'proof', p: 'ab'.repeat(32) })))).toBe('BadProof');
   });
 
-  it('refuses a wrong cluster, a wrong version, a duplicate or unexpected store id', async () => {
+  it('refuses a wrong cluster, a wrong version, its own or an unexpected store id', async () => {
     expect(code((await run(await identity(1, { clusterId: 'c2' }), await identity(2))).server)).toBe('WrongCluster');
-    const s = createServerHandshake(await identity(2), () => false, createNonceRegistry());
+    const s = createServerHandshake(await identity(2), createNonceRegistry());
     const hello = JSON.parse(createClientHandshake(await identity(1)).hello());
     expect(code(await s.receive(JSON.stringify({ ...hello, v: PROTOCOL_VERSION + 1 })))).toBe('WrongVersion');
-    expect(code((await run(await identity(1), await identity(2), { connected: [1] })).server)).toBe('DuplicateStoreId');
     expect(code((await run(await identity(2), await identity(2))).server)).toBe('DuplicateStoreId');
     expect(code((await run(await identity(1), await identity(2), { expectPeerId: 3 })).client)).toBe('UnexpectedPeer');
   });
@@ -67,16 +66,16 @@ describe('handshake', () => {
     const nonces = createNonceRegistry();
     const first = await run(await identity(1), await identity(2), { nonces });
     expect(first.server.kind).toBe('done');
-    const again = createServerHandshake(await identity(2), () => false, nonces);
+    const again = createServerHandshake(await identity(2), nonces);
     expect(code(await again.receive(first.sent[0]))).toBe('Replay');
     // A server that forgot the nonce (restarted) issues a fresh challenge; the recorded proof fails it.
-    const fresh = createServerHandshake(await identity(2), () => false, createNonceRegistry());
+    const fresh = createServerHandshake(await identity(2), createNonceRegistry());
     expect((await fresh.receive(first.sent[0])).kind).toBe('send');
     expect(code(await fresh.receive(first.sent[1]))).toBe('BadProof');
   });
 
   it('refuses malformed, oversized and out-of-order messages and passes on a peer refusal', async () => {
-    const s = async () => createServerHandshake(await identity(2), () => false, createNonceRegistry());
+    const s = async () => createServerHandshake(await identity(2), createNonceRegistry());
     expect(code(await (await s()).receive('{not json'))).toBe('Malformed');
     expect(code(await (await s()).receive(new Uint8Array(3)))).toBe('Malformed');
     expect(code(await (await s()).receive(`{"h":"hello","pad":"${'x'.repeat(2000)}"}`))).toBe('Malformed');

@@ -49,10 +49,12 @@ describe('WebSocket transport: authentication', { timeout: 15_000 }, () => {
     await Promise.all([server.close(), wrongSecret.close(), wrongCluster.close()]);
   });
 
-  it('refuses a duplicate store id, a replayed hello, a silent client (timeout), a wrong version and a foreign origin', async () => {
+  it('replaces the link of an id that authenticates again; refuses a replayed hello, a silent client (timeout), a wrong version and a foreign origin', async () => {
     const server = await startStore(2, { handshakeTimeoutMs: 200 }, { allowedOrigins: ['https://app.example'] });
     const first = await rawClient(server.server.url, 1);
-    await expect(rawClient(server.server.url, 1)).rejects.toThrow(/DuplicateStoreId/);
+    // A newer authenticated link from the same id replaces the old one at once (docs/reconnect.md).
+    const second = await rawClient(server.server.url, 1);
+    expect(await first.closed).toMatchObject({ code: 4003, reason: expect.stringMatching(/replaced/) });
     const silent = await rawClient(server.server.url, 5, { handshake: false });
     expect(await silent.closed).toMatchObject({ code: 4001, reason: expect.stringMatching(/^Timeout/) });
     // Replay: record a hello, then send it again on a new socket.
@@ -71,8 +73,9 @@ describe('WebSocket transport: authentication', { timeout: 15_000 }, () => {
     await expect(rawClient(server.server.url, 8, { headers: { Origin: 'https://evil.example' } })).rejects.toThrow(/HTTP 403/);
     expect(server.server.originRefused()).toBe(1);
     const fromApp = await rawClient(server.server.url, 9, { headers: { Origin: 'https://app.example' } });
-    expect(server.transport.stats().handshakeRefused).toMatchObject({ DuplicateStoreId: 1, Timeout: 1, Replay: 1, WrongVersion: 1 });
-    for (const c of [first, spy, fromApp]) c.socket.close();
+    expect(server.transport.stats().handshakeRefused).toEqual({ Timeout: 1, Replay: 1, WrongVersion: 1 });
+    expect(server.transport.stats().linksReplaced).toBe(1);
+    for (const c of [second, spy, fromApp]) c.socket.close();
     await server.close();
   });
 });

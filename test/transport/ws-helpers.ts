@@ -7,6 +7,7 @@ import { createWebSocketTransport, type WebSocketTransport, type WebSocketTransp
 import { createWebSocketServer, type WebSocketServer } from '../../adapters/transport/websocket-server.ts';
 import { createClientHandshake } from '../../src/transport/handshake.ts';
 import { importClusterSecret } from '../../src/transport/hmac.ts';
+import { KEEPALIVE_MESSAGE } from '../../adapters/transport/websocket-link.ts';
 
 /** The secret every test store shares. */
 export const SECRET = 'flotilla test secret, 32 bytes!';
@@ -63,7 +64,8 @@ export async function rawClient(url: string, localId: number, opts: { clusterId?
   const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   socket.on('error', () => {});
   socket.on('message', (data, isBinary) => {
-    if (!isBinary) texts.push(data.toString());
+    // Keepalives (the transport's dead-link detector) are no notices.
+    if (!isBinary && data.toString() !== KEEPALIVE_MESSAGE) texts.push(data.toString());
   });
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
