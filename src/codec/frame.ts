@@ -22,7 +22,7 @@ import { createFrameSchema, type Frame, type FrameItem, ITEM_CHUNK, ITEM_RAFT, I
 import { validateFrame } from './validate.ts';
 
 /** The protocol version this build speaks. A frame or handshake with another version is refused. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** A frame to encode: the version is always {@link PROTOCOL_VERSION}. */
 export type OutboundFrame = Omit<Frame, 'version' | 'items'> & { items: readonly FrameItem[] };

@@ -20,6 +20,9 @@
  * `u` (user name) and maybe `tk` (a token), and the server hands it to a {@link UserLoginHandler}
  * (`src/auth/user-handshake.ts`: SCRAM over the nonces, or a token), which answers `scram` /
  * `session` messages. Every failed user login is refused with `BadCredentials`.
+ *
+ * Protocol version 5 added keepalives (`{"t":"ping"}` text messages after the handshake, docs/reconnect.md):
+ * a store of version 4 would count them as bad frames, so the versions refuse each other at hello.
  */
 import { z } from 'zod';
 import { PROTOCOL_VERSION } from '../codec/frame.ts';
