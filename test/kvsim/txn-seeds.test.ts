@@ -17,7 +17,7 @@ it('txn simulation: seeds 1..50 are linearizable, atomic and convergent', async 
     operations += r.operations;
     unknown += r.unknown;
     increments += r.increments;
-    if (!r.ok) failed.push(`seed ${seed} (replay: npx tsx test/kvsim/txn-soak.ts --seed ${seed} --verbose):\n  ${r.failures.join('\n  ')}`);
+    if (!r.ok) failed.push(`seed ${seed} (replay: npm run soak:kv -- --txn --seed ${seed} --verbose):\n  ${r.failures.join('\n  ')}`);
   }
   console.log(`txn simulation seeds ${from}..${from + count - 1}: ${operations} operations (${unknown} with unknown outcome), ${increments} increments applied, ${failed.length} failing`);
   expect(failed, failed.join('\n')).toEqual([]);

@@ -12,7 +12,7 @@
  * Read-only txns (both gets, no compare) and plain `get`s of key `a` (any read consistency) are
  * checked against the same register.
  *
- * Plain functions (no test framework): `npx tsx test/kvsim/txn-soak.ts --seeds N` runs many more seeds.
+ * Plain functions (no test framework): `npm run soak:kv -- --txn --seeds N` runs many more seeds.
  */
 import { createLocalCluster } from '../../adapters/local-cluster.ts';
 import { createVirtualClock, type VirtualClock } from '../../adapters/runtime/virtual-clock.ts';
@@ -85,6 +85,8 @@ export interface TxnSimResult {
   unknown: number;
   /** Increments that took effect, as the final reads show. */
   increments: number;
+  /** Faults the nemesis injected. */
+  faults: number;
 }
 
 const num = (b: Uint8Array | null) => (b === null ? 0 : Number(new TextDecoder().decode(b)));
@@ -157,6 +159,7 @@ export async function runTxnSimulation(opts: TxnSimOptions): Promise<TxnSimResul
   const history: Operation<TxnSimInput, TxnSimOutput>[] = [];
   let running = true;
   let increments = 0;
+  let faults = 0;
   try {
     await drive(clock, cluster.waitForLeaders(), 60_000);
     const clients = Array.from({ length: opts.clients ?? 4 }, (_, i) => {
@@ -165,7 +168,7 @@ export async function runTxnSimulation(opts: TxnSimOptions): Promise<TxnSimResul
         failures.push(String((e as Error).message));
       });
     });
-    const nemesis = faultLoop(cluster, clock, rand, () => running, opts.verbose ?? false, () => {}, false);
+    const nemesis = faultLoop(cluster, clock, rand, () => running, opts.verbose ?? false, () => faults++, false);
     await elapse(clock, opts.workloadMs ?? 2000);
     running = false;
     await drive(clock, Promise.all([...clients, nemesis]), 60_000);
@@ -194,5 +197,5 @@ export async function runTxnSimulation(opts: TxnSimOptions): Promise<TxnSimResul
     running = false;
     await cluster.close();
   }
-  return { seed: opts.seed, ok: failures.length === 0, failures, operations: history.length, unknown: history.filter((h) => h.unknown).length, increments };
+  return { seed: opts.seed, ok: failures.length === 0, failures, operations: history.length, unknown: history.filter((h) => h.unknown).length, increments, faults };
 }
