@@ -6,7 +6,9 @@
  * Reads (get, multiGet, containsKey, scans, latest sequence) need `read` on every key or range
  * they touch; writes need `write`; writes that answer with or depend on the value before
  * (getAndPut, putIfAbsent, compareAndPut, batchCompareAndPut) need both, as they reveal
- * it; locks and sequences are writes. Region administration (split, merge, leader transfer,
+ * it; locks and sequences are writes. A txn needs `read` on every key it compares or gets and
+ * `write` on every key or range it puts or deletes, in both branches (which one runs is decided
+ * only when it applies). Region administration (split, merge, leader transfer,
  * membership) and cluster administration (store states, users and roles) need `admin` on the
  * whole key space. A request is allowed whole or refused whole: nothing of it runs.
  */
@@ -65,6 +67,15 @@ function writeNeeds(op: KvWriteOp): Need[] {
       return op.entries.flatMap((e) => both(e.key));
     case 'expireSessions':
       return [ADMIN_ALL]; // store-internal: never accepted from a client's call
+    case 'txn':
+      return [
+        ...op.compare.map((c) => point('read', c.key)),
+        ...[...op.success, ...op.failure].map((x) => {
+          if (x.type === 'get') return point('read', x.key);
+          if (x.type === 'deleteRange') return { access: 'write' as const, start: x.start, end: x.end };
+          return point('write', x.key);
+        }),
+      ];
   }
 }
 

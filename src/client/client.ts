@@ -7,7 +7,7 @@
  * Keys and values are `string | Uint8Array` (strings are UTF-8 encoded); values come back as
  * `Uint8Array`, or `null` when absent. Every error is a typed `FlotillaError` with a stable `code`.
  */
-import { encodeUtf8, encodeUtf8Shared } from '../codec/utf8.ts';
+import { encodeUtf8Shared } from '../codec/utf8.ts';
 import { InvalidArgumentError, OutcomeUnknownError, RegionNotFoundError, TimeoutError } from '../errors.ts';
 import type { CasEntry, KvEntry, KvReadOp, KvReadResults, KvWriteOp, KvWriteResults, ScanEntry, SequenceRange } from '../kv/commands.ts';
 import { DEFAULT_KV_LIMITS, type KvLimits, resolveKvLimits } from '../kv/limits.ts';
@@ -25,9 +25,10 @@ import { GetBatcher } from './get-batcher.ts';
 import { PutBatcher } from './put-batcher.ts';
 import { Router } from './router.ts';
 import { SessionSlots } from './sessions.ts';
+import { type Bytes, toBytes } from './bytes.ts';
+import { commitTxn, Txn } from './txn.ts';
 
-/** A key or value as callers pass it. */
-export type Bytes = string | Uint8Array;
+export { type Bytes, toBytes } from './bytes.ts';
 
 /** Options of reads. `linearizable` (default: ReadIndex on the leader), `lease` (leader lease), `follower` (ReadIndex served by any replica), `stale` (local, may be behind). */
 export interface ReadOptions {
@@ -58,12 +59,6 @@ export interface KvClientOptions {
   putBatchMax?: number;
   /** Most concurrent `get`s of one consistency merged into one batch (one `multiGet` per region); default 128. */
   getBatchMax?: number;
-}
-
-export function toBytes(value: Bytes, argument: string): Uint8Array {
-  if (typeof value === 'string') return encodeUtf8(value);
-  if (value instanceof Uint8Array) return value;
-  throw new InvalidArgumentError(argument, `expected a string or Uint8Array, got ${value === null ? 'null' : typeof value}`);
 }
 
 export class KvClient {
@@ -435,6 +430,15 @@ export class KvClient {
     if (!Number.isSafeInteger(leaseMs) || leaseMs <= 0) throw new InvalidArgumentError('leaseMs', `must be a positive integer, got ${leaseMs}`);
     const owner = opts.owner ?? `${this.clientId}:${this.rand.int(2 ** 31).toString(36)}`;
     return new DistributedLock(k, owner, leaseMs, opts, (op) => this.write(op, k), this.clock);
+  }
+
+  /**
+   * Starts an etcd-style transaction on keys of ONE region, applied atomically:
+   * `kv.txn().if(Compare.value('k', '=', 'v')).then(Op.put('k', 'w')).else(Op.get('k')).commit()`.
+   * See docs/transactions.md.
+   */
+  txn(): Txn {
+    return new Txn((op) => commitTxn({ executor: this.executor, router: this.router, slots: this.slots, limits: this.limits, clock: this.clock }, op));
   }
 
   /** The regions the client knows, in key order (refreshing first). */

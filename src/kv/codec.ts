@@ -10,6 +10,7 @@
 import { packValue, unpackValue } from '../codec/msgpack.ts';
 import { CorruptCommandError } from '../errors.ts';
 import type { KvCommand, KvWriteOp, KvWriteType } from './commands.ts';
+import { decodeTxnFields, encodeTxnFields } from './txn.ts';
 
 /** The version of the command layout; bumped when the layout (not a new type) changes. */
 export const COMMAND_FORMAT_VERSION = 1;
@@ -32,6 +33,7 @@ const TYPES: readonly (readonly [KvWriteType, readonly string[]])[] = [
   ['renewLock', ['key', 'owner', 'leaseMs']],
   ['unlock', ['key', 'owner']],
   ['expireSessions', ['idleMs', 'limit']],
+  ['txn', ['compare', 'success', 'failure']],
 ];
 
 const CODE_OF = new Map<KvWriteType, number>(TYPES.map(([type], code) => [type, code]));
@@ -45,7 +47,7 @@ export function encodeKvCommand(command: KvCommand): Uint8Array {
   const { op } = command;
   const code = CODE_OF.get(op.type);
   if (code === undefined) throw new CorruptCommandError(`unknown write type ${JSON.stringify(op.type)}`);
-  const fields = TYPES[code][1].map((name) => {
+  const fields = op.type === 'txn' ? encodeTxnFields(op) : TYPES[code][1].map((name) => {
     const v = (op as unknown as Record<string, unknown>)[name];
     if (op.type === 'batchPut' && name === 'entries') return op.entries.map((e) => [e.key, e.value]);
     if (op.type === 'batchCompareAndPut' && name === 'entries') return op.entries.map((e) => [e.key, e.expect, e.update]);
@@ -141,10 +143,13 @@ export function decodeKvCommand(bytes: Uint8Array): KvCommand {
   if (spec === undefined) throw new CorruptCommandError(`unknown write type code ${String(code)}`);
   const [type, names] = spec;
   if (fields.length !== names.length) throw new CorruptCommandError(`${type} needs ${names.length} fields, got ${fields.length}`);
-  const op: Record<string, unknown> = { type };
-  names.forEach((name, i) => {
-    op[name] = fields[i];
-  });
+  let op: Record<string, unknown> = { type };
+  if (type === 'txn') op = decodeTxnFields(fields) as unknown as Record<string, unknown>;
+  else {
+    names.forEach((name, i) => {
+      op[name] = fields[i];
+    });
+  }
   if (type === 'batchPut') op.entries = pairs(op.entries, 2, 'batchPut entries').map(([key, value]) => ({ key, value }));
   if (type === 'batchCompareAndPut') {
     op.entries = pairs(op.entries, 3, 'batchCompareAndPut entries').map(([key, expect, update]) => ({ key, expect, update }));

@@ -6,6 +6,8 @@
  * Keys and values are bytes. In every range an empty `start` is -∞ and an empty `end` is +∞.
  */
 
+import type { TxnResult, TxnWriteOp } from './txn.ts';
+
 /** One key/value pair of a `batchPut`. */
 export interface KvEntry {
   key: Uint8Array;
@@ -39,6 +41,8 @@ export interface CasEntry {
  * - `renewLock`: extends the lease of an unexpired lock that `owner` holds. → {@link LockResult}.
  * - `unlock`: releases one hold of `owner`'s lock (fully when the re-entry count reaches 0). → {@link UnlockResult}.
  * - `expireSessions`: store-internal; forgets sessions idle for `idleMs` or more (see `sessions.ts`). → the number forgotten.
+ * - `txn`: etcd-style `if (compare) then (success) else (failure)` on keys of one region, applied
+ *   whole or not at all (see `txn.ts`). → {@link TxnResult}.
  */
 export type KvWriteOp =
   | { type: 'put'; key: Uint8Array; value: Uint8Array }
@@ -56,7 +60,8 @@ export type KvWriteOp =
   | { type: 'tryLock'; key: Uint8Array; owner: string; leaseMs: number }
   | { type: 'renewLock'; key: Uint8Array; owner: string; leaseMs: number }
   | { type: 'unlock'; key: Uint8Array; owner: string }
-  | { type: 'expireSessions'; idleMs: number; limit: number };
+  | { type: 'expireSessions'; idleMs: number; limit: number }
+  | TxnWriteOp;
 
 /** The type tag of a write. */
 export type KvWriteType = KvWriteOp['type'];
@@ -130,6 +135,7 @@ export interface KvWriteResults {
   renewLock: LockResult;
   unlock: UnlockResult;
   expireSessions: number;
+  txn: TxnResult;
 }
 
 /** The result of any write. */

@@ -47,4 +47,18 @@ export { RegionClock } from './region-clock.ts';
 export { copySessions, DEFAULT_SESSION_IDLE_MS, decodeSession, encodeSession, readSession, type Session } from './sessions.ts';
 export { type RestoredRegion, type RestoreOptions, restoreRegion, SNAPSHOT_FORMAT_VERSION, snapshotRegion } from './snapshot.ts';
 export { type ApplyOutcome, KvStateMachine, type KvStateMachineOptions, type RegionRange } from './state-machine.ts';
-export { checkOpInRegion, type OpFootprint, opFootprint, validateKvCommand, validateReadOp, validateWriteOp } from './validate.ts';
+export {
+  decodeTxnFields,
+  encodeTxnFields,
+  executeTxn,
+  TXN_RESULT_BYTES_MAX,
+  type TxnCompare,
+  type TxnCompareResult,
+  type TxnOp,
+  type TxnOpResult,
+  type TxnResult,
+  type TxnWriteOp,
+  TXN_COMPARE_RESULTS,
+  txnSpan,
+} from './txn.ts';
+export { checkOpInRegion, type OpFootprint, opFootprint, validateKvCommand, validateReadOp, validateTxn, validateWriteOp } from './validate.ts';

@@ -25,6 +25,8 @@ export interface KvLimits {
   separatorBytesMax: number;
   /** Longest lock lease in milliseconds. Default one day. */
   leaseMsMax: number;
+  /** Most compares and ops (both branches together) in one txn. Default 128 (etcd's `--max-txn-ops`). */
+  txnOpsMax: number;
 }
 
 /** The documented defaults of {@link KvLimits}. */
@@ -38,6 +40,7 @@ export const DEFAULT_KV_LIMITS: Readonly<KvLimits> = Object.freeze({
   lockOwnerBytesMax: 256,
   separatorBytesMax: 64,
   leaseMsMax: 24 * 60 * 60 * 1000,
+  txnOpsMax: 128,
 });
 
 /**
@@ -57,6 +60,7 @@ export const HARD_KV_LIMITS: Readonly<KvLimits> = Object.freeze({
   lockOwnerBytesMax: 1024,
   separatorBytesMax: 1024,
   leaseMsMax: 365 * 24 * 60 * 60 * 1000,
+  txnOpsMax: 10_000,
 });
 
 /**

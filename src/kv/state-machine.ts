@@ -32,6 +32,7 @@ import { renewLock, tryLock, unlock } from './locks.ts';
 import type { KvReader, WriteOverlay } from './overlay.ts';
 import { encodeSequence, executeRead, readSequence } from './read.ts';
 import { encodeSession, expireSessions, readSession } from './sessions.ts';
+import { executeTxn } from './txn.ts';
 import { checkOpInRegion, validateKvCommand, validateReadOp } from './validate.ts';
 
 /** Most client ids whose encoding the state machine keeps; the cache starts over when full. */
@@ -232,5 +233,7 @@ async function execute(staged: WriteOverlay, region: RegionRange, op: KvWriteOp,
       return unlock(staged, op.key, op.owner, nowMs);
     case 'expireSessions':
       return expireSessions(staged, region.id, nowMs, op.idleMs, op.limit);
+    case 'txn':
+      return executeTxn(staged, op);
   }
 }

@@ -9,6 +9,7 @@ import { compareKeys, keyInRegion, rangeWithin } from '../region/keys.ts';
 import { encodeUtf8 } from '../codec/utf8.ts';
 import type { KvCommand, KvReadOp, KvWriteOp } from './commands.ts';
 import type { KvLimits } from './limits.ts';
+import { TXN_COMPARE_RESULTS, type TxnCompareResult, type TxnWriteOp, txnSpan } from './txn.ts';
 
 function bytes(v: unknown, argument: string): Uint8Array {
   if (!(v instanceof Uint8Array)) throw new InvalidArgumentError(argument, `must be a Uint8Array, got ${v === null ? 'null' : typeof v}`);
@@ -153,6 +154,9 @@ export function validateWriteOp(op: KvWriteOp, limits: KvLimits): void {
       integer(o.idleMs, 'idleMs', 1, Number.MAX_SAFE_INTEGER);
       integer(o.limit, 'limit', 1, limits.batchEntriesMax);
       return;
+    case 'txn':
+      validateTxn(op, limits);
+      return;
     default:
       throw new InvalidArgumentError('op.type', `unknown write type ${JSON.stringify((op as { type: unknown }).type)}`);
   }
@@ -169,6 +173,60 @@ function validateCasEntries(entries: unknown, limits: KvLimits): void {
     if (seen.has(id)) throw new InvalidArgumentError(`entries[${i}].key`, 'appears twice; a batch compareAndPut needs distinct keys');
     seen.add(id);
   }
+  batchBytes(total, limits);
+}
+
+function validateTxnCompare(v: unknown, argument: string, limits: KvLimits): number {
+  const c = entry(v, argument);
+  const n = key(c.key, `${argument}.key`, limits);
+  if (c.target === 'exists') {
+    if (typeof c.exists !== 'boolean') throw new InvalidArgumentError(`${argument}.exists`, 'must be a boolean');
+    return n;
+  }
+  if (c.target !== 'value') throw new InvalidArgumentError(`${argument}.target`, `must be 'value' or 'exists', got ${JSON.stringify(c.target)}`);
+  if (!TXN_COMPARE_RESULTS.includes(c.result as TxnCompareResult)) throw new InvalidArgumentError(`${argument}.result`, `must be one of = != < >, got ${JSON.stringify(c.result)}`);
+  return n + value(c.value, `${argument}.value`, limits);
+}
+
+function validateTxnOp(v: unknown, argument: string, limits: KvLimits): number {
+  const o = entry(v, argument);
+  switch (o.type) {
+    case 'put':
+      return key(o.key, `${argument}.key`, limits) + value(o.value, `${argument}.value`, limits);
+    case 'delete':
+    case 'get':
+      return key(o.key, `${argument}.key`, limits);
+    case 'deleteRange': {
+      const s = bound(o.start, `${argument}.start`, limits);
+      const e = bound(o.end, `${argument}.end`, limits);
+      if (e.length > 0 && compareKeys(s, e) >= 0) throw new InvalidArgumentError(`${argument}.end`, 'must be empty (+inf) or greater than start');
+      return s.length + e.length;
+    }
+    default:
+      throw new InvalidArgumentError(`${argument}.type`, `must be put, delete, get or deleteRange, got ${JSON.stringify(o.type)}`);
+  }
+}
+
+/**
+ * Checks a txn: shapes, non-empty keys, sizes, ranges; at most `txnOpsMax` compares and ops in
+ * all (empty lists are fine), at most `batchBytesMax` bytes of keys and values. Throws a typed
+ * error naming the argument (`compare[2].key`, `success[0].value`, ...).
+ * @param op - the txn write op.
+ * @param limits - the limits to check against.
+ */
+export function validateTxn(op: TxnWriteOp, limits: KvLimits): void {
+  const o = op as unknown as Record<string, unknown>;
+  const lists = (['compare', 'success', 'failure'] as const).map((name) => {
+    if (!Array.isArray(o[name])) throw new InvalidArgumentError(name, 'must be an array');
+    return o[name] as unknown[];
+  });
+  const [compare, success, failure] = lists;
+  const count = compare.length + success.length + failure.length;
+  if (count > limits.txnOpsMax) throw new BatchTooLargeError(`a txn of ${count} compares and ops, over the limit of ${limits.txnOpsMax}`);
+  let total = 0;
+  for (let i = 0; i < compare.length; i++) total += validateTxnCompare(compare[i], `compare[${i}]`, limits);
+  for (let i = 0; i < success.length; i++) total += validateTxnOp(success[i], `success[${i}]`, limits);
+  for (let i = 0; i < failure.length; i++) total += validateTxnOp(failure[i], `failure[${i}]`, limits);
   batchBytes(total, limits);
 }
 
@@ -237,6 +295,10 @@ export function opFootprint(op: KvWriteOp | KvReadOp): OpFootprint {
       return { keys: op.keys };
     case 'expireSessions':
       return { keys: [] };
+    case 'txn':
+      // One span from the lowest key to past the highest: a region is contiguous, so it holds
+      // every key and range of the txn exactly when it holds the span.
+      return txnSpan(op) ?? { keys: [] };
     default:
       return { keys: [op.key] };
   }

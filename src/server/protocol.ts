@@ -73,6 +73,18 @@ const regionId = z.int().positive();
 const entry = z.object({ key, value: bytes });
 const cas = z.object({ key, expect: bytes.nullable(), update: bytes });
 const lock = { key, owner: z.string().max(1024), leaseMs: z.number() };
+/** A txn's lists are bounded here already (the store then checks its configured `txnOpsMax`). */
+const TXN_LIST_MAX = 10_000;
+const txnCompare = z.discriminatedUnion('target', [
+  z.object({ target: z.literal('value'), key, result: z.enum(['=', '!=', '<', '>']), value: bytes }),
+  z.object({ target: z.literal('exists'), key, exists: z.boolean() }),
+]);
+const txnOp = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('put'), key, value: bytes }),
+  z.object({ type: z.literal('delete'), key }),
+  z.object({ type: z.literal('get'), key }),
+  z.object({ type: z.literal('deleteRange'), start: bytes, end: bytes }),
+]);
 
 const writeOp = z.discriminatedUnion('type', [
   z.object({ type: z.literal('put'), key, value: bytes }),
@@ -90,6 +102,7 @@ const writeOp = z.discriminatedUnion('type', [
   z.object({ type: z.literal('tryLock'), ...lock }),
   z.object({ type: z.literal('renewLock'), ...lock }),
   z.object({ type: z.literal('unlock'), key, owner: z.string().max(1024) }),
+  z.object({ type: z.literal('txn'), compare: z.array(txnCompare).max(TXN_LIST_MAX), success: z.array(txnOp).max(TXN_LIST_MAX), failure: z.array(txnOp).max(TXN_LIST_MAX) }),
 ]);
 
 const scan = { start: bytes, end: bytes, limit: z.number().optional(), returnValue: z.boolean().optional() };

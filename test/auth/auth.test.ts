@@ -12,6 +12,7 @@ import { type AuthChange, type AuthTable, applyAuthChange, decodeAuthTable, EMPT
 import { CLOCK_SKEW_MS, deriveTokenKey, issueToken, verifyToken } from '../../src/auth/token.ts';
 import { encodeUtf8 } from '../../src/codec/utf8.ts';
 import type { StoreRequest } from '../../src/store/requests.ts';
+import type { TxnOp } from '../../src/kv/txn.ts';
 import { PermissionDeniedError } from '../../src/errors.ts';
 import { CLIENT_ID_MIN } from '../../src/server/protocol.ts';
 import { createNonceRegistry, createServerHandshake, type HandshakeStep } from '../../src/transport/handshake.ts';
@@ -128,6 +129,30 @@ describe('permissions', () => {
     expect(message).toBeDefined();
     expect(message).not.toContain('secret-key');
     expect(message).toContain('batchPut');
+  });
+
+  it('a txn needs read on what it compares or gets and write on what it puts or deletes, in both branches', async () => {
+    const t = apply(await sampleTable(), { op: 'roleAdd', name: 'split' }, { op: 'roleGrant', name: 'split', permission: { kind: 'read', start: k('app/'), end: k('app0') } }, { op: 'roleGrant', name: 'split', permission: { kind: 'write', start: k('out/'), end: k('out0') } }, { op: 'userAdd', name: 'dave', verifier: await verifier('dave-password') }, { op: 'userGrant', name: 'dave', role: 'split' });
+    const txn = (compare: string[], success: TxnOp[], failure: TxnOp[] = []): StoreRequest => ({
+      type: 'write',
+      regionId: 1,
+      epoch,
+      clientId: 'c',
+      seq: 1,
+      op: { type: 'txn', compare: compare.map((key) => ({ target: 'exists', key: k(key), exists: true })), success, failure },
+    });
+    const p = (key: string): TxnOp => ({ type: 'put', key: k(key), value: k('v') });
+    const g = (key: string): TxnOp => ({ type: 'get', key: k(key) });
+    // dave reads app/ and writes out/ only.
+    expect(denied(t, 'dave', txn(['app/1'], [p('out/1'), g('app/2')], [{ type: 'delete', key: k('out/2') }]))).toBeUndefined();
+    expect(denied(t, 'dave', txn(['out/1'], [p('out/1')]))).toMatch(/^permission denied: txn: .*no read permission/); // compares read
+    expect(denied(t, 'dave', txn([], [g('out/1')]))).toMatch(/no read permission/);
+    expect(denied(t, 'dave', txn(['app/1'], [p('app/1')]))).toMatch(/no write permission/);
+    // The branch that would not run counts too: which one runs is known only when it applies.
+    expect(denied(t, 'dave', txn(['app/1'], [p('out/1')], [p('app/1')]))).toMatch(/no write permission/);
+    expect(denied(t, 'dave', txn([], [{ type: 'deleteRange', start: k('out/'), end: k('out0') }]))).toBeUndefined();
+    expect(denied(t, 'dave', txn([], [{ type: 'deleteRange', start: k('out/'), end: k('') }]))).toMatch(/no write permission/);
+    expect(denied(t, 'alice', txn(['app/1'], [g('app/2')]))).toBeUndefined(); // a read-only txn needs no write
   });
 
   it('covers a range by several permissions together, and finds a gap between them', async () => {

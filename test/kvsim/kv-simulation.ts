@@ -325,7 +325,7 @@ async function lockStep(lock: ReturnType<KvClient['getDistributedLock']>, clock:
   }
 }
 
-async function faultLoop(cluster: LocalCluster, clock: VirtualClock, rand: Rand, running: () => boolean, verbose: boolean, count: () => void, pd: boolean): Promise<void> {
+export async function faultLoop(cluster: LocalCluster, clock: VirtualClock, rand: Rand, running: () => boolean, verbose: boolean, count: () => void, pd: boolean): Promise<void> {
   const ids = cluster.storeIds;
   const down = new Set<number>();
   while (running()) {
@@ -469,7 +469,7 @@ function checkLocks(locks: LockEvent[], failures: string[]): void {
   }
 }
 
-async function checkReplicas(cluster: LocalCluster, clock: VirtualClock, failures: string[]): Promise<void> {
+export async function checkReplicas(cluster: LocalCluster, clock: VirtualClock, failures: string[]): Promise<void> {
   // Replicas removed from their region must be gone by now (told by the leader, or by answering
   // their hellos); the members of each region must hold identical state.
   const members = new Map<number, Set<number>>();

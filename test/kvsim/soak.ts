@@ -1,8 +1,11 @@
 /**
  * npm run soak:kv -- [--seeds N] [--from S] [--seed S] [--pd] [--quiesce] [--stall] [--wipe] [--verbose]
- * Runs the KV simulation over many seeds (or replays one) and prints every failure.
+ * npm run soak:kv -- --txn [--seeds N] [--from S] [--seed S] [--verbose]
+ * Runs the KV simulation (or, with --txn, the transaction simulation) over many seeds (or replays
+ * one) and prints every failure.
  */
 import { runKvSimulation } from './kv-simulation.ts';
+import { runTxnSimulation } from './txn-simulation.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -21,7 +24,7 @@ const t0 = performance.now();
 let failed = 0;
 let operations = 0;
 for (let seed = from; seed < from + count; seed++) {
-  const r = await runKvSimulation({ seed, verbose, pd, quiesce, stall, wipe });
+  const r = args.includes('--txn') ? { ...(await runTxnSimulation({ seed, verbose })), stalls: 0 } : await runKvSimulation({ seed, verbose, pd, quiesce, stall, wipe });
   operations += r.operations;
   if (!r.ok) {
     failed++;
