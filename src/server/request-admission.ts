@@ -57,13 +57,17 @@ export interface AdmissionTicket {
 /** Counters and gauges of {@link RequestAdmission}, for `/metrics` and `/status`. */
 export interface RequestAdmissionStats {
   admitted: number;
+  /** Admitted requests answered after the deadline their caller gave (the store took on more than it could do in time). */
+  late: number;
   shed: Record<ShedReason, number>;
   inFlight: number;
   inFlightBytes: number;
   /** Completions per second over the last second. */
   completionsPerSec: number;
-  /** The wait a request arriving now is expected to have behind the work in flight, in ms. */
+  /** The wait a request arriving now is expected to have (its arrival delay and the work in flight ahead of it), in ms; -1: unbounded. */
   expectedWaitMs: number;
+  /** How late the process reads what arrives (its event loop's recent lag), in ms. */
+  arrivalDelayMs: number;
   limits: RequestAdmissionLimits;
 }
 
@@ -86,13 +90,17 @@ const BUCKETS = 10;
  * @param storeId - named in refusals.
  * @param limits - caps (absent fields take {@link DEFAULT_REQUEST_ADMISSION}).
  * @param now - milliseconds on a monotonic clock.
+ * @param arrivalDelayMs - how long a request waits before it even reaches admission (the event
+ *   loop's lag, measured by the adapter): a process starved of CPU reads its sockets late, and a
+ *   request that waited there has less of its deadline left than it says.
  */
-export function createRequestAdmission(storeId: number, limits: Partial<RequestAdmissionLimits>, now: () => number): RequestAdmission {
+export function createRequestAdmission(storeId: number, limits: Partial<RequestAdmissionLimits>, now: () => number, arrivalDelayMs: () => number = () => 0): RequestAdmission {
   const l: RequestAdmissionLimits = { ...DEFAULT_REQUEST_ADMISSION, ...withoutUndefined(limits) };
   for (const [k, v] of Object.entries(l)) if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer, got ${v}`);
   const startedAt = now();
   const shed: Record<ShedReason, number> = { requests: 0, bytes: 0, wait: 0, expired: 0 };
   let admitted = 0;
+  let late = 0;
   // Invariant: inFlight and inFlightBytes are the sums over tickets not yet released.
   let inFlight = 0;
   let inFlightBytes = 0;
@@ -131,9 +139,10 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
     return busy === 0 ? 0 : (done * 1000) / busy;
   };
   const expectedWaitMs = (t: number): number => {
-    if (inFlight === 0) return 0;
+    const delay = arrivalDelayMs();
+    if (inFlight === 0) return delay;
     const rate = completionsPerSec(t);
-    return rate === 0 ? Number.POSITIVE_INFINITY : (inFlight * 1000) / rate;
+    return rate === 0 ? Number.POSITIVE_INFINITY : delay + (inFlight * 1000) / rate;
   };
   const refuse = (reason: ShedReason, detail: string) => {
     shed[reason]++;
@@ -156,6 +165,7 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
       admitted++;
       inFlight++;
       inFlightBytes += bytes;
+      const deadlineAt = timeoutMs === undefined ? Number.POSITIVE_INFINITY : t + timeoutMs;
       let held = true;
       return {
         release() {
@@ -166,6 +176,7 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
           inFlight--;
           inFlightBytes -= bytes;
           completions[bucket(at)]++;
+          if (at > deadlineAt) late++;
         },
       };
     },
@@ -173,7 +184,7 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
       const t = now();
       account(t);
       const waitMs = expectedWaitMs(t);
-      return { admitted, shed: { ...shed }, inFlight, inFlightBytes, completionsPerSec: Math.round(completionsPerSec(t)), expectedWaitMs: Number.isFinite(waitMs) ? Math.round(waitMs) : -1, limits: { ...l } };
+      return { admitted, late, shed: { ...shed }, inFlight, inFlightBytes, completionsPerSec: Math.round(completionsPerSec(t)), expectedWaitMs: Number.isFinite(waitMs) ? Math.round(waitMs) : -1, arrivalDelayMs: Math.round(arrivalDelayMs()), limits: { ...l } };
     },
   };
 }

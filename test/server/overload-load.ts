@@ -1,8 +1,9 @@
 /**
  * The load of the overload test (test/server/overload.test.ts): a closed loop that measures what
- * a cluster sustains, and an open loop that offers a multiple of it for a while. Every request is
- * one attempt with its own deadline (no client retries), so each outcome is counted once: served
- * (with its latency), shed with `ServerBusy`, or unanswered within the deadline.
+ * a cluster sustains, and an open loop that offers a multiple of it for a while. Each operation
+ * ends once, within its client's deadline: served (with its latency), refused with `ServerBusy`
+ * (the client retried within the deadline and was refused to the end), or late (`Timeout` /
+ * `OutcomeUnknown`: no answer in time).
  */
 import { readFileSync } from 'node:fs';
 import type { RemoteKvClient } from '../../adapters/client/remote.ts';
@@ -43,6 +44,13 @@ export function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   if (!m) throw new Error(`no VmRSS for process ${pid}`);
   return Number(m[1]) * 1024;
+}
+
+/** CPU time (user + system) process `pid` used so far, in ms (Linux `/proc/<pid>/stat`). */
+export function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+  // utime and stime are fields 14 and 15 of stat, 12 and 13 after the pid and the command.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
 }
 
 /** Counts outcomes and latencies of requests as they settle. */

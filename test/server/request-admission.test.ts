@@ -100,6 +100,21 @@ describe('request admission', () => {
     for (let i = 0; i < 200; i++) expect(a.admit(10, 1000)).not.toBeInstanceOf(ServerBusyError);
   });
 
+  it('counts an admitted request answered after its deadline as late', () => {
+    const c = clock();
+    const a = createRequestAdmission(1, {}, c.now);
+    const onTime = ticket(a.admit(10, 100));
+    const tooLate = ticket(a.admit(10, 100));
+    const noDeadline = ticket(a.admit(10));
+    c.advance(100);
+    onTime.release();
+    c.advance(1);
+    tooLate.release();
+    c.advance(60_000);
+    noDeadline.release();
+    expect(a.stats()).toMatchObject({ admitted: 3, late: 1, inFlight: 0 });
+  });
+
   it('a ticket released twice gives its slot back once', () => {
     const a = createRequestAdmission(1, { requestsMax: 2 }, clock().now);
     const t = ticket(a.admit(10));
