@@ -5,7 +5,8 @@
  * clients push. (Connections before authentication have their own caps: `src/transport/admission.ts`.)
  *
  * Three limits, checked in this order when a request arrives:
- * - its deadline: a request whose caller has already given up (`timeoutMs` ≤ 0) is dropped;
+ * - its deadline: a request whose caller has already given up is dropped (its `timeoutMs` is no
+ *   longer than the process's arrival delay: it waited that long before being read);
  * - hard caps on what is admitted but not yet answered: `requestsMax` requests and `bytesMax`
  *   bytes of requests (memory);
  * - expected wait: by Little's law the work ahead of a new request takes about
@@ -45,7 +46,7 @@ export type ShedReason =
   | 'bytes'
   /** The work ahead of it would take longer than its deadline allows. */
   | 'wait'
-  /** Its deadline had passed when it arrived. */
+  /** Its deadline had passed when it was read. */
   | 'expired';
 
 /** Held while the store works on an admitted request. */
@@ -151,7 +152,10 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
 
   return {
     admit(bytes, timeoutMs) {
-      if (timeoutMs !== undefined && timeoutMs <= 0) return refuse('expired', 'the request arrived after its deadline');
+      // A request read this late (the arrival delay) with no more time than that had expired
+      // before we saw it: drop it before any work.
+      const delayMs = arrivalDelayMs();
+      if (timeoutMs !== undefined && timeoutMs <= delayMs) return refuse('expired', `the request's deadline (${timeoutMs} ms) passed before it was read (${Math.round(delayMs)} ms late)`);
       if (inFlight + 1 > l.requestsMax) return refuse('requests', `requestsMax ${l.requestsMax}`);
       // One request larger than the whole byte cap is still admitted alone: it is bounded by the frame limit.
       if (inFlight > 0 && inFlightBytes + bytes > l.bytesMax) return refuse('bytes', `bytesMax ${l.bytesMax}`);

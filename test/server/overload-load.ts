@@ -21,7 +21,7 @@ export interface LoadReport {
   late: number;
   /** Any other error, by code. */
   other: Record<string, number>;
-  /** Not issued because the generator's own bound on outstanding requests was reached. */
+  /** Not issued: the generator's own bound on outstanding requests was reached, or it stalled. */
   skipped: number;
   /** Latency of the served requests, ms: median, 99th percentile, worst. */
   p50: number;
@@ -149,11 +149,12 @@ export async function openLoop(o: LoadOptions & { ratePerSec: number; outstandin
   let due = 0;
   while (performance.now() - t0 < o.durationMs) {
     await new Promise((r) => setTimeout(r, 10));
-    // Requests owed by now: a late timer (a loaded box) issues the ones it missed.
+    // Requests owed by now: after a stall of this process (a loaded box) the ones it missed go out
+    // at once, up to a second's worth (the rest are skipped: the offered rate stays the target).
     const owed = Math.floor(((performance.now() - t0) * o.ratePerSec) / 1000) - due;
     due += owed;
     for (let i = 0; i < owed; i++) {
-      if (tally.outstanding >= o.outstandingMax) {
+      if (tally.outstanding >= o.outstandingMax || i >= o.ratePerSec) {
         tally.skipped++;
         continue;
       }

@@ -100,6 +100,32 @@ describe('request admission', () => {
     for (let i = 0; i < 200; i++) expect(a.admit(10, 1000)).not.toBeInstanceOf(ServerBusyError);
   });
 
+  it('drops a request whose deadline is no longer than the time it waited to be read (the arrival delay)', () => {
+    let lagMs = 300;
+    const a = createRequestAdmission(1, {}, clock().now, () => lagMs);
+    const refused = a.admit(10, 300);
+    expect(refused).toBeInstanceOf(ServerBusyError);
+    expect((refused as ServerBusyError).message).toContain('passed before it was read (300 ms late)');
+    expect(a.admit(10, 301)).not.toBeInstanceOf(ServerBusyError);
+    lagMs = 0;
+    expect(a.admit(10, 1)).not.toBeInstanceOf(ServerBusyError);
+    expect(a.stats()).toMatchObject({ admitted: 2, shed: { expired: 1 }, arrivalDelayMs: 0 });
+  });
+
+  it('adds the arrival delay to the expected wait', () => {
+    const c = clock();
+    let lagMs = 0;
+    const a = createRequestAdmission(1, { queueWaitMaxMs: 1000 }, c.now, () => lagMs);
+    const first = Array.from({ length: REQUESTS_ALWAYS_ADMITTED }, () => ticket(a.admit(10)));
+    c.advance(80);
+    for (const t of first) t.release(); // 100 per second
+    for (let i = 0; i < 10; i++) ticket(a.admit(10, 10_000)); // 100 ms of work ahead
+    expect(a.admit(10, 10_000)).not.toBeInstanceOf(ServerBusyError);
+    lagMs = 950; // 950 + 110 ms > 1000
+    expect(a.admit(10, 10_000)).toBeInstanceOf(ServerBusyError);
+    expect(a.stats()).toMatchObject({ expectedWaitMs: 1060, shed: { wait: 1 } });
+  });
+
   it('counts an admitted request answered after its deadline as late', () => {
     const c = clock();
     const a = createRequestAdmission(1, {}, c.now);
