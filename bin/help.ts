@@ -71,8 +71,9 @@ Limits on unauthenticated and hostile peers (docs/hardening.md):
 Load shedding: reads and writes over these are refused at once with ServerBusy (docs/overload.md):
   --requests-in-flight-max N  reads and writes admitted and not yet answered, at most (default 2048)
   --requests-in-flight-bytes-max N  bytes of those requests, at most (default 33554432: 32 MiB)
-  --queue-wait-max-ms N       refuse a request expected to wait longer than N ms behind the work in flight
-                              (default 1000), or longer than half the deadline its client sent
+  --latency-target-ms N       the time from admission to answer the adaptive limit on requests in flight
+                              aims for (default 500); a request is also refused when requests take longer
+                              now than half the deadline its client sent
   --config FILE.json          any of the keys above in camelCase (listen, initialSplitKeys, secretFile, ...);
                               flags win; the file may not hold the secret itself (secretFile instead)
 SIGHUP re-reads the TLS files: new connections use the new certificate, open ones keep theirs; a

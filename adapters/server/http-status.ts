@@ -133,12 +133,13 @@ export function storeMetrics(server: StoreServer, statusRefused: Record<string, 
   metric('transport_handshakes_refused_total', 'counter', 'Handshakes refused (both directions).', [[`{${store}}`, refused]]);
   const a = status.admission;
   metric('requests_admitted_total', 'counter', 'Reads and writes admitted (docs/overload.md).', [[`{${store}}`, a.admitted]]);
-  metric('requests_shed_total', 'counter', 'Reads and writes refused with ServerBusy before any work, by reason (requests, bytes: a cap on what is in flight; wait: the work ahead would outlast the deadline; expired: arrived after it).', Object.entries(a.shed).map(([k, v]) => [`{${store},reason="${k}"}`, v]));
+  metric('requests_shed_total', 'counter', 'Reads and writes refused with ServerBusy before any work, by reason (requests, bytes: a cap on what is in flight; concurrency: the adaptive limit; wait: requests take longer now than its deadline allows; expired: read after it).', Object.entries(a.shed).map(([k, v]) => [`{${store},reason="${k}"}`, v]));
   metric('requests_late_total', 'counter', 'Admitted reads and writes answered after the deadline their client gave.', [[`{${store}}`, a.late]]);
   metric('requests_in_flight', 'gauge', 'Reads and writes admitted and not yet answered.', [[`{${store}}`, a.inFlight]]);
   metric('requests_in_flight_bytes', 'gauge', 'Bytes of the reads and writes admitted and not yet answered.', [[`{${store}}`, a.inFlightBytes]]);
   metric('event_loop_lag_ms', 'gauge', 'Largest lag of the event loop within the last second: how late what arrives is read.', [[`{${store}}`, a.arrivalDelayMs]]);
-  metric('requests_expected_wait_ms', 'gauge', 'Expected wait of a request arriving now behind the work in flight (-1: unbounded, nothing completes).', [[`{${store}}`, a.expectedWaitMs]]);
+  metric('requests_concurrency_limit', 'gauge', 'The adaptive limit on reads and writes in flight (grows while answers come within the latency target).', [[`{${store}}`, a.concurrencyLimit]]);
+  metric('requests_latency_ms', 'gauge', 'Mean time from admission to answer of the reads and writes answered in the last second.', [[`{${store}}`, a.latencyMs]]);
   hostileMetrics(metric, store, server, statusRefused);
   return `${lines.join('\n')}\n`;
 }

@@ -4,18 +4,19 @@
  * so that a refused request is always safe to retry and memory stays bounded however many
  * clients push. (Connections before authentication have their own caps: `src/transport/admission.ts`.)
  *
- * Three limits, checked in this order when a request arrives:
+ * Checked in this order when a request arrives:
  * - its deadline: a request whose caller has already given up is dropped (its `timeoutMs` is no
  *   longer than the process's arrival delay: it waited that long before being read);
  * - hard caps on what is admitted but not yet answered: `requestsMax` requests and `bytesMax`
  *   bytes of requests (memory);
- * - expected wait: by Little's law the work ahead of a new request takes about
- *   `inFlight / completionRate`; when that exceeds `queueWaitMaxMs`, or half of the request's own
- *   deadline, the request would most likely be answered after its caller stopped waiting, so it
- *   is refused now instead of costing work nobody reads (TiKV's and CockroachDB's lesson: shed
- *   early, never queue without limit). The rate is measured over the last second of completions,
- *   counting only time with work in flight, so the bound follows what the store really sustains
- *   on this machine, now, and a store coming out of idleness is not mistaken for a slow one.
+ * - an adaptive concurrency limit (AIMD on the service time, as TCP's congestion window and
+ *   Netflix's concurrency-limits): it grows while answers come within `latencyTargetMs` and
+ *   shrinks when they do not, so it settles where this store, on this machine, now, answers in
+ *   time. A store whose throughput grows with concurrency (group commit batches more writes into
+ *   one fsync) is allowed more; one that falls behind is allowed less. Queueing beyond it is what
+ *   TiKV and CockroachDB learned not to do: shed early, never queue without limit;
+ * - the request's own deadline: refused when requests take longer now (arrival delay plus the
+ *   mean service time of the last second) than half of the time it has.
  *
  * Pure: time comes from an injected `now`; the server adapter admits each call, holds its
  * {@link AdmissionTicket} while the store works on it, and releases it however the call ends.
@@ -28,15 +29,18 @@ export interface RequestAdmissionLimits {
   requestsMax: number;
   /** Bytes of requests admitted and not yet answered, at most (default 32 MiB). */
   bytesMax: number;
-  /** Longest expected wait behind the work in flight that a request is admitted into (default 1000 ms). */
-  queueWaitMaxMs: number;
+  /** The service time the adaptive concurrency limit aims for, from admission to answer (default 500 ms). */
+  latencyTargetMs: number;
 }
 
-/** The defaults: a few seconds of work for a fast store, and a memory bound a small machine affords. */
-export const DEFAULT_REQUEST_ADMISSION: Readonly<RequestAdmissionLimits> = { requestsMax: 2048, bytesMax: 32 * 1024 * 1024, queueWaitMaxMs: 1000 };
+/** The defaults: a memory bound a small machine affords, and half the client's default attempt timeout (1 s). */
+export const DEFAULT_REQUEST_ADMISSION: Readonly<RequestAdmissionLimits> = { requestsMax: 2048, bytesMax: 32 * 1024 * 1024, latencyTargetMs: 500 };
 
-/** Requests always admitted (within the hard caps) whatever the estimate says: a store with no recent completions must still make progress. */
+/** The adaptive limit never goes below this: a store with slow answers must still make progress. */
 export const REQUESTS_ALWAYS_ADMITTED = 8;
+
+/** Where the adaptive limit starts: a burst on a cold store learns the store's speed before it is all taken on. */
+export const CONCURRENCY_INITIAL = 32;
 
 /** Why a request was refused; each is counted. */
 export type ShedReason =
@@ -44,7 +48,9 @@ export type ShedReason =
   | 'requests'
   /** `bytesMax` bytes of requests are in flight. */
   | 'bytes'
-  /** The work ahead of it would take longer than its deadline allows. */
+  /** The adaptive concurrency limit is reached: more in flight would answer slower than `latencyTargetMs`. */
+  | 'concurrency'
+  /** Requests take longer now (arrival delay plus service time) than half of what its deadline leaves. */
   | 'wait'
   /** Its deadline had passed when it was read. */
   | 'expired';
@@ -63,10 +69,12 @@ export interface RequestAdmissionStats {
   shed: Record<ShedReason, number>;
   inFlight: number;
   inFlightBytes: number;
+  /** The adaptive limit on requests in flight now. */
+  concurrencyLimit: number;
+  /** Mean service time (admission to answer) of the requests answered in the last second, ms. */
+  latencyMs: number;
   /** Completions per second over the last second. */
   completionsPerSec: number;
-  /** The wait a request arriving now is expected to have (its arrival delay and the work in flight ahead of it), in ms; -1: unbounded. */
-  expectedWaitMs: number;
   /** How late the process reads what arrives (its event loop's recent lag), in ms. */
   arrivalDelayMs: number;
   limits: RequestAdmissionLimits;
@@ -82,9 +90,11 @@ export interface RequestAdmission {
   stats(): RequestAdmissionStats;
 }
 
-/** Completions are counted in buckets this long, over the last {@link BUCKETS} of them. */
+/** Completions are counted in buckets this long, over the last {@link BUCKETS} of them; the limit shrinks at most once per bucket. */
 const BUCKET_MS = 100;
 const BUCKETS = 10;
+/** What the limit is multiplied by after a completion slower than the target. */
+const DECREASE = 0.9;
 
 /**
  * Creates the admission control of store `storeId`.
@@ -99,19 +109,19 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
   const l: RequestAdmissionLimits = { ...DEFAULT_REQUEST_ADMISSION, ...withoutUndefined(limits) };
   for (const [k, v] of Object.entries(l)) if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer, got ${v}`);
   const startedAt = now();
-  const shed: Record<ShedReason, number> = { requests: 0, bytes: 0, wait: 0, expired: 0 };
+  const shed: Record<ShedReason, number> = { requests: 0, bytes: 0, concurrency: 0, wait: 0, expired: 0 };
   let admitted = 0;
   let late = 0;
   // Invariant: inFlight and inFlightBytes are the sums over tickets not yet released.
   let inFlight = 0;
   let inFlightBytes = 0;
-  // A ring of buckets: completions[i] completions and busyMs[i] ms with work in flight during
-  // bucket number bucketOf[i]. The rate is measured over busy time only, so that a store coming
-  // out of idleness is judged by how fast it answers, not by how little it was asked.
+  // Invariant: REQUESTS_ALWAYS_ADMITTED <= limit <= requestsMax (unless requestsMax is below the floor).
+  let limit = Math.min(l.requestsMax, CONCURRENCY_INITIAL);
+  let decreasedAt = Number.NEGATIVE_INFINITY;
+  // A ring of buckets: completions[i] answers, taking latencySumMs[i] in all, during bucket number bucketOf[i].
   const completions = new Array<number>(BUCKETS).fill(0);
-  const busyMs = new Array<number>(BUCKETS).fill(0);
+  const latencySumMs = new Array<number>(BUCKETS).fill(0);
   const bucketOf = new Array<number>(BUCKETS).fill(-1);
-  let accountedAt = startedAt;
 
   const bucket = (t: number): number => {
     const b = Math.floor(t / BUCKET_MS);
@@ -119,31 +129,35 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
     if (bucketOf[i] !== b) {
       bucketOf[i] = b;
       completions[i] = 0;
-      busyMs[i] = 0;
+      latencySumMs[i] = 0;
     }
     return i;
   };
-  /** Adds the time since the last event to the busy time, if work was in flight meanwhile. */
-  const account = (t: number) => {
-    if (inFlight > 0 && t > accountedAt) busyMs[bucket(t)] += t - accountedAt;
-    accountedAt = Math.max(accountedAt, t);
-  };
-  const completionsPerSec = (t: number): number => {
+  const window = (t: number): { done: number; latencyMs: number } => {
     const current = Math.floor(t / BUCKET_MS);
     let done = 0;
-    let busy = 0;
+    let sum = 0;
     for (let i = 0; i < BUCKETS; i++) {
       if (bucketOf[i] <= current - BUCKETS) continue;
       done += completions[i];
-      busy += busyMs[i];
+      sum += latencySumMs[i];
     }
-    return busy === 0 ? 0 : (done * 1000) / busy;
+    return { done, latencyMs: done === 0 ? 0 : sum / done };
   };
-  const expectedWaitMs = (t: number): number => {
-    const delay = arrivalDelayMs();
-    if (inFlight === 0) return delay;
-    const rate = completionsPerSec(t);
-    return rate === 0 ? Number.POSITIVE_INFINITY : delay + (inFlight * 1000) / rate;
+  /**
+   * AIMD on the service time (as TCP and Netflix's concurrency limits): an answer within the
+   * target while the limit binds raises it by one (so it doubles every round when the store keeps
+   * up, and group commit lets it keep up with more); an answer slower than the target cuts it by
+   * a tenth, once per bucket, so a store falling behind soon admits only what it can answer in time.
+   */
+  const adapt = (t: number, latencyMs: number) => {
+    if (latencyMs > l.latencyTargetMs) {
+      if (t - decreasedAt < BUCKET_MS) return;
+      decreasedAt = t;
+      limit = Math.max(Math.min(REQUESTS_ALWAYS_ADMITTED, l.requestsMax), limit * DECREASE);
+    } else if (inFlight + 1 >= limit / 2) {
+      limit = Math.min(l.requestsMax, limit + 1);
+    }
   };
   const refuse = (reason: ShedReason, detail: string) => {
     shed[reason]++;
@@ -159,12 +173,11 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
       if (inFlight + 1 > l.requestsMax) return refuse('requests', `requestsMax ${l.requestsMax}`);
       // One request larger than the whole byte cap is still admitted alone: it is bounded by the frame limit.
       if (inFlight > 0 && inFlightBytes + bytes > l.bytesMax) return refuse('bytes', `bytesMax ${l.bytesMax}`);
+      if (inFlight + 1 > limit) return refuse('concurrency', `the store answers within ${l.latencyTargetMs} ms with at most ${Math.floor(limit)} in flight`);
       const t = now();
-      account(t);
-      if (inFlight >= REQUESTS_ALWAYS_ADMITTED) {
-        const waitMs = expectedWaitMs(t);
-        const budgetMs = timeoutMs === undefined ? l.queueWaitMaxMs : Math.min(l.queueWaitMaxMs, timeoutMs / 2);
-        if (waitMs > budgetMs) return refuse('wait', `about ${Number.isFinite(waitMs) ? Math.round(waitMs) : 'unbounded'} ms of work queued, more than the ${Math.round(budgetMs)} ms this request may wait`);
+      if (timeoutMs !== undefined && inFlight >= REQUESTS_ALWAYS_ADMITTED) {
+        const waitMs = delayMs + window(t).latencyMs;
+        if (waitMs > timeoutMs / 2) return refuse('wait', `requests take about ${Math.round(waitMs)} ms now, more than half of the ${timeoutMs} ms this one may take`);
       }
       admitted++;
       inFlight++;
@@ -176,19 +189,32 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
           if (!held) return;
           held = false;
           const at = now();
-          account(at);
           inFlight--;
           inFlightBytes -= bytes;
-          completions[bucket(at)]++;
+          const i = bucket(at);
+          completions[i]++;
+          latencySumMs[i] += at - t;
           if (at > deadlineAt) late++;
+          adapt(at, at - t);
         },
       };
     },
     stats() {
       const t = now();
-      account(t);
-      const waitMs = expectedWaitMs(t);
-      return { admitted, late, shed: { ...shed }, inFlight, inFlightBytes, completionsPerSec: Math.round(completionsPerSec(t)), expectedWaitMs: Number.isFinite(waitMs) ? Math.round(waitMs) : -1, arrivalDelayMs: Math.round(arrivalDelayMs()), limits: { ...l } };
+      const w = window(t);
+      const windowMs = Math.max(BUCKET_MS, Math.min(BUCKETS * BUCKET_MS, t - startedAt));
+      return {
+        admitted,
+        late,
+        shed: { ...shed },
+        inFlight,
+        inFlightBytes,
+        concurrencyLimit: Math.floor(limit),
+        latencyMs: Math.round(w.latencyMs),
+        completionsPerSec: Math.round((w.done * 1000) / windowMs),
+        arrivalDelayMs: Math.round(arrivalDelayMs()),
+        limits: { ...l },
+      };
     },
   };
 }

@@ -29,7 +29,7 @@ function busyStore(answer: (attempt: number) => 'busy' | 'ok' | 'hang') {
       const fate = answer(writes.length);
       if (fate === 'busy') return Promise.reject(new ServerBusyError('store 1 is overloaded: 9 requests / 900 bytes in flight (requestsMax 9)'));
       if (fate === 'hang') return new Promise(() => {});
-      return Promise.resolve({ ok: true, value: undefined } as A);
+      return Promise.resolve({ ok: true, value: undefined } as unknown as A);
     },
   };
   return { clock, connector, writes };

@@ -38,8 +38,8 @@ describe('serve configuration', () => {
 
   it('takes the load-shedding limits from flags and the file (docs/overload.md), refusing non-positive ones', async () => {
     const read = files({ 'c.json': JSON.stringify({ id: 1, requestsInFlightBytesMax: 1048576 }) });
-    const c = await loadServeConfig(['--config', 'c.json', '--requests-in-flight-max', '64', '--queue-wait-max-ms', '250'], { FLOTILLA_SECRET: SECRET }, read);
-    expect(c).toMatchObject({ requestsInFlightMax: 64, requestsInFlightBytesMax: 1048576, queueWaitMaxMs: 250 });
+    const c = await loadServeConfig(['--config', 'c.json', '--requests-in-flight-max', '64', '--latency-target-ms', '250'], { FLOTILLA_SECRET: SECRET }, read);
+    expect(c).toMatchObject({ requestsInFlightMax: 64, requestsInFlightBytesMax: 1048576, latencyTargetMs: 250 });
     const d = await loadServeConfig(['--id', '1'], { FLOTILLA_SECRET: SECRET }, read);
     expect(d.requestsInFlightMax).toBeUndefined(); // the defaults of src/server/request-admission.ts apply
     const msg = await loadServeConfig(['--id', '1', '--requests-in-flight-max', '0'], { FLOTILLA_SECRET: SECRET }, read).catch((e: Error) => e.message);

@@ -35,7 +35,7 @@ beforeAll(async () => {
   // overload into leader elections, which would measure something else.
   // OVERLOAD_BASELINE=1 raises the caps out of reach: the same load on a store that admits
   // everything, for comparison (docs/overload.md); the test then fails, as it should.
-  const off = process.env.OVERLOAD_BASELINE === '1' ? ['--requests-in-flight-max', '1000000', '--requests-in-flight-bytes-max', String(2 ** 40), '--queue-wait-max-ms', '600000'] : [];
+  const off = process.env.OVERLOAD_BASELINE === '1' ? ['--requests-in-flight-max', '1000000', '--requests-in-flight-bytes-max', String(2 ** 40), '--latency-target-ms', '600000'] : [];
   cluster = await startCluster(3, [], ['--no-pd', '--tick-ms', '50', '--election-tick', '20', ...off]);
 }, 90_000);
 

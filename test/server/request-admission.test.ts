@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ServerBusyError } from '../../src/errors.ts';
-import { type AdmissionTicket, createRequestAdmission, REQUESTS_ALWAYS_ADMITTED } from '../../src/server/request-admission.ts';
+import { type AdmissionTicket, CONCURRENCY_INITIAL, createRequestAdmission, REQUESTS_ALWAYS_ADMITTED } from '../../src/server/request-admission.ts';
 import { createSeededRand } from '../../src/util/rand.ts';
 
 function clock() {
@@ -21,7 +21,7 @@ function ticket(x: AdmissionTicket | ServerBusyError): AdmissionTicket {
 describe('request admission', () => {
   it('refuses over requestsMax with ServerBusy naming the store and what is in flight, and admits again once one is released', () => {
     const c = clock();
-    const a = createRequestAdmission(7, { requestsMax: 3, queueWaitMaxMs: 60_000 }, c.now);
+    const a = createRequestAdmission(7, { requestsMax: 3 }, c.now);
     const held = [0, 1, 2].map(() => ticket(a.admit(100)));
     const refused = a.admit(100);
     expect(refused).toBeInstanceOf(ServerBusyError);
@@ -34,7 +34,7 @@ describe('request admission', () => {
 
   it('refuses over bytesMax, but admits one request larger than the cap when nothing else is in flight', () => {
     const c = clock();
-    const a = createRequestAdmission(1, { bytesMax: 1000, queueWaitMaxMs: 60_000 }, c.now);
+    const a = createRequestAdmission(1, { bytesMax: 1000 }, c.now);
     const big = ticket(a.admit(5000));
     expect(a.admit(1)).toBeInstanceOf(ServerBusyError);
     big.release();
@@ -54,50 +54,51 @@ describe('request admission', () => {
     expect(a.admit(10, 1)).not.toBeInstanceOf(ServerBusyError);
   });
 
-  it('refuses a request when the work ahead of it would take longer than half its deadline (or queueWaitMaxMs)', () => {
+  it('adapts its concurrency limit: starts at 32, grows while answers come within the target, shrinks by a tenth (once per 100 ms) when they do not, never below 8', () => {
     const c = clock();
-    const a = createRequestAdmission(1, { queueWaitMaxMs: 1000 }, c.now);
-    // The store answers 8 requests per 80 ms of busy time: 100 per second.
-    let held = Array.from({ length: REQUESTS_ALWAYS_ADMITTED }, () => ticket(a.admit(10)));
-    c.advance(80);
-    for (const t of held) t.release();
-    expect(a.stats().completionsPerSec).toBe(100);
-    // 40 in flight at 100/s: 400 ms of work ahead.
-    held = Array.from({ length: 40 }, () => ticket(a.admit(10, 10_000)));
-    expect(a.stats().expectedWaitMs).toBe(400);
-    expect(a.admit(10, 700)).toBeInstanceOf(ServerBusyError); // may wait 350 ms
-    expect(a.admit(10, 900)).not.toBeInstanceOf(ServerBusyError); // may wait 450 ms
-    // Without a deadline, queueWaitMaxMs bounds the wait: 1000 ms, 100 requests ahead (the 101st still fits).
-    while (!(a.admit(10) instanceof ServerBusyError)) {
-      if (a.stats().inFlight > 200) throw new Error('never refused');
-    }
-    expect(a.stats().inFlight).toBe(101);
-    expect(a.stats().shed.wait).toBe(2);
-    expect(held.length).toBe(40);
-  });
-
-  it('always admits a few requests, even when nothing completed lately; beyond them a stalled store sheds', () => {
-    const c = clock();
-    const a = createRequestAdmission(1, {}, c.now);
-    for (let i = 0; i < REQUESTS_ALWAYS_ADMITTED; i++) ticket(a.admit(10, 1000));
-    c.advance(5000);
-    const refused = a.admit(10, 1000);
+    const a = createRequestAdmission(1, { latencyTargetMs: 500 }, c.now);
+    let held = Array.from({ length: CONCURRENCY_INITIAL }, () => ticket(a.admit(10)));
+    const refused = a.admit(10);
     expect(refused).toBeInstanceOf(ServerBusyError);
-    expect((refused as ServerBusyError).message).toContain('unbounded ms of work queued');
-    expect(a.stats().expectedWaitMs).toBe(-1);
+    expect((refused as ServerBusyError).message).toContain('the store answers within 500 ms with at most 32 in flight');
+    expect(a.stats().shed.concurrency).toBe(1);
+    // Answered in 50 ms while the limit binds: it grows (by one per answer while half of it is in use).
+    c.advance(50);
+    for (const t of held) t.release();
+    const grown = a.stats().concurrencyLimit;
+    expect(grown).toBeGreaterThan(CONCURRENCY_INITIAL);
+    expect(a.stats().latencyMs).toBe(50);
+    held = Array.from({ length: grown }, () => ticket(a.admit(10)));
+    expect(a.admit(10)).toBeInstanceOf(ServerBusyError);
+    // Answered in 800 ms: over the target. All at once shrink it once; 100 ms later again.
+    c.advance(800);
+    for (const t of held.splice(0, 10)) t.release();
+    expect(a.stats().concurrencyLimit).toBe(Math.floor(grown * 0.9));
+    c.advance(100);
+    held[0].release();
+    expect(a.stats().concurrencyLimit).toBe(Math.floor(grown * 0.9 * 0.9));
+    for (let i = 1; i < held.length; i++) {
+      c.advance(100);
+      held[i].release();
+    }
+    expect(a.stats().concurrencyLimit).toBe(REQUESTS_ALWAYS_ADMITTED);
+    expect(a.stats().inFlight).toBe(0);
   });
 
-  it('judges a store coming out of idleness by its busy time, not by the idle second before', () => {
+  it('refuses a request when requests take longer now than half of its deadline', () => {
     const c = clock();
     const a = createRequestAdmission(1, {}, c.now);
-    // Idle for a long time, then 8 requests answered within 10 ms: 800/s.
-    c.advance(10_000);
-    const held = Array.from({ length: REQUESTS_ALWAYS_ADMITTED }, () => ticket(a.admit(10, 1000)));
-    c.advance(10);
-    for (const t of held) t.release();
-    c.advance(500); // idle again, within the window
-    expect(a.stats().completionsPerSec).toBe(800);
-    for (let i = 0; i < 200; i++) expect(a.admit(10, 1000)).not.toBeInstanceOf(ServerBusyError);
+    const first = Array.from({ length: REQUESTS_ALWAYS_ADMITTED }, () => ticket(a.admit(10)));
+    c.advance(300);
+    for (const t of first) t.release(); // they took 300 ms
+    // Fewer than 8 in flight: admitted whatever the deadline (progress).
+    for (let i = 0; i < REQUESTS_ALWAYS_ADMITTED; i++) ticket(a.admit(10, 400));
+    const refused = a.admit(10, 500);
+    expect(refused).toBeInstanceOf(ServerBusyError);
+    expect((refused as ServerBusyError).message).toContain('requests take about 300 ms now, more than half of the 500 ms this one may take');
+    expect(a.admit(10, 600)).not.toBeInstanceOf(ServerBusyError);
+    expect(a.admit(10)).not.toBeInstanceOf(ServerBusyError); // no deadline: only the limits apply
+    expect(a.stats().shed.wait).toBe(1);
   });
 
   it('drops a request whose deadline is no longer than the time it waited to be read (the arrival delay)', () => {
@@ -112,18 +113,18 @@ describe('request admission', () => {
     expect(a.stats()).toMatchObject({ admitted: 2, shed: { expired: 1 }, arrivalDelayMs: 0 });
   });
 
-  it('adds the arrival delay to the expected wait', () => {
+  it('adds the arrival delay to the time requests take', () => {
     const c = clock();
     let lagMs = 0;
-    const a = createRequestAdmission(1, { queueWaitMaxMs: 1000 }, c.now, () => lagMs);
+    const a = createRequestAdmission(1, {}, c.now, () => lagMs);
     const first = Array.from({ length: REQUESTS_ALWAYS_ADMITTED }, () => ticket(a.admit(10)));
-    c.advance(80);
-    for (const t of first) t.release(); // 100 per second
-    for (let i = 0; i < 10; i++) ticket(a.admit(10, 10_000)); // 100 ms of work ahead
-    expect(a.admit(10, 10_000)).not.toBeInstanceOf(ServerBusyError);
-    lagMs = 950; // 950 + 110 ms > 1000
-    expect(a.admit(10, 10_000)).toBeInstanceOf(ServerBusyError);
-    expect(a.stats()).toMatchObject({ expectedWaitMs: 1060, shed: { wait: 1 } });
+    c.advance(100);
+    for (const t of first) t.release(); // 100 ms each
+    for (let i = 0; i < REQUESTS_ALWAYS_ADMITTED; i++) ticket(a.admit(10, 10_000));
+    expect(a.admit(10, 1000)).not.toBeInstanceOf(ServerBusyError);
+    lagMs = 450; // 450 + 100 ms > 1000 / 2
+    expect(a.admit(10, 1000)).toBeInstanceOf(ServerBusyError);
+    expect(a.stats()).toMatchObject({ arrivalDelayMs: 450, latencyMs: 100, shed: { wait: 1 } });
   });
 
   it('counts an admitted request answered after its deadline as late', () => {
@@ -178,7 +179,7 @@ describe('request admission', () => {
     expect(s.inFlight).toBe(0);
     expect(s.inFlightBytes).toBe(0);
     expect(s.admitted).toBeGreaterThan(0);
-    expect(s.admitted + s.shed.requests + s.shed.bytes + s.shed.wait + s.shed.expired).toBe(2000);
+    expect(s.admitted + Object.values(s.shed).reduce((x, y) => x + y, 0)).toBe(2000);
   });
 
   it('refuses limits that are not positive integers', () => {
