@@ -5,11 +5,13 @@
  * `ServerBusy` error instead of queueing it: the leader's RSS stays bounded, the requests it
  * admitted are answered within their deadline, and every acknowledged write is readable after.
  *
- * The RSS bound is 2 × idle + 150 MB: an idle store is ~100 MB of code and heap; its in-flight
- * cap holds at most `--requests-in-flight-bytes-max` (32 MiB by default) of requests, their
- * answers and Raft entries take a few times that, and V8 lets its heap grow well past live data
- * before collecting. Without admission control the same load grew the leader past it (see
- * docs/overload.md for the numbers measured before and after).
+ * The RSS bound is 2 × idle + 150 MB: an idle store is ~130 MB of code and heap; its caps hold at
+ * most `--requests-in-flight-bytes-max` (32 MiB by default) of requests, their answers and Raft
+ * entries take a few times that, and V8 lets its heap grow well past live data before collecting.
+ * The deadline check is counted by the stores (from arrival to answer), since the test process
+ * itself is starved on a loaded box and sees answers late; it prints its own event-loop lag.
+ * OVERLOAD_VALUE_BYTES sets the size of the values written (default 512). Numbers measured
+ * before and after admission control are in docs/overload.md.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +27,7 @@ import { closedLoop, cpuMs, openLoop, rssBytes } from './overload-load.ts';
 const DEADLINE_MS = 5000;
 const ATTEMPT_MS = 2500;
 const CLIENTS = 16;
-const VALUE = 'v'.repeat(512);
+const VALUE = 'v'.repeat(Number(process.env.OVERLOAD_VALUE_BYTES ?? 512));
 const MB = 1024 * 1024;
 
 let cluster: TestCluster;
@@ -33,10 +35,7 @@ let cluster: TestCluster;
 beforeAll(async () => {
   // Production-like timing (50 ms ticks, elections after 1-2 s): a loaded box must not turn the
   // overload into leader elections, which would measure something else.
-  // OVERLOAD_BASELINE=1 raises the caps out of reach: the same load on a store that admits
-  // everything, for comparison (docs/overload.md); the test then fails, as it should.
-  const off = process.env.OVERLOAD_BASELINE === '1' ? ['--requests-in-flight-max', '1000000', '--requests-in-flight-bytes-max', String(2 ** 40), '--latency-target-ms', '600000'] : [];
-  cluster = await startCluster(3, [], ['--no-pd', '--tick-ms', '50', '--election-tick', '20', ...off]);
+  cluster = await startCluster(3, [], ['--no-pd', '--tick-ms', '50', '--election-tick', '20']);
 }, 90_000);
 
 afterAll(async () => {
