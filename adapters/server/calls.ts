@@ -155,7 +155,7 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
       let release = () => {};
       if (call.t === 'kv' && (call.r.type === 'read' || call.r.type === 'write')) {
         // Refused before anything is proposed: always safe for the client to retry elsewhere or later.
-        const ticket = admission.admit(payload.length, call.timeoutMs);
+        const ticket = admission.admit(payload.length, call.timeoutMs, from);
         if (ticket instanceof ServerBusyError) return answer(from, requestId, { ok: false, error: ticket });
         release = ticket.release;
       }

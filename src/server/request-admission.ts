@@ -15,6 +15,9 @@
  *   time. A store whose throughput grows with concurrency (group commit batches more writes into
  *   one fsync) is allowed more; one that falls behind is allowed less. Queueing beyond it is what
  *   TiKV and CockroachDB learned not to do: shed early, never queue without limit;
+ * - fairness: once the store is more than half full, a link (one connection: a client or a
+ *   store) holding an equal share of the limit already is refused, so one client pushing hard
+ *   cannot shut out the others;
  * - the request's own deadline: refused when requests take longer now (arrival delay plus the
  *   mean service time of the last second) than half of the time it has.
  *
@@ -50,6 +53,8 @@ export type ShedReason =
   | 'bytes'
   /** The adaptive concurrency limit is reached: more in flight would answer slower than `latencyTargetMs`. */
   | 'concurrency'
+  /** The store is more than half full and this request's link holds its equal share of the limit already. */
+  | 'fairness'
   /** Requests take longer now (arrival delay plus service time) than half of what its deadline leaves. */
   | 'wait'
   /** Its deadline had passed when it was read. */
@@ -69,6 +74,8 @@ export interface RequestAdmissionStats {
   shed: Record<ShedReason, number>;
   inFlight: number;
   inFlightBytes: number;
+  /** Links (connections) with requests in flight. */
+  busyLinks: number;
   /** The adaptive limit on requests in flight now. */
   concurrencyLimit: number;
   /** Mean service time (admission to answer) of the requests answered in the last second, ms. */
@@ -84,9 +91,10 @@ export interface RequestAdmissionStats {
 export interface RequestAdmission {
   /**
    * Admits a request of `bytes` bytes whose caller waits `timeoutMs` more (undefined: no deadline
-   * given), or refuses it with a {@link ServerBusyError} saying why. Never throws.
+   * given), arriving on link `link` (a connection: one client or store), or refuses it with a
+   * {@link ServerBusyError} saying why. Never throws.
    */
-  admit(bytes: number, timeoutMs?: number): AdmissionTicket | ServerBusyError;
+  admit(bytes: number, timeoutMs?: number, link?: number): AdmissionTicket | ServerBusyError;
   stats(): RequestAdmissionStats;
 }
 
@@ -109,7 +117,9 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
   const l: RequestAdmissionLimits = { ...DEFAULT_REQUEST_ADMISSION, ...withoutUndefined(limits) };
   for (const [k, v] of Object.entries(l)) if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer, got ${v}`);
   const startedAt = now();
-  const shed: Record<ShedReason, number> = { requests: 0, bytes: 0, concurrency: 0, wait: 0, expired: 0 };
+  const shed: Record<ShedReason, number> = { requests: 0, bytes: 0, concurrency: 0, fairness: 0, wait: 0, expired: 0 };
+  // Requests in flight per link. Invariant: the values sum to inFlight (for requests given a link) and are all positive.
+  const perLink = new Map<number, number>();
   let admitted = 0;
   let late = 0;
   // Invariant: inFlight and inFlightBytes are the sums over tickets not yet released.
@@ -165,7 +175,7 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
   };
 
   return {
-    admit(bytes, timeoutMs) {
+    admit(bytes, timeoutMs, link) {
       // A request read this late (the arrival delay) with no more time than that had expired
       // before we saw it: drop it before any work.
       const delayMs = arrivalDelayMs();
@@ -174,6 +184,13 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
       // One request larger than the whole byte cap is still admitted alone: it is bounded by the frame limit.
       if (inFlight > 0 && inFlightBytes + bytes > l.bytesMax) return refuse('bytes', `bytesMax ${l.bytesMax}`);
       if (inFlight + 1 > limit) return refuse('concurrency', `the store answers within ${l.latencyTargetMs} ms with at most ${Math.floor(limit)} in flight`);
+      // Once the store is more than half full, no link gets more than an equal share of the limit:
+      // one client pushing hard cannot shut the others out.
+      const held = link === undefined ? 0 : (perLink.get(link) ?? 0);
+      if (link !== undefined && inFlight + 1 > limit / 2) {
+        const share = Math.max(1, Math.floor(limit / (perLink.size + (held === 0 ? 1 : 0))));
+        if (held >= share) return refuse('fairness', `this connection holds ${held}, its share of ${Math.floor(limit)} among ${perLink.size} busy connections`);
+      }
       const t = now();
       if (timeoutMs !== undefined && inFlight >= REQUESTS_ALWAYS_ADMITTED) {
         const waitMs = delayMs + window(t).latencyMs;
@@ -182,15 +199,21 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
       admitted++;
       inFlight++;
       inFlightBytes += bytes;
+      if (link !== undefined) perLink.set(link, held + 1);
       const deadlineAt = timeoutMs === undefined ? Number.POSITIVE_INFINITY : t + timeoutMs;
-      let held = true;
+      let open = true;
       return {
         release() {
-          if (!held) return;
-          held = false;
+          if (!open) return;
+          open = false;
           const at = now();
           inFlight--;
           inFlightBytes -= bytes;
+          if (link !== undefined) {
+            const n = (perLink.get(link) ?? 1) - 1;
+            if (n === 0) perLink.delete(link);
+            else perLink.set(link, n);
+          }
           const i = bucket(at);
           completions[i]++;
           latencySumMs[i] += at - t;
@@ -209,6 +232,7 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
         shed: { ...shed },
         inFlight,
         inFlightBytes,
+        busyLinks: perLink.size,
         concurrencyLimit: Math.floor(limit),
         latencyMs: Math.round(w.latencyMs),
         completionsPerSec: Math.round((w.done * 1000) / windowMs),

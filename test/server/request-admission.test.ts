@@ -85,6 +85,28 @@ describe('request admission', () => {
     expect(a.stats().inFlight).toBe(0);
   });
 
+  it('keeps one connection from taking the whole limit once the store is more than half full', () => {
+    const a = createRequestAdmission(1, {}, clock().now);
+    // Alone, link 1 may use the whole limit (32): nobody else wants it.
+    const mine = Array.from({ length: CONCURRENCY_INITIAL }, () => ticket(a.admit(10, undefined, 1)));
+    expect(a.admit(10, undefined, 1)).toBeInstanceOf(ServerBusyError);
+    expect(a.stats().shed.concurrency).toBe(1);
+    for (const t of mine.splice(0, 20)) t.release(); // 12 left, and the limit grew meanwhile
+    const limit = a.stats().concurrencyLimit;
+    // Link 2 arrives; link 1 is held to an equal share (limit / 2) once the store is half full.
+    const theirs = [ticket(a.admit(10, undefined, 2))];
+    let refused: AdmissionTicket | ServerBusyError;
+    while (!((refused = a.admit(10, undefined, 1)) instanceof ServerBusyError)) mine.push(refused);
+    expect(mine.length).toBe(Math.floor(limit / 2));
+    expect((refused as ServerBusyError).message).toContain(`this connection holds ${mine.length}, its share of ${limit} among 2 busy connections`);
+    // Link 2 still gets in, up to its own share.
+    while (theirs.length < Math.floor(limit / 2)) theirs.push(ticket(a.admit(10, undefined, 2)));
+    expect(a.admit(10, undefined, 2)).toBeInstanceOf(ServerBusyError);
+    expect(a.stats()).toMatchObject({ busyLinks: 2, shed: { fairness: 2 } });
+    for (const t of [...mine, ...theirs]) t.release();
+    expect(a.stats()).toMatchObject({ busyLinks: 0, inFlight: 0 });
+  });
+
   it('refuses a request when requests take longer now than half of its deadline', () => {
     const c = clock();
     const a = createRequestAdmission(1, {}, c.now);
@@ -162,7 +184,7 @@ describe('request admission', () => {
     const calls: Promise<void>[] = [];
     for (let i = 0; i < 2000; i++) {
       c.advance(rand.int(3));
-      const x = a.admit(1 + rand.int(300), rand.int(10) === 0 ? 0 : 1 + rand.int(2000));
+      const x = a.admit(1 + rand.int(300), rand.int(10) === 0 ? 0 : 1 + rand.int(2000), rand.int(5));
       if (x instanceof ServerBusyError) continue;
       const fate = rand.int(3);
       const work = new Promise<void>((resolve, reject) => queueMicrotask(() => (fate === 0 ? resolve() : fate === 1 ? reject(new Error('store error')) : resolve())));
@@ -178,6 +200,7 @@ describe('request admission', () => {
     const s = a.stats();
     expect(s.inFlight).toBe(0);
     expect(s.inFlightBytes).toBe(0);
+    expect(s.busyLinks).toBe(0);
     expect(s.admitted).toBeGreaterThan(0);
     expect(s.admitted + Object.values(s.shed).reduce((x, y) => x + y, 0)).toBe(2000);
   });
