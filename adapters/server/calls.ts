@@ -56,7 +56,7 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
   // Only reads and writes queue behind each other in the store; routing and admin calls are few
   // and must get through an overload (a split or a leader move is how it is relieved).
   const lag = watchLoopLag();
-  const admission = createRequestAdmission(store.storeId, options.admission ?? {}, () => performance.now(), lag.recentMs);
+  const admission = createRequestAdmission(store.storeId, options.admission ?? {}, () => performance.now(), lag.recentMs, lag.worstSince);
 
   const answer = (to: number, requestId: number, result: Parameters<typeof encodeAnswer>[0]) => {
     transport.send(to, [{ kind: 'response', requestId, payload: encodeAnswer(result) }]);
@@ -183,32 +183,37 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
   };
 }
 
-/** How often the event loop's lag is sampled, and how long a sample counts. */
+/** How often the event loop's lag is sampled, how long a sample counts as recent, and how long it is kept. */
 const LAG_SAMPLE_MS = 20;
 const LAG_WINDOW_MS = 1000;
+const LAG_KEPT_MS = 60_000;
 
 /**
  * Watches the event loop's lag: a timer asked for every {@link LAG_SAMPLE_MS} ms that fires late
  * shows how long anything arriving (a socket read, a call) waits before it is handled.
- * `recentMs` is the largest lag seen within the last second (and the lag of a sample overdue now).
+ * `recentMs` is the largest lag seen within the last second (and the lag of a sample overdue now);
+ * `worstSince(t)` the largest since `t` (within the last minute).
  */
-function watchLoopLag(): { recentMs: () => number; stop: () => void } {
+function watchLoopLag(): { recentMs: () => number; worstSince: (t: number) => number; stop: () => void } {
   const samples: Array<{ at: number; lagMs: number }> = [];
   let expected = performance.now() + LAG_SAMPLE_MS;
   const timer = setInterval(() => {
     const t = performance.now();
-    samples.push({ at: t, lagMs: Math.max(0, t - expected) });
+    if (t - expected > 1) samples.push({ at: t, lagMs: t - expected });
     expected = t + LAG_SAMPLE_MS;
-    while (samples.length > 0 && samples[0].at < t - LAG_WINDOW_MS) samples.shift();
+    // Only samples that lagged are kept: a quiet minute keeps nothing.
+    while (samples.length > 0 && samples[0].at < t - LAG_KEPT_MS) samples.shift();
   }, LAG_SAMPLE_MS);
   (timer as { unref?: () => void }).unref?.();
+  const worstSince = (since: number) => {
+    let worst = Math.max(0, performance.now() - expected - LAG_SAMPLE_MS);
+    // A sample that fired at or after `since` stood still (at least partly) after it.
+    for (let i = samples.length - 1; i >= 0 && samples[i].at >= since; i--) if (samples[i].lagMs > worst) worst = samples[i].lagMs;
+    return worst;
+  };
   return {
-    recentMs() {
-      const t = performance.now();
-      let worst = Math.max(0, t - expected - LAG_SAMPLE_MS);
-      for (const s of samples) if (s.at >= t - LAG_WINDOW_MS && s.lagMs > worst) worst = s.lagMs;
-      return worst;
-    },
+    recentMs: () => worstSince(performance.now() - LAG_WINDOW_MS),
+    worstSince,
     stop: () => clearInterval(timer),
   };
 }

@@ -135,6 +135,7 @@ export function storeMetrics(server: StoreServer, statusRefused: Record<string, 
   metric('requests_admitted_total', 'counter', 'Reads and writes admitted (docs/overload.md).', [[`{${store}}`, a.admitted]]);
   metric('requests_shed_total', 'counter', 'Reads and writes refused with ServerBusy before any work, by reason (requests, bytes: a cap on what is in flight; concurrency: the adaptive limit; fairness: the connection holds its share; wait: requests take longer now than its deadline allows; expired: read after it).', Object.entries(a.shed).map(([k, v]) => [`{${store},reason="${k}"}`, v]));
   metric('requests_late_total', 'counter', 'Admitted reads and writes answered after the deadline their client gave.', [[`{${store}}`, a.late]]);
+  metric('requests_late_after_stall_total', 'counter', 'Of those, the ones during which the process stood still for half their deadline or more.', [[`{${store}}`, a.lateAfterStall]]);
   metric('requests_in_flight', 'gauge', 'Reads and writes admitted and not yet answered.', [[`{${store}}`, a.inFlight]]);
   metric('requests_in_flight_bytes', 'gauge', 'Bytes of the reads and writes admitted and not yet answered.', [[`{${store}}`, a.inFlightBytes]]);
   metric('event_loop_lag_ms', 'gauge', 'Largest lag of the event loop within the last second: how late what arrives is read.', [[`{${store}}`, a.arrivalDelayMs]]);

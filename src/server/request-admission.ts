@@ -71,6 +71,8 @@ export interface RequestAdmissionStats {
   admitted: number;
   /** Admitted requests answered after the deadline their caller gave (the store took on more than it could do in time). */
   late: number;
+  /** Of those, the ones during which the process stood still for half their deadline or more (a frozen or starved process). */
+  lateAfterStall: number;
   shed: Record<ShedReason, number>;
   inFlight: number;
   inFlightBytes: number;
@@ -112,8 +114,11 @@ const DECREASE = 0.9;
  * @param arrivalDelayMs - how long a request waits before it even reaches admission (the event
  *   loop's lag, measured by the adapter): a process starved of CPU reads its sockets late, and a
  *   request that waited there has less of its deadline left than it says.
+ * @param stalledSinceMs - the longest the process stood still (its event loop's worst lag) since
+ *   time `t` of `now`: tells a late answer the store could not foresee (a frozen process) from one
+ *   it should have refused.
  */
-export function createRequestAdmission(storeId: number, limits: Partial<RequestAdmissionLimits>, now: () => number, arrivalDelayMs: () => number = () => 0): RequestAdmission {
+export function createRequestAdmission(storeId: number, limits: Partial<RequestAdmissionLimits>, now: () => number, arrivalDelayMs: () => number = () => 0, stalledSinceMs: (t: number) => number = () => 0): RequestAdmission {
   const l: RequestAdmissionLimits = { ...DEFAULT_REQUEST_ADMISSION, ...withoutUndefined(limits) };
   for (const [k, v] of Object.entries(l)) if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${k} must be a positive integer, got ${v}`);
   const startedAt = now();
@@ -122,6 +127,7 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
   const perLink = new Map<number, number>();
   let admitted = 0;
   let late = 0;
+  let lateAfterStall = 0;
   // Invariant: inFlight and inFlightBytes are the sums over tickets not yet released.
   let inFlight = 0;
   let inFlightBytes = 0;
@@ -217,7 +223,11 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
           const i = bucket(at);
           completions[i]++;
           latencySumMs[i] += at - t;
-          if (at > deadlineAt) late++;
+          if (at > deadlineAt) {
+            late++;
+            // Frozen for half its deadline or more while it was in the store: no admission could have known.
+            if (stalledSinceMs(t) >= (deadlineAt - t) / 2) lateAfterStall++;
+          }
           adapt(at, at - t);
         },
       };
@@ -229,6 +239,7 @@ export function createRequestAdmission(storeId: number, limits: Partial<RequestA
       return {
         admitted,
         late,
+        lateAfterStall,
         shed: { ...shed },
         inFlight,
         inFlightBytes,

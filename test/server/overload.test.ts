@@ -93,19 +93,20 @@ describe('a store under ten times the load it sustains', () => {
       console.log(`overload: region 1 terms ${statuses.map((st) => st.regions.find((r) => r.id === 1)?.term).join(', ')}, leaders ${statuses.map((st) => st.regions.find((r) => r.id === 1)?.leaderStoreId).join(', ')}`);
       const shed = statuses.reduce((n, st) => n + Object.values(st.admission.shed).reduce((a, b) => a + b, 0), 0);
       const { acked, ...shown } = overload;
-      console.log(`overload: ${JSON.stringify(shown)}; leader peak RSS ${(peakRss / MB).toFixed(0)} MB (bound ${((2 * idleRss + 150 * MB) / MB).toFixed(0)} MB); admission ${JSON.stringify(statuses.map((st) => ({ store: st.storeId, admitted: st.admission.admitted, late: st.admission.late, shed: st.admission.shed })))}`);
+      console.log(`overload: ${JSON.stringify(shown)}; leader peak RSS ${(peakRss / MB).toFixed(0)} MB (bound ${((2 * idleRss + 150 * MB) / MB).toFixed(0)} MB); admission ${JSON.stringify(statuses.map((st) => ({ store: st.storeId, admitted: st.admission.admitted, late: st.admission.late, lateAfterStall: st.admission.lateAfterStall, shed: st.admission.shed })))}`);
 
       // Shed with the typed error, visible to the client as its code.
       expect(overload.busy).toBeGreaterThan(0);
       expect(shed).toBeGreaterThan(0);
       // What the stores admitted they answered within the deadline the client sent: at most a tiny
-      // fraction (2%) was not (a loaded 2-core box stalls processes for seconds at times; the
-      // store cannot foresee a stall after it admitted a request). Counted by
+      // fraction (1%) was not, beyond those during which the store's process stood still for half
+      // their deadline or more (a loaded 2-core box stalls processes for seconds at times; no
+      // admission can foresee a stall after it admitted a request). Counted by
       // the stores, from arrival to answer: the test process, starved on a loaded box, may see
       // answers later than they were sent (its own lag is printed above).
       const admitted = statuses.reduce((n, st) => n + st.admission.admitted, 0);
-      const lateAtStores = statuses.reduce((n, st) => n + st.admission.late, 0);
-      expect(lateAtStores).toBeLessThanOrEqual(Math.max(5, Math.ceil(admitted * 0.02)));
+      const lateAtStores = statuses.reduce((n, st) => n + st.admission.late - st.admission.lateAfterStall, 0);
+      expect(lateAtStores).toBeLessThanOrEqual(Math.max(5, Math.ceil(admitted * 0.01)));
       expect(overload.other).toEqual({});
       expect(peakRss).toBeLessThan(2 * idleRss + 150 * MB);
 

@@ -161,7 +161,20 @@ describe('request admission', () => {
     tooLate.release();
     c.advance(60_000);
     noDeadline.release();
-    expect(a.stats()).toMatchObject({ admitted: 3, late: 1, inFlight: 0 });
+    expect(a.stats()).toMatchObject({ admitted: 3, late: 1, lateAfterStall: 0, inFlight: 0 });
+  });
+
+  it('tells late answers after the process stood still for half their deadline from the others', () => {
+    const c = clock();
+    let stallMs = 0;
+    const a = createRequestAdmission(1, {}, c.now, () => 0, () => stallMs);
+    const frozen = ticket(a.admit(10, 1000));
+    const slow = ticket(a.admit(10, 1000));
+    c.advance(1500);
+    slow.release(); // late, and the process never stood still
+    stallMs = 500;
+    frozen.release(); // late, but the process stood still for half its deadline
+    expect(a.stats()).toMatchObject({ late: 2, lateAfterStall: 1 });
   });
 
   it('a ticket released twice gives its slot back once', () => {
