@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createVirtualClock } from '../../adapters/runtime/virtual-clock.ts';
 import { KvClient } from '../../src/client/client.ts';
 import type { StoreConnector } from '../../src/client/connector.ts';
-import { FlotillaError, ServerBusyError } from '../../src/errors.ts';
+import { type FlotillaError, ServerBusyError } from '../../src/errors.ts';
 import type { Region } from '../../src/region/types.ts';
 import type { StoreRequest, StoreResponses } from '../../src/store/requests.ts';
 import { createSeededRand } from '../../src/util/rand.ts';

@@ -95,8 +95,11 @@ describe('request admission', () => {
     const limit = a.stats().concurrencyLimit;
     // Link 2 arrives; link 1 is held to an equal share (limit / 2) once the store is half full.
     const theirs = [ticket(a.admit(10, undefined, 2))];
-    let refused: AdmissionTicket | ServerBusyError;
-    while (!((refused = a.admit(10, undefined, 1)) instanceof ServerBusyError)) mine.push(refused);
+    let refused = a.admit(10, undefined, 1);
+    while (!(refused instanceof ServerBusyError)) {
+      mine.push(refused);
+      refused = a.admit(10, undefined, 1);
+    }
     expect(mine.length).toBe(Math.floor(limit / 2));
     expect((refused as ServerBusyError).message).toContain(`this connection holds ${mine.length}, its share of ${limit} among 2 busy connections`);
     // Link 2 still gets in, up to its own share.
