@@ -29,6 +29,7 @@ const USAGE = `usage: flotilla <command> [flags]
      --handshake-timeout-ms N --link-idle-timeout-ms N --unauthenticated-per-address-max N --unauthenticated-max N
      --auth-failures-max N --auth-failure-window-ms N --auth-ban-ms N
      --http-headers-timeout-ms N --http-request-timeout-ms N (docs/hardening.md)
+     --requests-in-flight-max N --requests-in-flight-bytes-max N --latency-target-ms N (docs/overload.md)
   status --http host:port                       a store's regions (GET /status)
   regions | stores                              the cluster's regions / stores
   split --region ID [--key K]                   split a region (at K, else its middle key)

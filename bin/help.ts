@@ -70,6 +70,12 @@ Limits on unauthenticated and hostile peers (docs/hardening.md):
   --auth-ban-ms N             how long an IP in back-off is refused with 429 (default 30000)
   --http-headers-timeout-ms N request headers must arrive within N ms, else 408 (default 10000; both ports)
   --http-request-timeout-ms N a whole request must arrive within N ms, else 408 (default 30000; both ports)
+Load shedding: reads and writes over these are refused at once with ServerBusy (docs/overload.md):
+  --requests-in-flight-max N  reads and writes admitted and not yet answered, at most (default 2048)
+  --requests-in-flight-bytes-max N  bytes of those requests, at most (default 33554432: 32 MiB)
+  --latency-target-ms N       the time from admission to answer the adaptive limit on requests in flight
+                              aims for (default 500); a request is also refused when requests take longer
+                              now than half the deadline its client sent
   --config FILE.json          any of the keys above in camelCase (listen, initialSplitKeys, secretFile, ...);
                               flags win; the file may not hold the secret itself (secretFile instead)
 SIGHUP re-reads the TLS files: new connections use the new certificate, open ones keep theirs; a

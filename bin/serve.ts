@@ -102,6 +102,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
     storeDownMs: config.storeDownMs,
     pdIntervalMs: config.pdIntervalMs,
     hardening: serverHardening(config),
+    admission: { requestsMax: config.requestsInFlightMax, bytesMax: config.requestsInFlightBytesMax, latencyTargetMs: config.latencyTargetMs },
     tokenTtlMs: config.tokenTtlMs,
     logger,
     onFatal,

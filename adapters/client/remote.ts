@@ -113,9 +113,10 @@ export async function connect(options: ConnectOptions): Promise<RemoteKvClient> 
   await caller.refresh(true);
   const connector: StoreConnector = {
     storeIds: () => caller.storeIds(),
-    async call<R extends StoreRequest>(storeId: number, request: R): Promise<StoreResponses[R['type']]> {
+    async call<R extends StoreRequest>(storeId: number, request: R, timeoutMs?: number): Promise<StoreResponses[R['type']]> {
       caller.refreshSoon();
-      return (await caller.callStore(storeId, { t: 'kv', r: request })) as StoreResponses[R['type']];
+      // The store learns how long we wait, so that it can shed what it cannot answer in time.
+      return (await caller.callStore(storeId, { t: 'kv', r: request, timeoutMs: timeoutMs === undefined ? undefined : Math.max(0, Math.floor(timeoutMs)) })) as StoreResponses[R['type']];
     },
   };
   const clock = createRealClock();

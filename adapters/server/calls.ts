@@ -9,6 +9,7 @@ import { publicView } from '../../src/auth/table.ts';
 import { InvalidArgumentError, NotLeaderError, PermissionDeniedError, ServerBusyError } from '../../src/errors.ts';
 import type { Logger } from '../../src/ports.ts';
 import { type ClusterInfo, decodeCall, encodeAnswer, encodeCall, type ServerCall } from '../../src/server/protocol.ts';
+import { createRequestAdmission, type RequestAdmissionLimits, type RequestAdmissionStats } from '../../src/server/request-admission.ts';
 import { dispatchRequest } from '../../src/store/dispatch.ts';
 import type { StoreEngine } from '../../src/store/store-engine.ts';
 import type { WebSocketTransport } from '../transport/websocket.ts';
@@ -25,6 +26,8 @@ export interface CallHandlerOptions {
   logger: Logger;
   /** Wall-clock time in ms since the epoch (session expiry; default `Date.now`). */
   nowMs?: () => number;
+  /** Caps on the reads and writes in flight (docs/overload.md); absent fields take the defaults. */
+  admission?: Partial<RequestAdmissionLimits>;
 }
 
 /** See the module comment. */
@@ -36,6 +39,8 @@ export interface CallHandler {
   /** Refuses new calls and waits up to `timeoutMs` for those in flight. */
   drain(timeoutMs: number): Promise<void>;
   readonly counters: { calls: number; badRequests: number; refusedClosing: number; raftFromClients: number; denied: number; refusedUserCalls: number };
+  /** Reads and writes admitted, shed and in flight. */
+  admission(): RequestAdmissionStats;
 }
 
 /**
@@ -49,6 +54,10 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
   let closing = false;
   let nextRequestId = 1;
   const reserved = new Set<number>();
+  // Only reads and writes queue behind each other in the store; routing and admin calls are few
+  // and must get through an overload (a split or a leader move is how it is relieved).
+  const lag = watchLoopLag();
+  const admission = createRequestAdmission(store.storeId, options.admission ?? {}, () => performance.now(), lag.recentMs, lag.worstSince);
 
   const answer = (to: number, requestId: number, result: Parameters<typeof encodeAnswer>[0], link?: number) => {
     // The link the call came on was replaced meanwhile: its caller has given it up (docs/reconnect.md).
@@ -125,6 +134,7 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
 
   return {
     counters,
+    admission: () => admission.stats(),
     handle(from, requestId, payload, link) {
       counters.calls++;
       const call = decodeCall(payload);
@@ -145,10 +155,21 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
         counters.denied++;
         return answer(from, requestId, { ok: false, error }, link);
       }
-      const p = run(from, call).then(
-        (value) => answer(from, requestId, { ok: true, value }, link),
-        (error) => answer(from, requestId, { ok: false, error }, link),
-      );
+      let release = () => {};
+      if (call.t === 'kv' && (call.r.type === 'read' || call.r.type === 'write')) {
+        // Refused before anything is proposed: always safe for the client to retry elsewhere or later.
+        const ticket = admission.admit(payload.length, call.timeoutMs, from);
+        if (ticket instanceof ServerBusyError) return answer(from, requestId, { ok: false, error: ticket }, link);
+        release = ticket.release;
+      }
+      // The slot is held until the store settles the call, however it ends, so the caps bound
+      // the store's work (and memory) even for callers that stopped waiting.
+      const p = run(from, call)
+        .then(
+          (value) => answer(from, requestId, { ok: true, value }, link),
+          (error) => answer(from, requestId, { ok: false, error }, link),
+        )
+        .finally(release);
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
     },
@@ -157,9 +178,45 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
     },
     async drain(timeoutMs) {
       closing = true;
+      lag.stop();
       const deadline = performance.now() + timeoutMs;
       while (inFlight.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       if (inFlight.size > 0) logger.warn('shutting down with calls in flight', { calls: inFlight.size });
     },
+  };
+}
+
+/** How often the event loop's lag is sampled, how long a sample counts as recent, and how long it is kept. */
+const LAG_SAMPLE_MS = 20;
+const LAG_WINDOW_MS = 1000;
+const LAG_KEPT_MS = 60_000;
+
+/**
+ * Watches the event loop's lag: a timer asked for every {@link LAG_SAMPLE_MS} ms that fires late
+ * shows how long anything arriving (a socket read, a call) waits before it is handled.
+ * `recentMs` is the largest lag seen within the last second (and the lag of a sample overdue now);
+ * `worstSince(t)` the largest since `t` (within the last minute).
+ */
+function watchLoopLag(): { recentMs: () => number; worstSince: (t: number) => number; stop: () => void } {
+  const samples: Array<{ at: number; lagMs: number }> = [];
+  let expected = performance.now() + LAG_SAMPLE_MS;
+  const timer = setInterval(() => {
+    const t = performance.now();
+    if (t - expected > 1) samples.push({ at: t, lagMs: t - expected });
+    expected = t + LAG_SAMPLE_MS;
+    // Only samples that lagged are kept: a quiet minute keeps nothing.
+    while (samples.length > 0 && samples[0].at < t - LAG_KEPT_MS) samples.shift();
+  }, LAG_SAMPLE_MS);
+  (timer as { unref?: () => void }).unref?.();
+  const worstSince = (since: number) => {
+    let worst = Math.max(0, performance.now() - expected - LAG_SAMPLE_MS);
+    // A sample that fired at or after `since` stood still (at least partly) after it.
+    for (let i = samples.length - 1; i >= 0 && samples[i].at >= since; i--) if (samples[i].lagMs > worst) worst = samples[i].lagMs;
+    return worst;
+  };
+  return {
+    recentMs: () => worstSince(performance.now() - LAG_WINDOW_MS),
+    worstSince,
+    stop: () => clearInterval(timer),
   };
 }

@@ -71,6 +71,10 @@ export const serveConfigSchema = z
     authBanMs: z.int().positive().optional(),
     httpHeadersTimeoutMs: z.int().min(100).max(600_000).optional(),
     httpRequestTimeoutMs: z.int().min(100).max(600_000).optional(),
+    // Load shedding (docs/overload.md); absent: the defaults there.
+    requestsInFlightMax: z.int().positive().max(1_000_000).optional(),
+    requestsInFlightBytesMax: z.int().positive().max(2 ** 40).optional(),
+    latencyTargetMs: z.int().positive().max(600_000).optional(),
   })
   .strict()
   .refine((c) => c.heartbeatTick < c.electionTick, { message: 'must be below electionTick', path: ['heartbeatTick'] })
@@ -91,7 +95,7 @@ const SWITCHES: Record<string, [string, unknown]> = { 'no-pd': ['pd', false], pd
 
 /** Why `--secret` is refused: argv is visible to every user of the machine (`ps`, /proc). */
 export const SECRET_ON_ARGV = 'secret: --secret is not accepted (the command line is visible to other users): set FLOTILLA_SECRET or put the secret in a file named by --secret-file';
-const NUMERIC = new Set(['id', 'peerProbeMs', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs', 'tokenTtlMs', ...HARDENING_KEYS]);
+const NUMERIC = new Set(['id', 'peerProbeMs', 'replicas', 'splitKeys', 'splitBytes', 'tickMs', 'electionTick', 'heartbeatTick', 'storeDownMs', 'pdIntervalMs', 'tokenTtlMs', 'requestsInFlightMax', 'requestsInFlightBytesMax', 'latencyTargetMs', ...HARDENING_KEYS]);
 
 /** A configuration error: the message names the field. */
 export class ConfigError extends Error {

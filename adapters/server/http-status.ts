@@ -17,6 +17,7 @@ import type { Socket } from 'node:net';
 import { ADMIN_ALL, authorize } from '../../src/auth/permissions.ts';
 import type { TlsServerMaterial } from '../transport/tls.ts';
 import { type HttpTimeouts, resolveHttpTimeouts } from '../transport/websocket-server.ts';
+import type { RequestAdmissionStats } from '../../src/server/request-admission.ts';
 import type { StoreServer } from './store-server.ts';
 
 /** Connections the status port holds at once; more are dropped on accept (it serves operators, not crowds). */
@@ -38,6 +39,8 @@ export interface StoreStatus {
   seenIncarnations: Record<number, string>;
   /** Replicas on other stores refused here because their store lost its data since it made them. */
   lostReplicas: Array<{ regionId: number; peerId: number; storeId: number; expected: string; actual: string }>;
+  /** Load shedding (docs/overload.md): reads and writes admitted, shed by reason, in flight. */
+  admission: RequestAdmissionStats;
   regions: Array<{
     id: number;
     startKey: string;
@@ -80,6 +83,7 @@ export function storeStatus(server: StoreServer): StoreStatus {
     incarnation: server.store.incarnationOf(server.storeId),
     seenIncarnations: server.store.seenIncarnations(),
     lostReplicas: server.store.lostReplicas(),
+    admission: server.admission(),
     regions: server.store
       .status()
       .sort((a, b) => a.region.id - b.region.id)
@@ -129,6 +133,16 @@ export function storeMetrics(server: StoreServer, statusRefused: Record<string, 
   metric('transport_links_kept_total', 'counter', 'Newer links of a peer refused because its current link wins the tie-break.', [[`{${store}}`, t.linksKept]]);
   const refused = Object.values(t.handshakeRefused).reduce((a, b) => a + b, 0);
   metric('transport_handshakes_refused_total', 'counter', 'Handshakes refused (both directions).', [[`{${store}}`, refused]]);
+  const a = status.admission;
+  metric('requests_admitted_total', 'counter', 'Reads and writes admitted (docs/overload.md).', [[`{${store}}`, a.admitted]]);
+  metric('requests_shed_total', 'counter', 'Reads and writes refused with ServerBusy before any work, by reason (requests, bytes: a cap on what is in flight; concurrency: the adaptive limit; fairness: the connection holds its share; wait: requests take longer now than its deadline allows; expired: read after it).', Object.entries(a.shed).map(([k, v]) => [`{${store},reason="${k}"}`, v]));
+  metric('requests_late_total', 'counter', 'Admitted reads and writes answered after the deadline their client gave.', [[`{${store}}`, a.late]]);
+  metric('requests_late_after_stall_total', 'counter', 'Of those, the ones during which the process stood still for half their deadline or more.', [[`{${store}}`, a.lateAfterStall]]);
+  metric('requests_in_flight', 'gauge', 'Reads and writes admitted and not yet answered.', [[`{${store}}`, a.inFlight]]);
+  metric('requests_in_flight_bytes', 'gauge', 'Bytes of the reads and writes admitted and not yet answered.', [[`{${store}}`, a.inFlightBytes]]);
+  metric('event_loop_lag_ms', 'gauge', 'Largest lag of the event loop within the last second: how late what arrives is read.', [[`{${store}}`, a.arrivalDelayMs]]);
+  metric('requests_concurrency_limit', 'gauge', 'The adaptive limit on reads and writes in flight (grows while answers come within the latency target).', [[`{${store}}`, a.concurrencyLimit]]);
+  metric('requests_latency_ms', 'gauge', 'Mean time from admission to answer of the reads and writes answered in the last second.', [[`{${store}}`, a.latencyMs]]);
   hostileMetrics(metric, store, server, statusRefused);
   return `${lines.join('\n')}\n`;
 }

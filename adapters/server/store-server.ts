@@ -22,6 +22,7 @@ import type { AdmissionLimits } from '../../src/transport/admission.ts';
 import { secureUrl, type TlsDialMaterial, type TlsServerMaterial, tlsWebSocket } from '../transport/tls.ts';
 import { createAddressBook } from './address-book.ts';
 import { createCallHandler } from './calls.ts';
+import type { RequestAdmissionLimits, RequestAdmissionStats } from '../../src/server/request-admission.ts';
 import { joinCluster, openStoreData, probePeers, type StoreIdentity } from './store-data.ts';
 import { ensureStoreIdent, newIncarnation, StoreIdentError } from '../../src/store/store-ident.ts';
 import { regionStateRange } from '../../src/store/raft-keys.ts';
@@ -89,6 +90,8 @@ export interface StoreServerOptions {
   tokenTtlMs?: number;
   /** TLS (docs/tls.md): serve `wss://` only, dial peers over `wss://` with {@link StoreTlsOptions.dial}. */
   tls?: StoreTlsOptions;
+  /** Caps on the reads and writes in flight, beyond which they are shed with `ServerBusy` (docs/overload.md). */
+  admission?: Partial<RequestAdmissionLimits>;
 }
 
 /** The TLS of a store server. */
@@ -133,6 +136,8 @@ export interface StoreServer {
   info(): ClusterInfo;
   /** Counters of the server beside the store's. */
   readonly counters: { calls: number; badRequests: number; refusedClosing: number; raftFromClients: number; denied: number; refusedUserCalls: number };
+  /** Reads and writes admitted, shed and in flight (docs/overload.md). */
+  admission(): RequestAdmissionStats;
   /** Whether the store serves: false once it stopped on a storage failure or is closing. */
   health(): StoreHealth;
   /** Replaces the certificates for new connections, listening and dialling (open ones keep theirs); throws on bad material, keeping the old. */
@@ -269,7 +274,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     return fail(e);
   }
   const info = (): ClusterInfo => ({ storeId, clusterId: options.clusterId, stores: book.list(), pdStoreIds: identity.pdStoreIds });
-  const calls = createCallHandler({ store, book, info, transport, logger, initialStoreIds: identity.initialStoreIds });
+  const calls = createCallHandler({ store, book, info, transport, logger, initialStoreIds: identity.initialStoreIds, admission: options.admission });
   transport.onFrame((frame) => {
     if (frame.from >= CLIENT_ID_MIN) {
       // A client's link carries calls only; anything else from it is ignored (and counted).
@@ -306,6 +311,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
     listenerStats: () => server.stats(),
     info,
     counters: calls.counters,
+    admission: () => calls.admission(),
     checkToken(token) {
       const user = tokenUserOf(token);
       if (user === undefined) return { ok: false, reason: 'malformed token' };

@@ -29,6 +29,8 @@ export interface StoreConnector {
   /**
    * Sends `request` to `storeId` and returns its answer. Throws the store's typed error, or a
    * `ServerBusy`/`Timeout`-style error when the store cannot be reached; must not hang forever.
+   * `timeoutMs`: how long the caller waits for this answer; a remote store sheds the request
+   * when it cannot answer in time (in-page connectors may ignore it).
    */
-  call<R extends StoreRequest>(storeId: number, request: R): Promise<StoreResponses[R['type']]>;
+  call<R extends StoreRequest>(storeId: number, request: R, timeoutMs?: number): Promise<StoreResponses[R['type']]>;
 }

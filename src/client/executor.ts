@@ -7,9 +7,11 @@
  * Writes keep their `(clientId, seq)` across attempts, so a retry of a write that did apply is
  * answered from the session table instead of applying twice. If the deadline passes after an
  * attempt whose fate is unknown, the write fails with `OutcomeUnknown`; a write that certainly did
- * not apply fails with `Timeout`.
+ * not apply fails with `Timeout`, or with `ServerBusy` when busy stores refused it to the end.
+ * Each attempt tells the store how long it waits (`timeoutMs`), so that an overloaded store sheds
+ * it at once instead of answering after we gave up (docs/overload.md).
  */
-import { EpochNotMatchError, FlotillaError, NotLeaderError, OutcomeUnknownError, type StaleCommandError, TimeoutError } from '../errors.ts';
+import { EpochNotMatchError, FlotillaError, NotLeaderError, OutcomeUnknownError, ServerBusyError, type StaleCommandError, TimeoutError } from '../errors.ts';
 import type { Clock, Rand } from '../ports.ts';
 import type { Region } from '../region/types.ts';
 import { type StoreConnector, StoreUnreachableError } from './connector.ts';
@@ -128,7 +130,8 @@ export class Executor {
       const storeId = this.router.targetStore(region, avoid);
       avoid = 0;
       try {
-        const answer = await this.withAttemptTimeout(this.connector.call(storeId, request), Math.min(remaining, this.retry.attemptTimeoutMs));
+        const attemptMs = Math.min(remaining, this.retry.attemptTimeoutMs);
+        const answer = await this.withAttemptTimeout(this.connector.call(storeId, request, attemptMs), attemptMs);
         const failed = isWrite ? (answer as { ok: boolean; error?: FlotillaError }) : undefined;
         // Refused when applied because a split or merge moved the key meanwhile: the command had no
         // effect and was not remembered, so it is re-routed and sent again like a routing error.
@@ -179,6 +182,9 @@ export class Executor {
     const spent = this.retry.timeoutMs - (deadline - this.clock.now());
     const limit = deadline - this.clock.now() > 0 && !(once && maybeApplied) ? `after ${this.retry.attemptsMax} attempts in ${Math.round(spent)} ms` : `within ${this.retry.timeoutMs} ms`;
     if (isWrite && maybeApplied) throw new OutcomeUnknownError(`${what} may or may not have been applied: no definite answer ${limit} (last error: ${detail})`);
+    // Refused by overloaded stores to the end, and never possibly applied: say so with the typed
+    // error the stores gave (docs/overload.md), not as a vague timeout.
+    if (lastError instanceof FlotillaError && lastError.code === 'ServerBusy') throw new ServerBusyError(`${what} was refused ${limit}: ${detail.replace(/^server busy: /, '').replace(/; back off and retry$/, '')}`);
     throw new TimeoutError(`${what} did not complete ${limit} (last error: ${detail})`);
   }
 }

@@ -42,8 +42,12 @@ export interface ClusterInfo {
 
 /** A call to a store server. */
 export type ServerCall =
-  /** A KV, regions or admin request, served by `dispatchRequest`. */
-  | { t: 'kv'; r: StoreRequest }
+  /**
+   * A KV, regions or admin request, served by `dispatchRequest`. `timeoutMs`: how long the caller
+   * waits for the answer from when it sent the call (relative, as gRPC's `grpc-timeout`, so that
+   * clocks need not agree); a store sheds a read or write it cannot answer in time (docs/overload.md).
+   */
+  | { t: 'kv'; r: StoreRequest; timeoutMs?: number }
   /** The cluster's stores and their addresses. */
   | { t: 'stores' }
   /** A new store asks to join: it gets an id (unless it has one) and the cluster's stores. */
@@ -132,7 +136,7 @@ const storeRequest = z.discriminatedUnion('type', [
 
 const address = z.object({ id: z.int().positive().max(STORE_ID_MAX), url: z.string().min(1).max(512) });
 const serverCall = z.discriminatedUnion('t', [
-  z.object({ t: z.literal('kv'), r: storeRequest }),
+  z.object({ t: z.literal('kv'), r: storeRequest, timeoutMs: z.int().nonnegative().max(86_400_000).optional() }),
   z.object({ t: z.literal('stores') }),
   z.object({ t: z.literal('join'), storeId: z.int().positive().max(STORE_ID_MAX).optional(), url: z.string().min(1).max(512), replaces: z.int().positive().max(STORE_ID_MAX).optional() }),
   z.object({ t: z.literal('announce'), stores: z.array(address).max(1024) }),

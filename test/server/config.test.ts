@@ -36,6 +36,16 @@ describe('serve configuration', () => {
     expect(toWsUrl('wss://h:1/')).toBe('wss://h:1');
   });
 
+  it('takes the load-shedding limits from flags and the file (docs/overload.md), refusing non-positive ones', async () => {
+    const read = files({ 'c.json': JSON.stringify({ id: 1, requestsInFlightBytesMax: 1048576 }) });
+    const c = await loadServeConfig(['--config', 'c.json', '--requests-in-flight-max', '64', '--latency-target-ms', '250'], { FLOTILLA_SECRET: SECRET }, read);
+    expect(c).toMatchObject({ requestsInFlightMax: 64, requestsInFlightBytesMax: 1048576, latencyTargetMs: 250 });
+    const d = await loadServeConfig(['--id', '1'], { FLOTILLA_SECRET: SECRET }, read);
+    expect(d.requestsInFlightMax).toBeUndefined(); // the defaults of src/server/request-admission.ts apply
+    const msg = await loadServeConfig(['--id', '1', '--requests-in-flight-max', '0'], { FLOTILLA_SECRET: SECRET }, read).catch((e: Error) => e.message);
+    expect(msg).toMatch(/^requestsInFlightMax: /);
+  });
+
   it('takes the secret from --secret-file (over FLOTILLA_SECRET), never from argv or the config file', async () => {
     const read = files({ 's.txt': 'a secret from a file, long\n', 'c.json': JSON.stringify({ id: 1, secretFile: 's.txt' }), 'bad.json': JSON.stringify({ id: 1, secret: SECRET }) });
     expect((await loadServeConfig(['--id', '1', '--secret-file', 's.txt'], { FLOTILLA_SECRET: SECRET }, read)).secret).toBe('a secret from a file, long');

@@ -47,6 +47,17 @@ describe('the client protocol', () => {
     expect(bad).toBeInstanceOf(InvalidArgumentError);
   });
 
+  it('carries the optional timeoutMs of a kv call (docs/overload.md), refusing a negative or fractional one', () => {
+    const r = { type: 'read', regionId: 1, epoch: { confVer: 1, version: 1 }, op: { type: 'get', key: Uint8Array.of(1) }, consistency: 'linearizable' } as const;
+    expect(decodeCall(encodeCall({ t: 'kv', r, timeoutMs: 750 }))).toMatchObject({ t: 'kv', timeoutMs: 750 });
+    expect(decodeCall(encodeCall({ t: 'kv', r }))).not.toHaveProperty('timeoutMs');
+    for (const timeoutMs of [-1, 1.5]) {
+      const bad = decodeCall(encodeCall({ t: 'kv', r, timeoutMs }));
+      expect(bad).toBeInstanceOf(InvalidArgumentError);
+      expect((bad as InvalidArgumentError).message).toContain('timeoutMs');
+    }
+  });
+
   it('answers malformed calls with InvalidArgument naming the field, and counts them', async () => {
     const before = server.counters.badRequests;
     const bad = { t: 'kv', r: { type: 'write', regionId: 1, epoch: { confVer: 1, version: 1 }, clientId: 'c', seq: 1, op: { type: 'put', key: 'not bytes', value: Uint8Array.of(1) } } };
