@@ -8,6 +8,16 @@ import type { WriteOp } from '../../src/ports.ts';
 import { describeStorageConformance } from './conformance.ts';
 import { b, hex, randomBytes, seededRand, testSeed } from './helpers.ts';
 
+/** Opens `dir` again with the real module and lists its keys (hex). */
+async function keysOnReopen(dir: string): Promise<string[]> {
+  const db = await createLmdbStorage({ dir });
+  try {
+    return (await db.scan()).map((r) => hex(r.key));
+  } finally {
+    await db.close();
+  }
+}
+
 describeStorageConformance('lmdb', {
   persistent: true,
   async fresh() {
@@ -127,7 +137,7 @@ describe('lmdb engine: sizes and failures', () => {
         }) as typeof root;
       },
     };
-    let db = await createLmdbStorage({ dir, lmdb });
+    const db = await createLmdbStorage({ dir, lmdb });
     try {
       await db.write([{ type: 'put', key: b(1), value: b(1) }]);
       // Two batches in one group (written together): the second fails after the first applied.
@@ -139,8 +149,7 @@ describe('lmdb engine: sizes and failures', () => {
       await expect(second).rejects.toMatchObject({ code: 'StorageIO' });
       await expect(first).rejects.toMatchObject({ code: 'StorageIO' });
       await db.close();
-      db = await createLmdbStorage({ dir });
-      expect((await db.scan()).map((r) => hex(r.key))).toEqual(['01']);
+      expect(await keysOnReopen(dir)).toEqual(['01']);
     } finally {
       await db.close();
       rmSync(dir, { recursive: true, force: true });
@@ -164,7 +173,7 @@ describe('lmdb engine: sizes and failures', () => {
         }) as typeof root;
       },
     };
-    let db = await createLmdbStorage({ dir, lmdb });
+    const db = await createLmdbStorage({ dir, lmdb });
     try {
       await db.write([{ type: 'put', key: b(1), value: b(1) }], { sync: true });
       fail = true;
@@ -174,8 +183,7 @@ describe('lmdb engine: sizes and failures', () => {
       await expect(db.get(b(1))).rejects.toMatchObject({ code: 'StorageIO' });
       await expect(db.write([{ type: 'put', key: b(3), value: b(3) }])).rejects.toMatchObject({ code: 'StorageIO' });
       await db.close();
-      db = await createLmdbStorage({ dir });
-      expect((await db.scan()).map((r) => hex(r.key))).toEqual(['01']);
+      expect(await keysOnReopen(dir)).toEqual(['01']);
     } finally {
       await db.close();
       rmSync(dir, { recursive: true, force: true });
