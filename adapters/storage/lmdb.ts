@@ -52,7 +52,6 @@ export interface LmdbDatabase {
 /** The lmdb-js root environment. */
 export interface LmdbRoot {
   openDB(name: string, options: Record<string, unknown>): LmdbDatabase;
-  transactionSync<T>(fn: () => T, flags?: number): T;
   /** Runs `fn` in a nested transaction of the next asynchronous write transaction (aborted alone if `fn` throws); settles once that commits. */
   childTransaction<T>(fn: () => T): Promise<T>;
   useReadTransaction(): { done(): void };
