@@ -26,27 +26,37 @@ function runsBrowserProject(argv: readonly string[]): boolean {
 // (`.ci/run` installs Debian's). With none, say what to install in one line instead of a stack trace.
 const executablePath = findChromium();
 if (executablePath === undefined && runsBrowserProject(process.argv.slice(2))) {
-  process.stderr.write(`flotilla tests: ${CHROMIUM_MISSING} (or run only the Node tests: npx vitest run --project node)\n`);
+  process.stderr.write(`flotilla tests: ${CHROMIUM_MISSING} (or run only the Node tests: npx vitest run --project node --project core)\n`);
   process.exit(1);
 }
 const chromium = playwright({ launchOptions: { executablePath, args: CHROMIUM_ARGS } });
 
-// Two projects, one run: Node-side tests and tests in real headless Chromium. Every run writes
-// one JSON report covering both, which `.ci/run` counts from.
+// Tests that start other processes (flotilla serve stores, Deno, Chromium, npm install, children
+// killed with SIGKILL): each one already loads both cores and waits on children, sockets and
+// timers, so they run one file at a time. The other Node-side tests run in-process (simulations,
+// codecs, in-page clusters) and run two at a time first.
+const PROCESS_TESTS = [
+  'test/server/**/*.test.ts',
+  'test/package/**/*.test.ts',
+  'test/playground/**/*.test.ts',
+  'test/deno/**/*.test.ts',
+  'test/storage/crash.test.ts',
+  'test/storage/lmdb-runtime.test.ts',
+  'test/transport/cross-runtime*.test.ts',
+  'test/raft/transcripts-deno.test.ts',
+];
+const nodeSide = { testTimeout: 60_000, hookTimeout: 60_000, pool: 'forks' } as const;
+
+// Three projects, one run, one JSON report covering all three (which `.ci/run` counts from):
+// `core` (in-process Node tests, two files at a time), then `node` (the process tests above, one
+// at a time) side by side with `browser` (real headless Chromium). Vitest's default on a 2-core
+// box is one file at a time for the whole run.
 export default defineConfig({
   test: {
     reporters: ['default', ['json', { outputFile: 'test-results/vitest-node.json' }]],
     projects: [
-      {
-        test: {
-          name: 'node',
-          include: ['test/**/*.test.ts'],
-          exclude: ['test/browser/**', 'node_modules/**'],
-          testTimeout: 60_000,
-          hookTimeout: 60_000,
-          pool: 'forks',
-        },
-      },
+      { test: { name: 'core', include: ['test/**/*.test.ts'], exclude: ['test/browser/**', 'node_modules/**', ...PROCESS_TESTS], maxWorkers: 2, sequence: { groupOrder: 0 }, ...nodeSide } },
+      { test: { name: 'node', include: PROCESS_TESTS, maxWorkers: 1, sequence: { groupOrder: 1 }, ...nodeSide } },
       {
         test: {
           name: 'browser',
@@ -55,6 +65,8 @@ export default defineConfig({
           globalSetup: ['test/browser/transport-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
           browser: {
             enabled: true,
             headless: true,
