@@ -98,6 +98,18 @@ export async function startCluster(n: number, runtimes: Array<'node' | 'deno'> =
           const applied = await Promise.all(ids.map(async (id) => (await cluster.status(id).catch(() => undefined))?.regions.find((r) => r.id === regionId)?.applied ?? 0));
           if (commit > 0 && applied.every((a) => a >= commit)) return;
           last = `leader ${leader} at commit ${commit}, stores ${ids.join(',')} applied ${applied.join(',')}`;
+        } else {
+          // Say what each store reported, so that a failure tells "no leader" from "two leaders"
+          // from "a store did not answer its /status".
+          const views = await Promise.allSettled([...stores.keys()].map((id) => cluster.status(id)));
+          last = `no single leader: ${views
+            .map((v, i) => {
+              const id = [...stores.keys()][i];
+              if (v.status === 'rejected') return `store ${id} /status failed (${String(v.reason).slice(0, 80)})`;
+              const r = v.value.regions.find((g) => g.id === regionId);
+              return r ? `store ${id} ${r.role} term ${r.term} leader ${r.leaderStoreId ?? '?'} applied ${r.applied}` : `store ${id} has no replica`;
+            })
+            .join('; ')}`;
         }
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -111,6 +111,9 @@ describe('a store restarted on an empty data directory (issue 22)', () => {
     logsOnFailure(c);
     expect(await c.leaderOf(1, 30_000)).toBeGreaterThan(0);
     await put(c, [1, 2, 3], 'k', 'base');
+    // As above: store 2 must have recorded store 3's incarnation, or the wiped store 3 is a
+    // stranger to it and bootstraps under its old id (CI saw `expected 3 to be greater than 3`).
+    await until('store 2 knows store 3', async () => (await c.status(2)).seenIncarnations[3] !== undefined, 15_000);
     await c.caughtUp(1);
     // PD's own Raft group too: its replica on store 2, if no PD leader had reached it, would
     // withhold its vote once store 3 is gone, and PD could replace nothing (CI saw it).
