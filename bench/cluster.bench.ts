@@ -195,7 +195,7 @@ function processCpuMs(pid: number): number {
 }
 
 /** CPU time used so far by each of `pids` and, last, by this process, in ms. */
-function cpuMsEach(pids: readonly number[]): number[] {
+export function cpuMsEach(pids: readonly number[]): number[] {
   const own = process.cpuUsage();
   return [...pids.map(processCpuMs), (own.user + own.system) / 1000];
 }
