@@ -59,7 +59,9 @@ console.log(`CPU per echoed frame (both ends): ours ${(cpuUs.ours / (runs * 10_0
 const sorted = [...ratios].sort((a, b) => a - b);
 console.log(`${batch.name} (${bytes.length} B frames): ours / raw time median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)}, spread ${sorted[0].toFixed(2)}–${sorted[sorted.length - 1].toFixed(2)}`);
 if (session && profileDir) {
-  // One file per side: the runs' samples concatenated (each run's profile kept whole).
-  for (const which of ['ours', 'raw'] as const) profiles[which].forEach((p, i) => writeFileSync(join(profileDir, `${which}-${i + 1}.cpuprofile`), JSON.stringify(p)));
+  // One file per run and side (summarise them together with cpu-profile-summary.ts).
+  for (const which of ['ours', 'raw'] as const) {
+    for (let i = 0; i < profiles[which].length; i++) writeFileSync(join(profileDir, `${which}-${i + 1}.cpuprofile`), JSON.stringify(profiles[which][i]));
+  }
   session.disconnect();
 }
