@@ -45,6 +45,44 @@ async function readRates(kv: KvClient, keys: string[], slices: number, sliceMs: 
   return { readIndex: readIndex / seconds, lease: lease / seconds, writes: writes / seconds };
 }
 
+/**
+ * ReadIndex and lease reads/s at low concurrency (`readers` of 1 or 4), where a read's Raft round
+ * is not shared with other reads: alternating slices (which goes first alternates too). Returns
+ * the mean rates and each pair's lease / ReadIndex ratio, for the note.
+ */
+async function lowConcurrencyReads(kv: KvClient, keys: string[], readers: number, slices: number, sliceMs: number): Promise<{ readIndex: number; lease: number; ratios: number[] }> {
+  let readIndex = 0;
+  let lease = 0;
+  const ratios: number[] = [];
+  for (let s = 0; s < slices; s++) {
+    const ri = () => runReaders(readers, sliceMs, keys, (k) => kv.get(k, { consistency: 'linearizable' }));
+    const le = () => runReaders(readers, sliceMs, keys, (k) => kv.get(k, { consistency: 'lease' }));
+    let r: number;
+    let l: number;
+    if (s % 2 === 0) {
+      r = await ri();
+      l = await le();
+    } else {
+      l = await le();
+      r = await ri();
+    }
+    readIndex += r;
+    lease += l;
+    ratios.push(l / r);
+  }
+  const seconds = (slices * sliceMs) / 1000;
+  return { readIndex: readIndex / seconds, lease: lease / seconds, ratios };
+}
+
+function lowConcurrencyRows(readers: number, low: { readIndex: number; lease: number; ratios: number[] }): BenchRow[] {
+  const note = `${low.ratios.length} alternating pairs of slices: ${low.ratios.map((r) => r.toFixed(2)).join(', ')}`;
+  return [
+    { group: 'kv', name: `linearizable reads (ReadIndex), ${readers} reader${readers === 1 ? '' : 's'}`, value: low.readIndex, unit: 'reads/s', note: 'few reads share a ReadIndex round' },
+    { group: 'kv', name: `lease reads, ${readers} reader${readers === 1 ? '' : 's'}`, value: low.lease, unit: 'reads/s', note: 'served in the request handler: no Raft round, no loop turn' },
+    { group: 'kv', name: `lease / ReadIndex, ${readers} reader${readers === 1 ? '' : 's'}`, value: low.lease / low.readIndex, unit: 'ratio', note },
+  ];
+}
+
 function readRows(reads: { readIndex: number; lease: number; writes: number }): BenchRow[] {
   return [
     { group: 'kv', name: 'linearizable reads (ReadIndex), 64 readers', value: reads.readIndex, unit: 'reads/s', note: 'gets batched per region by the client: one multiGet, one ReadIndex round' },
@@ -58,6 +96,14 @@ function readRows(reads: { readIndex: number; lease: number; writes: number }): 
       target: { label: 'issue 9 target 3: ReadIndex reads >= 2x writes', op: '>=', bound: 2 },
     },
     { group: 'kv', name: 'lease / ReadIndex', value: reads.lease / reads.readIndex, unit: 'ratio', target: { label: 'issue 9 target 3: lease reads >= 5x ReadIndex', op: '>=', bound: 5 } },
+    {
+      group: 'kv',
+      name: 'lease / 64-writer write rate',
+      value: reads.lease / reads.writes,
+      unit: 'ratio',
+      note: 'memory engine: the durable-write figure is the 3-process one (cluster.bench.ts)',
+      target: { label: 'issue 18: lease reads >= 3x writes (in-page)', op: '>=', bound: 3 },
+    },
   ];
 }
 
@@ -139,6 +185,8 @@ export async function run(): Promise<BenchRow[]> {
     const bare16 = await runBaseline(16, WRITE_MS);
     const keys = [...acked.keys()];
     const reads = await readRates(kv, keys, 3, 1000, acked);
+    const low1 = await lowConcurrencyReads(kv, keys, 1, 4, 500);
+    const low4 = await lowConcurrencyReads(kv, keys, 4, 4, 500);
     await verifyExactlyOnce(cluster, acked);
     const note = '3 stores in one process, memory engine, MessageChannel, 16-byte keys, 100-byte values';
     const bareNote = 'bench/baseline.ts: batch <= 64, msgpackr, MessageChannel, B-tree apply, 3 replicas, no Raft';
@@ -156,6 +204,8 @@ export async function run(): Promise<BenchRow[]> {
       { group: 'kv', name: 'in-page write latency p50, 1 writer', value: percentile(one.latencies, 0.5) * 1000, unit: 'µs', target: { label: 'issue 9 target 1: 1-writer p50 < 100 µs', op: '<=', bound: 100 } },
       { group: 'kv', name: 'in-page write latency p99, 1 writer', value: percentile(one.latencies, 0.99) * 1000, unit: 'µs', target: { label: 'issue 9 target 1: 1-writer p99 < 1 ms', op: '<=', bound: 1000 } },
       ...readRows(reads),
+      ...lowConcurrencyRows(1, low1),
+      ...lowConcurrencyRows(4, low4),
       { group: 'kv', name: 'acknowledged writes verified exactly once on every replica', value: acked.size, unit: 'writes', note: 'bare runs verified likewise' },
     );
   } finally {

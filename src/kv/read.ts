@@ -50,8 +50,13 @@ export async function executeRead(view: KvReader, op: KvReadOp, limits: KvLimits
       return (await view.get(dataKey(op.key))) ?? null;
     case 'containsKey':
       return (await view.get(dataKey(op.key))) !== undefined;
-    case 'multiGet':
-      return Promise.all(op.keys.map(async (k) => (await view.get(dataKey(k))) ?? null));
+    case 'multiGet': {
+      // One engine promise per key and nothing more (no async closure per key): a lease-read
+      // batch of 64 keys is this loop and one Promise.all.
+      const values: (Uint8Array | undefined | null)[] = await Promise.all(op.keys.map((k) => view.get(dataKey(k))));
+      for (let i = 0; i < values.length; i++) values[i] ??= null;
+      return values as (Uint8Array | null)[];
+    }
     case 'getLatestSequence':
       return readSequence(view, op.key);
     case 'scan':

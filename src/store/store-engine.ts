@@ -20,6 +20,7 @@ import type { AuthChange, AuthTable } from '../auth/table.ts';
 import { OutcomeUnknownError, RegionNotFoundError, ServerBusyError } from '../errors.ts';
 import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
 import { regionRanges } from '../kv/keys.ts';
+import { executeRead } from '../kv/read.ts';
 import { type ApplyOutcome, KvStateMachine } from '../kv/state-machine.ts';
 import { checkOpInRegion, validateReadOp, validateWriteOp } from '../kv/validate.ts';
 import type { StorageEngine, WriteOp } from '../ports.ts';
@@ -315,12 +316,9 @@ export class StoreEngine {
     validateReadOp(op, ctx.sm.limits);
     checkOpInRegion(op, peer.region);
     // A stale read, or a lease read while the lease holds and all that is committed is readable,
-    // is served from the engine now: no Raft round, no loop turn.
-    if (consistency === 'stale' || (consistency === 'lease' && peer.leaseReadable())) {
-      return new Promise((resolve, reject) => {
-        void peer.serveOne(ctx.engine, ctx.sm, { op, epochVersion: peer.region.epoch.version, resolve, reject });
-      });
-    }
+    // is served from the engine now, in this call: no Raft round, no loop turn, no queue. The op
+    // was validated and checked against the region just above, so it goes straight to the engine.
+    if (consistency === 'stale' || (consistency === 'lease' && peer.leaseReadable())) return executeRead(ctx.engine, op, ctx.sm.limits);
     const result = peer.read(op, consistency);
     this.loop.kickReads(peer);
     return result;
