@@ -4,6 +4,7 @@
  */
 import { expect } from 'vitest';
 import { runKvSimulation } from './kv-simulation.ts';
+import { describeSlowStorage } from './slow-storage.ts';
 
 /** Runs the seeds; returns totals of what they exercised. */
 export async function runSeedRange(from: number, count: number, pd = false, quiesce = false, stall = false, wipe = false): Promise<{ quiesces: number; livenessWakes: number; stalls: number }> {
@@ -13,16 +14,18 @@ export async function runSeedRange(from: number, count: number, pd = false, quie
   let quiesces = 0;
   let livenessWakes = 0;
   let stalls = 0;
+  let slow = 0;
   for (let seed = from; seed < from + count; seed++) {
     const r = await runKvSimulation({ seed, pd, quiesce, stall, wipe });
     stalls += r.stalls;
+    if (r.slowStorage) slow++;
     operations += r.operations;
     unknown += r.unknown;
     quiesces += r.quiesces;
     livenessWakes += r.livenessWakes;
-    if (!r.ok) failed.push(`seed ${seed} (replay: npm run soak:kv -- --seed ${seed}${pd ? ' --pd' : ''}${quiesce ? ' --quiesce' : ''}${stall ? ' --stall' : ''}${wipe ? ' --wipe' : ''} --verbose):\n  ${r.failures.join('\n  ')}`);
+    if (!r.ok) failed.push(`seed ${seed} (replay: npm run soak:kv -- --seed ${seed}${pd ? ' --pd' : ''}${quiesce ? ' --quiesce' : ''}${stall ? ' --stall' : ''}${wipe ? ' --wipe' : ''} --verbose; ${describeSlowStorage(r.slowStorage)}):\n  ${r.failures.join('\n  ')}`);
   }
-  console.log(`kv simulation${pd ? ' with PD' : ''}${quiesce ? ' with eager quiescence' : ''}${stall ? ' with stalls' : ''}${wipe ? ' with wiped stores' : ''} seeds ${from}..${from + count - 1}: ${operations} operations (${unknown} with unknown outcome), ${quiesces} quiesces, ${livenessWakes} liveness wakes, ${stalls} stalls, ${failed.length} failing`);
+  console.log(`kv simulation${pd ? ' with PD' : ''}${quiesce ? ' with eager quiescence' : ''}${stall ? ' with stalls' : ''}${wipe ? ' with wiped stores' : ''} seeds ${from}..${from + count - 1}: ${operations} operations (${unknown} with unknown outcome), ${quiesces} quiesces, ${livenessWakes} liveness wakes, ${stalls} stalls, ${slow} with slow storage, ${failed.length} failing`);
   expect(failed, failed.join('\n')).toEqual([]);
   return { quiesces, livenessWakes, stalls };
 }
