@@ -13,8 +13,10 @@ import type { Message } from '../raft/types.ts';
 import { makeMessage } from '../raft/types.ts';
 import { keysEqual, rangesOverlap } from '../region/keys.ts';
 import type { Region } from '../region/types.ts';
-import { PeerStorage, RAFT_INIT_INDEX, RAFT_INIT_TERM } from './peer-storage.ts';
+import { decodeAdminCommand } from './admin.ts';
+import { TAG_ADMIN, untagEntryData } from './entry-data.ts';
 import { PD_GROUP_ID, restorePdState } from './pd-state.ts';
+import { PeerStorage, RAFT_INIT_INDEX, RAFT_INIT_TERM } from './peer-storage.ts';
 import { decodeHardState, hardStateKey } from './raft-keys.ts';
 import { decodeSnapshotEnvelope } from './records.ts';
 import type { RegionPeer } from './region-peer.ts';
@@ -72,8 +74,15 @@ export class Inbound {
         continue;
       }
       if (item.region?.tombstone) {
-        // The sender's newer membership no longer has this replica: it was removed.
-        if (message.to === peer.peerId && item.region.confVer > peer.region.epoch.confVer) void destroyPeer(ctx, peer, 'removed from the region');
+        // The sender's newer membership no longer has this replica: it was removed. Or merged: a
+        // store that retired the region after its merge answers from its tombstone too, with the
+        // confVer its PrepareMerge raised. A replica here that holds that PrepareMerge unapplied
+        // (its commit not yet heard; or heard, and a slow disk still writing the turn that applies
+        // it) must stay: this store's replica of the merge target absorbs its data when it applies
+        // the CommitMerge (`releaseMergeWaiters` lets this one apply up to the PrepareMerge first),
+        // and destroying it would delete that data and leave the target unmerged (kvsim seed 250,
+        // slow storage).
+        if (message.to === peer.peerId && item.region.confVer > peer.region.epoch.confVer && !holdsUnappliedPrepareMerge(peer)) void destroyPeer(ctx, peer, 'removed from the region');
         continue;
       }
       if (message.to !== peer.peerId || peer.storeOf(message.from) !== fromStoreId) {
@@ -198,6 +207,23 @@ export class Inbound {
     this.ctx.counters.tombstonesSent++;
     this.ctx.opts.sendRaft(fromStoreId, [{ regionId: r.id, message, region }]);
   }
+}
+
+/** Whether `peer`'s log holds a PrepareMerge after its applied index (so its region may have been merged, not removed). */
+export function holdsUnappliedPrepareMerge(peer: RegionPeer): boolean {
+  const log = peer.node.raft.raftLog;
+  const from = Math.max(log.applied + 1, log.firstIndex());
+  const to = log.lastIndex();
+  if (from > to) return false;
+  for (const e of log.slice(from, to + 1, Number.MAX_SAFE_INTEGER)) {
+    if (e.type !== 'normal' || e.data[0] !== TAG_ADMIN) continue;
+    try {
+      if (decodeAdminCommand(untagEntryData(e.data).payload).type === 'prepareMerge') return true;
+    } catch {
+      // not an admin command this store can read: it applies as a no-op
+    }
+  }
+  return false;
 }
 
 /**

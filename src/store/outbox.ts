@@ -41,6 +41,7 @@ export class RaftOutbox {
   async send(work: readonly PeerReady[]): Promise<void> {
     const ctx = this.ctx;
     const out: Outbox = new Map();
+    const snapshotsSent: Array<{ peer: RegionPeer; to: number }> = [];
     for (const { peer, rd } of work) {
       for (const m of rd.messages) {
         const to = peer.storeOf(m.to);
@@ -54,6 +55,7 @@ export class RaftOutbox {
         if (m.type === 'MsgSnap') {
           message = { ...m, snapshot: await buildRegionSnapshot(ctx.engine, peer) };
           ctx.counters.snapshotsSent++;
+          snapshotsSent.push({ peer, to: m.to });
         }
         const list = out.get(to) ?? [];
         const r = peer.region;
@@ -62,6 +64,7 @@ export class RaftOutbox {
       }
     }
     this.deliver(out);
+    for (const { peer, to } of snapshotsSent) reportSnapshotSent(peer, to);
   }
 
   /** Hands each store its items (this store's own go straight back in). */
@@ -128,6 +131,10 @@ export class RaftOutbox {
           const message: Message = { ...m, snapshot: streamedSnapshot(head, d) };
           ctx.counters.messagesSent++;
           ctx.opts.sendRaft(to, [{ regionId: peer.regionId, message, region: meta }]);
+          if (ctx.peers.get(peer.regionId) !== peer) return;
+          reportSnapshotSent(peer, m.to);
+          ctx.dirty.add(peer);
+          ctx.runLoop();
         },
         (e) => {
           ctx.opts.logger.warn('a snapshot stream failed; Raft will send another', { regionId: peer.regionId, to, error: String(e) });
@@ -147,4 +154,17 @@ export class RaftOutbox {
         if (this.outgoingByTarget.get(target) === stream) this.outgoingByTarget.delete(target);
       });
   }
+}
+
+/**
+ * Tells the leader's Raft that its snapshot for replica `to` has left (etcd's
+ * `ReportSnapshot(SnapshotFinish)`), only once its `MsgSnap` is handed to the transport: the leader
+ * then probes right after the snapshot's index at the next heartbeat answer. Without the report it
+ * stays in the `snapshot` state until the follower's acknowledgement lets it replicate from its log,
+ * and when the log was compacted past the snapshot's index meanwhile (a leader applying while the
+ * snapshot travels, kvsim seed 80 with a yielding turn) no acknowledgement can: it waited for
+ * `snapshotTimeoutTicks` (2.5 s by default) before sending the follower a newer snapshot.
+ */
+function reportSnapshotSent(peer: RegionPeer, to: number): void {
+  if (peer.isLeader()) peer.node.reportSnapshot(to, true);
 }

@@ -13,11 +13,12 @@ import { createFaultyStorage } from '../../adapters/storage/faulty.ts';
 import { createMemoryStorage } from '../../adapters/storage/memory.ts';
 import type { KvClient } from '../../src/client/client.ts';
 import { FlotillaError } from '../../src/errors.ts';
-import { checkOperations, flotillaKvModel, type FlotillaKvInput, type FlotillaKvOutput, type Operation } from '../../src/linearizability/index.ts';
+import { checkOperations, type FlotillaKvInput, type FlotillaKvOutput, flotillaKvModel, type Operation } from '../../src/linearizability/index.ts';
 import type { Rand, StorageEngine } from '../../src/ports.ts';
-import { createSeededRand } from '../../src/util/rand.ts';
 import { compareKeys } from '../../src/region/keys.ts';
+import { createSeededRand } from '../../src/util/rand.ts';
 import { drive, elapse } from '../store/helpers.ts';
+import { describeSlowStorage, pickSlowStorage, type SlowStorageProfile, slowStorage } from './slow-storage.ts';
 import { createStallControl, stallLoop } from './stall.ts';
 import { type FaultLoop, startWipeFault } from './wipe-fault.ts';
 
@@ -56,12 +57,23 @@ export interface KvSimOptions {
    * (`wipe-fault.ts`); a loop of its own, so seeds without it run as before. Not with `pd`.
    */
   wipe?: boolean;
+  /**
+   * Slow storage (`slow-storage.ts`): every storage call completes a few virtual ms late, so the
+   * store's awaits yield to everything else. Default: the seed picks it (on for about half the
+   * seeds) and its profile; true forces the seed's profile, or a middling one if the seed picked
+   * none; false turns it off; a profile sets it outright.
+   */
+  slowStorage?: boolean | SlowStorageProfile;
+  /** Called with the cluster and its clock once created (for debugging a failing seed). */
+  onCluster?: (cluster: LocalCluster, clock: VirtualClock) => void;
   /** Called with each store's engine (for debugging a failing seed). */
   onEngine?: (storeId: number, engine: import('../../src/ports.ts').StorageEngine) => void;
 }
 
 export interface KvSimResult {
   seed: number;
+  /** The slow-storage profile the run used, or undefined (print it with the seed: `describeSlowStorage`). */
+  slowStorage: SlowStorageProfile | undefined;
   ok: boolean;
   failures: string[];
   operations: number;
@@ -102,7 +114,14 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
   const engines = new Map<number, StorageEngine>();
   // Its own Rand: the other faults of a seed stay what they are without it.
   const stall = opts.stall ? createStallControl(clock, createSeededRand(opts.seed * 7331 + 17)) : undefined;
-  const cluster = await createLocalCluster({
+  const slow = slowStorageOf(opts);
+  if (opts.verbose) console.log(`seed ${opts.seed}: ${describeSlowStorage(slow)}`);
+  let slowEngines = 0;
+  // Slow storage completes only as virtual time moves: then whatever waits on the cluster outside
+  // the workload (opening, the restarts of the quiet phase, closing) drives the clock. Without it
+  // nothing is driven there, so that those seeds run exactly as before the fault existed.
+  const settle = <T>(p: Promise<T>): Promise<T> => (slow ? drive(clock, p, 120_000) : p);
+  const cluster = await settle(createLocalCluster({
     stores,
     clock,
     seed: opts.seed,
@@ -112,12 +131,15 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     ...(opts.pd ? { pd: { config: PD_CONFIG, heartbeatMs: 300, scheduleMs: 300 } } : {}),
     ...(stall ? { process: (id: number) => stall.process(id) } : {}),
     storage: async (id) => {
-      const engine = await createFaultyStorage(createMemoryStorage(), { rand: createSeededRand(opts.seed * 31 + id) });
-      engines.set(id, engine);
-      opts.onEngine?.(id, engine);
+      const faulty = await createFaultyStorage(createMemoryStorage(), { rand: createSeededRand(opts.seed * 31 + id) });
+      engines.set(id, faulty);
+      opts.onEngine?.(id, faulty);
+      // Each engine (a wiped store gets a new one) its own Rand, in the order they are made.
+      const engine = slow ? slowStorage(faulty, clock, createSeededRand(opts.seed * 4099 + ++slowEngines), slow) : faulty;
       return stall ? stall.storage(id, engine) : engine;
     },
-  });
+  }));
+  opts.onCluster?.(cluster, clock);
   const failures: string[] = [];
   const history: Operation<FlotillaKvInput, FlotillaKvOutput>[] = [];
   const locks: LockEvent[] = [];
@@ -154,7 +176,7 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     // Quiet: heal everything, restart every store, let replicas converge.
     cluster.heal();
     cluster.network?.setFaults({ dropRate: 0, duplicateRate: 0, reorder: false });
-    for (const id of cluster.storeIds) await cluster.restartStore(id);
+    for (const id of cluster.storeIds) await settle(cluster.restartStore(id));
     for (const f of extra) await drive(clock, f.settle(), 120_000);
     await drive(clock, cluster.waitForLeaders(), 60_000);
     await elapse(clock, 2000);
@@ -182,11 +204,15 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     if (opts.verbose) for (const id of cluster.storeIds) console.log(id, JSON.stringify(cluster.store(id)?.status().map((s) => ({ r: s.region.id, v: s.region.epoch, role: s.raft.role, lead: s.raft.lead, term: s.raft.term, applied: s.applied, commit: s.raft.commit, peers: s.region.peers.map((p) => p.id) }))));
   } finally {
     running = false;
-    if (opts.verbose && failures.length > 0) await dumpData(engines);
-    await cluster.close();
+    if (opts.verbose && failures.length > 0) {
+      dumpStatus(cluster);
+      await dumpData(engines);
+    }
+    await settle(cluster.close());
   }
   return {
     seed: opts.seed,
+    slowStorage: slow,
     ok: failures.length === 0,
     failures,
     operations: history.length,
@@ -199,6 +225,25 @@ export async function runKvSimulation(opts: KvSimOptions): Promise<KvSimResult> 
     regions,
     virtualMs: clock.now(),
   };
+}
+
+/** The slow-storage profile of a run (see {@link KvSimOptions.slowStorage}). */
+function slowStorageOf(opts: KvSimOptions): SlowStorageProfile | undefined {
+  const o = opts.slowStorage;
+  if (o === false) return undefined;
+  if (o === undefined) return pickSlowStorage(opts.seed);
+  if (o === true) return pickSlowStorage(opts.seed) ?? { writeMaxMs: 5, readMaxMs: 1, hiccupRate: 0.01, hiccupMs: 100 };
+  return o;
+}
+
+/** Prints every replica's region, Raft role, term, commit and applied index, and apply limit (a failing seed, verbose). */
+function dumpStatus(cluster: LocalCluster): void {
+  for (const id of cluster.storeIds) {
+    const rows = cluster.store(id)?.status() ?? [];
+    const show = (s: (typeof rows)[number]) =>
+      `r${s.region.id}[${text(s.region.startKey)}..${text(s.region.endKey)}) v${s.region.epoch.version}/c${s.region.epoch.confVer} peer ${s.peerId} ${s.raft.role} lead ${s.raft.lead} term ${s.raft.term} commit ${s.raft.commit} applied ${s.applied}`;
+    console.log(`store ${id}: ${rows.length === 0 ? '(down)' : rows.map(show).join('; ')}`);
+  }
 }
 
 /** Prints every user key and value of every store (a failing seed, verbose). */
