@@ -55,19 +55,30 @@ export function createRaftLink(opts: RaftLinkOptions): RaftLink {
     sendChunked(transport, clock, to, nextStream++, bytes).catch((e) => logger.warn('a large Raft message was not sent', { to, error: String(e) }));
   };
 
+  // One frame for the turn's items when they fit (the common case, tried first). When they do not,
+  // halves, in order, down to single items; a single item over the limit (a snapshot of a big
+  // region, or a MsgApp whose one entry holds a large value) goes as a chunk stream, which may
+  // arrive after the frames sent behind it: Raft tolerates reordered messages. Never throws
+  // FrameTooLarge: a throw here would stop the store's loop (a catching-up follower gets many
+  // MsgApps of up to maxSizePerMsg each in one turn, together far over one frame).
+  const sendFitting = (to: number, items: readonly RaftItem[]): void => {
+    try {
+      transport.send(to, items.map(toFrameItem));
+    } catch (e) {
+      if (!(e instanceof FrameError) || e.code !== 'FrameTooLarge') throw e;
+      if (items.length === 1) {
+        sendLarge(to, items[0]);
+        return;
+      }
+      const half = Math.ceil(items.length / 2);
+      sendFitting(to, items.slice(0, half));
+      sendFitting(to, items.slice(half));
+    }
+  };
+
   return {
     send(to, items) {
-      try {
-        transport.send(to, items.map(toFrameItem));
-      } catch (e) {
-        if (!(e instanceof FrameError) || e.code !== 'FrameTooLarge') throw e;
-        const small: FrameItem[] = [];
-        for (const item of items) {
-          if (item.message.snapshot && item.message.snapshot.data.length > 1024 * 1024) sendLarge(to, item);
-          else small.push(toFrameItem(item));
-        }
-        if (small.length > 0) transport.send(to, small);
-      }
+      if (items.length > 0) sendFitting(to, items);
     },
     receive(frame) {
       const out: RaftItem[] = [];
