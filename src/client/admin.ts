@@ -6,6 +6,7 @@
 import { InvalidArgumentError, RegionNotFoundError } from '../errors.ts';
 import type { Region } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
+import type { CheckResult } from '../store/consistency-types.ts';
 import type { AdminOp } from '../store/requests.ts';
 import type { StoreConnector } from './connector.ts';
 import { type Executor, RegroupError } from './executor.ts';
@@ -147,7 +148,26 @@ export class AdminClient {
     return cloneRegion(merged);
   }
 
-  private async send(regionId: number, op: AdminOp, what: string): Promise<unknown> {
+  /**
+   * Checks that the replicas of every region (or of `regionId`'s) hold the same data: each region's
+   * leader proposes a hash through the region's log, every replica hashes its state where that
+   * entry applies (one log index for all), and the leader compares (docs/disaster-recovery.md).
+   * A replica that has not applied the entry within `waitMs` (default 10 000) is `unchecked`,
+   * never divergent. Resolves with one result per region, in key order.
+   */
+  async check(regionId?: number, options: { waitMs?: number } = {}): Promise<CheckResult[]> {
+    const waitMs = options.waitMs ?? 10_000; // the store's default too (CHECK_WAIT_MS_DEFAULT)
+    if (!Number.isSafeInteger(waitMs) || waitMs < 0 || waitMs > 600_000) throw new InvalidArgumentError('waitMs', 'must be an integer from 0 to 600000');
+    const ids = regionId === undefined ? (await this.regions()).map((r) => r.id) : [regionId];
+    // An attempt lasts as long as the leader waits for its replicas, and then some; a check
+    // changes nothing, so an attempt without an answer is simply made again.
+    const executor = this.executor.withRetry({ attemptTimeoutMs: waitMs + 5000, timeoutMs: Math.max(this.executor.retry.timeoutMs, 2 * waitMs + 10_000) });
+    const out: CheckResult[] = [];
+    for (const id of ids) out.push((await this.send(id, { kind: 'check', waitMs }, 'check', executor, false)) as CheckResult);
+    return out;
+  }
+
+  private async send(regionId: number, op: AdminOp, what: string, executor = this.executor, once = true): Promise<unknown> {
     let region = this.router.table.getRegionById(regionId);
     if (!region) {
       await this.router.refresh();
@@ -155,14 +175,14 @@ export class AdminClient {
     }
     if (!region) throw new RegionNotFoundError(regionId);
     try {
-      return await this.executor.run(
+      return await executor.run(
         region.startKey,
-        true,
+        once,
         (r) => ({ type: 'admin', regionId, epoch: r.epoch, op }),
         what,
         (r) => r.id === regionId,
         undefined,
-        true,
+        once,
       );
     } catch (e) {
       if (e instanceof RegroupError) throw new RegionNotFoundError(regionId);

@@ -124,6 +124,7 @@ const adminOp = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('transferLeader'), toStoreId: z.int().positive() }),
   z.object({ kind: z.literal('changePeer'), change: z.enum(['addLearner', 'promote', 'remove']), storeId: z.int().positive(), incarnation: z.string().regex(INCARNATION_PATTERN).optional() }),
   z.object({ kind: z.literal('merge'), sourceId: regionId }),
+  z.object({ kind: z.literal('check'), waitMs: z.int().nonnegative().max(600_000).optional() }),
 ]);
 
 const storeRequest = z.discriminatedUnion('type', [

@@ -28,6 +28,7 @@ export async function dispatchRequest<R extends StoreRequest>(store: StoreEngine
         await store.transferLeader(request.regionId, request.epoch, op.toStoreId);
         return undefined as Answer;
       }
+      if (op.kind === 'check') return (await store.checkRegion(request.regionId, request.epoch, op.waitMs)) as Answer;
       if (op.kind === 'merge') {
         store.checkEpoch(request.regionId, request.epoch);
         return (await store.mergeRegions(request.regionId, op.sourceId)) as Answer;

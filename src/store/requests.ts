@@ -7,6 +7,7 @@
 import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
 import type { ApplyOutcome } from '../kv/state-machine.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
+import type { CheckResult } from './consistency-types.ts';
 import type { ReadConsistency } from './region-peer.ts';
 import type { RegionInfo } from './store-engine.ts';
 
@@ -56,7 +57,9 @@ export type AdminOp =
    */
   | { kind: 'changePeer'; change: 'addLearner' | 'promote' | 'remove'; storeId: number; incarnation?: string }
   /** Sent to the target region (which survives); the source is absorbed. */
-  | { kind: 'merge'; sourceId: number };
+  | { kind: 'merge'; sourceId: number }
+  /** Compare the replicas' state at one log index (`consistency.ts`); wait at most `waitMs` for lagging ones. */
+  | { kind: 'check'; waitMs?: number };
 
 /** An admin request for one region. */
 export interface AdminRequest {
@@ -75,6 +78,6 @@ export interface StoreResponses {
   read: KvReadResult;
   regions: RegionInfo[];
   ident: StoreIdent;
-  /** split: the two regions; transferLeader: nothing; changePeer and merge: the region after the change. */
-  admin: Region[] | Region | undefined;
+  /** split: the two regions; transferLeader: nothing; changePeer and merge: the region after the change; check: the comparison. */
+  admin: Region[] | Region | CheckResult | undefined;
 }

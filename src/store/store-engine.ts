@@ -26,6 +26,8 @@ import type { StorageEngine, WriteOp } from '../ports.ts';
 import type { RawNode } from '../raft/rawnode.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
+import { ConsistencyChecker } from './consistency.ts';
+import type { CheckResult } from './consistency-types.ts';
 import { Inbound } from './inbound.ts';
 import { IncarnationGuard, type LostReplica } from './incarnation-guard.ts';
 import { RaftOutbox } from './outbox.ts';
@@ -68,6 +70,7 @@ export class StoreEngine {
   private readonly loop: ReadyLoop;
   private readonly ops: RegionOps;
   private readonly pdWorker: PdWorker;
+  private readonly checker: ConsistencyChecker;
 
   private constructor(opts: StoreEngineOptions) {
     const resolved = resolveStoreOptions(opts);
@@ -113,8 +116,11 @@ export class StoreEngine {
       runLoop: () => this.loop.runLoop(),
       kick: (peer) => this.loop.kick(peer),
       receiveRaft: (fromStoreId, items) => this.inbound.receiveRaft(fromStoreId, items),
+      computeHash: (peer, cmd, index, overlay) => this.checker.applied(peer, cmd, index, overlay),
+      hashReported: (fromStoreId, report) => this.checker.receive(fromStoreId, report),
     };
     this.ctx = ctx;
+    this.checker = new ConsistencyChecker(ctx);
     this.ops = new RegionOps(ctx);
     this.ticker = new Ticker(ctx, () => {
       ctx.pd?.tick();
@@ -385,6 +391,16 @@ export class StoreEngine {
     this.ticker.stop();
     await this.loop.idle;
     await shutdown(ctx, new OutcomeUnknownError(`store ${this.storeId} closed while the write waited to apply`));
+  }
+
+  /**
+   * Checks that every replica of a region this store leads holds the same state: each hashes it
+   * where a `computeHash` entry applies (one log index for all), the leader compares
+   * (`consistency.ts`). Waits at most `waitMs` for lagging replicas (they come back `unchecked`).
+   * @throws NotLeader off the leader; RegionNotFound; EpochNotMatch when `epoch` is stale.
+   */
+  checkRegion(regionId: number, epoch: RegionEpoch | undefined, waitMs?: number): Promise<CheckResult> {
+    return this.checker.check(peerFor(this.ctx, regionId, epoch), waitMs);
   }
 
   /**
