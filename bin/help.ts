@@ -97,6 +97,17 @@ token: FLOTILLA_TOKEN or --token-file FILE (flotilla auth token).`,
   'rejoin-store': `flotilla rejoin-store --store STORE [admin flags]: bring back a store whose data directory was lost
 (wiped disk, missing volume): each of its old replicas is replaced by a new one that catches up by
 snapshot as a learner and is promoted once caught up. See docs/store-identity.md.\n${ADMIN_FLAGS}`,
+  check: `flotilla check [--region ID] [flags] [admin flags]: check that every replica of every region (or of one)
+holds the same data. Each region's leader proposes a hash through the region's log; every replica
+hashes its state where that entry applies (one log index for all, while writes go on) and the leader
+compares. Prints per region the index, the replicas agreeing and the divergent stores. Exit 0 when
+all agree, 1 when some replica diverges, 3 when a replica or region could not be checked in time
+(a lagging replica is "not checked", never divergent). See docs/disaster-recovery.md.
+
+  --region ID                 check only this region
+  --wait-ms N                 how long a leader waits for its replicas' hashes (default 10000)
+  --json                      print the results as JSON: { ok, regions: [...], failed: [...] }
+${ADMIN_FLAGS}`,
   demo: `flotilla demo [flags]: a local 3-store cluster: three flotilla serve children on free 127.0.0.1 ports,
 data in a temporary directory (removed at the end), a random secret in <dir>/secret. It prints the
 endpoints, the admin commands and client code to try, and runs until Ctrl-C.
