@@ -10,6 +10,7 @@ import type { CheckResult } from '../store/consistency-types.ts';
 import type { AdminOp } from '../store/requests.ts';
 import type { StoreConnector } from './connector.ts';
 import { type Executor, RegroupError } from './executor.ts';
+import { type RecoveryResult, recoverUnsafe } from './recovery.ts';
 import type { Router } from './router.ts';
 
 /** A region as the admin API reports it. */
@@ -165,6 +166,27 @@ export class AdminClient {
     const out: CheckResult[] = [];
     for (const id of ids) out.push((await this.send(id, { kind: 'check', waitMs }, 'check', executor, false)) as CheckResult);
     return out;
+  }
+
+  /**
+   * Unsafe recovery: brings back every region (or `regionId`'s) whose voters lost their majority
+   * with `lostStoreIds`, from the most up-to-date surviving replica, which then leads the
+   * survivors (`recovery.ts`). Only for stores lost for good: writes the lost majority
+   * acknowledged but the survivor lacks are gone, and linearizability does not hold across it
+   * for those regions (docs/disaster-recovery.md). Refuses when a named store answers, when PD's
+   * own group lost its majority, or when nothing needs recovery.
+   */
+  async recoverUnsafe(lostStoreIds: readonly number[], options: { regionId?: number; waitMs?: number } = {}): Promise<RecoveryResult> {
+    let knownRegionIds: number[] = [];
+    try {
+      knownRegionIds = (await this.regions()).map((r) => r.id);
+    } catch {
+      // The routes are a hint (regions no survivor hosts); the survivors' reports are the plan.
+    }
+    const result = await recoverUnsafe(this.connector, lostStoreIds, { ...options, knownRegionIds });
+    this.router.learn(result.recovered.map((r) => r.region));
+    for (const r of result.recovered) this.router.setLeader(r.regionId, r.storeId);
+    return result;
   }
 
   private async send(regionId: number, op: AdminOp, what: string, executor = this.executor, once = true): Promise<unknown> {

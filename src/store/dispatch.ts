@@ -18,6 +18,11 @@ export async function dispatchRequest<R extends StoreRequest>(store: StoreEngine
       return store.regions() as Answer;
     case 'ident':
       return store.ident() as Answer;
+    case 'recovery': {
+      const op = request.op;
+      if (op.kind === 'report') return store.recoveryReport() as Answer;
+      return (await store.forceRecovery(op.regionId, op.lostStoreIds, op.waitMs)) as Answer;
+    }
     case 'admin': {
       const op = request.op;
       if (op.kind === 'split') {

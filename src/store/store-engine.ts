@@ -47,6 +47,7 @@ import { confStateOf, isPdGroup, newStoreCounters, type StoreContext, type Store
 import { loadSeenIncarnations } from './store-ident.ts';
 import { type RaftItem, type RegionInfo, type RoleListener, resolveStoreOptions, type StoreEngineOptions } from './store-options.ts';
 import { Ticker } from './ticker.ts';
+import { forceRecovery, type ReplicaReport, recoveryReport } from './unsafe-recovery.ts';
 
 export { withholdsVote } from './inbound.ts';
 export { soleVoter } from './replicas.ts';
@@ -401,6 +402,20 @@ export class StoreEngine {
    */
   checkRegion(regionId: number, epoch: RegionEpoch | undefined, waitMs?: number): Promise<CheckResult> {
     return this.checker.check(peerFor(this.ctx, regionId, epoch), waitMs);
+  }
+
+  /** What this store hosts, replica by replica (PD's group included), for planning an unsafe recovery. */
+  recoveryReport(): ReplicaReport[] {
+    return recoveryReport(this.ctx);
+  }
+
+  /**
+   * Unsafe recovery of a region whose majority is lost for good (`unsafe-recovery.ts`): this
+   * store's replica takes the survivors as its configuration, leads them and removes the replicas
+   * on `lostStoreIds`. May lose acknowledged writes (docs/disaster-recovery.md).
+   */
+  forceRecovery(regionId: number, lostStoreIds: readonly number[], waitMs = 30_000): Promise<Region> {
+    return forceRecovery(this.ctx, this.ops, regionId, lostStoreIds, waitMs);
   }
 
   /**
