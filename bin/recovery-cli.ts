@@ -63,8 +63,42 @@ async function check(flags: Record<string, unknown>): Promise<number> {
   }
 }
 
+/**
+ * Runs `flotilla recover --unsafe --lost 2,3`: exit 0 when every region that lost its majority
+ * is back (each line names the survivor that leads it), 1 when some could not be.
+ */
+async function recover(flags: Record<string, unknown>, unsafe: boolean): Promise<number> {
+  if (!unsafe) throw new ConfigError('unsafe: recover needs --unsafe: it may lose acknowledged writes and breaks linearizability for the regions it recovers (docs/disaster-recovery.md)');
+  if (typeof flags.lost !== 'string' && typeof flags.lost !== 'number') throw new ConfigError('lost: --lost 2,3 (the ids of the stores lost for good) is required');
+  const lost = String(flags.lost)
+    .split(',')
+    .filter((s) => s.length > 0)
+    .map(Number);
+  if (lost.length === 0 || lost.some((n) => !Number.isSafeInteger(n) || n <= 0)) throw new ConfigError('lost: --lost must list store ids, comma-separated');
+  const region = optionalId(flags, 'region');
+  const client = await connectFromFlags(flags);
+  try {
+    const result = await client.admin.recoverUnsafe(lost, region === undefined ? {} : { regionId: region });
+    if (flags.json !== undefined) {
+      console.log(JSON.stringify(result, (_, x) => (x instanceof Uint8Array ? new TextDecoder().decode(x) : x), 2));
+    } else {
+      for (const r of result.recovered) {
+        console.log(`region ${r.regionId}: recovered from store ${r.storeId} (last term ${r.lastTerm}, last index ${r.lastIndex}); replicas now on stores ${r.region.peers.map((p) => p.storeId).join(',')}`);
+      }
+      for (const f of result.failed) console.log(`region ${f.regionId}: NOT RECOVERED from store ${f.storeId}: ${f.error} (run flotilla recover again)`);
+      for (const u of result.unrecoverable) console.log(`region ${u.regionId}: LOST: ${u.reason}`);
+      if (result.healthy.length > 0) console.log(`untouched (a majority survives): region(s) ${result.healthy.join(',')}`);
+      console.log('writes acknowledged by the lost stores but missing on the survivors are gone; PD adds replicas on live stores to reach the replica count');
+    }
+    return result.failed.length > 0 || result.unrecoverable.length > 0 ? 1 : 0;
+  } finally {
+    client.close();
+  }
+}
+
 /** Runs one of {@link RECOVERY_COMMANDS} with its arguments. */
 export async function recoveryCommand(command: string, argv: readonly string[]): Promise<number> {
   if (command === 'check') return check(parseFlags(argv));
+  if (command === 'recover') return recover(parseFlags(argv.filter((a) => a !== '--unsafe')), argv.includes('--unsafe'));
   throw new ConfigError(`unknown command ${command}`);
 }
