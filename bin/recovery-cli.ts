@@ -79,6 +79,17 @@ async function recover(flags: Record<string, unknown>, unsafe: boolean): Promise
   const client = await connectFromFlags(flags);
   try {
     const result = await client.admin.recoverUnsafe(lost, region === undefined ? {} : { regionId: region });
+    // PD then counts every replica on the lost stores as gone for good and replaces it on live
+    // stores at once (without PD, or PD unreachable, there is nothing to tell).
+    const told: number[] = [];
+    for (const id of lost) {
+      try {
+        await client.setStoreState(id, 'tombstone');
+        told.push(id);
+      } catch {
+        // best effort: the recovery itself is done
+      }
+    }
     if (flags.json !== undefined) {
       console.log(JSON.stringify(result, (_, x) => (x instanceof Uint8Array ? new TextDecoder().decode(x) : x), 2));
     } else {
@@ -88,6 +99,7 @@ async function recover(flags: Record<string, unknown>, unsafe: boolean): Promise
       for (const f of result.failed) console.log(`region ${f.regionId}: NOT RECOVERED from store ${f.storeId}: ${f.error} (run flotilla recover again)`);
       for (const u of result.unrecoverable) console.log(`region ${u.regionId}: LOST: ${u.reason}`);
       if (result.healthy.length > 0) console.log(`untouched (a majority survives): region(s) ${result.healthy.join(',')}`);
+      if (told.length > 0) console.log(`stores ${told.join(',')} marked tombstone in PD: never start them again with their old data`);
       console.log('writes acknowledged by the lost stores but missing on the survivors are gone; PD adds replicas on live stores to reach the replica count');
     }
     return result.failed.length > 0 || result.unrecoverable.length > 0 ? 1 : 0;
