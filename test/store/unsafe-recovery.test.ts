@@ -40,6 +40,45 @@ describe('unsafe recovery', () => {
     await expect(drive(v.clock, kv.admin.recoverUnsafe([2, 3]))).rejects.toThrow(/nothing to recover/);
   });
 
+  it('five voters, three lost: the most up-to-date survivor leads the other survivor, and check finds them agreeing', async () => {
+    const v = await virtualCluster({ stores: 5, replicas: 5 });
+    cluster = v.cluster;
+    const kv = cluster.client();
+    for (let i = 0; i < 20; i++) await drive(v.clock, kv.put(`k${i}`, `v${i}`));
+    const [before] = await drive(v.clock, kv.admin.regions());
+    expect(before.peers).toHaveLength(5);
+    await elapse(v.clock, 500);
+    for (const s of [3, 4, 5]) await cluster.stopStore(s);
+    const result = await drive(v.clock, kv.admin.recoverUnsafe([3, 4, 5]));
+    expect(result.failed).toEqual([]);
+    expect(result.recovered).toHaveLength(1);
+    expect(result.recovered[0].region.peers.map((p) => p.storeId).sort()).toEqual([1, 2]);
+    await drive(v.clock, kv.put('after', 'recovery'));
+    for (let i = 0; i < 20; i++) expect(text(await drive(v.clock, kv.get(`k${i}`)))).toBe(`v${i}`);
+    // Both survivors applied the removals and hold the same state at one index.
+    const [check] = await drive(v.clock, kv.admin.check());
+    expect(check.agreeing).toEqual([1, 2]);
+    expect(check.divergent).toEqual([]);
+    expect(check.unchecked).toEqual([]);
+  });
+
+  it('loses what only the lost majority held (documented): a write acknowledged while the survivor was cut off', async () => {
+    const v = await virtualCluster({ stores: 3 });
+    cluster = v.cluster;
+    const kv = cluster.client();
+    await drive(v.clock, kv.put('before', 'kept'));
+    await elapse(v.clock, 500);
+    cluster.partition([1], [2, 3]);
+    await drive(v.clock, kv.put('while-cut-off', 'acknowledged by stores 2 and 3 only'));
+    await cluster.stopStore(2);
+    await cluster.stopStore(3);
+    cluster.heal();
+    const result = await drive(v.clock, kv.admin.recoverUnsafe([2, 3]));
+    expect(result.recovered.map((r) => r.storeId)).toEqual([1]);
+    expect(text(await drive(v.clock, kv.get('before')))).toBe('kept');
+    expect(await drive(v.clock, kv.get('while-cut-off'))).toBeNull();
+  });
+
   it('refuses when the region keeps a majority, and when a store named lost answers', async () => {
     const v = await virtualCluster({ stores: 3 });
     cluster = v.cluster;
