@@ -33,7 +33,8 @@ interface PendingCheck {
   /** The members at the check's index, once the leader's own replica applied it. */
   members: Array<{ storeId: number; peerId: number }> | undefined;
   index: number;
-  reports: Map<number, ReplicaHash>;
+  /** By peer id, with the index each was taken at. */
+  reports: Map<number, ReplicaHash & { index: number }>;
   /** Called when a report arrived. */
   wake: () => void;
 }
@@ -42,7 +43,8 @@ interface PendingCheck {
 export class ConsistencyChecker {
   private readonly ctx: StoreContext;
   private readonly pending = new Map<number, PendingCheck>();
-  private nextCheckId = 1;
+  /** 0 until the first check draws a random start (not before: a store that never checks draws nothing, so simulation seeds replay as before). */
+  private nextCheckId = 0;
 
   constructor(ctx: StoreContext) {
     this.ctx = ctx;
@@ -58,7 +60,9 @@ export class ConsistencyChecker {
     if (!Number.isSafeInteger(waitMs) || waitMs < 0 || waitMs > 600_000) throw new InvalidArgumentError('waitMs', 'must be an integer from 0 to 600000');
     if (!peer.isLeader()) throw peer.notLeader();
     if (this.pending.size >= CHECKS_IN_FLIGHT_MAX) throw new ServerBusyError(`${CHECKS_IN_FLIGHT_MAX} consistency checks are under way on store ${ctx.storeId}; retry`);
-    // Unique per store run, and the reports name the proposer: no check takes another's reports.
+    // A random start, then counting: entries of checks proposed before a restart of this store
+    // may still apply on lagging replicas, and their reports must not pass for a new check's.
+    if (this.nextCheckId === 0) this.nextCheckId = ctx.opts.rand.int(2 ** 30) * 2 ** 20 + 1;
     const checkId = this.nextCheckId++;
     let wake = () => {};
     const check: PendingCheck = { regionId: peer.regionId, members: undefined, index: 0, reports: new Map(), wake: () => wake() };
@@ -84,22 +88,24 @@ export class ConsistencyChecker {
   }
 
   private complete(check: PendingCheck): boolean {
-    return check.members?.every((m) => check.reports.has(m.peerId)) === true;
+    return check.members?.every((m) => check.reports.get(m.peerId)?.index === check.index) === true;
   }
 
   private compare(check: PendingCheck): CheckResult {
     const ctx = this.ctx;
     const members = check.members ?? [];
+    // Only hashes taken at the check's index (the leader's own apply fixed it) are compared.
+    const reports = [...check.reports.values()].filter((r) => r.index === check.index);
     const byHash = new Map<string, number[]>();
-    for (const r of check.reports.values()) byHash.set(r.hash, [...(byHash.get(r.hash) ?? []), r.storeId]);
-    const mine = [...check.reports.values()].find((r) => r.storeId === ctx.storeId)?.hash ?? '';
+    for (const r of reports) byHash.set(r.hash, [...(byHash.get(r.hash) ?? []), r.storeId]);
+    const mine = reports.find((r) => r.storeId === ctx.storeId)?.hash ?? '';
     // The hash most replicas hold is taken as the region's; on a tie the leader's side.
     let hash = mine;
     for (const [h, stores] of byHash) {
       const best = byHash.get(hash)?.length ?? 0;
       if (stores.length > best) hash = h;
     }
-    const replicas = [...check.reports.values()].sort((a, b) => a.storeId - b.storeId);
+    const replicas = reports.map(({ storeId, peerId, hash: h, pairs }) => ({ storeId, peerId, hash: h, pairs })).sort((a, b) => a.storeId - b.storeId);
     const result: CheckResult = {
       regionId: check.regionId,
       index: check.index,
@@ -107,7 +113,7 @@ export class ConsistencyChecker {
       hash,
       agreeing: replicas.filter((r) => r.hash === hash).map((r) => r.storeId),
       divergent: replicas.filter((r) => r.hash !== hash).map((r) => r.storeId),
-      unchecked: members.filter((m) => !check.reports.has(m.peerId)).map((m) => m.storeId).sort((a, b) => a - b),
+      unchecked: members.filter((m) => !reports.some((r) => r.peerId === m.peerId)).map((m) => m.storeId).sort((a, b) => a - b),
       replicas,
     };
     ctx.counters.consistencyChecks++;
@@ -150,9 +156,10 @@ export class ConsistencyChecker {
   receive(fromStoreId: number, report: HashReport): void {
     const check = this.pending.get(report.checkId);
     if (!check || check.regionId !== report.regionId || report.storeId !== fromStoreId) return;
-    // A replica that applied the entry at another index than the leader's is not the same check.
+    // A report may come before the leader's own apply fixed the index: kept, and compared only if
+    // taken at that index (an entry at another index is not this check's).
     if (check.index !== 0 && report.index !== check.index) return;
-    check.reports.set(report.peerId, { storeId: report.storeId, peerId: report.peerId, hash: report.hash, pairs: report.pairs });
+    check.reports.set(report.peerId, { storeId: report.storeId, peerId: report.peerId, hash: report.hash, pairs: report.pairs, index: report.index });
     check.wake();
   }
 }
