@@ -130,7 +130,9 @@ describe('flotilla recover --unsafe (processes)', () => {
 
     const run = await flotilla(c, [1, 2, 3], ['recover', '--unsafe', '--lost', '4,5']);
     expect(run.code, run.out).toBe(0);
-    expect(run.out).toMatch(new RegExp(`region ${regionId}: recovered from store 1 .*replicas now on stores 1\\n`));
+    // (PD may have placed one more replica meanwhile: the survivors are whatever is not on 4 or 5.)
+    const line = run.out.split('\n').find((l) => l.startsWith(`region ${regionId}: recovered from store `)) ?? '';
+    expect(line, run.out).toMatch(/recovered from store [123] .*replicas now on stores [123](,[123])*$/);
 
     const after = await c.client([1, 2, 3]);
     try {
