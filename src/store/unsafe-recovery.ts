@@ -18,7 +18,8 @@
  * on the chosen survivor are gone, and entries the survivor holds uncommitted become committed.
  * Linearizability does not hold across the recovery for those regions.
  */
-import { InvalidArgumentError, RegionNotFoundError, ServerBusyError, TimeoutError } from '../errors.ts';
+import { InvalidArgumentError, NotLeaderError, RegionNotFoundError, ServerBusyError, TimeoutError } from '../errors.ts';
+import { applyConfChange, decodeConfChange } from '../raft/confchange.ts';
 import type { TrackerConfig } from '../raft/tracker.ts';
 import type { Region } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
@@ -85,7 +86,11 @@ export async function forceRecovery(ctx: StoreContext, ops: RegionOps, regionId:
   const deadline = ctx.opts.clock.now() + waitMs;
   const lostPeers = () => peer.region.peers.filter((p) => lost.has(p.storeId));
   if (lostPeers().length === 0) return cloneRegion(peer.region);
-  if (!peer.isLeader()) forceConfig(ctx, peer, lost);
+  // Forced whatever the role: a leader that has not yet noticed it lost its quorum (check-quorum
+  // steps it down within an election timeout) could commit nothing. On a second run the
+  // configuration in effect is the survivors already, and it only needs to lead them.
+  const cfg = peer.node.raft.config();
+  if (cfg.votersOutgoing.length > 0 || !majoritySurvives(cfg.voters, (id) => peer.storeOf(id), lost)) forceConfig(ctx, peer, lost);
   await becomeLeader(ctx, peer, deadline);
   for (;;) {
     const next = lostPeers()[0];
@@ -95,7 +100,9 @@ export async function forceRecovery(ctx: StoreContext, ops: RegionOps, regionId:
       await ops.changePeer(regionId, undefined, 'remove', next.storeId);
     } catch (e) {
       // Busy: the leader's first entry of its term must commit first, or another change is pending.
-      if (!(e instanceof ServerBusyError)) throw e;
+      // NotLeader: leadership moved among the survivors meanwhile; lead them again.
+      if (e instanceof NotLeaderError) await becomeLeader(ctx, peer, deadline);
+      else if (!(e instanceof ServerBusyError)) throw e;
       await sleep(ctx, ctx.opts.tickMs);
     }
   }
@@ -113,15 +120,25 @@ function forceConfig(ctx: StoreContext, peer: RegionPeer, lost: ReadonlySet<numb
     throw new InvalidArgumentError('lost', `region ${peer.regionId} still has a majority of its voters (stores ${cfg.voters.map(storeOf).join(',')}): nothing to recover, it elects a leader by itself`);
   }
   if (!cfg.voters.includes(peer.peerId)) throw new InvalidArgumentError('region', `the replica of region ${peer.regionId} on store ${ctx.storeId} is not a voter`);
-  // A membership change in the log past the commit index takes effect when appended (Raft), so
-  // it would come back on top of the forced configuration: refuse instead of guessing.
   const log = raft.raftLog;
-  const tail = log.slice(log.committed + 1, log.lastIndex() + 1, Number.MAX_SAFE_INTEGER);
-  if (tail.some((e) => e.type === 'confChange')) {
-    throw new InvalidArgumentError('region', `region ${peer.regionId} holds an uncommitted membership change on store ${ctx.storeId}; unsafe recovery does not handle that yet`);
-  }
   const keep = (ids: readonly number[]) => ids.filter((id) => !lost.has(storeOf(id)));
   const forced: TrackerConfig = { voters: keep(cfg.voters), votersOutgoing: [], learners: keep(cfg.learners), learnersNext: [], autoLeave: false };
+  // A membership change in the log past the commit index (PD reacting to the lost stores, say)
+  // takes effect when appended, and commits with the new leader's first entry: it is replayed
+  // over the forced configuration, unless it would give a lost store a vote back.
+  const tail = log.slice(log.committed + 1, log.lastIndex() + 1, Number.MAX_SAFE_INTEGER);
+  let after = forced;
+  for (const e of tail) {
+    if (e.type !== 'confChange') continue;
+    try {
+      after = applyConfChange(after, decodeConfChange(e.data));
+    } catch {
+      // invalid here as on every replica: the core skips it too
+    }
+  }
+  if (after.votersOutgoing.length > 0 || after.voters.some((id) => lost.has(storeOf(id)))) {
+    throw new InvalidArgumentError('region', `region ${peer.regionId} holds an uncommitted membership change on store ${ctx.storeId} that gives a lost store a vote, or enters a joint configuration; unsafe recovery does not handle that yet`);
+  }
   ctx.opts.logger.warn('unsafe recovery: forcing the configuration of a region that lost its majority to its surviving replicas', {
     regionId: peer.regionId,
     voters: forced.voters.map(storeOf),
@@ -130,6 +147,7 @@ function forceConfig(ctx: StoreContext, peer: RegionPeer, lost: ReadonlySet<numb
     commit: log.committed,
   });
   raft.restoreConfig(forced);
+  raft.onAppended(tail);
   peer.node.campaign();
   ctx.kick(peer);
 }
