@@ -189,14 +189,11 @@ export async function createLocalCluster(options: LocalClusterOptions = {}): Pro
         send: (to, streamId, seq, payload) => cut(id, to) || link.snapshotLink.send(to, streamId, seq, payload),
         queuedBytes: (to) => link.snapshotLink.queuedBytes(to),
       },
-      ...(pdOptions
-        ? {
-            pd: { ...pdOptions, pdStoreIds },
-            sendPd: (to: number, payload: Uint8Array) => {
-              if (!cut(id, to)) transport.send(to, [{ kind: 'request', requestId: PD_REQUEST_ID, payload }]);
-            },
-          }
-        : {}),
+      ...(pdOptions ? { pd: { ...pdOptions, pdStoreIds } } : {}),
+      // PD's store-to-store channel, also without PD: consistency checks' hash reports ride it.
+      sendPd: (to: number, payload: Uint8Array) => {
+        if (!cut(id, to)) transport.send(to, [{ kind: 'request', requestId: PD_REQUEST_ID, payload }]);
+      },
     });
     transport.onFrame((frame) => {
       if (cut(frame.from, id)) return;

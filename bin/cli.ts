@@ -12,6 +12,7 @@ import { httpsJson } from '../adapters/server/tls-files.ts';
 import { AUTH_COMMANDS, authCommand, connectFromFlags, dialTls } from './auth-cli.ts';
 import { FlotillaError } from '../src/errors.ts';
 import { demo } from './demo.ts';
+import { RECOVERY_COMMANDS, recoveryCommand } from './recovery-cli.ts';
 import { COMMAND_HELP } from './help.ts';
 import { serve, warnIfSecretFileOpen } from './serve.ts';
 
@@ -39,6 +40,9 @@ const USAGE = `usage: flotilla <command> [flags]
   remove-store --store STORE                    drain a store (PD moves its replicas away)
   rejoin-store --store STORE                    bring back a store that lost its data (docs/store-identity.md):
                                                 replace each of its replicas with a new one that catches up
+  check [--region ID] [--wait-ms N] [--json]    compare every replica's data at one log index (exit 1: divergent)
+  recover --unsafe --lost 2,3                   bring regions whose majority is lost for good back from the
+                                                survivors; may lose acknowledged writes (docs/disaster-recovery.md)
   user add|remove|passwd|grant|revoke|list|get [NAME] [ROLE]   accounts (docs/auth.md)
   role add|remove|grant|revoke|list|get [NAME] [read|write|readwrite|admin] [--prefix P | --from A --to B]
   auth enable|disable|status|token              the auth switch; token: print a login token of --user
@@ -151,6 +155,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'serve') return await serve(rest);
     if (command === 'status') return await status(parseFlags(rest));
     if (['regions', 'stores', 'split', 'transfer-leader', 'add-replica', 'remove-replica', 'remove-store', 'rejoin-store'].includes(command)) return await admin(command, parseFlags(rest));
+    if (RECOVERY_COMMANDS.includes(command)) return await recoveryCommand(command, rest);
     if (AUTH_COMMANDS.includes(command)) {
       // Positional words (sub-command, names, permission) come before the flags.
       const firstFlag = rest.findIndex((a) => a.startsWith('--'));

@@ -97,6 +97,32 @@ token: FLOTILLA_TOKEN or --token-file FILE (flotilla auth token).`,
   'rejoin-store': `flotilla rejoin-store --store STORE [admin flags]: bring back a store whose data directory was lost
 (wiped disk, missing volume): each of its old replicas is replaced by a new one that catches up by
 snapshot as a learner and is promoted once caught up. See docs/store-identity.md.\n${ADMIN_FLAGS}`,
+  check: `flotilla check [--region ID] [flags] [admin flags]: check that every replica of every region (or of one)
+holds the same data. Each region's leader proposes a hash through the region's log; every replica
+hashes its state where that entry applies (one log index for all, while writes go on) and the leader
+compares. Prints per region the index, the replicas agreeing and the divergent stores. Exit 0 when
+all agree, 1 when some replica diverges, 3 when a replica or region could not be checked in time
+(a lagging replica is "not checked", never divergent). See docs/disaster-recovery.md.
+
+  --region ID                 check only this region
+  --wait-ms N                 how long a leader waits for its replicas' hashes (default 10000)
+  --json                      print the results as JSON: { ok, regions: [...], failed: [...] }
+${ADMIN_FLAGS}`,
+  recover: `flotilla recover --unsafe --lost 2,3 [--region ID] [--json] [admin flags]: bring back every region
+(or one) whose voters lost their majority with the stores named lost for good (TiKV's unsafe recovery).
+The most up-to-date surviving replica of each such region (highest last term, then last index) takes
+the survivors as its membership, leads them and removes the lost replicas through the log; PD then
+adds replicas on live stores. UNSAFE: writes acknowledged by the lost majority but missing on that
+survivor are gone, and linearizability does not hold across the recovery for those regions. Refuses
+when a store named lost answers, when every region still has a majority (nothing to do), and when
+PD's own group lost its majority (bring back one of its stores with its data, or restore a backup).
+Exit 0 when every such region is back, 1 otherwise (run it again: it resumes). See docs/disaster-recovery.md.
+
+  --unsafe                    required: say that losing acknowledged writes is accepted
+  --lost 2,3                  the ids of the stores lost for good (stop them; they must not answer)
+  --region ID                 recover only this region
+  --json                      print the result as JSON: { recovered, healthy, unrecoverable, failed }
+${ADMIN_FLAGS}`,
   demo: `flotilla demo [flags]: a local 3-store cluster: three flotilla serve children on free 127.0.0.1 ports,
 data in a temporary directory (removed at the end), a random secret in <dir>/secret. It prints the
 endpoints, the admin commands and client code to try, and runs until Ctrl-C.

@@ -264,8 +264,9 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       ...(options.storeDownMs !== undefined ? { storeDownMs: options.storeDownMs } : {}),
     };
     storeOptions.pd = { pdStoreIds: identity.pdStoreIds, config: pdConfig, heartbeatMs: options.pdIntervalMs, scheduleMs: options.pdIntervalMs };
-    storeOptions.sendPd = (to, payload) => void transport.send(to, [{ kind: 'request', requestId: PD_REQUEST_ID, payload }]);
   }
+  // The store-to-store channel of PD messages, also without PD: consistency checks' hash reports ride it.
+  storeOptions.sendPd = (to, payload) => void transport.send(to, [{ kind: 'request', requestId: PD_REQUEST_ID, payload }]);
   let store: StoreEngine;
   try {
     store = await StoreEngine.open(storeOptions);

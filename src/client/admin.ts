@@ -6,9 +6,11 @@
 import { InvalidArgumentError, RegionNotFoundError } from '../errors.ts';
 import type { Region } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
+import type { CheckResult } from '../store/consistency-types.ts';
 import type { AdminOp } from '../store/requests.ts';
 import type { StoreConnector } from './connector.ts';
 import { type Executor, RegroupError } from './executor.ts';
+import { type RecoveryResult, recoverUnsafe } from './recovery.ts';
 import type { Router } from './router.ts';
 
 /** A region as the admin API reports it. */
@@ -147,7 +149,47 @@ export class AdminClient {
     return cloneRegion(merged);
   }
 
-  private async send(regionId: number, op: AdminOp, what: string): Promise<unknown> {
+  /**
+   * Checks that the replicas of every region (or of `regionId`'s) hold the same data: each region's
+   * leader proposes a hash through the region's log, every replica hashes its state where that
+   * entry applies (one log index for all), and the leader compares (docs/disaster-recovery.md).
+   * A replica that has not applied the entry within `waitMs` (default 10 000) is `unchecked`,
+   * never divergent. Resolves with one result per region, in key order.
+   */
+  async check(regionId?: number, options: { waitMs?: number } = {}): Promise<CheckResult[]> {
+    const waitMs = options.waitMs ?? 10_000; // the store's default too (CHECK_WAIT_MS_DEFAULT)
+    if (!Number.isSafeInteger(waitMs) || waitMs < 0 || waitMs > 600_000) throw new InvalidArgumentError('waitMs', 'must be an integer from 0 to 600000');
+    const ids = regionId === undefined ? (await this.regions()).map((r) => r.id) : [regionId];
+    // An attempt lasts as long as the leader waits for its replicas, and then some; a check
+    // changes nothing, so an attempt without an answer is simply made again.
+    const executor = this.executor.withRetry({ attemptTimeoutMs: waitMs + 5000, timeoutMs: Math.max(this.executor.retry.timeoutMs, 2 * waitMs + 10_000) });
+    const out: CheckResult[] = [];
+    for (const id of ids) out.push((await this.send(id, { kind: 'check', waitMs }, 'check', executor, false)) as CheckResult);
+    return out;
+  }
+
+  /**
+   * Unsafe recovery: brings back every region (or `regionId`'s) whose voters lost their majority
+   * with `lostStoreIds`, from the most up-to-date surviving replica, which then leads the
+   * survivors (`recovery.ts`). Only for stores lost for good: writes the lost majority
+   * acknowledged but the survivor lacks are gone, and linearizability does not hold across it
+   * for those regions (docs/disaster-recovery.md). Refuses when a named store answers, when PD's
+   * own group lost its majority, or when nothing needs recovery.
+   */
+  async recoverUnsafe(lostStoreIds: readonly number[], options: { regionId?: number; waitMs?: number } = {}): Promise<RecoveryResult> {
+    let knownRegionIds: number[] = [];
+    try {
+      knownRegionIds = (await this.regions()).map((r) => r.id);
+    } catch {
+      // The routes are a hint (regions no survivor hosts); the survivors' reports are the plan.
+    }
+    const result = await recoverUnsafe(this.connector, lostStoreIds, { ...options, knownRegionIds });
+    this.router.learn(result.recovered.map((r) => r.region));
+    for (const r of result.recovered) this.router.setLeader(r.regionId, r.storeId);
+    return result;
+  }
+
+  private async send(regionId: number, op: AdminOp, what: string, executor = this.executor, once = true): Promise<unknown> {
     let region = this.router.table.getRegionById(regionId);
     if (!region) {
       await this.router.refresh();
@@ -155,14 +197,14 @@ export class AdminClient {
     }
     if (!region) throw new RegionNotFoundError(regionId);
     try {
-      return await this.executor.run(
+      return await executor.run(
         region.startKey,
-        true,
+        once,
         (r) => ({ type: 'admin', regionId, epoch: r.epoch, op }),
         what,
         (r) => r.id === regionId,
         undefined,
-        true,
+        once,
       );
     } catch (e) {
       if (e instanceof RegroupError) throw new RegionNotFoundError(regionId);

@@ -67,6 +67,11 @@ export class Executor {
     this.retry = retry;
   }
 
+  /** An executor like this one with some retry options changed (an operation that takes longer per attempt). */
+  withRetry(overrides: Partial<RetryOptions>): Executor {
+    return new Executor(this.connector, this.router, this.clock, this.rand, { ...this.retry, ...overrides });
+  }
+
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.clock.setTimer(ms, resolve));
   }

@@ -7,4 +7,6 @@ export type { ReadRequest, RegionsRequest, StoreRequest, StoreResponses, WriteRe
 export { DEFAULT_RETRY, type RetryOptions } from './executor.ts';
 export { DistributedLock, type LockOptions } from './lock.ts';
 export { AdminClient, type RegionView, type StoreView } from './admin.ts';
+export type { CheckResult, ReplicaHash } from '../store/consistency-types.ts';
+export { planRecovery, type RecoveryResult } from './recovery.ts';
 export { Compare, CrossRegionTxnError, Op, Txn } from './txn.ts';

@@ -152,6 +152,21 @@ export class WriteOverlay implements KvReader {
     }
   }
 
+  /**
+   * A copy of the pending writes laid over another base: with a snapshot of this overlay's base
+   * taken now, it is a view of the state as the pending writes leave it that later writes to
+   * either never change (a consistency check hashes it while the store applies on). Pending
+   * values are never changed once staged (they are handed over to the engine), so they are shared.
+   * @param base - the view the copy reads through to.
+   */
+  rebased(base: KvReader): WriteOverlay {
+    const copy = new WriteOverlay(base);
+    for (const r of this.#ranges) copy.#ranges.push(r);
+    for (const [k, p] of this.#pending) copy.#pending.set(k, p);
+    copy.#bytes = this.#bytes;
+    return copy;
+  }
+
   /** A new overlay reading through this one, to stage one command's writes. */
   child(): WriteOverlay {
     return new WriteOverlay(this);

@@ -124,6 +124,7 @@ const adminOp = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('transferLeader'), toStoreId: z.int().positive() }),
   z.object({ kind: z.literal('changePeer'), change: z.enum(['addLearner', 'promote', 'remove']), storeId: z.int().positive(), incarnation: z.string().regex(INCARNATION_PATTERN).optional() }),
   z.object({ kind: z.literal('merge'), sourceId: regionId }),
+  z.object({ kind: z.literal('check'), waitMs: z.int().nonnegative().max(600_000).optional() }),
 ]);
 
 const storeRequest = z.discriminatedUnion('type', [
@@ -132,6 +133,13 @@ const storeRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('regions') }),
   z.object({ type: z.literal('ident') }),
   z.object({ type: z.literal('admin'), regionId, epoch, op: adminOp }),
+  z.object({
+    type: z.literal('recovery'),
+    op: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('report') }),
+      z.object({ kind: z.literal('force'), regionId, lostStoreIds: z.array(z.int().positive().max(STORE_ID_MAX)).min(1).max(1024), waitMs: z.int().nonnegative().max(600_000).optional() }),
+    ]),
+  }),
 ]);
 
 const address = z.object({ id: z.int().positive().max(STORE_ID_MAX), url: z.string().min(1).max(512) });

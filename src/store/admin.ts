@@ -38,7 +38,20 @@ export interface CommitMergeCommand {
   sourcePrepareTerm: number;
 }
 
-export type AdminCommand = SplitCommand | PrepareMergeCommand | CommitMergeCommand;
+/**
+ * Hash the region's state on every replica at the index where this entry applies (TiKV's
+ * ComputeHash): being in the log, every replica hashes the same state, whatever it lags. Each
+ * replica reports `{checkId, index, hash}` to `reportTo`, the store that proposed it.
+ */
+export interface ComputeHashCommand {
+  type: 'computeHash';
+  /** The store that proposed the check and collects the replicas' hashes. */
+  reportTo: number;
+  /** Tells this check's reports from those of other checks. */
+  checkId: number;
+}
+
+export type AdminCommand = SplitCommand | PrepareMergeCommand | CommitMergeCommand | ComputeHashCommand;
 
 const pos = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const epoch = z.object({ confVer: pos, version: pos });
@@ -46,6 +59,7 @@ const schema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('split'), epoch, splitKey: z.instanceof(Uint8Array), newRegionId: pos, newPeerIds: z.array(pos).min(1).max(64) }),
   z.object({ type: z.literal('prepareMerge'), epoch, targetId: pos }),
   z.object({ type: z.literal('commitMerge'), epoch, sourceId: pos, sourceEpoch: epoch, sourcePrepareIndex: pos, sourcePrepareTerm: pos }),
+  z.object({ type: z.literal('computeHash'), reportTo: pos, checkId: pos }),
 ]);
 
 /** Encodes an admin command for a log entry (the caller adds the admin tag). */

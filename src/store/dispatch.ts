@@ -18,6 +18,11 @@ export async function dispatchRequest<R extends StoreRequest>(store: StoreEngine
       return store.regions() as Answer;
     case 'ident':
       return store.ident() as Answer;
+    case 'recovery': {
+      const op = request.op;
+      if (op.kind === 'report') return store.recoveryReport() as Answer;
+      return (await store.forceRecovery(op.regionId, op.lostStoreIds, op.waitMs)) as Answer;
+    }
     case 'admin': {
       const op = request.op;
       if (op.kind === 'split') {
@@ -28,6 +33,7 @@ export async function dispatchRequest<R extends StoreRequest>(store: StoreEngine
         await store.transferLeader(request.regionId, request.epoch, op.toStoreId);
         return undefined as Answer;
       }
+      if (op.kind === 'check') return (await store.checkRegion(request.regionId, request.epoch, op.waitMs)) as Answer;
       if (op.kind === 'merge') {
         store.checkEpoch(request.regionId, request.epoch);
         return (await store.mergeRegions(request.regionId, op.sourceId)) as Answer;

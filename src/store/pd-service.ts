@@ -19,6 +19,7 @@ import type { ClusterView, RegionHeartbeat, StoreHeartbeat, StoreState } from '.
 import type { Logger } from '../ports.ts';
 import type { Region } from '../region/types.ts';
 import { type loadPdState, PD_GROUP_ID } from './pd-state.ts';
+import type { HashReport } from './consistency-types.ts';
 import type { RegionPeer } from './region-peer.ts';
 
 /**
@@ -40,14 +41,16 @@ export type PdMessage =
   /** A store says which auth revision it enforces (each heartbeat round); a PD store with a newer one answers `authTable`. */
   | { type: 'authRevision'; revision: number }
   /** The auth table (`encodeAuthTable`), for a store that is behind. */
-  | { type: 'authTable'; table: Uint8Array };
+  | { type: 'authTable'; table: Uint8Array }
+  /** A replica's hash at a consistency check's index, for the store that proposed the check (`consistency.ts`); not PD's. */
+  | { type: 'hashReport'; report: HashReport };
 
 /** Encodes a PD message for the wire. */
 export function encodePdMessage(m: PdMessage): Uint8Array {
   return packValue(m).slice();
 }
 
-const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader', 'instructionFailed', 'authRevision', 'authTable']) }).passthrough();
+const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader', 'instructionFailed', 'authRevision', 'authTable', 'hashReport']) }).passthrough();
 
 /** Decodes a PD message; undefined for bytes that are not one (dropped by the caller). */
 export function decodePdMessage(bytes: Uint8Array): PdMessage | undefined {

@@ -12,6 +12,7 @@ import { DATA_PREFIX, prefixedRange } from '../kv/keys.ts';
 import type { Instruction } from '../pd/instructions.ts';
 import type { RegionHeartbeat } from '../pd/types.ts';
 import { cloneRegion } from '../region/types.ts';
+import { hashReportSchema } from './consistency-types.ts';
 import { decodePdMessage, encodePdMessage, type PdHost, PdService } from './pd-service.ts';
 import { loadAuthTable, loadPdState, PD_GROUP_ID } from './pd-state.ts';
 import type { RegionOps } from './region-ops.ts';
@@ -35,9 +36,16 @@ export class PdWorker {
   /** Receives a PD message from another store (or this one). Malformed ones are dropped. */
   receivePd(fromStoreId: number, payload: Uint8Array): void {
     const ctx = this.ctx;
-    if (ctx.closed || !ctx.pd) return;
-    ctx.catchUp();
+    if (ctx.closed) return;
     const m = decodePdMessage(payload);
+    // Hash reports ride this store-to-store channel but are the store's, with or without PD.
+    if (m?.type === 'hashReport') {
+      const r = hashReportSchema.safeParse(m.report);
+      if (r.success) ctx.hashReported(fromStoreId, r.data);
+      return;
+    }
+    if (!ctx.pd) return;
+    ctx.catchUp();
     if (m) ctx.pd.receive(fromStoreId, m);
   }
 

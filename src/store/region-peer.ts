@@ -22,7 +22,7 @@ import type { MergeState } from './records.ts';
 import { epochEquals } from '../region/epoch.ts';
 import { mergeRegions, type SplitResult, splitRegion } from '../region/split.ts';
 import { copySessions } from '../kv/sessions.ts';
-import { type AdminCommand, decodeAdminCommand, encodeAdminCommand } from './admin.ts';
+import { type AdminCommand, type ComputeHashCommand, decodeAdminCommand, encodeAdminCommand } from './admin.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { applyConfChangeToRegion } from './membership.ts';
 import { TAG_ADMIN, TAG_KV, TAG_PD, tagEntryData, untagEntryData } from './entry-data.ts';
@@ -93,6 +93,8 @@ export class RegionPeer {
   absorbed: RegionPeer[] = [];
   /** Looks up this store's replica of another region (set by the store, for merges). */
   localPeer: (regionId: number) => RegionPeer | undefined = () => undefined;
+  /** Called when a `computeHash` entry applies (set by the store: `consistency.ts` hashes this replica at `index`). */
+  onComputeHash: (cmd: ComputeHashCommand, index: number, overlay: WriteOverlay) => Promise<void> = async () => {};
   /** Peers removed by changes applied this turn; the store tells them. */
   removedPeers: Region['peers'] = [];
   /** Set while a split proposed by this replica is waiting to apply (one split at a time). */
@@ -360,6 +362,11 @@ export class RegionPeer {
    * skipped (the region changed since, so the decision no longer holds).
    */
   private async applyAdmin(overlay: WriteOverlay, cmd: AdminCommand, index: number, term: number): Promise<AdminOutcome> {
+    if (cmd.type === 'computeHash') {
+      // Under any epoch, merging or not: every replica hashes the state this index left, whatever it is.
+      await this.onComputeHash(cmd, index, overlay);
+      return { ok: true, regions: [this.region] };
+    }
     if (!epochEquals(cmd.epoch, this.region.epoch)) return { ok: false, error: new EpochNotMatchError(this.regionId, [this.region]) };
     if (this.merging) return { ok: false, error: new ServerBusyError(`region ${this.regionId} is merging into region ${this.merging.targetId}`) };
     if (cmd.type === 'prepareMerge') return this.applyPrepareMerge(cmd.targetId, index, term);

@@ -43,6 +43,7 @@ export function addPeer(ctx: StoreContext, region: Region, peerId: number, stora
   });
   const peer = new RegionPeer(ctx.storeId, peerId, cloneRegion(region), node, storage);
   peer.localPeer = (id) => ctx.peers.get(id);
+  peer.onComputeHash = (cmd, index, overlay) => ctx.computeHash(peer, cmd, index, overlay);
   peer.onWork = () => ctx.kick(peer);
   ctx.peers.set(region.id, peer);
   ctx.dirty.add(peer);

@@ -7,7 +7,9 @@
 import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
 import type { ApplyOutcome } from '../kv/state-machine.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
+import type { CheckResult } from './consistency-types.ts';
 import type { ReadConsistency } from './region-peer.ts';
+import type { ReplicaReport } from './unsafe-recovery.ts';
 import type { RegionInfo } from './store-engine.ts';
 
 /** A write for one region. `clientId` + `seq` make a retry apply at most once. */
@@ -56,7 +58,9 @@ export type AdminOp =
    */
   | { kind: 'changePeer'; change: 'addLearner' | 'promote' | 'remove'; storeId: number; incarnation?: string }
   /** Sent to the target region (which survives); the source is absorbed. */
-  | { kind: 'merge'; sourceId: number };
+  | { kind: 'merge'; sourceId: number }
+  /** Compare the replicas' state at one log index (`consistency.ts`); wait at most `waitMs` for lagging ones. */
+  | { kind: 'check'; waitMs?: number };
 
 /** An admin request for one region. */
 export interface AdminRequest {
@@ -66,8 +70,18 @@ export interface AdminRequest {
   op: AdminOp;
 }
 
+/**
+ * Unsafe recovery (`unsafe-recovery.ts`), sent to one store (not to a region's leader): `report`
+ * lists the replicas it hosts; `force` makes its replica of `regionId` lead the survivors and
+ * remove the replicas on `lostStoreIds` (may lose acknowledged writes).
+ */
+export interface RecoveryRequest {
+  type: 'recovery';
+  op: { kind: 'report' } | { kind: 'force'; regionId: number; lostStoreIds: number[]; waitMs?: number };
+}
+
 /** Any request a store serves; `type` selects the answer in {@link StoreResponses}. */
-export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest;
+export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest | RecoveryRequest;
 
 /** What each request type answers. */
 export interface StoreResponses {
@@ -75,6 +89,8 @@ export interface StoreResponses {
   read: KvReadResult;
   regions: RegionInfo[];
   ident: StoreIdent;
-  /** split: the two regions; transferLeader: nothing; changePeer and merge: the region after the change. */
-  admin: Region[] | Region | undefined;
+  /** split: the two regions; transferLeader: nothing; changePeer and merge: the region after the change; check: the comparison. */
+  admin: Region[] | Region | CheckResult | undefined;
+  /** report: the replicas; force: the region after the lost replicas were removed. */
+  recovery: ReplicaReport[] | Region;
 }

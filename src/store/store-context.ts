@@ -27,6 +27,9 @@ import type { ConfState, Ready } from '../raft/types.ts';
 import type { Region } from '../region/types.ts';
 import type { IncarnationGuard } from './incarnation-guard.ts';
 import type { PdService } from './pd-service.ts';
+import type { WriteOverlay } from '../kv/overlay.ts';
+import type { ComputeHashCommand } from './admin.ts';
+import type { HashReport } from './consistency-types.ts';
 import { PD_GROUP_ID } from './pd-state.ts';
 import type { RegionPeer } from './region-peer.ts';
 import type { StreamReceiver } from './snapshot-receive.ts';
@@ -52,11 +55,15 @@ export interface StoreCounters {
   livenessWakes: number;
   clockGaps: number;
   votesWithheld: number;
+  /** Consistency checks this store compared (as the leader that proposed them). */
+  consistencyChecks: number;
+  /** Replicas those checks found divergent. */
+  consistencyDivergences: number;
 }
 
 /** Every counter at zero. */
 export function newStoreCounters(): StoreCounters {
-  return { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0, quiesces: 0, livenessWakes: 0, clockGaps: 0, votesWithheld: 0 };
+  return { merges: 0, tombstonesSent: 0, peersCreated: 0, peersDestroyed: 0, splits: 0, badSnapshots: 0, turns: 0, raftBatches: 0, applyBatches: 0, entriesApplied: 0, snapshotsSent: 0, snapshotsInstalled: 0, messagesSent: 0, quiesces: 0, livenessWakes: 0, clockGaps: 0, votesWithheld: 0, consistencyChecks: 0, consistencyDivergences: 0 };
 }
 
 /** What a store remembers of a replica it destroyed or retired. */
@@ -161,6 +168,10 @@ export interface StoreContext {
   kick(peer?: RegionPeer): void;
   /** Steps Raft items as if they came from `fromStoreId` (`inbound.ts`): this store's messages to itself. */
   receiveRaft(fromStoreId: number, items: readonly RaftItem[]): void;
+  /** A replica applies a `computeHash` entry at `index` (`consistency.ts`): take the view now, hash and report. */
+  computeHash(peer: RegionPeer, cmd: ComputeHashCommand, index: number, overlay: WriteOverlay): Promise<void>;
+  /** A replica's hash for a check this store proposed came in (`consistency.ts`). */
+  hashReported(fromStoreId: number, report: HashReport): void;
 }
 
 /** Throws ServerBusy once the store stopped (a storage failure, or closed). */

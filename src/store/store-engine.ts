@@ -27,6 +27,8 @@ import type { StorageEngine, WriteOp } from '../ports.ts';
 import type { RawNode } from '../raft/rawnode.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
+import { ConsistencyChecker } from './consistency.ts';
+import type { CheckResult } from './consistency-types.ts';
 import { Inbound } from './inbound.ts';
 import { IncarnationGuard, type LostReplica } from './incarnation-guard.ts';
 import { RaftOutbox } from './outbox.ts';
@@ -46,6 +48,7 @@ import { confStateOf, isPdGroup, newStoreCounters, type StoreContext, type Store
 import { loadSeenIncarnations } from './store-ident.ts';
 import { type RaftItem, type RegionInfo, type RoleListener, resolveStoreOptions, type StoreEngineOptions } from './store-options.ts';
 import { Ticker } from './ticker.ts';
+import { forceRecovery, type ReplicaReport, recoveryReport } from './unsafe-recovery.ts';
 
 export { withholdsVote } from './inbound.ts';
 export { soleVoter } from './replicas.ts';
@@ -69,6 +72,7 @@ export class StoreEngine {
   private readonly loop: ReadyLoop;
   private readonly ops: RegionOps;
   private readonly pdWorker: PdWorker;
+  private readonly checker: ConsistencyChecker;
 
   private constructor(opts: StoreEngineOptions) {
     const resolved = resolveStoreOptions(opts);
@@ -114,8 +118,11 @@ export class StoreEngine {
       runLoop: () => this.loop.runLoop(),
       kick: (peer) => this.loop.kick(peer),
       receiveRaft: (fromStoreId, items) => this.inbound.receiveRaft(fromStoreId, items),
+      computeHash: (peer, cmd, index, overlay) => this.checker.applied(peer, cmd, index, overlay),
+      hashReported: (fromStoreId, report) => this.checker.receive(fromStoreId, report),
     };
     this.ctx = ctx;
+    this.checker = new ConsistencyChecker(ctx);
     this.ops = new RegionOps(ctx);
     this.ticker = new Ticker(ctx, () => {
       ctx.pd?.tick();
@@ -383,6 +390,30 @@ export class StoreEngine {
     this.ticker.stop();
     await this.loop.idle;
     await shutdown(ctx, new OutcomeUnknownError(`store ${this.storeId} closed while the write waited to apply`));
+  }
+
+  /**
+   * Checks that every replica of a region this store leads holds the same state: each hashes it
+   * where a `computeHash` entry applies (one log index for all), the leader compares
+   * (`consistency.ts`). Waits at most `waitMs` for lagging replicas (they come back `unchecked`).
+   * @throws NotLeader off the leader; RegionNotFound; EpochNotMatch when `epoch` is stale.
+   */
+  checkRegion(regionId: number, epoch: RegionEpoch | undefined, waitMs?: number): Promise<CheckResult> {
+    return this.checker.check(peerFor(this.ctx, regionId, epoch), waitMs);
+  }
+
+  /** What this store hosts, replica by replica (PD's group included), for planning an unsafe recovery. */
+  recoveryReport(): ReplicaReport[] {
+    return recoveryReport(this.ctx);
+  }
+
+  /**
+   * Unsafe recovery of a region whose majority is lost for good (`unsafe-recovery.ts`): this
+   * store's replica takes the survivors as its configuration, leads them and removes the replicas
+   * on `lostStoreIds`. May lose acknowledged writes (docs/disaster-recovery.md).
+   */
+  forceRecovery(regionId: number, lostStoreIds: readonly number[], waitMs = 30_000): Promise<Region> {
+    return forceRecovery(this.ctx, this.ops, regionId, lostStoreIds, waitMs);
   }
 
   /**
