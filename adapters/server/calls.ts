@@ -146,7 +146,7 @@ export function createCallHandler(options: CallHandlerOptions): CallHandler {
       if (closing) {
         counters.refusedClosing++;
         const r = call.t === 'kv' ? call.r : undefined;
-        const error = r && r.type !== 'regions' && r.type !== 'ident' ? new NotLeaderError(r.regionId, 0) : new ServerBusyError('the store is shutting down');
+        const error = r && r.type !== 'regions' && r.type !== 'ident' && r.type !== 'backup' ? new NotLeaderError(r.regionId, 0) : new ServerBusyError('the store is shutting down');
         return answer(from, requestId, { ok: false, error }, link);
       }
       try {

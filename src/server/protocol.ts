@@ -124,6 +124,13 @@ const adminOp = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('transferLeader'), toStoreId: z.int().positive() }),
   z.object({ kind: z.literal('changePeer'), change: z.enum(['addLearner', 'promote', 'remove']), storeId: z.int().positive(), incarnation: z.string().regex(INCARNATION_PATTERN).optional() }),
   z.object({ kind: z.literal('merge'), sourceId: regionId }),
+  z.object({ kind: z.literal('backupFence'), backupId: z.string().min(1).max(64), leaseMs: z.int().positive().max(600_000) }),
+]);
+
+const backupOp = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('thaw') }),
+  z.object({ kind: z.literal('release') }),
+  z.object({ kind: z.literal('read'), regionId, after: bytes.optional(), maxBytes: z.int().positive().max(2 ** 31) }),
 ]);
 
 const storeRequest = z.discriminatedUnion('type', [
@@ -132,6 +139,7 @@ const storeRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('regions') }),
   z.object({ type: z.literal('ident') }),
   z.object({ type: z.literal('admin'), regionId, epoch, op: adminOp }),
+  z.object({ type: z.literal('backup'), backupId: z.string().min(1).max(64), op: backupOp }),
 ]);
 
 const address = z.object({ id: z.int().positive().max(STORE_ID_MAX), url: z.string().min(1).max(512) });

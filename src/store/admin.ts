@@ -38,7 +38,18 @@ export interface CommitMergeCommand {
   sourcePrepareTerm: number;
 }
 
-export type AdminCommand = SplitCommand | PrepareMergeCommand | CommitMergeCommand;
+/**
+ * A backup's fence (`backup-fence.ts`): the replica that applies it stops applying at its index
+ * until the backup thaws it, or until `leaseMs` of its own clock passed.
+ */
+export interface BackupFenceCommand {
+  type: 'backupFence';
+  epoch: RegionEpoch;
+  backupId: string;
+  leaseMs: number;
+}
+
+export type AdminCommand = SplitCommand | PrepareMergeCommand | CommitMergeCommand | BackupFenceCommand;
 
 const pos = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const epoch = z.object({ confVer: pos, version: pos });
@@ -46,6 +57,7 @@ const schema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('split'), epoch, splitKey: z.instanceof(Uint8Array), newRegionId: pos, newPeerIds: z.array(pos).min(1).max(64) }),
   z.object({ type: z.literal('prepareMerge'), epoch, targetId: pos }),
   z.object({ type: z.literal('commitMerge'), epoch, sourceId: pos, sourceEpoch: epoch, sourcePrepareIndex: pos, sourcePrepareTerm: pos }),
+  z.object({ type: z.literal('backupFence'), epoch, backupId: z.string().min(1).max(64), leaseMs: pos.max(600_000) }),
 ]);
 
 /** Encodes an admin command for a log entry (the caller adds the admin tag). */

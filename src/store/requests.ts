@@ -7,6 +7,7 @@
 import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
 import type { ApplyOutcome } from '../kv/state-machine.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
+import type { BackupPage, FenceAnswer } from './backup-fence.ts';
 import type { ReadConsistency } from './region-peer.ts';
 import type { RegionInfo } from './store-engine.ts';
 
@@ -56,7 +57,9 @@ export type AdminOp =
    */
   | { kind: 'changePeer'; change: 'addLearner' | 'promote' | 'remove'; storeId: number; incarnation?: string }
   /** Sent to the target region (which survives); the source is absorbed. */
-  | { kind: 'merge'; sourceId: number };
+  | { kind: 'merge'; sourceId: number }
+  /** A backup's fence (docs/backup.md): answers a `FenceAnswer` once it applied on the leader. */
+  | { kind: 'backupFence'; backupId: string; leaseMs: number };
 
 /** An admin request for one region. */
 export interface AdminRequest {
@@ -66,8 +69,18 @@ export interface AdminRequest {
   op: AdminOp;
 }
 
+/**
+ * A backup's call to one store (docs/backup.md): thaw its fences, read a page of a fenced region
+ * (from the store that answered the fence), or release its readers. Needs admin.
+ */
+export interface BackupRequest {
+  type: 'backup';
+  backupId: string;
+  op: { kind: 'thaw' } | { kind: 'release' } | { kind: 'read'; regionId: number; after?: Uint8Array; maxBytes: number };
+}
+
 /** Any request a store serves; `type` selects the answer in {@link StoreResponses}. */
-export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest;
+export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest | BackupRequest;
 
 /** What each request type answers. */
 export interface StoreResponses {
@@ -76,5 +89,7 @@ export interface StoreResponses {
   regions: RegionInfo[];
   ident: StoreIdent;
   /** split: the two regions; transferLeader: nothing; changePeer and merge: the region after the change. */
-  admin: Region[] | Region | undefined;
+  admin: Region[] | Region | FenceAnswer | undefined;
+  /** thaw and release: how many fences or readers; read: a page. */
+  backup: number | BackupPage;
 }

@@ -26,6 +26,7 @@ import type { StorageEngine, WriteOp } from '../ports.ts';
 import type { RawNode } from '../raft/rawnode.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
+import { BackupService } from './backup-fence.ts';
 import { Inbound } from './inbound.ts';
 import { IncarnationGuard, type LostReplica } from './incarnation-guard.ts';
 import { RaftOutbox } from './outbox.ts';
@@ -60,6 +61,8 @@ export class StoreEngine {
   readonly snapshotStats: SnapshotStreamStats;
   /** Counters for metrics, status pages and tests. */
   readonly counters: StoreCounters;
+  /** Backup fences and the readers of fenced regions (`backup-fence.ts`, docs/backup.md). */
+  readonly backup: BackupService;
   /** The state the stages share (see `store-context.ts` for who writes what). */
   private readonly ctx: StoreContext;
   private readonly ticker: Ticker;
@@ -116,7 +119,9 @@ export class StoreEngine {
     };
     this.ctx = ctx;
     this.ops = new RegionOps(ctx);
+    this.backup = new BackupService(ctx);
     this.ticker = new Ticker(ctx, () => {
+      this.backup.tick();
       ctx.pd?.tick();
       this.ops.maybeAutoSplit();
       this.ops.finishMerges();
@@ -383,6 +388,7 @@ export class StoreEngine {
     if (ctx.closed) return;
     ctx.closed = true;
     this.ticker.stop();
+    this.backup.close();
     await this.loop.idle;
     await shutdown(ctx, new OutcomeUnknownError(`store ${this.storeId} closed while the write waited to apply`));
   }
