@@ -18,7 +18,7 @@ import { compareKeys } from '../region/keys.ts';
 import type { RegionEpoch } from '../region/types.ts';
 import { inRange } from '../storage/bytes.ts';
 import { crc32 } from '../storage/crc32.ts';
-import { encodeUtf8 } from '../codec/utf8.ts';
+import { encodeUtf8, fromHex, toHex } from '../codec/utf8.ts';
 import { backupRanges } from '../store/backup-fence.ts';
 
 /** The format version written; a reader refuses any other. */
@@ -66,19 +66,11 @@ export class BackupFormatError extends Error {
   }
 }
 
-/** Bytes as lowercase hex. */
-export function toHex(b: Uint8Array): string {
-  let s = '';
-  for (const x of b) s += x.toString(16).padStart(2, '0');
-  return s;
-}
-
 /** Hex back to bytes; throws {@link BackupFormatError} on anything else. */
-export function fromHex(s: string): Uint8Array {
-  if (!/^(?:[0-9a-f]{2})*$/.test(s)) throw new BackupFormatError(`not a hex key: ${JSON.stringify(s.slice(0, 40))}`);
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(s.slice(2 * i, 2 * i + 2), 16);
-  return out;
+export function keyFromHex(s: string): Uint8Array {
+  const b = fromHex(s);
+  if (b === undefined) throw new BackupFormatError(`not a hex key: ${JSON.stringify(s.slice(0, 40))}`);
+  return b;
 }
 
 /** Encodes the manifest with its checksum (`crc32` of the JSON text of everything else). */
@@ -101,7 +93,7 @@ export function decodeManifest(text: string): BackupManifest {
   if (m.format !== 'flotilla-backup') throw new BackupFormatError('manifest.json is not a Flotilla backup manifest');
   if (m.version !== BACKUP_FORMAT_VERSION) throw new BackupFormatError(`backup format version ${m.version} is not supported (this Flotilla reads version ${BACKUP_FORMAT_VERSION})`);
   if (!Array.isArray(m.regions) || m.regions.length === 0) throw new BackupFormatError('manifest.json lists no regions');
-  checkTiling(m.regions.map((r) => ({ id: r.id, startKey: fromHex(r.startKey), endKey: fromHex(r.endKey) })));
+  checkTiling(m.regions.map((r) => ({ id: r.id, startKey: keyFromHex(r.startKey), endKey: keyFromHex(r.endKey) })));
   return m;
 }
 
@@ -197,7 +189,7 @@ export class RegionFileDecoder {
 
   constructor(expect: ManifestRegion) {
     this.expect = expect;
-    this.ranges = backupRanges({ startKey: fromHex(expect.startKey), endKey: fromHex(expect.endKey) });
+    this.ranges = backupRanges({ startKey: keyFromHex(expect.startKey), endKey: keyFromHex(expect.endKey) });
   }
 
   /** Takes the next bytes of the file; returns the pairs they completed. */

@@ -13,7 +13,8 @@
 import type { Clock } from '../ports.ts';
 import type { BackupPage, FenceAnswer } from '../store/backup-fence.ts';
 import type { AdminClient } from './admin.ts';
-import { BACKUP_FORMAT_VERSION, type BackupManifest, checkTiling, type ManifestRegion, RegionFileEncoder, toHex } from './backup-format.ts';
+import { toHex } from '../codec/utf8.ts';
+import { BACKUP_FORMAT_VERSION, type BackupManifest, checkTiling, type ManifestRegion, RegionFileEncoder } from './backup-format.ts';
 
 /** Where a backup's files go (`adapters/server/backup-files.ts` writes a directory). */
 export interface BackupSink {

@@ -163,9 +163,10 @@ export class StoreEngine {
   /**
    * Writes the initial state of `regions` (those with a peer on this store) into an empty engine.
    * Every store of a new cluster bootstraps the same regions. Does nothing if the engine already
-   * holds regions, so it is safe to call on every start.
+   * holds regions, so it is safe to call on every start. `nowMs` gives a region's initial region
+   * time (a restored backup's regions start at the time of their fence, so that lock deadlines hold).
    */
-  static async bootstrap(engine: StorageEngine, storeId: number, regions: readonly Region[], pdStoreIds: readonly number[] = []): Promise<void> {
+  static async bootstrap(engine: StorageEngine, storeId: number, regions: readonly Region[], pdStoreIds: readonly number[] = [], nowMs: (regionId: number) => number = () => 0): Promise<void> {
     const existing = await engine.scan({ ...regionStateRange(), limit: 1 });
     if (existing.length > 0) return;
     const ops: WriteOp[] = [];
@@ -174,7 +175,7 @@ export class StoreEngine {
     for (const region of all) {
       const me = region.peers.find((p) => p.storeId === storeId);
       if (!me) continue;
-      const storage = PeerStorage.initial(region.id, confStateOf(region));
+      const storage = PeerStorage.initial(region.id, confStateOf(region), nowMs(region.id));
       storage.stageApplyState(ops);
       storage.stageHardState(storage.hardState, ops);
       ops.push({ type: 'put', key: regionStateKey(region.id), value: encodeRegionState({ region, peerId: me.id, state: 'normal' }) });
