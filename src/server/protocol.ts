@@ -119,12 +119,14 @@ const readOp = z.discriminatedUnion('type', [
   z.object({ type: z.literal('getLatestSequence'), key }),
 ]);
 
+/** A backup's id: letters, digits, `_` and `-` (readers are keyed by it). */
+const BACKUP_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const adminOp = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('split'), splitKey: bytes.optional() }),
   z.object({ kind: z.literal('transferLeader'), toStoreId: z.int().positive() }),
   z.object({ kind: z.literal('changePeer'), change: z.enum(['addLearner', 'promote', 'remove']), storeId: z.int().positive(), incarnation: z.string().regex(INCARNATION_PATTERN).optional() }),
   z.object({ kind: z.literal('merge'), sourceId: regionId }),
-  z.object({ kind: z.literal('backupFence'), backupId: z.string().min(1).max(64), leaseMs: z.int().positive().max(600_000) }),
+  z.object({ kind: z.literal('backupFence'), backupId: z.string().regex(BACKUP_ID), leaseMs: z.int().positive().max(600_000) }),
 ]);
 
 const backupOp = z.discriminatedUnion('kind', [
@@ -139,7 +141,7 @@ const storeRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('regions') }),
   z.object({ type: z.literal('ident') }),
   z.object({ type: z.literal('admin'), regionId, epoch, op: adminOp }),
-  z.object({ type: z.literal('backup'), backupId: z.string().min(1).max(64), op: backupOp }),
+  z.object({ type: z.literal('backup'), backupId: z.string().regex(BACKUP_ID), op: backupOp }),
 ]);
 
 const address = z.object({ id: z.int().positive().max(STORE_ID_MAX), url: z.string().min(1).max(512) });

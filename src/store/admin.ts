@@ -57,7 +57,7 @@ const schema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('split'), epoch, splitKey: z.instanceof(Uint8Array), newRegionId: pos, newPeerIds: z.array(pos).min(1).max(64) }),
   z.object({ type: z.literal('prepareMerge'), epoch, targetId: pos }),
   z.object({ type: z.literal('commitMerge'), epoch, sourceId: pos, sourceEpoch: epoch, sourcePrepareIndex: pos, sourcePrepareTerm: pos }),
-  z.object({ type: z.literal('backupFence'), epoch, backupId: z.string().min(1).max(64), leaseMs: pos.max(600_000) }),
+  z.object({ type: z.literal('backupFence'), epoch, backupId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), leaseMs: pos.max(600_000) }),
 ]);
 
 /** Encodes an admin command for a log entry (the caller adds the admin tag). */
