@@ -57,7 +57,7 @@ export async function restoreCommand(flags: Record<string, unknown>): Promise<nu
   if (dataDirs === undefined || dataDirs.length === 0) throw new ConfigError('data: --data D1,D2,... (one new data directory per store) is required');
   if (typeof flags.cluster !== 'string') throw new ConfigError('cluster: --cluster NAME (the id of the new cluster, not the backed-up one) is required');
   const ids = list(flags, 'ids')?.map(Number);
-  if (ids !== undefined && ids.some((id) => !Number.isSafeInteger(id) || id <= 0)) throw new ConfigError('ids: --ids 1,2,... must be positive integers');
+  if (ids?.some((id) => !Number.isSafeInteger(id) || id <= 0)) throw new ConfigError('ids: --ids 1,2,... must be positive integers');
   const engine = flags.engine;
   if (engine !== undefined && engine !== 'lmdb' && engine !== 'fs') throw new ConfigError('engine: lmdb or fs');
   const result = await restoreBackup({
