@@ -43,7 +43,7 @@ export async function backupCommand(flags: Record<string, unknown>): Promise<num
     });
     const pairs = manifest.regions.reduce((n, r) => n + r.pairs, 0);
     const bytes = manifest.regions.reduce((n, r) => n + r.bytes, 0);
-    console.log(`backup ${manifest.backupId} of cluster ${manifest.clusterId} written to ${flags.to}: ${manifest.regions.length} region(s), ${pairs} pair(s), ${bytes} bytes; writes waited at most ${Math.round(manifest.fenceMs)} ms for the fences${attempts > 1 ? ` (attempt ${attempts})` : ''}; ${Date.now() - started} ms in all`);
+    console.log(`backup ${manifest.backupId} of cluster ${manifest.clusterId} written to ${flags.to}: ${manifest.regions.length} region(s), ${pairs} pair(s), ${bytes} bytes; fencing every region took ${Math.round(manifest.fenceMs)} ms (writes waited about that long)${attempts > 1 ? ` (attempt ${attempts})` : ''}; ${Date.now() - started} ms in all`);
   } finally {
     client.close();
   }

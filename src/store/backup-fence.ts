@@ -32,6 +32,8 @@ export const READER_IDLE_MS = 60_000;
 export const READERS_MAX = 4096;
 /** Most key + value bytes one {@link BackupService.read} returns (a caller may ask for less). */
 export const READ_BYTES_MAX = 4 * 1024 * 1024;
+/** Most pairs one read returns: bounds the MessagePack values of an answer (a frame holds at most 1 million). */
+export const READ_PAIRS_MAX = 16_384;
 /** Pairs read from the view per scan. */
 const SCAN_PAGE = 256;
 
@@ -133,7 +135,7 @@ export class BackupService {
           pairs.push({ key: kv.key, value: kv.value });
           bytes += kv.key.length + kv.value.length;
           // At least one pair per page, so that a pair larger than the budget still goes.
-          if (bytes >= budget) return { pairs, done: false };
+          if (bytes >= budget || pairs.length >= READ_PAIRS_MAX) return { pairs, done: false };
         }
         if (page.length < SCAN_PAGE) break;
         start = nextKey(page[page.length - 1].key);

@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, type RemoteKvClient } from '../../adapters/client/remote.ts';
+import { verifyBackup } from '../../adapters/server/backup-files.ts';
+import { RegionFileDecoder } from '../../src/client/backup-format.ts';
 import { freePorts, serveArgs, spawnFlotilla, type StoreProcess, stopProcess, waitListening } from '../../scripts/cluster-processes.ts';
 import { FAST, logsOnFailure, SECRET, startCluster, type TestCluster } from './helpers.ts';
 
@@ -65,7 +67,7 @@ describe('flotilla backup and restore', () => {
       const startedAt = Date.now();
       const backup = await run(['backup', '--to', backupDir, '--endpoints', source.ports.map((p) => `127.0.0.1:${p}`).join(',')]);
       expect(backup.code, backup.err).toBe(0);
-      expect(backup.out).toMatch(/backup \w+-\d of cluster flotilla written to .*: \d+ region\(s\)/);
+      expect(backup.out).toMatch(/backup \w+-\d of cluster flotilla written to .*: \d+ region\(s\).*fencing every region took \d+ ms/);
       // The writer went on during the backup (it was not stopped by it) and after.
       const ackedDuring = ackedAt.length;
       while (ackedAt.length < ackedDuring + 50) await new Promise((r) => setTimeout(r, 20));
@@ -132,4 +134,50 @@ describe('flotilla backup and restore', () => {
       kv.close();
     }
   }, 240_000);
+  it('backs up while a store is frozen (SIGSTOP): attempts that wait for it are thrown away, the cut still holds', async () => {
+    const cluster = source!;
+    const kv = await cluster.client();
+    const work = mkdtempSync(join(tmpdir(), 'flotilla-backup-frozen-'));
+    dirs.push(work);
+    let stop = false;
+    const base = 1_000_000;
+    let acked = 0;
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        await kv.put(keyOf(base + i), String(base + i));
+        acked = i + 1;
+      }
+    })();
+    const frozen = cluster.stores.get(3)!;
+    try {
+      while (acked < 50) await new Promise((r) => setTimeout(r, 20));
+      frozen.child.kill('SIGSTOP');
+      const before = acked;
+      const backupDir = join(work, 'backup');
+      const backup = await run(['backup', '--to', backupDir, '--endpoints', cluster.ports.slice(0, 2).map((p) => `127.0.0.1:${p}`).join(','), '--fence-timeout-ms', '2000']);
+      frozen.child.kill('SIGCONT');
+      console.log(`backup with store 3 frozen: ${backup.err}${backup.out}`);
+      expect(backup.code, backup.err).toBe(0);
+      const manifest = await verifyBackup(backupDir);
+      const present = new Set<number>();
+      for (const r of manifest.regions) {
+        const d = new RegionFileDecoder(r);
+        for (const p of d.push(readFileSync(join(backupDir, r.file)))) {
+          const k = new TextDecoder().decode(p.key.subarray(1));
+          const n = Number(k.slice(2));
+          if (n >= base) present.add(n - base);
+        }
+        d.finish();
+      }
+      let k = 0;
+      while (present.has(k)) k++;
+      expect(present.size).toBe(k);
+      expect(k).toBeGreaterThanOrEqual(before);
+    } finally {
+      frozen.child.kill('SIGCONT');
+      stop = true;
+      await writer.catch(() => undefined);
+      kv.close();
+    }
+  }, 180_000);
 });
