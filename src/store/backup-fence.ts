@@ -55,8 +55,17 @@ export interface BackupPage {
   done: boolean;
 }
 
-interface Reader {
+/** An engine view shared by the readers of one backup on this store (released with the last of them). */
+interface SharedView {
   view: StorageSnapshot;
+  refs: number;
+}
+
+interface Reader {
+  backupId: string;
+  regionId: number;
+  fenceIndex: number;
+  shared: SharedView;
   ranges: StorageRange[];
   lastUsedMs: number;
 }
@@ -96,11 +105,19 @@ export class BackupService {
       throw new ServerBusyError(`region ${regionId}: the fence of backup ${backupId} was thawed before it could be read`);
     }
     // Called now, with nothing after the fence applied: the view holds the region at the fence.
+    // It holds every other region of this backup still fenced here at its fence too, so those
+    // readers move to it: a store keeps one view per backup, not one per region (an lmdb view is
+    // a read transaction, and their number is bounded).
+    const still = [...this.readers.values()].filter((r) => r.backupId === backupId && this.holds(r));
     const viewing = ctx.engine.snapshot();
     const answer: FenceAnswer = { storeId: ctx.storeId, region: cloneRegion(peer.region), fenceIndex: f.index, nowMs: peer.storage.applyState.nowMs };
-    const view = await viewing;
-    this.readers.get(readerKey(backupId, regionId))?.view.release();
-    this.readers.set(readerKey(backupId, regionId), { view, ranges: backupRanges(peer.region), lastUsedMs: ctx.opts.clock.now() });
+    const shared: SharedView = { view: await viewing, refs: 0 };
+    for (const r of still) this.moveTo(r, shared);
+    const old = this.readers.get(readerKey(backupId, regionId));
+    if (old) this.drop(readerKey(backupId, regionId), old);
+    const reader: Reader = { backupId, regionId, fenceIndex: f.index, shared, ranges: backupRanges(peer.region), lastUsedMs: ctx.opts.clock.now() };
+    shared.refs++;
+    this.readers.set(readerKey(backupId, regionId), reader);
     return answer;
   }
 
@@ -130,7 +147,7 @@ export class BackupService {
       if (from !== undefined && compareKeys(range.end, from) <= 0) continue;
       let start = from !== undefined && compareKeys(from, range.start) > 0 ? from : range.start;
       for (;;) {
-        const page = await reader.view.scan({ start, end: range.end, limit: SCAN_PAGE });
+        const page = await reader.shared.view.scan({ start, end: range.end, limit: SCAN_PAGE });
         for (const kv of page) {
           pairs.push({ key: kv.key, value: kv.value });
           bytes += kv.key.length + kv.value.length;
@@ -148,9 +165,8 @@ export class BackupService {
   release(backupId: string): number {
     let n = 0;
     for (const [k, r] of this.readers) {
-      if (!k.startsWith(`${backupId}:`)) continue;
-      r.view.release();
-      this.readers.delete(k);
+      if (r.backupId !== backupId) continue;
+      this.drop(k, r);
       n++;
     }
     return n;
@@ -172,22 +188,45 @@ export class BackupService {
       }
     }
     if (thawed) this.resume();
-    for (const [k, r] of this.readers) {
-      if (now - r.lastUsedMs < READER_IDLE_MS) continue;
-      r.view.release();
-      this.readers.delete(k);
-    }
+    for (const [k, r] of this.readers) if (now - r.lastUsedMs >= READER_IDLE_MS) this.drop(k, r);
   }
 
   /** Releases every reader (the store closes). */
   close(): void {
-    for (const r of this.readers.values()) r.view.release();
-    this.readers.clear();
+    for (const [k, r] of this.readers) this.drop(k, r);
   }
 
   /** Open readers (for tests and status). */
   get readerCount(): number {
     return this.readers.size;
+  }
+
+  /** Open engine views (at most one per backup while its fences hold; for tests). */
+  get viewCount(): number {
+    return new Set([...this.readers.values()].map((r) => r.shared)).size;
+  }
+
+  /** Whether `r`'s region is still fenced here at its fence: the engine holds it as it was then. */
+  private holds(r: Reader): boolean {
+    const peer = this.ctx.peers.get(r.regionId);
+    const f = peer?.backupFence;
+    return peer !== undefined && !peer.retired && f?.backupId === r.backupId && f.index === r.fenceIndex && peer.storage.applyState.applied === f.index;
+  }
+
+  private moveTo(r: Reader, shared: SharedView): void {
+    if (r.shared === shared) return;
+    shared.refs++;
+    this.unref(r.shared);
+    r.shared = shared;
+  }
+
+  private drop(key: string, r: Reader): void {
+    this.readers.delete(key);
+    this.unref(r.shared);
+  }
+
+  private unref(shared: SharedView): void {
+    if (--shared.refs === 0) shared.view.release();
   }
 
   /** After a thaw: the loop looks at every replica, and the held-back entries apply. */
@@ -197,6 +236,7 @@ export class BackupService {
   }
 }
 
+/** A reader's key (backup ids hold no `:`: the protocol allows `[A-Za-z0-9_-]` only). */
 function readerKey(backupId: string, regionId: number): string {
   return `${backupId}:${regionId}`;
 }

@@ -137,6 +137,34 @@ describe('backup fence', () => {
     expect(pages).toBeGreaterThanOrEqual(10);
   });
 
+  it('the readers of one backup on a store share one engine view while their fences hold', async () => {
+    const v = await virtualCluster({ stores: 3, initialSplitKeys: ['k10', 'k20'] });
+    cluster = v.cluster;
+    const kv = cluster.client();
+    const regions = await drive(v.clock, kv.admin.regions());
+    // Every region led by one store, so that its fences open one view after the other.
+    for (const r of regions) if (r.leaderStoreId !== 1) await drive(v.clock, kv.admin.transferLeader(r.id, 1));
+    for (const [i, k] of ['k05', 'k15', 'k25'].entries()) await drive(v.clock, kv.put(k, `v${i}`));
+    const fences = [];
+    for (const [i, r] of regions.entries()) {
+      // A write to a region not fenced yet, after other regions' fences: in the backup.
+      if (i > 0) await drive(v.clock, kv.put(['k05', 'k15', 'k25'][i], `mid${i}`));
+      fences.push(await drive(v.clock, kv.admin.backupFence(r.id, 'b4', 60_000)));
+      expect(cluster.store(1)!.backup.viewCount).toBe(1);
+      expect(cluster.store(1)!.backup.readerCount).toBe(i + 1);
+    }
+    expect(fences.every((f) => f.storeId === 1)).toBe(true);
+    await thawAll(kv, cluster, 'b4', v.clock);
+    for (const k of ['k05', 'k15', 'k25']) await drive(v.clock, kv.put(k, 'later'));
+    // Each region reads as it was at its fence from the one shared view.
+    for (const [i, r] of regions.entries()) {
+      const page = await drive(v.clock, kv.admin.backupCall(1, 'b4', { kind: 'read', regionId: r.id, maxBytes: 1 << 20 }));
+      expect(page.pairs.map((p) => dec.decode(p.value))).toEqual([i === 0 ? 'v0' : `mid${i}`]);
+    }
+    expect(await drive(v.clock, kv.admin.backupCall(1, 'b4', { kind: 'release' }))).toBe(3);
+    expect(cluster.store(1)!.backup.viewCount).toBe(0);
+  });
+
   it('takeBackup copies every region at one cut while writes go on; a changed byte is refused', async () => {
     const v = await virtualCluster({ stores: 3, initialSplitKeys: ['k10', 'k20'] });
     cluster = v.cluster;
