@@ -86,9 +86,12 @@ export async function takeBackup(admin: AdminClient, sink: BackupSink, opts: Bac
       log(`attempt ${attempt}: ${cut}; thawed, trying again`);
       continue;
     }
+    log(`attempt ${attempt}: fenced ${cut.fences.length} region(s) in ${Math.round(cut.fenceMs)} ms and thawed them; copying`);
     try {
       const regions: ManifestRegion[] = [];
+      const copyStart = opts.clock.now();
       for (const f of cut.fences) regions.push(await copyRegion(admin, sink, backupId, f, opts.pageBytes ?? 1024 * 1024));
+      log(`copied ${regions.reduce((n, r) => n + r.pairs, 0)} pair(s) in ${Math.round(opts.clock.now() - copyStart)} ms`);
       const manifest: BackupManifest = { format: 'flotilla-backup', version: BACKUP_FORMAT_VERSION, backupId, clusterId: opts.clusterId, createdAt: cut.at, fenceMs: cut.fenceMs, regions };
       await sink.finish(manifest);
       return { manifest, attempts: attempt };
