@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, parseFlags } from '../adapters/server/config.ts';
 import { httpsJson } from '../adapters/server/tls-files.ts';
 import { AUTH_COMMANDS, authCommand, connectFromFlags, dialTls } from './auth-cli.ts';
+import { backupCommand, restoreCommand } from './backup-cli.ts';
 import { FlotillaError } from '../src/errors.ts';
 import { demo } from './demo.ts';
 import { RECOVERY_COMMANDS, recoveryCommand } from './recovery-cli.ts';
@@ -43,6 +44,9 @@ const USAGE = `usage: flotilla <command> [flags]
   check [--region ID] [--wait-ms N] [--json]    compare every replica's data at one log index (exit 1: divergent)
   recover --unsafe --lost 2,3                   bring regions whose majority is lost for good back from the
                                                 survivors; may lose acknowledged writes (docs/disaster-recovery.md)
+  backup --to DIR [--fence-timeout-ms N]       a consistent snapshot of the whole cluster while it serves (docs/backup.md)
+  restore --from DIR --data D1,D2,... --cluster NEW [--ids 1,2,...] [--replicas N] [--no-pd]
+                                                build the data directories of a new cluster from a backup
   user add|remove|passwd|grant|revoke|list|get [NAME] [ROLE]   accounts (docs/auth.md)
   role add|remove|grant|revoke|list|get [NAME] [read|write|readwrite|admin] [--prefix P | --from A --to B]
   auth enable|disable|status|token              the auth switch; token: print a login token of --user
@@ -156,6 +160,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'status') return await status(parseFlags(rest));
     if (['regions', 'stores', 'split', 'transfer-leader', 'add-replica', 'remove-replica', 'remove-store', 'rejoin-store'].includes(command)) return await admin(command, parseFlags(rest));
     if (RECOVERY_COMMANDS.includes(command)) return await recoveryCommand(command, rest);
+    if (command === 'backup') return await backupCommand(parseFlags(rest));
+    if (command === 'restore') return await restoreCommand(parseFlags(rest));
     if (AUTH_COMMANDS.includes(command)) {
       // Positional words (sub-command, names, permission) come before the flags.
       const firstFlag = rest.findIndex((a) => a.startsWith('--'));

@@ -133,6 +133,28 @@ endpoints, the admin commands and client code to try, and runs until Ctrl-C.
   --seconds N                 length of the --workload run (default 36)
   --data DIR                  keep the stores' data (and the secret) in DIR instead of a temporary directory
   --log-level L               the stores' log level (default warn)`,
+  backup: `flotilla backup --to DIR [--fence-timeout-ms N] [admin flags]: a consistent, point-in-time backup of
+every region while the cluster serves writes (docs/backup.md). Each region applies a fence entry and holds
+the writes after it until every region has fenced (at most --fence-timeout-ms, default 2000; else the
+attempt is thrown away, the fences thawed, and it tries again, 5 times); then each region's pairs at its
+fence are copied, in bounded pages, into DIR: one file per region and manifest.json (written last; a
+backup without one is incomplete). A fence whose tool died thaws by itself after 2 × the timeout.
+DIR must not hold a backup already. Needs admin (or the cluster secret).
+  --to DIR                    the directory to write (created 0700)
+  --fence-timeout-ms N        fencing every region must finish within N ms (default 2000)
+${ADMIN_FLAGS}`,
+  restore: `flotilla restore --from DIR --data D1,D2,... --cluster NEW [flags]: build the data directories of a
+NEW cluster holding exactly the regions of a backup (same key ranges, region ids 1..n, new store
+incarnations); then start each with flotilla serve --id N --data Dn --cluster NEW --peers .... Every file
+is verified against the manifest (checksums, counts, keys) first: a damaged or partial backup is refused
+and nothing is created. The data directories must not exist or be empty (docs/backup.md).
+  --from DIR                  the backup directory
+  --data D1,D2,...            one new data directory per store
+  --cluster NEW               the new cluster's id; must differ from the backed-up cluster's
+  --ids 1,2,...               the new stores' ids, in the order of --data (default 1..n)
+  --replicas N                replicas per region (default min(3, stores))
+  --no-pd                     the new cluster runs without PD (default: PD on its first three stores)
+  --engine lmdb|fs            the engine of the new data directories (default lmdb where it loads)`,
   user: `flotilla user <sub> [admin flags]: user accounts, kept in PD's replicated state (docs/auth.md). Needs admin
 (the root role) or the cluster secret.
   user add NAME [--roles r1,r2]   a new user (user root gets role root with it: the bootstrap admin)

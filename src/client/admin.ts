@@ -7,7 +7,8 @@ import { InvalidArgumentError, RegionNotFoundError } from '../errors.ts';
 import type { Region } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
 import type { CheckResult } from '../store/consistency-types.ts';
-import type { AdminOp } from '../store/requests.ts';
+import type { BackupPage, FenceAnswer } from '../store/backup-fence.ts';
+import type { AdminOp, BackupRequest } from '../store/requests.ts';
 import type { StoreConnector } from './connector.ts';
 import { type Executor, RegroupError } from './executor.ts';
 import { type RecoveryResult, recoverUnsafe } from './recovery.ts';
@@ -187,6 +188,24 @@ export class AdminClient {
     this.router.learn(result.recovered.map((r) => r.region));
     for (const r of result.recovered) this.router.setLeader(r.regionId, r.storeId);
     return result;
+  }
+
+  /**
+   * Proposes a backup's fence in a region (docs/backup.md) and resolves once it applied on the
+   * leader, with where to read the region's pairs at the fence (`takeBackup` drives this).
+   */
+  async backupFence(regionId: number, backupId: string, leaseMs: number): Promise<FenceAnswer> {
+    return (await this.send(regionId, { kind: 'backupFence', backupId, leaseMs }, 'backupFence')) as FenceAnswer;
+  }
+
+  /** A backup's call to one store: thaw its fences, release its readers, or read a page. */
+  backupCall<Op extends BackupRequest['op']>(storeId: number, backupId: string, op: Op, timeoutMs?: number): Promise<Op extends { kind: 'read' } ? BackupPage : number> {
+    return this.connector.call(storeId, { type: 'backup', backupId, op }, timeoutMs) as Promise<Op extends { kind: 'read' } ? BackupPage : number>;
+  }
+
+  /** The ids of the stores this client knows. */
+  storeIds(): number[] {
+    return this.connector.storeIds();
   }
 
   private async send(regionId: number, op: AdminOp, what: string, executor = this.executor, once = true): Promise<unknown> {

@@ -119,12 +119,21 @@ const readOp = z.discriminatedUnion('type', [
   z.object({ type: z.literal('getLatestSequence'), key }),
 ]);
 
+/** A backup's id: letters, digits, `_` and `-` (readers are keyed by it). */
+const BACKUP_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const adminOp = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('split'), splitKey: bytes.optional() }),
   z.object({ kind: z.literal('transferLeader'), toStoreId: z.int().positive() }),
   z.object({ kind: z.literal('changePeer'), change: z.enum(['addLearner', 'promote', 'remove']), storeId: z.int().positive(), incarnation: z.string().regex(INCARNATION_PATTERN).optional() }),
   z.object({ kind: z.literal('merge'), sourceId: regionId }),
   z.object({ kind: z.literal('check'), waitMs: z.int().nonnegative().max(600_000).optional() }),
+  z.object({ kind: z.literal('backupFence'), backupId: z.string().regex(BACKUP_ID), leaseMs: z.int().positive().max(600_000) }),
+]);
+
+const backupOp = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('thaw') }),
+  z.object({ kind: z.literal('release') }),
+  z.object({ kind: z.literal('read'), regionId, after: bytes.optional(), maxBytes: z.int().positive().max(2 ** 31) }),
 ]);
 
 const storeRequest = z.discriminatedUnion('type', [
@@ -140,6 +149,7 @@ const storeRequest = z.discriminatedUnion('type', [
       z.object({ kind: z.literal('force'), regionId, lostStoreIds: z.array(z.int().positive().max(STORE_ID_MAX)).min(1).max(1024), waitMs: z.int().nonnegative().max(600_000).optional() }),
     ]),
   }),
+  z.object({ type: z.literal('backup'), backupId: z.string().regex(BACKUP_ID), op: backupOp }),
 ]);
 
 const address = z.object({ id: z.int().positive().max(STORE_ID_MAX), url: z.string().min(1).max(512) });

@@ -51,7 +51,18 @@ export interface ComputeHashCommand {
   checkId: number;
 }
 
-export type AdminCommand = SplitCommand | PrepareMergeCommand | CommitMergeCommand | ComputeHashCommand;
+/**
+ * A backup's fence (`backup-fence.ts`): the replica that applies it stops applying at its index
+ * until the backup thaws it, or until `leaseMs` of its own clock passed.
+ */
+export interface BackupFenceCommand {
+  type: 'backupFence';
+  epoch: RegionEpoch;
+  backupId: string;
+  leaseMs: number;
+}
+
+export type AdminCommand = SplitCommand | PrepareMergeCommand | CommitMergeCommand | ComputeHashCommand | BackupFenceCommand;
 
 const pos = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const epoch = z.object({ confVer: pos, version: pos });
@@ -60,6 +71,7 @@ const schema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('prepareMerge'), epoch, targetId: pos }),
   z.object({ type: z.literal('commitMerge'), epoch, sourceId: pos, sourceEpoch: epoch, sourcePrepareIndex: pos, sourcePrepareTerm: pos }),
   z.object({ type: z.literal('computeHash'), reportTo: pos, checkId: pos }),
+  z.object({ type: z.literal('backupFence'), epoch, backupId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), leaseMs: pos.max(600_000) }),
 ]);
 
 /** Encodes an admin command for a log entry (the caller adds the admin tag). */

@@ -111,6 +111,8 @@ function maybeCompact(ctx: StoreContext, peer: RegionPeer): WriteOp[] {
 /** Lets targets waiting on a merge source apply again once this store's source replica caught up. */
 export function releaseMergeWaiters(ctx: StoreContext): void {
   for (const peer of ctx.mergeWaiters) {
+    // A backup's fence holds the apply until the thaw (`backup-fence.ts`), whatever comes next.
+    if (peer.backupFence) continue;
     const log = peer.node.raft.raftLog;
     const limit = log.applyLimit;
     // Gone from the log (a snapshot replaced it) or already past: nothing to wait for.

@@ -34,11 +34,18 @@ export async function dispatchRequest<R extends StoreRequest>(store: StoreEngine
         return undefined as Answer;
       }
       if (op.kind === 'check') return (await store.checkRegion(request.regionId, request.epoch, op.waitMs)) as Answer;
+      if (op.kind === 'backupFence') return (await store.backup.fence(request.regionId, request.epoch, op.backupId, op.leaseMs)) as Answer;
       if (op.kind === 'merge') {
         store.checkEpoch(request.regionId, request.epoch);
         return (await store.mergeRegions(request.regionId, op.sourceId)) as Answer;
       }
       return (await store.changePeer(request.regionId, request.epoch, op.change, op.storeId, undefined, op.incarnation)) as Answer;
+    }
+    case 'backup': {
+      const op = request.op;
+      if (op.kind === 'thaw') return store.backup.thaw(request.backupId) as Answer;
+      if (op.kind === 'release') return store.backup.release(request.backupId) as Answer;
+      return (await store.backup.read(request.backupId, op.regionId, op.after, op.maxBytes)) as Answer;
     }
   }
 }

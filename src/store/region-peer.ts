@@ -97,6 +97,15 @@ export class RegionPeer {
   onComputeHash: (cmd: ComputeHashCommand, index: number, overlay: WriteOverlay) => Promise<void> = async () => {};
   /** Peers removed by changes applied this turn; the store tells them. */
   removedPeers: Region['peers'] = [];
+  /**
+   * Set once a backup's fence applied here (`backup-fence.ts`): nothing after `index` applies
+   * until the backup thaws it or its lease ran out. Invariant: while set,
+   * storage.applyState.applied <= index. `startedMs`: the store clock when the store first saw it
+   * (the lease counts from then, never from earlier). Not persisted: see docs/backup.md.
+   */
+  backupFence: { backupId: string; index: number; leaseMs: number; startedMs?: number } | undefined;
+  /** Backups whose fence was thawed here (the last few): a retried fence of theirs must not fence again. */
+  thawedBackups: string[] = [];
   /** Set while a split proposed by this replica is waiting to apply (one split at a time). */
   splitPending = false;
   /** Called when a proposal or read was queued on this replica: the store's loop must look at it. */
@@ -306,6 +315,8 @@ export class RegionPeer {
   async applyEntries(overlay: WriteOverlay, sm: KvStateMachine, entries: readonly Entry[]): Promise<{ done: Array<() => void>; blockedAt: number }> {
     const done: Array<() => void> = [];
     for (const e of entries) {
+      // A backup's fence holds everything after it until the thaw (the apply resumes from here).
+      if (this.backupFence && e.index > this.backupFence.index) return { done, blockedAt: e.index };
       if (this.mustWaitForMergeSource(e)) return { done, blockedAt: e.index };
       const waiting = this.proposals.get(e.index);
       if (waiting) this.proposals.delete(e.index);
@@ -341,7 +352,8 @@ export class RegionPeer {
       }
       this.storage.applyState = { ...this.storage.applyState, applied: e.index, nowMs: this.lastNowMs };
     }
-    return { done, blockedAt: 0 };
+    // The fence applied in this batch (so it was its last entry): hold back what comes after it.
+    return { done, blockedAt: this.backupFence ? this.backupFence.index + 1 : 0 };
   }
 
   /**
@@ -371,6 +383,7 @@ export class RegionPeer {
     if (this.merging) return { ok: false, error: new ServerBusyError(`region ${this.regionId} is merging into region ${this.merging.targetId}`) };
     if (cmd.type === 'prepareMerge') return this.applyPrepareMerge(cmd.targetId, index, term);
     if (cmd.type === 'commitMerge') return this.applyCommitMerge(overlay, cmd.sourceId, cmd.sourceEpoch);
+    if (cmd.type === 'backupFence') return this.applyBackupFence(cmd.backupId, cmd.leaseMs, index);
     if (this.storage.applyState.appliedConfState.votersOutgoing.length > 0) {
       return { ok: false, error: new ServerBusyError(`region ${this.regionId} is in a joint configuration; split it after the change completes`) };
     }
@@ -388,6 +401,26 @@ export class RegionPeer {
     this.regionDirty = true;
     this.splitChildren.push(parts.right);
     return { ok: true, regions: [parts.left, parts.right] };
+  }
+
+  /** Fences this replica for a backup at `index` (unless that backup was thawed here already: a late retry). */
+  private applyBackupFence(backupId: string, leaseMs: number, index: number): AdminOutcome {
+    if (this.thawedBackups.includes(backupId)) return { ok: false, error: new ServerBusyError(`region ${this.regionId}: backup ${backupId} was already thawed here`) };
+    // A second backup's fence applies only after the first thawed (it came after the first fence).
+    this.backupFence = { backupId, index, leaseMs };
+    return { ok: true, regions: [this.region] };
+  }
+
+  /**
+   * Ends this replica's fence of `backupId` if it holds one (true then), and remembers the backup
+   * as thawed either way: its fence, should it apply only now (a late retry, a backup that gave
+   * up), is skipped.
+   */
+  thawBackup(backupId: string): boolean {
+    if (!this.thawedBackups.includes(backupId)) this.thawedBackups = [...this.thawedBackups, backupId].slice(-8);
+    if (this.backupFence?.backupId !== backupId) return false;
+    this.backupFence = undefined;
+    return true;
   }
 
   /** Freezes this region as the source of a merge into `targetId` (its epoch rises: routes by the old one fail). */

@@ -8,6 +8,7 @@ import type { KvReadOp, KvReadResult, KvWriteOp } from '../kv/commands.ts';
 import type { ApplyOutcome } from '../kv/state-machine.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import type { CheckResult } from './consistency-types.ts';
+import type { BackupPage, FenceAnswer } from './backup-fence.ts';
 import type { ReadConsistency } from './region-peer.ts';
 import type { ReplicaReport } from './unsafe-recovery.ts';
 import type { RegionInfo } from './store-engine.ts';
@@ -60,7 +61,9 @@ export type AdminOp =
   /** Sent to the target region (which survives); the source is absorbed. */
   | { kind: 'merge'; sourceId: number }
   /** Compare the replicas' state at one log index (`consistency.ts`); wait at most `waitMs` for lagging ones. */
-  | { kind: 'check'; waitMs?: number };
+  | { kind: 'check'; waitMs?: number }
+  /** A backup's fence (docs/backup.md): answers a `FenceAnswer` once it applied on the leader. */
+  | { kind: 'backupFence'; backupId: string; leaseMs: number };
 
 /** An admin request for one region. */
 export interface AdminRequest {
@@ -80,8 +83,18 @@ export interface RecoveryRequest {
   op: { kind: 'report' } | { kind: 'force'; regionId: number; lostStoreIds: number[]; waitMs?: number };
 }
 
+/**
+ * A backup's call to one store (docs/backup.md): thaw its fences, read a page of a fenced region
+ * (from the store that answered the fence), or release its readers. Needs admin.
+ */
+export interface BackupRequest {
+  type: 'backup';
+  backupId: string;
+  op: { kind: 'thaw' } | { kind: 'release' } | { kind: 'read'; regionId: number; after?: Uint8Array; maxBytes: number };
+}
+
 /** Any request a store serves; `type` selects the answer in {@link StoreResponses}. */
-export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest | RecoveryRequest;
+export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest | RecoveryRequest | BackupRequest;
 
 /** What each request type answers. */
 export interface StoreResponses {
@@ -89,8 +102,10 @@ export interface StoreResponses {
   read: KvReadResult;
   regions: RegionInfo[];
   ident: StoreIdent;
-  /** split: the two regions; transferLeader: nothing; changePeer and merge: the region after the change; check: the comparison. */
-  admin: Region[] | Region | CheckResult | undefined;
+  /** split: the two regions; transferLeader: nothing; changePeer and merge: the region after the change; check: the comparison; backupFence: where to read. */
+  admin: Region[] | Region | CheckResult | FenceAnswer | undefined;
   /** report: the replicas; force: the region after the lost replicas were removed. */
   recovery: ReplicaReport[] | Region;
+  /** thaw and release: how many fences or readers; read: a page. */
+  backup: number | BackupPage;
 }

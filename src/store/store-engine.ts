@@ -29,6 +29,7 @@ import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
 import { ConsistencyChecker } from './consistency.ts';
 import type { CheckResult } from './consistency-types.ts';
+import { BackupService } from './backup-fence.ts';
 import { Inbound } from './inbound.ts';
 import { IncarnationGuard, type LostReplica } from './incarnation-guard.ts';
 import { RaftOutbox } from './outbox.ts';
@@ -64,6 +65,8 @@ export class StoreEngine {
   readonly snapshotStats: SnapshotStreamStats;
   /** Counters for metrics, status pages and tests. */
   readonly counters: StoreCounters;
+  /** Backup fences and the readers of fenced regions (`backup-fence.ts`, docs/backup.md). */
+  readonly backup: BackupService;
   /** The state the stages share (see `store-context.ts` for who writes what). */
   private readonly ctx: StoreContext;
   private readonly ticker: Ticker;
@@ -124,7 +127,9 @@ export class StoreEngine {
     this.ctx = ctx;
     this.checker = new ConsistencyChecker(ctx);
     this.ops = new RegionOps(ctx);
+    this.backup = new BackupService(ctx);
     this.ticker = new Ticker(ctx, () => {
+      this.backup.tick();
       ctx.pd?.tick();
       this.ops.maybeAutoSplit();
       this.ops.finishMerges();
@@ -166,9 +171,10 @@ export class StoreEngine {
   /**
    * Writes the initial state of `regions` (those with a peer on this store) into an empty engine.
    * Every store of a new cluster bootstraps the same regions. Does nothing if the engine already
-   * holds regions, so it is safe to call on every start.
+   * holds regions, so it is safe to call on every start. `nowMs` gives a region's initial region
+   * time (a restored backup's regions start at the time of their fence, so that lock deadlines hold).
    */
-  static async bootstrap(engine: StorageEngine, storeId: number, regions: readonly Region[], pdStoreIds: readonly number[] = []): Promise<void> {
+  static async bootstrap(engine: StorageEngine, storeId: number, regions: readonly Region[], pdStoreIds: readonly number[] = [], nowMs: (regionId: number) => number = () => 0): Promise<void> {
     const existing = await engine.scan({ ...regionStateRange(), limit: 1 });
     if (existing.length > 0) return;
     const ops: WriteOp[] = [];
@@ -177,7 +183,7 @@ export class StoreEngine {
     for (const region of all) {
       const me = region.peers.find((p) => p.storeId === storeId);
       if (!me) continue;
-      const storage = PeerStorage.initial(region.id, confStateOf(region));
+      const storage = PeerStorage.initial(region.id, confStateOf(region), nowMs(region.id));
       storage.stageApplyState(ops);
       storage.stageHardState(storage.hardState, ops);
       ops.push({ type: 'put', key: regionStateKey(region.id), value: encodeRegionState({ region, peerId: me.id, state: 'normal' }) });
@@ -388,6 +394,7 @@ export class StoreEngine {
     if (ctx.closed) return;
     ctx.closed = true;
     this.ticker.stop();
+    this.backup.close();
     await this.loop.idle;
     await shutdown(ctx, new OutcomeUnknownError(`store ${this.storeId} closed while the write waited to apply`));
   }
