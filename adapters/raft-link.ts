@@ -66,8 +66,8 @@ export function createRaftLink(opts: RaftLinkOptions): RaftLink {
       transport.send(to, items.map(toFrameItem));
     } catch (e) {
       if (!(e instanceof FrameError) || e.code !== 'FrameTooLarge') throw e;
-      if (items.length === 1) {
-        sendLarge(to, items[0]);
+      if (items.length <= 1) {
+        if (items.length === 1) sendLarge(to, items[0]);
         return;
       }
       const half = Math.ceil(items.length / 2);
@@ -78,7 +78,9 @@ export function createRaftLink(opts: RaftLinkOptions): RaftLink {
 
   return {
     send(to, items) {
-      if (items.length > 0) sendFitting(to, items);
+      // An empty call still sends a frame: store liveness pings of quiesced regions are frames
+      // with no items.
+      sendFitting(to, items);
     },
     receive(frame) {
       const out: RaftItem[] = [];

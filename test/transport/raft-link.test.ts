@@ -83,4 +83,10 @@ describe('Raft link over the 16 MiB frame limit', () => {
     expect([...byIndex.keys()].sort()).toEqual([20, 21]);
     expect(byIndex.get(20)!.message.entries[0].data.length).toBe(17 * MiB);
   });
+
+  it('still sends a frame for an empty call (the liveness ping of quiesced regions)', () => {
+    const { a, frames } = pair();
+    a.send(2, []);
+    expect(frames.length).toBe(1);
+  });
 });
