@@ -9,8 +9,7 @@
  * server and of this (client) process. `CLUSTER_BENCH_CPU_PROF=dir` profiles the servers (see
  * cluster.bench.ts); `READS_CPU_PROF=file.cpuprofile` profiles this client's measured slices.
  */
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { startInProcessProfile } from './in-process-profile.ts';
 import process from 'node:process';
 import { runReaders, uniqueKey } from './baseline.ts';
 import { cpuMsEach, startFlotilla } from './cluster.bench.ts';
@@ -38,13 +37,7 @@ try {
     return { rate: reads / seconds, serverUs: (Math.max(...cpu) * 1000) / reads, clientUs: (client * 1000) / reads };
   };
   for (const m of wanted) await slice(m, 64, 1000); // JIT warm-up
-  const profileTo = process.env.READS_CPU_PROF;
-  const session = profileTo ? new Session() : undefined;
-  if (session) {
-    session.connect();
-    await session.post('Profiler.enable');
-    await session.post('Profiler.start');
-  }
+  const stopProfile = await startInProcessProfile(process.env.READS_CPU_PROF);
   for (const readers of readerCounts) {
     const ratios: number[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -62,11 +55,7 @@ try {
     }
     if (ratios.length > 0) console.log(`${readers} readers: lease / ReadIndex mean ${(ratios.reduce((a, b) => a + b, 0) / ratios.length).toFixed(2)}, spread ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`);
   }
-  if (session && profileTo) {
-    const { profile } = await session.post('Profiler.stop');
-    writeFileSync(profileTo, JSON.stringify(profile));
-    session.disconnect();
-  }
+  await stopProfile();
 } finally {
   await system.close();
 }

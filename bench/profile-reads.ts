@@ -13,8 +13,7 @@
  * With `READS_CPU_PROF=file.cpuprofile` in the environment only the measured slices are profiled
  * (not the fill and the warm-up), through node:inspector; summarise with bench/cpu-profile-summary.ts.
  */
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { startInProcessProfile } from './in-process-profile.ts';
 import process from 'node:process';
 import { createLocalCluster } from '../adapters/local-cluster.ts';
 import { runReaders, uniqueKey, uniqueValue } from './baseline.ts';
@@ -47,13 +46,7 @@ async function slice(mode: Mode, readers: number, durationMs: number): Promise<{
 
 const wanted: Mode[] = modes === 'lease' ? ['lease'] : modes === 'readindex' ? ['linearizable'] : ['linearizable', 'lease'];
 for (const m of wanted) await slice(m, 64, 1000); // JIT warm-up
-const profileTo = process.env.READS_CPU_PROF;
-const session = profileTo ? new Session() : undefined;
-if (session) {
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.start');
-}
+const stopProfile = await startInProcessProfile(process.env.READS_CPU_PROF);
 for (const readers of readerCounts) {
   const ratios: number[] = [];
   const sums = { linearizable: 0, lease: 0 };
@@ -69,9 +62,5 @@ for (const readers of readerCounts) {
   const spread = ratios.length > 0 ? `; lease / ReadIndex mean ${(ratios.reduce((a, b) => a + b, 0) / ratios.length).toFixed(2)}, spread ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}` : '';
   console.log(`${readers} readers: ReadIndex ${sums.linearizable.toFixed(0)}/s, lease ${sums.lease.toFixed(0)}/s${spread}`);
 }
-if (session && profileTo) {
-  const { profile } = await session.post('Profiler.stop');
-  writeFileSync(profileTo, JSON.stringify(profile));
-  session.disconnect();
-}
+await stopProfile();
 await cluster.close();

@@ -24,49 +24,24 @@ const SECRET = 'benchmark secret of 32 bytes!!!!';
 /** The batch issue 18's wire goal (<= 1.3x a raw WebSocket) is judged on. */
 const WRITES_1KIB = '3-store 1 KiB writes, 1 region x 8 entries x 1 KiB';
 
+/** A MsgApp for `regionId` carrying `count` entries of `bytes` bytes each (index 1001 on). */
+function append(regionId: number, count: number, bytes: number): FrameItem {
+  const entries = Array.from({ length: count }, (_, i) => ({ term: 7, index: 1001 + i, type: 'normal' as const, data: new Uint8Array(bytes).fill(i) }));
+  return { kind: 'raft', regionId, message: makeMessage({ type: 'MsgApp', from: 1, to: 2, term: 7, logTerm: 7, index: 1000, commit: 999, entries }) };
+}
+
 /** Realistic batches for one destination store. */
 export const BATCHES: { name: string; items: FrameItem[] }[] = [
   {
     name: 'heartbeats, 32 regions',
     items: Array.from({ length: 32 }, (_, r) => ({ kind: 'raft', regionId: r + 1, message: makeMessage({ type: 'MsgHeartbeat', from: 1, to: 2, term: 7, commit: 12_345, index: 99 }) })),
   },
-  {
-    name: 'appends, 8 regions x 4 entries x 256 B',
-    items: Array.from({ length: 8 }, (_, r) => ({
-      kind: 'raft',
-      regionId: r + 1,
-      message: makeMessage({
-        type: 'MsgApp',
-        from: 1,
-        to: 2,
-        term: 7,
-        logTerm: 7,
-        index: 1000,
-        commit: 999,
-        entries: Array.from({ length: 4 }, (_, i) => ({ term: 7, index: 1001 + i, type: 'normal' as const, data: new Uint8Array(256).fill(i) })),
-      }),
-    })),
-  },
+  { name: 'appends, 8 regions x 4 entries x 256 B', items: Array.from({ length: 8 }, (_, r) => append(r + 1, 4, 256)) },
   {
     // Issue 18's wire case: what a 3-store leader sends each follower for 1 KiB writes, one region
     // with 8 entries per append (the group commit of a few concurrent writers).
     name: WRITES_1KIB,
-    items: [
-      {
-        kind: 'raft',
-        regionId: 1,
-        message: makeMessage({
-          type: 'MsgApp',
-          from: 1,
-          to: 2,
-          term: 7,
-          logTerm: 7,
-          index: 1000,
-          commit: 999,
-          entries: Array.from({ length: 8 }, (_, i) => ({ term: 7, index: 1001 + i, type: 'normal' as const, data: new Uint8Array(1024 + 40).fill(i) })),
-        }),
-      },
-    ],
+    items: [append(1, 8, 1024 + 40)],
   },
 ];
 
