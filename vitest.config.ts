@@ -26,15 +26,17 @@ function runsBrowserProject(argv: readonly string[]): boolean {
 // (`.ci/run` installs Debian's). With none, say what to install in one line instead of a stack trace.
 const executablePath = findChromium();
 if (executablePath === undefined && runsBrowserProject(process.argv.slice(2))) {
-  process.stderr.write(`flotilla tests: ${CHROMIUM_MISSING} (or run only the Node tests: npx vitest run --project node --project core)\n`);
+  process.stderr.write(`flotilla tests: ${CHROMIUM_MISSING} (or run only the Node tests: npx vitest run --project core --project node --project serial)\n`);
   process.exit(1);
 }
 const chromium = playwright({ launchOptions: { executablePath, args: CHROMIUM_ARGS } });
 
 // Tests that start other processes (flotilla serve stores, Deno, Chromium, npm install, children
-// killed with SIGKILL): each one already loads both cores and waits on children, sockets and
-// timers, so they run one file at a time. The other Node-side tests run in-process (simulations,
-// codecs, in-page clusters) and run two at a time first.
+// killed with SIGKILL). They wait on children, sockets and timers more than they compute, so most
+// of them run two at a time beside the in-process tests (simulations, codecs, in-page clusters).
+// PROCESS_TESTS_ALONE are the ones whose subject is timing under faults (fault suites with
+// liveness deadlines, SIGSTOP/SIGKILL of leaders, overload deadlines, the playground's bounded
+// memory): they run one file at a time, after the rest, on an otherwise idle box.
 const PROCESS_TESTS = [
   'test/server/**/*.test.ts',
   'test/package/**/*.test.ts',
@@ -45,18 +47,33 @@ const PROCESS_TESTS = [
   'test/transport/cross-runtime*.test.ts',
   'test/raft/transcripts-deno.test.ts',
 ];
+const PROCESS_TESTS_ALONE = [
+  'test/server/faults-3.test.ts',
+  'test/server/faults-5.test.ts',
+  'test/server/wipe.test.ts',
+  'test/server/lease-pause.test.ts',
+  'test/server/overload.test.ts',
+  'test/server/hostile.test.ts',
+  'test/server/hostile-deno.test.ts',
+  'test/server/deno-join.test.ts',
+  'test/server/txn.test.ts',
+  'test/server/cluster.test.ts',
+  'test/playground/**/*.test.ts',
+  'test/storage/crash.test.ts',
+];
 const nodeSide = { testTimeout: 60_000, hookTimeout: 60_000, pool: 'forks' } as const;
 
-// Three projects, one run, one JSON report covering all three (which `.ci/run` counts from):
-// `core` (in-process Node tests, two files at a time), then `node` (the process tests above, one
-// at a time) side by side with `browser` (real headless Chromium). Vitest's default on a 2-core
-// box is one file at a time for the whole run.
+// Four projects, one run, one JSON report covering all of them (which `.ci/run` counts from).
+// Group 0, two files at a time: `core` (in-process Node tests) beside `node` (process tests).
+// Group 1, one file at a time: `serial` (PROCESS_TESTS_ALONE) beside `browser` (real headless
+// Chromium). Vitest requires one worker count per group.
 export default defineConfig({
   test: {
     reporters: ['default', ['json', { outputFile: 'test-results/vitest-node.json' }]],
     projects: [
       { test: { name: 'core', include: ['test/**/*.test.ts'], exclude: ['test/browser/**', 'node_modules/**', ...PROCESS_TESTS], maxWorkers: 2, sequence: { groupOrder: 0 }, ...nodeSide } },
-      { test: { name: 'node', include: PROCESS_TESTS, maxWorkers: 1, sequence: { groupOrder: 1 }, ...nodeSide } },
+      { test: { name: 'node', include: PROCESS_TESTS, exclude: ['node_modules/**', ...PROCESS_TESTS_ALONE], maxWorkers: 2, sequence: { groupOrder: 0 }, ...nodeSide } },
+      { test: { name: 'serial', include: PROCESS_TESTS_ALONE, maxWorkers: 1, sequence: { groupOrder: 1 }, ...nodeSide } },
       {
         test: {
           name: 'browser',
