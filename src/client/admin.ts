@@ -3,7 +3,9 @@
  * remove replicas. Each region operation is sent to the region's leader and retried like a write;
  * every one of them goes through the region's Raft log, so all replicas see it at the same point.
  */
-import { InvalidArgumentError, RegionNotFoundError } from '../errors.ts';
+import { InvalidArgumentError, NotLeaderError, RegionNotFoundError } from '../errors.ts';
+import type { PdMembersInfo } from '../store/pd-service.ts';
+import { PD_GROUP_ID } from '../store/pd-state.ts';
 import type { Region } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
 import type { CheckResult } from '../store/consistency-types.ts';
@@ -46,6 +48,31 @@ export class AdminClient {
   async regions(): Promise<RegionView[]> {
     await this.router.refresh();
     return this.router.table.list().map((r) => ({ ...r, leaderStoreId: this.router.leaderOf(r.id) }));
+  }
+
+  /**
+   * The members of PD's group (store, peer id, voter or learner, leader, how far its log matches,
+   * up or down), as PD's leader reports them: asks the stores in turn, following leader hints.
+   * @throws NotLeaderError when no store could name a PD leader (PD has no quorum, or is electing); the last error a store gave otherwise.
+   */
+  async pdMembers(): Promise<PdMembersInfo> {
+    const ids = this.connector.storeIds();
+    let last: unknown = new NotLeaderError(PD_GROUP_ID, 0);
+    const tried = new Set<number>();
+    const queue = [...ids];
+    while (queue.length > 0 && tried.size < ids.length + 4) {
+      const id = queue.shift()!;
+      if (tried.has(id)) continue;
+      tried.add(id);
+      try {
+        return await this.connector.call(id, { type: 'pdMembers' });
+      } catch (e) {
+        last = e;
+        // Follow a hint first: the store it names leads PD, or knows better.
+        if (e instanceof NotLeaderError && e.leaderStoreId > 0 && !tried.has(e.leaderStoreId)) queue.unshift(e.leaderStoreId);
+      }
+    }
+    throw last;
   }
 
   /** Every store the client knows, with how many replicas and leaders it hosts. */
