@@ -1,0 +1,111 @@
+/**
+ * PD's group moving on an in-page cluster (virtual clock, simulated network, deterministic): it
+ * grows to five voters on five stores; two of its stores are lost for good one after the other and
+ * it ends on three live stores while splits and re-replication go on; a store wiped under it gets
+ * a new PD replica; `pdMembers` reports the group from any store.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { LocalCluster } from '../../adapters/local-cluster.ts';
+import type { VirtualClock } from '../../adapters/runtime/virtual-clock.ts';
+import type { PdMembersInfo } from '../../src/store/pd-service.ts';
+import { PD_PEER_BASE } from '../../src/store/pd-state.ts';
+import { drive, elapse, text, virtualCluster } from '../store/helpers.ts';
+
+let cluster: LocalCluster | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+const pd = { config: { storeDownMs: 3000, splitKeys: 40, splitBytes: 1 << 30, mergeKeys: 1, mergeBytes: 1, operatorTimeoutMs: 10_000 }, heartbeatMs: 500, scheduleMs: 500 };
+
+/** Advances time in steps of 500 ms until `cond` holds; fails after `maxMs` virtual ms saying what was last seen. */
+async function until(clock: VirtualClock, what: string, cond: () => Promise<boolean | string>, maxMs = 120_000): Promise<void> {
+  let last: boolean | string = false;
+  for (let t = 0; t <= maxMs; t += 500) {
+    last = await cond().catch((e) => String(e));
+    if (last === true) return;
+    await elapse(clock, 500);
+  }
+  throw new Error(`${what}: not after ${maxMs} virtual ms (last: ${String(last)})`);
+}
+
+async function members(c: LocalCluster, clock: VirtualClock): Promise<PdMembersInfo> {
+  return drive(clock, c.client().admin.pdMembers(), 10_000);
+}
+
+const voterStores = (m: PdMembersInfo) => m.members.filter((x) => x.role === 'voter').map((x) => x.storeId);
+
+describe('PD membership', () => {
+  it('grows to five voters, loses two stores one after the other, and ends on three live stores while PD keeps scheduling', async () => {
+    const v = await virtualCluster({ stores: 5, pd });
+    cluster = v.cluster;
+    const c = cluster;
+    const kv = c.client();
+    const written: string[] = [];
+    const write = async (prefix: string, n: number) => {
+      const batch = Array.from({ length: n }, (_, i) => ({ key: `${prefix}-${String(i).padStart(3, '0')}`, value: `v-${prefix}-${i}` }));
+      await drive(v.clock, kv.putAll(batch));
+      written.push(...batch.map((b) => b.key));
+    };
+    await write('a', 30);
+    await until(v.clock, 'PD on five voters', async () => {
+      const m = await members(c, v.clock);
+      return voterStores(m).join() === '1,2,3,4,5' || JSON.stringify(m.members.map((x) => [x.storeId, x.role]));
+    });
+
+    await c.stopStore(1);
+    await write('b', 30);
+    await until(v.clock, 'PD on three voters without store 1', async () => {
+      const m = await members(c, v.clock);
+      const on = voterStores(m);
+      return (on.length === 3 && !on.includes(1) && m.members.every((x) => x.up)) || JSON.stringify(m.members);
+    });
+
+    // Lost for good one after the other: the cluster heals from the first loss before the second.
+    await until(v.clock, 'every region on three voters without store 1', async () => {
+      const regions = await drive(v.clock, kv.admin.regions());
+      return regions.every((r) => r.peers.filter((p) => p.role === 'voter' && p.storeId !== 1).length === 3 && r.peers.length === 3) || 'not yet';
+    });
+    await c.stopStore(2);
+    await until(v.clock, 'PD on stores 3, 4, 5', async () => {
+      const m = await members(c, v.clock);
+      return (voterStores(m).join() === '3,4,5' && m.members.length === 3) || JSON.stringify(m.members);
+    });
+    // Scheduling still works: PD splits by size and re-replicates every region onto live stores.
+    const before = (await drive(v.clock, kv.admin.regions())).length;
+    for (let round = 0; round < 4; round++) {
+      await write(`c${round}`, 30);
+      await elapse(v.clock, 1500);
+    }
+    await until(v.clock, 'a split and every region on three live voters', async () => {
+      const regions = await drive(v.clock, kv.admin.regions());
+      const ok = regions.every((r) => r.peers.filter((p) => p.role === 'voter' && [3, 4, 5].includes(p.storeId)).length === 3 && r.peers.length === 3);
+      return (regions.length > before && ok) || `${regions.length} regions: ${regions.map((r) => r.peers.map((p) => `${p.storeId}${p.role[0]}`).join('/')).join(' ')}`;
+    });
+    for (const key of written) expect(text(await drive(v.clock, kv.get(key)))).toBe(`v-${key.replace(/-\d+$/, '')}-${Number(key.slice(-3))}`);
+  }, 600_000);
+
+  it('a PD store wiped under it gets a new PD replica (a new peer id) that catches up; writes survive', async () => {
+    const v = await virtualCluster({ stores: 3, pd });
+    cluster = v.cluster;
+    const c = cluster;
+    const kv = c.client();
+    await drive(v.clock, kv.put('k', 'before'));
+    await elapse(v.clock, 5000);
+    const leader = (await members(c, v.clock)).leaderStoreId;
+    const wiped = leader === 3 ? 2 : 3;
+    await c.wipeStore(wiped);
+    await until(v.clock, `store ${wiped} hosts a new PD voter`, async () => {
+      const m = await members(c, v.clock);
+      const on = m.members.find((x) => x.storeId === wiped);
+      return (on !== undefined && on.role === 'voter' && on.peerId !== PD_PEER_BASE + wiped && m.members.length === 3 && on.appliedIndex > 0) || JSON.stringify(m.members);
+    });
+    // The wiped store's PD replica holds PD's state again: it can lead PD.
+    const s = c.store(wiped)!;
+    expect(s.pd?.pdStoreIds).toEqual([1, 2, 3]);
+    await drive(v.clock, kv.put('k2', 'after'));
+    expect(text(await drive(v.clock, kv.get('k')))).toBe('before');
+    expect(text(await drive(v.clock, kv.get('k2')))).toBe('after');
+  }, 600_000);
+});
