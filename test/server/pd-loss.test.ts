@@ -35,17 +35,18 @@ async function flotilla(c: TestCluster, slots: number[], args: string[]): Promis
 async function until(what: string, cond: () => Promise<boolean | string>, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   let last: unknown = 'nothing yet';
+  let error: unknown = 'none';
   while (Date.now() < deadline) {
     try {
       const r = await cond();
       if (r === true) return;
       last = r;
     } catch (e) {
-      last = e;
+      error = e;
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${what}: not within ${ms} ms (last: ${String(last)})`);
+  throw new Error(`${what}: not within ${ms} ms (last seen: ${String(last)}; last error: ${String(error)})`);
 }
 
 /** Writes `w<i>` one after the other until stopped; records what was acknowledged. */
