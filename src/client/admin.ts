@@ -16,6 +16,10 @@ import { type Executor, RegroupError } from './executor.ts';
 import { type RecoveryResult, recoverUnsafe } from './recovery.ts';
 import type { Router } from './router.ts';
 
+/** How many times `pdMembers` asks around the stores, pausing 250 ms, then 500 ms, ... in between. */
+const PD_MEMBERS_PASSES = 4;
+const PD_MEMBERS_PAUSE_MS = 250;
+
 /** A region as the admin API reports it. */
 export interface RegionView extends Region {
   /** The store whose replica leads the region, as last learned; 0 when unknown. */
@@ -56,20 +60,24 @@ export class AdminClient {
    * @throws NotLeaderError when no store could name a PD leader (PD has no quorum, or is electing); the last error a store gave otherwise.
    */
   async pdMembers(): Promise<PdMembersInfo> {
-    const ids = this.connector.storeIds();
     let last: unknown = new NotLeaderError(PD_GROUP_ID, 0);
-    const tried = new Set<number>();
-    const queue = [...ids];
-    while (queue.length > 0 && tried.size < ids.length + 4) {
-      const id = queue.shift()!;
-      if (tried.has(id)) continue;
-      tried.add(id);
-      try {
-        return await this.connector.call(id, { type: 'pdMembers' });
-      } catch (e) {
-        last = e;
-        // Follow a hint first: the store it names leads PD, or knows better.
-        if (e instanceof NotLeaderError && e.leaderStoreId > 0 && !tried.has(e.leaderStoreId)) queue.unshift(e.leaderStoreId);
+    // A few passes: PD's leadership may move while we ask (an election takes a few hundred ms).
+    for (let pass = 0; pass < PD_MEMBERS_PASSES; pass++) {
+      if (pass > 0) await this.executor.sleep(PD_MEMBERS_PAUSE_MS * pass);
+      const ids = this.connector.storeIds();
+      const tried = new Set<number>();
+      const queue = [...ids];
+      while (queue.length > 0) {
+        const id = queue.shift()!;
+        if (tried.has(id)) continue;
+        tried.add(id);
+        try {
+          return await this.connector.call(id, { type: 'pdMembers' });
+        } catch (e) {
+          last = e;
+          // Follow a hint first: the store it names leads PD, or knows better.
+          if (e instanceof NotLeaderError && e.leaderStoreId > 0 && !tried.has(e.leaderStoreId)) queue.unshift(e.leaderStoreId);
+        }
       }
     }
     throw last;
