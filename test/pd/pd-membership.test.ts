@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../adapters/local-cluster.ts';
 import type { VirtualClock } from '../../adapters/runtime/virtual-clock.ts';
 import type { PdMembersInfo } from '../../src/store/pd-service.ts';
-import { PD_PEER_BASE } from '../../src/store/pd-state.ts';
+import { PD_GROUP_ID, PD_PEER_BASE } from '../../src/store/pd-state.ts';
 import { drive, elapse, text, virtualCluster } from '../store/helpers.ts';
 
 let cluster: LocalCluster | undefined;
@@ -61,6 +61,17 @@ describe('PD membership', () => {
       const on = voterStores(m);
       return (on.length === 3 && !on.includes(1) && m.members.every((x) => x.up)) || JSON.stringify(m.members);
     });
+
+    // A store whose PD replica was removed, restarted on its data, does not bring that replica back.
+    const m3 = await members(c, v.clock);
+    const dropped = [2, 3, 4, 5].find((s) => !voterStores(m3).includes(s))!;
+    expect(c.store(dropped)!.status().some((s) => s.region.id === PD_GROUP_ID)).toBe(false);
+    await c.stopStore(dropped);
+    await c.restartStore(dropped);
+    await elapse(v.clock, 3000);
+    expect(c.store(dropped)!.status().some((s) => s.region.id === PD_GROUP_ID)).toBe(false);
+    expect(voterStores(await members(c, v.clock))).toEqual(voterStores(m3));
+    expect(c.store(dropped)!.pd!.pdStoreIds).toEqual(voterStores(m3));
 
     // Lost for good one after the other: the cluster heals from the first loss before the second.
     await until(v.clock, 'every region on three voters without store 1', async () => {
