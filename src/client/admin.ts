@@ -4,7 +4,7 @@
  * every one of them goes through the region's Raft log, so all replicas see it at the same point.
  */
 import { InvalidArgumentError, NotLeaderError, RegionNotFoundError } from '../errors.ts';
-import type { PdMembersInfo } from '../store/pd-service.ts';
+import type { PdMembersInfo } from '../store/pd-members.ts';
 import { PD_GROUP_ID } from '../store/pd-state.ts';
 import type { Region } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';

@@ -14,7 +14,7 @@ import { instructionRegions, isInstructionCurrent } from '../pd/instructions.ts'
 import { advanceClock, recordOperators } from '../pd/operators.ts';
 import { createClusterView, handleRegionHeartbeat, handleStoreHeartbeat, setStoreState } from '../pd/region-table.ts';
 import { instructionLeaderStoreId, schedule } from '../pd/schedule.ts';
-import { discountPause, isStoreDown } from '../pd/health.ts';
+import { discountPause } from '../pd/health.ts';
 import { NotLeaderError } from '../errors.ts';
 import { checkPdMembers, type PdGroupState, type PdMemberStep } from '../pd/pd-member-checker.ts';
 import type { ClusterView, RegionHeartbeat, StoreHeartbeat, StoreState } from '../pd/types.ts';
@@ -22,6 +22,7 @@ import type { Logger } from '../ports.ts';
 import type { Region } from '../region/types.ts';
 import { type loadPdState, PD_GROUP_ID } from './pd-state.ts';
 import type { HashReport } from './consistency-types.ts';
+import { type PdMembersInfo, pdMembersOf } from './pd-members.ts';
 import type { RegionPeer } from './region-peer.ts';
 
 /**
@@ -29,6 +30,11 @@ import type { RegionPeer } from './region-peer.ts';
  * with messages of its own). Client requests use other ids.
  */
 export const PD_REQUEST_ID = 0;
+
+export type { PdMemberInfo, PdMembersInfo } from './pd-members.ts';
+
+/** How long PD's leader waits for one step of its own membership before it reads the next one afresh. */
+const MEMBER_STEP_TIMEOUT_MS = 30_000;
 
 /** What stores and PD say to each other. */
 export type PdMessage =
@@ -98,27 +104,6 @@ export interface PdHost {
   logger: Logger;
 }
 
-/** A member of PD's group, as `flotilla pd members` shows it. */
-export interface PdMemberInfo {
-  storeId: number;
-  peerId: number;
-  role: 'voter' | 'learner';
-  /** Whether it leads PD's group. */
-  leader: boolean;
-  /** How far its log is known to match the leader's (the leader's own: its applied index). */
-  appliedIndex: number;
-  /** Whether PD counts its store as up (heard from within `storeDownMs`). */
-  up: boolean;
-}
-
-/** PD's group as its leader reports it. */
-export interface PdMembersInfo {
-  leaderStoreId: number;
-  /** The leader's commit index in PD's group. */
-  commitIndex: number;
-  members: PdMemberInfo[];
-}
-
 export interface PdServiceOptions {
   /** The stores hosting PD's group as last known (at first, the first stores of the cluster). */
   pdStoreIds: number[];
@@ -139,8 +124,10 @@ export class PdService {
   private readonly onPdMembers: ((storeIds: number[]) => void) | undefined;
   /** When PD's leader last answered this store (a `pdMembers`); its hint is trusted for a few rounds after. */
   private lastAnswerMs = Number.NEGATIVE_INFINITY;
-  /** Whether a step of PD's own membership is under way (one at a time). */
-  private memberStepRunning = false;
+  /** When the step of PD's own membership under way (one at a time) started; undefined when none is. */
+  private memberStepSinceMs: number | undefined;
+  /** Tells a late step's settlement from the current one's. */
+  private memberStepSeq = 0;
   private readonly heartbeatMs: number;
   private readonly scheduleMs: number;
   /** The cluster view, while this store is PD leader. */
@@ -393,7 +380,11 @@ export class PdService {
   /** One step of PD's own membership, when one is due and none is under way (`pd-member-checker.ts`). */
   private checkPdGroup(): void {
     const group = this.host.pdGroup();
-    if (!this.view || !group || this.memberStepRunning) return;
+    const now = this.host.now();
+    // A step proposed by a leader that lost its term settles only once the log passes its index:
+    // past this long, the next step is read off the configuration again (it is idempotent).
+    if (this.memberStepSinceMs !== undefined && now - this.memberStepSinceMs > MEMBER_STEP_TIMEOUT_MS) this.memberStepSinceMs = undefined;
+    if (!this.view || !group || this.memberStepSinceMs !== undefined) return;
     let step: PdMemberStep | undefined;
     try {
       step = checkPdMembers(this.view, this.config, group, this.allocId);
@@ -402,14 +393,15 @@ export class PdService {
       return;
     }
     if (step === undefined) return;
-    this.memberStepRunning = true;
+    this.memberStepSinceMs = now;
+    const seq = ++this.memberStepSeq;
     this.counters.pdMemberSteps++;
     this.host.logger.info('PD member step', { step });
     this.host
       .changePdMembers(step)
       .catch((e) => this.host.logger.info('PD member step not carried out', { step, error: String(e) }))
       .finally(() => {
-        this.memberStepRunning = false;
+        if (seq === this.memberStepSeq) this.memberStepSinceMs = undefined;
       });
   }
 
@@ -439,14 +431,7 @@ export class PdService {
       const hint = peer?.leaderStoreId() || (this.host.now() - this.lastAnswerMs <= 3 * this.heartbeatMs ? this.leaderHint : 0);
       throw new NotLeaderError(PD_GROUP_ID, hint);
     }
-    const raft = peer.node.raft;
-    const view = this.view;
-    const members = peer.region.peers.map((p): PdMemberInfo => {
-      const self = p.id === peer.peerId;
-      const down = !self && (view === undefined || isStoreDown(view, p.storeId, this.config));
-      return { storeId: p.storeId, peerId: p.id, role: p.role === 'voter' ? 'voter' : 'learner', leader: self, appliedIndex: self ? peer.storage.applyState.applied : (raft.trk.progress.get(p.id)?.match ?? 0), up: !down };
-    });
-    return { leaderStoreId: this.host.storeId, commitIndex: raft.raftLog.committed, members: members.sort((a, b) => a.storeId - b.storeId) };
+    return pdMembersOf(peer, this.host.storeId, this.view, this.config);
   }
 
   /** Asks PD to drain a store (its replicas move elsewhere) or to forget it. */

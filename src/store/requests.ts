@@ -12,7 +12,7 @@ import type { BackupPage, FenceAnswer } from './backup-fence.ts';
 import type { ReadConsistency } from './region-peer.ts';
 import type { ReplicaReport } from './unsafe-recovery.ts';
 import type { RegionInfo } from './store-engine.ts';
-import type { PdMembersInfo } from './pd-service.ts';
+import type { PdMembersInfo } from './pd-members.ts';
 
 /** A write for one region. `clientId` + `seq` make a retry apply at most once. */
 export interface WriteRequest {

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../adapters/local-cluster.ts';
 import type { VirtualClock } from '../../adapters/runtime/virtual-clock.ts';
-import type { PdMembersInfo } from '../../src/store/pd-service.ts';
+import type { PdMembersInfo } from '../../src/store/pd-members.ts';
 import { PD_GROUP_ID, PD_PEER_BASE } from '../../src/store/pd-state.ts';
 import { drive, elapse, text, virtualCluster } from '../store/helpers.ts';
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RemoteKvClient } from '../../adapters/client/remote.ts';
 import { spawnFlotilla } from '../../scripts/cluster-processes.ts';
-import type { PdMembersInfo } from '../../src/store/pd-service.ts';
+import type { PdMembersInfo } from '../../src/store/pd-members.ts';
 import { PD_GROUP_ID } from '../../src/store/pd-state.ts';
 import { logsOnFailure, SECRET, startCluster, type TestCluster } from './helpers.ts';
 
