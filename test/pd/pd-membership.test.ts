@@ -2,13 +2,19 @@
  * PD's group moving on an in-page cluster (virtual clock, simulated network, deterministic): it
  * grows to five voters on five stores; two of its stores are lost for good one after the other and
  * it ends on three live stores while splits and re-replication go on; a store wiped under it gets
- * a new PD replica; `pdMembers` reports the group from any store.
+ * a new PD replica; a PD leader frozen for 30 s in the middle of a change is taken over by a new
+ * leader that finishes it; `pdMembers` reports the group from any store.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../adapters/local-cluster.ts';
 import type { VirtualClock } from '../../adapters/runtime/virtual-clock.ts';
 import type { PdMembersInfo } from '../../src/store/pd-members.ts';
 import { PD_GROUP_ID, PD_PEER_BASE } from '../../src/store/pd-state.ts';
+import { createLocalCluster } from '../../adapters/local-cluster.ts';
+import { createVirtualClock } from '../../adapters/runtime/virtual-clock.ts';
+import { NotLeaderError } from '../../src/errors.ts';
+import { createSeededRand } from '../../src/util/rand.ts';
+import { createStallControl } from '../kvsim/stall.ts';
 import { drive, elapse, text, virtualCluster } from '../store/helpers.ts';
 
 let cluster: LocalCluster | undefined;
@@ -118,5 +124,51 @@ describe('PD membership', () => {
     await drive(v.clock, kv.put('k2', 'after'));
     expect(text(await drive(v.clock, kv.get('k')))).toBe('before');
     expect(text(await drive(v.clock, kv.get('k2')))).toBe('after');
+  }, 600_000);
+
+  it('a PD leader frozen for 30 s in the middle of a replacement: the next leader finishes it, the resumed one follows', async () => {
+    const clock = createVirtualClock();
+    const control = createStallControl(clock, createSeededRand(11));
+    cluster = await createLocalCluster({ stores: 6, clock, pd, process: (id) => control.process(id) });
+    const c = cluster;
+    await drive(clock, c.waitForLeaders());
+    const kv = c.client({ retry: { timeoutMs: 20_000, attemptTimeoutMs: 500 } });
+    await drive(clock, kv.put('k', 'before'));
+    await until(clock, 'PD on five voters', async () => voterStores(await members(c, clock)).length === 5 || 'not yet');
+    const start = await members(c, clock);
+    const leader = start.leaderStoreId;
+    const lost = voterStores(start).find((s) => s !== leader)!;
+    const free = c.storeIds.find((s) => !start.members.some((x) => x.storeId === s))!;
+    await c.stopStore(lost);
+    // The leader starts the replacement (a learner on the free store) and freezes before finishing it.
+    const pdOf = (id: number) => c.store(id)?.status().find((s) => s.region.id === PD_GROUP_ID)?.region;
+    await until(clock, `a PD learner on store ${free}`, async () => pdOf(leader)?.peers.some((p) => p.storeId === free) === true || JSON.stringify(pdOf(leader)?.peers));
+    control.stall(leader);
+    // Asked of the stores still running (a request to the frozen one would wait for its resume).
+    const fromOthers = (): PdMembersInfo | undefined => {
+      for (const id of c.storeIds.filter((s) => s !== leader && s !== lost)) {
+        try {
+          return c.store(id)!.pd!.members();
+        } catch (e) {
+          if (!(e instanceof NotLeaderError)) throw e;
+        }
+      }
+      return undefined;
+    };
+    let tookOver = false;
+    for (let t = 0; t < 30_000; t += 500) {
+      await elapse(clock, 500);
+      const m = fromOthers();
+      if (m && m.members.some((x) => x.storeId === free && x.role === 'voter')) tookOver = true;
+    }
+    expect(tookOver, 'a new PD leader promoted the learner while the old one was frozen').toBe(true);
+    control.resume(leader, { dropRate: 0, holdFramesMs: 0 });
+    await until(clock, 'PD on five live voters, none on the lost store', async () => {
+      const m = await members(c, clock);
+      return (m.members.length === 5 && m.members.every((x) => x.role === 'voter' && x.up && x.storeId !== lost)) || JSON.stringify(m.members);
+    });
+    await drive(clock, kv.put('k2', 'after'));
+    expect(text(await drive(clock, kv.get('k')))).toBe('before');
+    expect(text(await drive(clock, kv.get('k2')))).toBe('after');
   }, 600_000);
 });
