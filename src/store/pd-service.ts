@@ -241,6 +241,7 @@ export class PdService {
     const now = this.host.now();
     if (m.type === 'pdLeader') {
       this.leaderHint = m.storeId;
+      this.lastAnswerMs = now;
       return;
     }
     if (m.type === 'pdMembers') {
@@ -272,7 +273,9 @@ export class PdService {
         this.view = handleStoreHeartbeat(this.view, m.heartbeat, now);
         const decided = this.storeStates.get(m.heartbeat.storeId);
         if (decided) this.applyStoreState(m.heartbeat.storeId, decided);
-        if (fromStoreId !== this.host.storeId) this.host.send(fromStoreId, { type: 'pdMembers', storeIds: this.pdStoreIds, leaderStoreId: this.host.storeId });
+        // To the store that sent it (a PD member may have passed it on): where PD is, and who hosts it.
+        const sender = m.heartbeat.storeId;
+        if (sender !== this.host.storeId) this.host.send(sender, { type: 'pdMembers', storeIds: this.pdStoreIds, leaderStoreId: this.host.storeId });
         return;
       }
       case 'regionHeartbeat': {
