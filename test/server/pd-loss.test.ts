@@ -85,6 +85,12 @@ describe('PD membership with processes', () => {
     const c = cluster;
     const kv = await c.client();
     const writer = startWriter(kv);
+    // How long each move takes (printed; the deadlines are generous, nothing is timed).
+    let phase = performance.now();
+    const took = (what: string) => {
+      console.log(`pd-loss: ${what} in ${Math.round(performance.now() - phase)} ms`);
+      phase = performance.now();
+    };
     try {
       await until(
         'PD on five voters',
@@ -94,6 +100,7 @@ describe('PD membership with processes', () => {
         },
         90_000,
       );
+      took('PD grew to five voters');
       // Every member holds PD's log before a store goes (a replica no PD leader reached withholds its vote).
       await c.caughtUp(PD_GROUP_ID, [1, 2, 3, 4, 5], 60_000);
       const shown = await flotilla(c, [2, 3], ['pd', 'members']);
@@ -105,6 +112,7 @@ describe('PD membership with processes', () => {
       // joins under a new id (docs/store-identity.md), replacing store 1.
       await c.kill(1);
       rmSync(join(c.dir, 'store-1'), { recursive: true, force: true });
+      phase = performance.now();
       await c.restart(1);
       const newId = Number(/store (\d+) listening/.exec(c.stores.get(1)!.stdout)?.[1]);
       expect(newId).toBeGreaterThan(5);
@@ -118,6 +126,7 @@ describe('PD membership with processes', () => {
         },
         120_000,
       );
+      took(`PD had a voter on the new store ${newId} (from the wiped store's restart)`);
       // Every region back on three live voters before the second loss (one loss at a time is a minority).
       const live1 = [2, 3, 4, 5, newId];
       await until(
@@ -133,6 +142,7 @@ describe('PD membership with processes', () => {
       // Store 2, another original PD store, is lost for good.
       await c.kill(2);
       rmSync(join(c.dir, 'store-2'), { recursive: true, force: true });
+      phase = performance.now();
       const live = [3, 4, 5, newId];
       await until(
         'PD on three voters, all on live stores',
@@ -143,6 +153,7 @@ describe('PD membership with processes', () => {
         },
         120_000,
       );
+      took('PD shrank to three voters on live stores (from the second kill)');
 
       // PD still schedules: a forced split, and every region re-replicated to three live voters.
       const before = await kv.admin.regions();
@@ -163,6 +174,7 @@ describe('PD membership with processes', () => {
         },
         180_000,
       );
+      took('split and every region on three live voters');
       const final = await flotilla(c, [3, 4], ['pd', 'members', '--json']);
       expect(final.code, final.out).toBe(0);
       const m = JSON.parse(final.stdout) as PdMembersInfo;
@@ -172,6 +184,7 @@ describe('PD membership with processes', () => {
     } finally {
       await writer.stop();
     }
+    console.log(`pd-loss: ${writer.acked.size} writes acknowledged, ${writer.errors()} failed or unknown`);
     expect(writer.acked.size).toBeGreaterThan(20);
     const reader = await c.client([3, 4, 5]);
     try {
