@@ -159,7 +159,7 @@ describe('PD membership', () => {
     for (let t = 0; t < 30_000; t += 500) {
       await elapse(clock, 500);
       const m = fromOthers();
-      if (m && m.members.some((x) => x.storeId === free && x.role === 'voter')) tookOver = true;
+      if (m?.members.some((x) => x.storeId === free && x.role === 'voter')) tookOver = true;
     }
     expect(tookOver, 'a new PD leader promoted the learner while the old one was frozen').toBe(true);
     control.resume(leader, { dropRate: 0, holdFramesMs: 0 });
