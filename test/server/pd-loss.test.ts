@@ -7,7 +7,7 @@
  * `flotilla pd members` shows the group on live stores, and every acknowledged write reads back.
  * Waits on conditions, never on fixed sleeps.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RemoteKvClient } from '../../adapters/client/remote.ts';
@@ -181,6 +181,16 @@ describe('PD membership with processes', () => {
       expect(m.members.map((x) => x.storeId).every((s) => live.includes(s)), final.stdout).toBe(true);
       expect(m.members.filter((x) => x.role === 'voter' && x.up)).toHaveLength(3);
       expect(m.members.filter((x) => x.leader).map((x) => x.storeId)).toEqual([m.leaderStoreId]);
+      // Each live store keeps the list in its identity file (a restart finds PD there, not on stores 1-3).
+      const onStores = m.members.map((x) => x.storeId).sort((a, b) => a - b);
+      await until(
+        'the identity files name PD where it is now',
+        async () => {
+          const saved = [3, 4, 5].map((slot) => (JSON.parse(readFileSync(join(c.dir, `store-${slot}`, 'flotilla-store.json'), 'utf8')) as { pdStoreIds: number[] }).pdStoreIds.join());
+          return saved.every((ids) => ids === onStores.join()) || saved.join(' | ');
+        },
+        30_000,
+      );
     } finally {
       await writer.stop();
     }
