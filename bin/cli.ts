@@ -39,6 +39,7 @@ const USAGE = `usage: flotilla <command> [flags]
   add-replica --region ID --store STORE         add a replica (learner, then voter)
   remove-replica --region ID --store STORE      remove a replica
   remove-store --store STORE                    drain a store (PD moves its replicas away)
+  pd members [--json]                           PD's own replicas: store, peer, role, leader, applied, up
   rejoin-store --store STORE                    bring back a store that lost its data (docs/store-identity.md):
                                                 replace each of its replicas with a new one that catches up
   check [--region ID] [--wait-ms N] [--json]    compare every replica's data at one log index (exit 1: divergent)
@@ -135,6 +136,27 @@ async function admin(command: string, flags: Record<string, unknown>): Promise<n
   return 0;
 }
 
+/** `flotilla pd members`: PD's group as its leader reports it. */
+async function pdCommand(words: readonly string[], flags: Record<string, unknown>): Promise<number> {
+  if (words[0] !== 'members') throw new ConfigError(`pd: unknown subcommand ${JSON.stringify(words[0] ?? '')} (flotilla pd members)`);
+  const client = await connectFromFlags(flags);
+  try {
+    const m = await client.admin.pdMembers();
+    if (flags.json !== undefined) {
+      console.log(JSON.stringify(m, null, 2));
+      return 0;
+    }
+    console.log(`PD leader: store ${m.leaderStoreId}, commit index ${m.commitIndex}`);
+    console.log('store  peer               role     leader  applied  state');
+    for (const x of m.members) {
+      console.log(`${String(x.storeId).padEnd(6)} ${String(x.peerId).padEnd(18)} ${x.role.padEnd(8)} ${(x.leader ? 'yes' : '').padEnd(7)} ${String(x.appliedIndex).padEnd(8)} ${x.up ? 'up' : 'down'}`);
+    }
+    return 0;
+  } finally {
+    client.close();
+  }
+}
+
 function help(command: string): number {
   const text = COMMAND_HELP[command];
   if (text === undefined) {
@@ -160,6 +182,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (command === 'status') return await status(parseFlags(rest));
     if (['regions', 'stores', 'split', 'transfer-leader', 'add-replica', 'remove-replica', 'remove-store', 'rejoin-store'].includes(command)) return await admin(command, parseFlags(rest));
     if (RECOVERY_COMMANDS.includes(command)) return await recoveryCommand(command, rest);
+    if (command === 'pd') {
+      const firstFlag = rest.findIndex((a) => a.startsWith('--'));
+      return await pdCommand(firstFlag < 0 ? rest : rest.slice(0, firstFlag), parseFlags(firstFlag < 0 ? [] : rest.slice(firstFlag)));
+    }
     if (command === 'backup') return await backupCommand(parseFlags(rest));
     if (command === 'restore') return await restoreCommand(parseFlags(rest));
     if (AUTH_COMMANDS.includes(command)) {

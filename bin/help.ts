@@ -93,6 +93,12 @@ token: FLOTILLA_TOKEN or --token-file FILE (flotilla auth token).`,
   'transfer-leader': `flotilla transfer-leader --region ID --to STORE [admin flags]: move a region's leadership to a store.\n${ADMIN_FLAGS}`,
   'add-replica': `flotilla add-replica --region ID --store STORE [admin flags]: add a replica (as a learner, then a voter).\n${ADMIN_FLAGS}`,
   'remove-replica': `flotilla remove-replica --region ID --store STORE [admin flags]: remove a region's replica from a store.\n${ADMIN_FLAGS}`,
+  pd: `flotilla pd members [--json] [admin flags]: the members of the placement driver's own Raft group, as PD's
+leader reports them: store, peer id, role (voter or learner), which one leads, how far its log matches the
+leader's (applied index), and whether PD counts its store as up. PD's replicas move to live stores on their own
+(docs/pd-membership.md). Exit 1 when no store names a PD leader (PD has no quorum, or is electing).
+  --json                      print the answer as JSON
+${ADMIN_FLAGS}`,
   'remove-store': `flotilla remove-store --store STORE [admin flags]: drain a store (PD moves its replicas away; watch flotilla stores).\n${ADMIN_FLAGS}`,
   'rejoin-store': `flotilla rejoin-store --store STORE [admin flags]: bring back a store whose data directory was lost
 (wiped disk, missing volume): each of its old replicas is replaced by a new one that catches up by

@@ -176,8 +176,10 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   let engine: StorageEngine;
   let identity: StoreIdentity;
   let incarnation: string;
+  let saveIdentity: ((next: StoreIdentity) => Promise<void>) | undefined;
   try {
     const data = await openStoreData(options.dataDir, { engine: options.engine, logger });
+    saveIdentity = data?.save;
     const opened = data?.engine ?? createMemoryStorage();
     engine = options.wrapEngine ? options.wrapEngine(opened) : opened;
     cleanup.push(() => engine.close());
@@ -263,7 +265,15 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
       ...(options.splitBytes > 0 ? { splitBytes: options.splitBytes, mergeBytes: Math.max(1, Math.min(16 << 20, Math.floor(options.splitBytes / 2))) } : {}),
       ...(options.storeDownMs !== undefined ? { storeDownMs: options.storeDownMs } : {}),
     };
-    storeOptions.pd = { pdStoreIds: identity.pdStoreIds, config: pdConfig, heartbeatMs: options.pdIntervalMs, scheduleMs: options.pdIntervalMs };
+    // PD's members move (docs/pd-membership.md): the last list known is kept in the identity file,
+    // so that a restarted store finds PD even once the stores it was bootstrapped on are gone.
+    let saving = Promise.resolve();
+    const onPdMembers = (pdStoreIds: number[]) => {
+      identity = { ...identity, pdStoreIds };
+      const next = identity;
+      saving = saving.then(() => saveIdentity?.(next)).catch((e) => logger.warn('PD members not saved in the identity file', { error: String(e) }));
+    };
+    storeOptions.pd = { pdStoreIds: identity.pdStoreIds, onPdMembers, config: pdConfig, heartbeatMs: options.pdIntervalMs, scheduleMs: options.pdIntervalMs };
   }
   // The store-to-store channel of PD messages, also without PD: consistency checks' hash reports ride it.
   storeOptions.sendPd = (to, payload) => void transport.send(to, [{ kind: 'request', requestId: PD_REQUEST_ID, payload }]);
@@ -274,7 +284,7 @@ export async function startStoreServer(options: StoreServerOptions): Promise<Sto
   } catch (e) {
     return fail(e);
   }
-  const info = (): ClusterInfo => ({ storeId, clusterId: options.clusterId, stores: book.list(), pdStoreIds: identity.pdStoreIds });
+  const info = (): ClusterInfo => ({ storeId, clusterId: options.clusterId, stores: book.list(), pdStoreIds: store.pd?.pdStoreIds ?? identity.pdStoreIds });
   const calls = createCallHandler({ store, book, info, transport, logger, initialStoreIds: identity.initialStoreIds, admission: options.admission });
   transport.onFrame((frame) => {
     if (frame.from >= CLIENT_ID_MIN) {

@@ -97,7 +97,7 @@ function readNeeds(op: KvReadOp): Need[] {
  * The shape of a store request as far as permissions go (`src/store/requests.ts`'s `StoreRequest`
  * has it; named here so that auth, below the store, does not import it).
  */
-export type CheckedRequest = { type: 'write'; op: KvWriteOp } | { type: 'read'; op: KvReadOp } | { type: 'regions' } | { type: 'ident' } | { type: 'admin'; op: { kind: string } } | { type: 'recovery'; op: { kind: string } } | { type: 'backup'; op: { kind: string } };
+export type CheckedRequest = { type: 'write'; op: KvWriteOp } | { type: 'read'; op: KvReadOp } | { type: 'regions' } | { type: 'ident' } | { type: 'admin'; op: { kind: string } } | { type: 'recovery'; op: { kind: string } } | { type: 'backup'; op: { kind: string } } | { type: 'pdMembers' };
 
 /** What `request` needs, and the operation name a refusal reports. */
 export function requestNeeds(request: CheckedRequest): { operation: string; needs: Need[] } {
@@ -120,6 +120,9 @@ export function requestNeeds(request: CheckedRequest): { operation: string; need
     case 'backup':
       // A backup reads every key: only an admin of the whole key space may take one.
       return { operation: `backup ${request.op.kind}`, needs: [ADMIN_ALL] };
+    case 'pdMembers':
+      // Where PD runs is cluster administration.
+      return { operation: 'pdMembers', needs: [ADMIN_ALL] };
   }
 }
 

@@ -3,7 +3,9 @@
  * remove replicas. Each region operation is sent to the region's leader and retried like a write;
  * every one of them goes through the region's Raft log, so all replicas see it at the same point.
  */
-import { InvalidArgumentError, RegionNotFoundError } from '../errors.ts';
+import { InvalidArgumentError, NotLeaderError, RegionNotFoundError } from '../errors.ts';
+import type { PdMembersInfo } from '../store/pd-members.ts';
+import { PD_GROUP_ID } from '../store/pd-state.ts';
 import type { Region } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
 import type { CheckResult } from '../store/consistency-types.ts';
@@ -13,6 +15,10 @@ import type { StoreConnector } from './connector.ts';
 import { type Executor, RegroupError } from './executor.ts';
 import { type RecoveryResult, recoverUnsafe } from './recovery.ts';
 import type { Router } from './router.ts';
+
+/** How many times `pdMembers` asks around the stores, pausing 250 ms, then 500 ms, ... in between. */
+const PD_MEMBERS_PASSES = 4;
+const PD_MEMBERS_PAUSE_MS = 250;
 
 /** A region as the admin API reports it. */
 export interface RegionView extends Region {
@@ -46,6 +52,35 @@ export class AdminClient {
   async regions(): Promise<RegionView[]> {
     await this.router.refresh();
     return this.router.table.list().map((r) => ({ ...r, leaderStoreId: this.router.leaderOf(r.id) }));
+  }
+
+  /**
+   * The members of PD's group (store, peer id, voter or learner, leader, how far its log matches,
+   * up or down), as PD's leader reports them: asks the stores in turn, following leader hints.
+   * @throws NotLeaderError when no store could name a PD leader (PD has no quorum, or is electing); the last error a store gave otherwise.
+   */
+  async pdMembers(): Promise<PdMembersInfo> {
+    let last: unknown = new NotLeaderError(PD_GROUP_ID, 0);
+    // A few passes: PD's leadership may move while we ask (an election takes a few hundred ms).
+    for (let pass = 0; pass < PD_MEMBERS_PASSES; pass++) {
+      if (pass > 0) await this.executor.sleep(PD_MEMBERS_PAUSE_MS * pass);
+      const ids = this.connector.storeIds();
+      const tried = new Set<number>();
+      const queue = [...ids];
+      while (queue.length > 0) {
+        const id = queue.shift()!;
+        if (tried.has(id)) continue;
+        tried.add(id);
+        try {
+          return await this.connector.call(id, { type: 'pdMembers' });
+        } catch (e) {
+          last = e;
+          // Follow a hint first: the store it names leads PD, or knows better.
+          if (e instanceof NotLeaderError && e.leaderStoreId > 0 && !tried.has(e.leaderStoreId)) queue.unshift(e.leaderStoreId);
+        }
+      }
+    }
+    throw last;
   }
 
   /** Every store the client knows, with how many replicas and leaders it hosts. */

@@ -150,6 +150,7 @@ const storeRequest = z.discriminatedUnion('type', [
     ]),
   }),
   z.object({ type: z.literal('backup'), backupId: z.string().regex(BACKUP_ID), op: backupOp }),
+  z.object({ type: z.literal('pdMembers') }),
 ]);
 
 const address = z.object({ id: z.int().positive().max(STORE_ID_MAX), url: z.string().min(1).max(512) });

@@ -3,6 +3,7 @@
  * `requests.ts` meet the store's methods, shared by the in-page connector and the
  * server that answers remote clients.
  */
+import { InvalidArgumentError } from '../errors.ts';
 import type { StoreRequest, StoreResponses } from './requests.ts';
 import type { StoreEngine } from './store-engine.ts';
 
@@ -18,6 +19,9 @@ export async function dispatchRequest<R extends StoreRequest>(store: StoreEngine
       return store.regions() as Answer;
     case 'ident':
       return store.ident() as Answer;
+    case 'pdMembers':
+      if (!store.pd) throw new InvalidArgumentError('pd', 'this store runs without a placement driver');
+      return store.pd.members() as Answer;
     case 'recovery': {
       const op = request.op;
       if (op.kind === 'report') return store.recoveryReport() as Answer;

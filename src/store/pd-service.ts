@@ -15,11 +15,14 @@ import { advanceClock, recordOperators } from '../pd/operators.ts';
 import { createClusterView, handleRegionHeartbeat, handleStoreHeartbeat, setStoreState } from '../pd/region-table.ts';
 import { instructionLeaderStoreId, schedule } from '../pd/schedule.ts';
 import { discountPause } from '../pd/health.ts';
+import { NotLeaderError } from '../errors.ts';
+import { checkPdMembers, type PdGroupState, type PdMemberStep } from '../pd/pd-member-checker.ts';
 import type { ClusterView, RegionHeartbeat, StoreHeartbeat, StoreState } from '../pd/types.ts';
 import type { Logger } from '../ports.ts';
 import type { Region } from '../region/types.ts';
 import { type loadPdState, PD_GROUP_ID } from './pd-state.ts';
 import type { HashReport } from './consistency-types.ts';
+import { type PdMembersInfo, pdMembersOf } from './pd-members.ts';
 import type { RegionPeer } from './region-peer.ts';
 
 /**
@@ -27,6 +30,11 @@ import type { RegionPeer } from './region-peer.ts';
  * with messages of its own). Client requests use other ids.
  */
 export const PD_REQUEST_ID = 0;
+
+export type { PdMemberInfo, PdMembersInfo } from './pd-members.ts';
+
+/** How long PD's leader waits for one step of its own membership before it reads the next one afresh. */
+const MEMBER_STEP_TIMEOUT_MS = 30_000;
 
 /** What stores and PD say to each other. */
 export type PdMessage =
@@ -43,14 +51,16 @@ export type PdMessage =
   /** The auth table (`encodeAuthTable`), for a store that is behind. */
   | { type: 'authTable'; table: Uint8Array }
   /** A replica's hash at a consistency check's index, for the store that proposed the check (`consistency.ts`); not PD's. */
-  | { type: 'hashReport'; report: HashReport };
+  | { type: 'hashReport'; report: HashReport }
+  /** PD's leader answers each store heartbeat with the stores hosting PD's group now (docs/pd-membership.md). */
+  | { type: 'pdMembers'; storeIds: number[]; leaderStoreId: number };
 
 /** Encodes a PD message for the wire. */
 export function encodePdMessage(m: PdMessage): Uint8Array {
   return packValue(m).slice();
 }
 
-const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader', 'instructionFailed', 'authRevision', 'authTable', 'hashReport']) }).passthrough();
+const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader', 'instructionFailed', 'authRevision', 'authTable', 'hashReport', 'pdMembers']) }).passthrough();
 
 /** Decodes a PD message; undefined for bytes that are not one (dropped by the caller). */
 export function decodePdMessage(bytes: Uint8Array): PdMessage | undefined {
@@ -85,12 +95,20 @@ export interface PdHost {
   authTold(table: Uint8Array): void;
   /** A PD replica takes the table its group applied, if newer. */
   refreshAuth(): void;
+  /** PD's group as this store's replica sees it, while it leads the group. */
+  pdGroup(): PdGroupState | undefined;
+  /** Carries out one membership step of PD's group (this store leads it); resolves once applied. */
+  changePdMembers(step: PdMemberStep): Promise<void>;
+  /** Every other store this one has heard from (where to look for PD when its members are all silent). */
+  knownStoreIds(): number[];
   logger: Logger;
 }
 
 export interface PdServiceOptions {
-  /** The stores hosting PD's group (the first stores of the cluster). */
+  /** The stores hosting PD's group as last known (at first, the first stores of the cluster). */
   pdStoreIds: number[];
+  /** Called when the stores hosting PD's group change, to persist them (a restarted store finds PD there). */
+  onPdMembers?: (storeIds: number[]) => void;
   config?: Partial<PdConfig>;
   /** Milliseconds between heartbeats; default 1 000. */
   heartbeatMs?: number;
@@ -101,7 +119,15 @@ export interface PdServiceOptions {
 export class PdService {
   private readonly host: PdHost;
   readonly config: PdConfig;
-  readonly pdStoreIds: number[];
+  /** The stores hosting PD's group, as last learned (from this store's replica, or PD's leader). Never empty. */
+  pdStoreIds: number[];
+  private readonly onPdMembers: ((storeIds: number[]) => void) | undefined;
+  /** When PD's leader last answered this store (a `pdMembers`); its hint is trusted for a few rounds after. */
+  private lastAnswerMs = Number.NEGATIVE_INFINITY;
+  /** When the step of PD's own membership under way (one at a time) started; undefined when none is. */
+  private memberStepSinceMs: number | undefined;
+  /** Tells a late step's settlement from the current one's. */
+  private memberStepSeq = 0;
   private readonly heartbeatMs: number;
   private readonly scheduleMs: number;
   /** The cluster view, while this store is PD leader. */
@@ -116,12 +142,13 @@ export class PdService {
   /** Regions whose metadata PD recorded, by id and version (to record only changes). */
   private recorded = new Map<number, string>();
   /** Counters for status and tests. */
-  readonly counters = { heartbeatsSent: 0, heartbeatsRefused: 0, instructionsSent: 0, instructionsRun: 0, schedulingRounds: 0 };
+  readonly counters = { heartbeatsSent: 0, heartbeatsRefused: 0, instructionsSent: 0, instructionsRun: 0, schedulingRounds: 0, pdMemberSteps: 0 };
 
   constructor(host: PdHost, opts: PdServiceOptions) {
     this.host = host;
     this.config = resolvePdConfig(opts.config);
     this.pdStoreIds = [...opts.pdStoreIds];
+    this.onPdMembers = opts.onPdMembers;
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
     this.scheduleMs = opts.scheduleMs ?? 1000;
   }
@@ -131,8 +158,23 @@ export class PdService {
     const peer = this.host.pdPeer();
     const lead = peer?.leaderStoreId() ?? 0;
     if (lead > 0) return lead;
-    if (this.leaderHint > 0) return this.leaderHint;
-    return this.pdStoreIds[Math.floor(this.host.now() / this.heartbeatMs) % this.pdStoreIds.length];
+    const now = this.host.now();
+    const silentMs = now - this.lastAnswerMs;
+    if (this.leaderHint > 0 && silentMs <= 3 * this.heartbeatMs) return this.leaderHint;
+    // No word from PD for a while: try its members in turn (any of them redirects), and after
+    // ten silent rounds every store heard from too, since the list known here may be stale.
+    const round = Math.floor(now / this.heartbeatMs);
+    const pool = silentMs > 10 * this.heartbeatMs && round % 2 === 1 ? [...new Set([...this.pdStoreIds, ...this.host.knownStoreIds()])] : this.pdStoreIds;
+    return pool[round % pool.length];
+  }
+
+  /** Takes a new list of PD's stores (sorted, never empty) and persists it when it changed. */
+  private learnMembers(storeIds: readonly number[]): void {
+    const next = [...new Set(storeIds)].filter((s) => Number.isSafeInteger(s) && s > 0).sort((a, b) => a - b);
+    if (next.length === 0 || next.join() === this.pdStoreIds.join()) return;
+    this.host.logger.info('PD members changed', { from: this.pdStoreIds, to: next });
+    this.pdStoreIds = next;
+    this.onPdMembers?.(next);
   }
 
   /**
@@ -148,6 +190,7 @@ export class PdService {
   tick(): void {
     const now = this.host.now();
     const peer = this.host.pdPeer();
+    if (peer?.storage.initialized) this.learnMembers(peer.region.peers.map((p) => p.storeId));
     if (peer?.isLeader()) {
       if (!this.view) void this.becomeLeader();
     } else if (this.view) {
@@ -198,6 +241,14 @@ export class PdService {
     const now = this.host.now();
     if (m.type === 'pdLeader') {
       this.leaderHint = m.storeId;
+      this.lastAnswerMs = now;
+      return;
+    }
+    if (m.type === 'pdMembers') {
+      this.leaderHint = m.leaderStoreId;
+      this.lastAnswerMs = now;
+      // A store with its own replica of PD's group reads the members there (tick); others take the leader's word.
+      if (!this.host.pdPeer()?.storage.initialized && Array.isArray(m.storeIds) && m.storeIds.length <= 64) this.learnMembers(m.storeIds);
       return;
     }
     // Any store answers from the table it holds: revisions only grow, so a newer one is never wrong.
@@ -222,6 +273,9 @@ export class PdService {
         this.view = handleStoreHeartbeat(this.view, m.heartbeat, now);
         const decided = this.storeStates.get(m.heartbeat.storeId);
         if (decided) this.applyStoreState(m.heartbeat.storeId, decided);
+        // To the store that sent it (a PD member may have passed it on): where PD is, and who hosts it.
+        const sender = m.heartbeat.storeId;
+        if (sender !== this.host.storeId) this.host.send(sender, { type: 'pdMembers', storeIds: this.pdStoreIds, leaderStoreId: this.host.storeId });
         return;
       }
       case 'regionHeartbeat': {
@@ -316,6 +370,7 @@ export class PdService {
     }
     view = recordOperators(view, instructions, this.host.now());
     this.view = view;
+    this.checkPdGroup();
     for (const instruction of instructions) {
       const to = instructionLeaderStoreId(view, instruction);
       if (to === undefined) continue;
@@ -323,6 +378,34 @@ export class PdService {
       this.host.logger.debug('pd instruction sent', { to, instruction: describeInstruction(instruction) });
       this.host.send(to, { type: 'instruction', instruction });
     }
+  }
+
+  /** One step of PD's own membership, when one is due and none is under way (`pd-member-checker.ts`). */
+  private checkPdGroup(): void {
+    const group = this.host.pdGroup();
+    const now = this.host.now();
+    // A step proposed by a leader that lost its term settles only once the log passes its index:
+    // past this long, the next step is read off the configuration again (it is idempotent).
+    if (this.memberStepSinceMs !== undefined && now - this.memberStepSinceMs > MEMBER_STEP_TIMEOUT_MS) this.memberStepSinceMs = undefined;
+    if (!this.view || !group || this.memberStepSinceMs !== undefined) return;
+    let step: PdMemberStep | undefined;
+    try {
+      step = checkPdMembers(this.view, this.config, group, this.allocId);
+    } catch (e) {
+      this.host.logger.warn('PD member check failed', { error: String(e) });
+      return;
+    }
+    if (step === undefined) return;
+    this.memberStepSinceMs = now;
+    const seq = ++this.memberStepSeq;
+    this.counters.pdMemberSteps++;
+    this.host.logger.info('PD member step', { step });
+    this.host
+      .changePdMembers(step)
+      .catch((e) => this.host.logger.info('PD member step not carried out', { step, error: String(e) }))
+      .finally(() => {
+        if (seq === this.memberStepSeq) this.memberStepSinceMs = undefined;
+      });
   }
 
   private async runInstruction(instruction: Instruction): Promise<void> {
@@ -339,6 +422,19 @@ export class PdService {
       this.host.logger.debug('instruction not carried out', { type: instruction.type, error: String(e) });
       failed();
     }
+  }
+
+  /**
+   * PD's members as its leader sees them.
+   * @throws NotLeaderError (with the leader this store knows of) on any other store.
+   */
+  members(): PdMembersInfo {
+    const peer = this.host.pdPeer();
+    if (!peer?.isLeader() || !peer.storage.initialized) {
+      const hint = peer?.leaderStoreId() || (this.host.now() - this.lastAnswerMs <= 3 * this.heartbeatMs ? this.leaderHint : 0);
+      throw new NotLeaderError(PD_GROUP_ID, hint);
+    }
+    return pdMembersOf(peer, this.host.storeId, this.view, this.config);
   }
 
   /** Asks PD to drain a store (its replicas move elsewhere) or to forget it. */

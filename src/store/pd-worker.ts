@@ -11,7 +11,10 @@ import { InvalidArgumentError, NotLeaderError } from '../errors.ts';
 import { DATA_PREFIX, prefixedRange } from '../kv/keys.ts';
 import type { Instruction } from '../pd/instructions.ts';
 import type { RegionHeartbeat } from '../pd/types.ts';
+import type { PdGroupState, PdMemberStep } from '../pd/pd-member-checker.ts';
+import type { ConfChange } from '../raft/types.ts';
 import { cloneRegion } from '../region/types.ts';
+import { encodeMembershipContext } from './membership.ts';
 import { hashReportSchema } from './consistency-types.ts';
 import { decodePdMessage, encodePdMessage, type PdHost, PdService } from './pd-service.ts';
 import { loadAuthTable, loadPdState, PD_GROUP_ID } from './pd-state.ts';
@@ -121,6 +124,9 @@ export class PdWorker {
         };
       },
       loadState: () => loadPdState(ctx.engine),
+      pdGroup: () => this.pdGroup(),
+      changePdMembers: (step) => this.changePdMembers(step),
+      knownStoreIds: () => Object.keys(ctx.guard.seenIncarnations()).map(Number).filter((id) => id !== ctx.storeId),
       execute: (i) => this.executeInstruction(i),
       region: (id) => {
         const p = ctx.peers.get(id);
@@ -128,6 +134,53 @@ export class PdWorker {
       },
       logger: ctx.opts.logger,
     };
+  }
+
+  /** PD's group as this store's replica sees it, while it leads the group (`pd-member-checker.ts`). */
+  private pdGroup(): PdGroupState | undefined {
+    const peer = this.ctx.peers.get(PD_GROUP_ID);
+    if (!peer?.isLeader() || !peer.storage.initialized) return undefined;
+    const raft = peer.node.raft;
+    const match = new Map<number, number>();
+    for (const [id, pr] of raft.trk.progress) match.set(id, pr.match);
+    // Members whose store came back with other data: their messages are refused, they never answer again.
+    const lostPeerIds = new Set(this.ctx.guard.lostReplicas().filter((l) => l.regionId === PD_GROUP_ID).map((l) => l.peerId));
+    return { peers: peer.region.peers.map((p) => ({ ...p })), leaderPeerId: peer.peerId, committed: raft.raftLog.committed, match, lostPeerIds, joint: raft.trk.isJoint() };
+  }
+
+  /**
+   * Carries out one membership step of PD's group on its leader (here), through the group's log:
+   * a learner stamped with the incarnation of its store's data, a promotion (with the removal of
+   * the member it replaces: one joint change), a removal, or a leader transfer.
+   */
+  private async changePdMembers(step: PdMemberStep): Promise<void> {
+    const ctx = this.ctx;
+    const peer = ctx.peers.get(PD_GROUP_ID);
+    if (!peer?.isLeader()) throw new NotLeaderError(PD_GROUP_ID, peer?.leaderStoreId() ?? 0);
+    let cc: ConfChange;
+    switch (step.type) {
+      case 'transferLeader':
+        peer.node.transferLeader(step.toPeerId);
+        ctx.kick(peer);
+        return;
+      case 'addLearner': {
+        if (peer.region.peers.some((p) => p.storeId === step.storeId)) throw new InvalidArgumentError('storeId', `store ${step.storeId} already hosts a PD replica`);
+        const incarnation = step.incarnation ?? (step.storeId === ctx.storeId ? ctx.opts.incarnation : ctx.guard.currentOf(step.storeId));
+        const added = incarnation === undefined ? { id: step.peerId, storeId: step.storeId, role: 'learner' as const } : { id: step.peerId, storeId: step.storeId, role: 'learner' as const, incarnation };
+        cc = { transition: 'auto', changes: [{ type: 'addLearner', nodeId: step.peerId }], context: encodeMembershipContext([added]) };
+        break;
+      }
+      case 'promote':
+        cc = { transition: 'auto', changes: [{ type: 'addNode', nodeId: step.peerId }, ...(step.removePeerId === undefined ? [] : [{ type: 'removeNode' as const, nodeId: step.removePeerId }])] };
+        break;
+      case 'remove':
+        if (step.peerId === peer.peerId) throw new InvalidArgumentError('peerId', 'PD leader cannot remove itself; transfer leadership first');
+        cc = { transition: 'auto', changes: [{ type: 'removeNode', nodeId: step.peerId }] };
+        break;
+    }
+    const applied = peer.proposeConfChange(cc);
+    ctx.kick(peer);
+    await applied;
   }
 
   /** Region heartbeats for every region this store leads: size, lagging and silent peers. */

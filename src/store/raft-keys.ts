@@ -69,7 +69,8 @@ export function logRange(regionId: number, lo: number, hi: number): { start: Uin
 
 /** The key range of every Raft record of one region (its region state aside). */
 export function regionRaftRange(regionId: number): { start: Uint8Array; end: Uint8Array } {
-  return { start: regionPrefix(regionId, 0), end: regionPrefix(regionId + 1, 0) };
+  // PD's group has the largest safe id (there is no next one): past its last suffix byte instead.
+  return { start: regionPrefix(regionId, 0), end: regionId < Number.MAX_SAFE_INTEGER ? regionPrefix(regionId + 1, 0) : regionPrefix(regionId, 0xff) };
 }
 
 function readU64(b: Uint8Array, at: number): number {

@@ -17,6 +17,7 @@ import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
 import { PeerStorage, RAFT_INIT_TERM } from './peer-storage.ts';
 import { regionRaftRange, regionStateKey } from './raft-keys.ts';
+import { PD_PREFIX } from './pd-state.ts';
 import { encodeRegionState, type RegionState } from './records.ts';
 import { RegionPeer } from './region-peer.ts';
 import { checkOpen, confStateOf, isPdGroup, type StoreContext, tombstoneOf } from './store-context.ts';
@@ -99,7 +100,9 @@ export async function destroyPeer(ctx: StoreContext, peer: RegionPeer, why: stri
     { type: 'deleteRange', ...regionRaftRange(peer.regionId) },
     { type: 'put', key: regionStateKey(peer.regionId), value: encodeRegionState({ region: peer.region, peerId: peer.peerId, state: 'tombstone' }) },
   ];
-  if (peer.storage.initialized) for (const r of regionRanges(peer.region)) ops.push({ type: 'deleteRange', start: r.start, end: r.end });
+  // PD's group spans no keys (its empty bounds would read as the whole key space): its state is PD's prefix.
+  const ranges = isPdGroup(peer) ? [{ start: Uint8Array.of(PD_PREFIX), end: Uint8Array.of(PD_PREFIX + 1) }] : regionRanges(peer.region);
+  if (peer.storage.initialized) for (const r of ranges) ops.push({ type: 'deleteRange', start: r.start, end: r.end });
   ctx.counters.peersDestroyed++;
   ctx.opts.logger.info('replica destroyed', { regionId: peer.regionId, peerId: peer.peerId, why });
   await ctx.engine.write(ops, { sync: true });

@@ -12,6 +12,7 @@ import type { BackupPage, FenceAnswer } from './backup-fence.ts';
 import type { ReadConsistency } from './region-peer.ts';
 import type { ReplicaReport } from './unsafe-recovery.ts';
 import type { RegionInfo } from './store-engine.ts';
+import type { PdMembersInfo } from './pd-members.ts';
 
 /** A write for one region. `clientId` + `seq` make a retry apply at most once. */
 export interface WriteRequest {
@@ -93,8 +94,13 @@ export interface BackupRequest {
   op: { kind: 'thaw' } | { kind: 'release' } | { kind: 'read'; regionId: number; after?: Uint8Array; maxBytes: number };
 }
 
+/** The members of PD's group (docs/pd-membership.md); only PD's leader answers, others say `NotLeader` with a hint. */
+export interface PdMembersRequest {
+  type: 'pdMembers';
+}
+
 /** Any request a store serves; `type` selects the answer in {@link StoreResponses}. */
-export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest | RecoveryRequest | BackupRequest;
+export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest | RecoveryRequest | BackupRequest | PdMembersRequest;
 
 /** What each request type answers. */
 export interface StoreResponses {
@@ -108,4 +114,5 @@ export interface StoreResponses {
   recovery: ReplicaReport[] | Region;
   /** thaw and release: how many fences or readers; read: a page. */
   backup: number | BackupPage;
+  pdMembers: PdMembersInfo;
 }
