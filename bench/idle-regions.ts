@@ -7,12 +7,14 @@
  * is shared.
  *
  * As a script: `node --expose-gc --import tsx bench/idle-regions.ts 1000 3000 10000`
- * (`IDLE_QUIET_MS`, default 10000; `IDLE_ELECT_MS`, the election deadline, default 600000).
+ * (`IDLE_QUIET_MS`, default 10000; `IDLE_ELECT_MS`, the election deadline, default 600000;
+ * `IDLE_QUIET_PROF=dir` writes a CPU profile of the quiet window to dir/idle-quiet-N.cpuprofile).
  */
 import os from 'node:os';
 import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 import { createLocalCluster } from '../adapters/local-cluster.ts';
+import { startInProcessProfile } from './in-process-profile.ts';
 
 /** What one run measured. */
 export interface IdleRun {
@@ -70,10 +72,12 @@ export async function idleRegions(regions: number, opts: { quietMs?: number; ele
     if (!(await until(allQuiet, 120_000))) return run;
     run.quiesceMs = performance.now() - t1;
     run.heapPerReplica = (heap() - before) / (3 * regions);
+    const stopProfile = await startInProcessProfile(process.env.IDLE_QUIET_PROF ? `${process.env.IDLE_QUIET_PROF}/idle-quiet-${regions}.cpuprofile` : undefined);
     const cpu0 = process.cpuUsage();
     const w0 = performance.now();
     await sleep(quietMs);
     const cpu = process.cpuUsage(cpu0);
+    await stopProfile();
     run.cpuQuiet = (cpu.user + cpu.system) / 1000 / (performance.now() - w0);
     return run;
   } finally {

@@ -315,7 +315,7 @@ export class Raft implements RaftCore {
    * leader's messages sent meanwhile wait unread in this process's queue: firing now would make
    * every replica of a stopped process, or of one whose turn ran long, campaign at once before
    * reading them (an election storm that feeds itself, issue 18). A timer the gap ran out fires
-   * a fresh random 1..electionTick ticks later instead, so replicas that had expired together
+   * a fresh random 2..electionTick+1 ticks later instead, so replicas that had expired together
    * campaign apart, and only those that still heard nothing by then.
    */
   private elapseElection(ticks: number): void {
@@ -326,7 +326,9 @@ export class Raft implements RaftCore {
       return;
     }
     this.electionElapsed = Math.max(this.electionElapsed, this.cfg.electionTick);
-    this.randomizedElectionTimeout = this.electionElapsed + 1 + this.cfg.rand.int(this.cfg.electionTick);
+    // At least two ticks on: a driver counting a gap usually ticks once right after it, in the
+    // same call, before it read anything (the store's catchUp does).
+    this.randomizedElectionTimeout = this.electionElapsed + 2 + this.cfg.rand.int(this.cfg.electionTick);
   }
 
   private tickElection(): void {
