@@ -18,10 +18,10 @@ export async function run(): Promise<BenchRow[]> {
     const label = n.toLocaleString('en-US');
     rows.push({ group: 'idle', name: `${label} regions: all leaders elected after`, value: r.electMs === undefined ? Number.POSITIVE_INFINITY : r.electMs / 1000, unit: 's', note: `3 stores in one process; ${load}` });
     if (r.heapPerReplica !== undefined) {
-      rows.push({ group: 'idle', name: `${label} regions: heap per replica (all quiesced)`, value: r.heapPerReplica / 1024, unit: 'KiB', note: `forced GC; ${load}`, ...(n >= 10_000 ? { target: { label: 'issue 18: 10,000 idle regions per store, <= 10 KiB of heap each', op: '<=' as const, bound: 10 } } : {}) });
+      rows.push({ group: 'idle', name: `${label} regions: heap per replica (all quiesced)`, value: r.heapPerReplica / 1024, unit: 'KiB', note: `forced GC; ${load}`, plot: { chart: 'Idle regions × heap per replica', series: 'KiB per replica', x: n, xLabel: 'regions', logX: true }, ...(n >= 10_000 ? { target: { label: 'issue 18: 10,000 idle regions per store, <= 10 KiB of heap each', op: '<=' as const, bound: 10 } } : {}) });
     }
     if (r.cpuQuiet !== undefined) {
-      rows.push({ group: 'idle', name: `${label} regions: CPU when quiet, 3 stores`, value: r.cpuQuiet * 100, unit: '% of a core', note: `${quietMs / 1000} s window; ${load}`, ...(n >= 10_000 ? { target: { label: 'issue 18: 10,000 idle regions per store, < 2 % CPU when quiet', op: '<=' as const, bound: 2 } } : {}) });
+      rows.push({ group: 'idle', name: `${label} regions: CPU when quiet, 3 stores`, value: r.cpuQuiet * 100, unit: '% of a core', note: `${quietMs / 1000} s window; ${load}`, plot: { chart: 'Idle regions × CPU when quiet (3 stores, one process)', series: 'CPU, % of a core', x: n, xLabel: 'regions', logX: true }, ...(n >= 10_000 ? { target: { label: 'issue 18: 10,000 idle regions per store, < 2 % CPU when quiet', op: '<=' as const, bound: 2 } } : {}) });
     }
   }
   return rows;
