@@ -471,10 +471,11 @@ export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const g = 'cluster';
   const failed = (n: number) => (n > 0 ? `; ${n} writes failed (outcome unknown)` : '');
-  const figureRows = (name: string, f: ReturnType<Runs['figure']>, note: string): BenchRow[] => [
-    { group: g, name: `${name}, committed writes`, value: f.rate, unit: 'writes/s', note: `${note}${failed(f.failed)}` },
-    { group: g, name: `${name}, latency p50`, value: f.p50, unit: 'ms' },
-    { group: g, name: `${name}, latency p99`, value: f.p99, unit: 'ms' },
+  // Plot points (docs/scaling.svg): regions × throughput, writers × latency.
+  const figureRows = (name: string, f: ReturnType<Runs['figure']>, note: string, at?: { regions: number; writers: number }): BenchRow[] => [
+    { group: g, name: `${name}, committed writes`, value: f.rate, unit: 'writes/s', note: `${note}${failed(f.failed)}`, ...(at ? { plot: { chart: 'Regions × throughput (3 processes)', series: `${at.writers} writers`, x: at.regions, xLabel: 'regions', logX: true } } : {}) },
+    { group: g, name: `${name}, latency p50`, value: f.p50, unit: 'ms', ...(at ? { plot: { chart: 'Client concurrency × latency (3 processes)', series: `p50, ${at.regions} region(s)`, x: at.writers, xLabel: 'writers', yLabel: 'latency, ms', logX: true } } : {}) },
+    { group: g, name: `${name}, latency p99`, value: f.p99, unit: 'ms', ...(at ? { plot: { chart: 'Client concurrency × latency (3 processes)', series: `p99, ${at.regions} region(s)`, x: at.writers, xLabel: 'writers', yLabel: 'latency, ms', logX: true } } : {}) },
     { group: g, name: `${name}, CPU per write`, value: f.cpuPerWrite, unit: 'µs', note: 'user + system time of the servers and of the bench process (client) during the load, over writes acknowledged' },
     ...loadRows(name, f),
   ];
@@ -510,7 +511,8 @@ export async function run(): Promise<BenchRow[]> {
     }
 
     const where = '3 × flotilla serve on loopback, WebSocket, fs engine (Raft log fdatasynced before acknowledging), 16-byte keys, 100-byte values, remote client';
-    rows.push(...figureRows(`flotilla serve ×3, 1 region, ${WRITERS} writers`, f1.figure('256'), `${where}; region led by store 1; mean of ${WRITE_ROUNDS} rounds of ${MEASURE_MS / 1000} s; every write verified on every store`));
+    rows.push(...figureRows(`flotilla serve ×3, 1 region, ${WRITERS} writers`, f1.figure('256'), `${where}; region led by store 1; mean of ${WRITE_ROUNDS} rounds of ${MEASURE_MS / 1000} s; every write verified on every store`, { regions: 1, writers: WRITERS }));
+    rows.push(...figureRows(`flotilla serve ×3, 1 region, ${MANY_WRITERS} writers`, f1.figure('1000'), `${where}; one round of ${MANY_MS / 1000} s`, { regions: 1, writers: MANY_WRITERS }));
     if (etcd) {
       rows.push(
         ...figureRows(`etcd ×3, ${WRITERS} writers`, etcd.figure('256'), `etcd ${version}, 3 members on loopback, default fsync, etcd3 npm client (gRPC, all 3 endpoints); rounds alternate with flotilla's; verified on every member`),
@@ -541,7 +543,7 @@ export async function run(): Promise<BenchRow[]> {
       },
     );
     rows.push(
-      ...figureRows(`flotilla serve ×3, 8 regions, ${WRITERS} writers`, f8.figure('256'), 'leaders spread 3/3/2 over the stores, writers spread evenly over the regions; rounds alternate with the 1-region ones'),
+      ...figureRows(`flotilla serve ×3, 8 regions, ${WRITERS} writers`, f8.figure('256'), 'leaders spread 3/3/2 over the stores, writers spread evenly over the regions; rounds alternate with the 1-region ones', { regions: 8, writers: WRITERS }),
       { group: g, name: 'flotilla serve ×3, 8 regions / 1 region', value: f8.figure('256').rate / f1.figure('256').rate, unit: 'ratio', note: `ratio of the means; round by round: ${roundRatios(f8.measured.get('256'), f1.measured.get('256'))}`, target: { label: 'issue 9 target 4: 8 regions >= 1.3x 1 region across 3 processes', op: '>=', bound: 1.3 } },
     );
   } finally {

@@ -18,6 +18,21 @@ export interface BenchRow {
   note?: string;
   /** A goal the figure is judged against (issue 9's targets); the suite ends with a met/not-met summary. */
   target?: BenchTarget;
+  /** A point of a scaling plot (bench/svg-plot.ts draws docs/scaling.svg): (`x`, `value`) on `series` of `chart`. */
+  plot?: BenchPlotPoint;
+}
+
+/** Where a row goes in the bench's scaling plot. */
+export interface BenchPlotPoint {
+  /** The chart's title; rows with the same title share a chart. */
+  chart: string;
+  /** The line the point belongs to. */
+  series: string;
+  x: number;
+  xLabel: string;
+  /** The y axis' label; default the row's unit. */
+  yLabel?: string;
+  logX?: boolean;
 }
 
 /** A goal for one figure: `value` must be at least (`>=`) or at most (`<=`) `bound`. */

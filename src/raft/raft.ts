@@ -292,15 +292,43 @@ export class Raft implements RaftCore {
   /**
    * Advances logical time by `ticks` at once: the driver's clock says that much time passed
    * without a tick (the process was stopped, its loop blocked). A lease confirmed before the gap
-   * must be judged by the time that really passed, so `tickCount` moves by all of it. Only the
-   * last {@link ELAPSE_REPLAY_ELECTIONS} election timeouts of it run as ticks: by then every timer
+   * must be judged by the time that really passed, so `tickCount` moves by all of it. On a leader
+   * (or a quiesced node) only the last {@link ELAPSE_REPLAY_ELECTIONS} election timeouts of it run
+   * as ticks: by then every timer
    * (election, check-quorum, heartbeat, transfer) has fired, and earlier rounds would only have
-   * been superseded by later ones (more heartbeats, more campaigns nobody hears).
+   * been superseded by later ones (more heartbeats, more campaigns nobody hears). A follower or
+   * candidate campaigns on no tick of the gap (see {@link elapseElection}).
    */
   elapse(ticks: number): void {
+    if (this.state !== 'leader' && !this.quiesced) {
+      this.elapseElection(ticks);
+      return;
+    }
     const replay = Math.min(ticks, ELAPSE_REPLAY_ELECTIONS * this.cfg.electionTick);
     this.tickCount += ticks - replay;
     for (let i = 0; i < replay; i++) this.tick();
+  }
+
+  /**
+   * A gap on a follower or candidate: its election timer takes the time (past an election timeout
+   * it no longer refuses votes for its leader's lease), but does not fire within the gap. The
+   * leader's messages sent meanwhile wait unread in this process's queue: firing now would make
+   * every replica of a stopped process, or of one whose turn ran long, campaign at once before
+   * reading them (an election storm that feeds itself, issue 18). A timer the gap ran out fires
+   * a fresh random 2..electionTick+1 ticks later instead, so replicas that had expired together
+   * campaign apart, and only those that still heard nothing by then.
+   */
+  private elapseElection(ticks: number): void {
+    this.tickCount += ticks;
+    const elapsed = this.electionElapsed + ticks;
+    if (elapsed < this.randomizedElectionTimeout) {
+      this.electionElapsed = elapsed;
+      return;
+    }
+    this.electionElapsed = Math.max(this.electionElapsed, this.cfg.electionTick);
+    // At least two ticks on: a driver counting a gap usually ticks once right after it, in the
+    // same call, before it read anything (the store's catchUp does).
+    this.randomizedElectionTimeout = this.electionElapsed + 2 + this.cfg.rand.int(this.cfg.electionTick);
   }
 
   private tickElection(): void {

@@ -87,14 +87,27 @@ export class RawNode {
    * Advances logical time by `ticks` at once, for a driver whose clock says that much time passed
    * since its last tick (a stopped process, a blocked loop): the lease clock moves by all of it, so
    * a lease that ran out in real time is void before the next message or read is handled; the last
-   * two election timeouts of it run as ticks (timers fire, a leader that heard from no quorum
-   * steps down). `elapse(1)` is `tick()`. Throws {@link RaftError} `InvalidConfig` for a negative or
+   * two election timeouts of it run as ticks on a leader (timers fire, a leader that heard from no
+   * quorum steps down); a follower's or candidate's election timer fires on no tick of the gap but
+   * a few ticks after it, once the messages that waited meanwhile were read. `elapse(1)` is `tick()`. Throws {@link RaftError} `InvalidConfig` for a negative or
    * fractional count.
    * @param ticks - whole ticks that passed, at least 0.
    */
   elapse(ticks: number): void {
     if (!Number.isSafeInteger(ticks) || ticks < 0) throw new RaftError('InvalidConfig', `elapse: ticks must be a non-negative integer, got ${ticks}`);
     this.raft.elapse(ticks);
+  }
+
+  /**
+   * Postpones this node's next election timeout by `ticks` (a follower or candidate; a leader
+   * ignores it). For a driver that knows another replica is meant to win the first election
+   * (regions bootstrapped together: one chosen voter per region campaigns, the others wait
+   * longer): timing only, never safety. Throws {@link RaftError} `InvalidConfig` for a negative or
+   * fractional count.
+   */
+  deferElection(ticks: number): void {
+    if (!Number.isSafeInteger(ticks) || ticks < 0) throw new RaftError('InvalidConfig', `deferElection: ticks must be a non-negative integer, got ${ticks}`);
+    if (this.raft.state !== 'leader') this.raft.randomizedElectionTimeout += ticks;
   }
 
   /** Starts an election now (pre-vote first if enabled). */

@@ -15,7 +15,7 @@ import { makeMessage } from '../raft/types.ts';
 import { rangesOverlap, rangeWithin } from '../region/keys.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { cloneRegion } from '../region/types.ts';
-import { PeerStorage, RAFT_INIT_TERM } from './peer-storage.ts';
+import { PeerStorage, RAFT_INIT_INDEX, RAFT_INIT_TERM } from './peer-storage.ts';
 import { regionRaftRange, regionStateKey } from './raft-keys.ts';
 import { PD_PREFIX } from './pd-state.ts';
 import { encodeRegionState, type RegionState } from './records.ts';
@@ -215,4 +215,26 @@ export function soleVoter(peer: RegionPeer): boolean {
   const to = log.lastIndex();
   if (from > to) return true;
   return !log.slice(from, to + 1, Number.MAX_SAFE_INTEGER).some((e) => e.type === 'confChange');
+}
+
+/**
+ * What a replica opening fresh from bootstrap does about its region's first election: the voter
+ * at `region.id % voters` (in id order) is the chosen first leader and campaigns at once
+ * (`'campaign'`), so that first leaders spread evenly over the stores; the other voters wait
+ * longer than usual (`'wait'`). Regions bootstrapped together would otherwise all wait out
+ * randomized timeouts and campaign on every store at once (issue 18: with thousands of regions
+ * the votes of one campaign are not counted before the next timers fire). One candidate per
+ * region instead, like a split's child campaigning on its parent leader's store. `'none'` for
+ * any replica that ever voted or appended (term, vote and log are not the bootstrap's), a
+ * sole voter (it campaigns anyway) and PD's group. Timing only: the election is the one a
+ * timeout would start (pre-vote, same term rules).
+ */
+export function bootstrapLeader(peer: RegionPeer): 'campaign' | 'wait' | 'none' {
+  if (!peer.storage.initialized || isPdGroup(peer)) return 'none';
+  const hs = peer.storage.hardState;
+  if (hs.term !== RAFT_INIT_TERM || hs.vote !== 0 || peer.node.raft.raftLog.lastIndex() !== RAFT_INIT_INDEX) return 'none';
+  const cs = peer.node.confState();
+  if (cs.votersOutgoing.length > 0 || cs.voters.length < 2 || !cs.voters.includes(peer.peerId)) return 'none';
+  const voters = [...cs.voters].sort((a, b) => a - b);
+  return voters[peer.regionId % voters.length] === peer.peerId ? 'campaign' : 'wait';
 }

@@ -42,7 +42,7 @@ import { ReadyLoop } from './ready-loop.ts';
 import { decodeRegionState, encodeRegionState } from './records.ts';
 import { RegionOps } from './region-ops.ts';
 import type { ReadConsistency, RegionPeer } from './region-peer.ts';
-import { addPeer, hostedRegions, peerFor, shutdown, soleVoter } from './replicas.ts';
+import { addPeer, bootstrapLeader, hostedRegions, peerFor, shutdown, soleVoter } from './replicas.ts';
 import { StreamReceiver } from './snapshot-receive.ts';
 import { ALL_STAGING, moveStaged, newSnapshotStreamStats, type SnapshotStreamStats } from './snapshot-stream.ts';
 import { confStateOf, isPdGroup, newStoreCounters, type StoreContext, type StoreCounters, tombstoneOf } from './store-context.ts';
@@ -221,6 +221,12 @@ export class StoreEngine {
         // only delays the first request after a restart by 0.5-1 s. The election itself is the
         // same one a timeout would start (same term rules, pre-vote); timing never makes Raft safe.
         peer.node.campaign();
+      } else {
+        const first = bootstrapLeader(peer);
+        // The chosen voter campaigns now, and again on its own timeout if the other stores were not
+        // up yet; the others give it two election timeouts' start before they compete.
+        if (first === 'campaign') peer.node.campaign();
+        else if (first === 'wait') peer.node.deferElection(2 * (ctx.opts.raft?.electionTick ?? 10));
       }
     }
     // Pairs of streams that never completed (or whose snapshot Raft never took) are garbage.

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RaftError } from '../../src/raft/index.ts';
+import { createSeededRand } from '../../src/util/rand.ts';
 import { testCluster } from './cluster-helper.ts';
 
 const ELECTION = 10;
@@ -68,6 +69,41 @@ describe('elapse', () => {
     expect(follower.raft.inLease()).toBe(true);
     follower.elapse(5 * ELECTION);
     expect(follower.raft.inLease()).toBe(false);
+  });
+
+  it('does not campaign on a follower within the gap: its timer fires on a later tick, 2..electionTick+1 ticks on (issue 18)', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const c = ledCluster({ rand: createSeededRand(seed) });
+      const follower = c.nodes.get(2)!;
+      const term = follower.raft.term;
+      // Stopped for ten election timeouts: a replay of them as ticks would campaign (pre-vote) right here.
+      follower.elapse(10 * ELECTION);
+      expect(follower.raft.state, `seed ${seed}`).toBe('follower');
+      expect(follower.raft.term).toBe(term);
+      expect(follower.hasReady() && follower.ready().messages.length > 0, `seed ${seed}: no vote requests out of the gap`).toBe(false);
+      // Its vote is free already (the gap was real time), and its timer fires within an election timeout.
+      expect(follower.raft.inLease()).toBe(false);
+      let ticks = 0;
+      while (follower.raft.state === 'follower' && ticks < 3 * ELECTION) {
+        follower.tick();
+        ticks++;
+      }
+      expect(follower.raft.state, `seed ${seed}`).toBe('preCandidate');
+      expect(ticks).toBeGreaterThanOrEqual(2);
+      expect(ticks).toBeLessThanOrEqual(ELECTION + 1);
+    }
+  });
+
+  it('lets a follower that heard its leader after the gap keep it (no campaign, no new term)', () => {
+    const c = ledCluster();
+    const follower = c.nodes.get(2)!;
+    const leader = c.nodes.get(1)!;
+    follower.elapse(10 * ELECTION);
+    // The leader's heartbeats were waiting unread: they arrive before the follower's next tick.
+    c.tickAll(3);
+    expect(follower.raft.state).toBe('follower');
+    expect(leader.raft.state).toBe('leader');
+    expect(follower.raft.lead).toBe(1);
   });
 
   it('is tick() for one tick and nothing for none; refuses a negative or fractional count', () => {

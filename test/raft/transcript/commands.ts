@@ -128,6 +128,12 @@ const commands: Record<string, Handler> = {
     const count = args.int('count') ?? 1;
     for (let i = 0; i < count; i++) for (const id of ids) env.up(id).tick();
   },
+  elapse: (env, args) => {
+    // elapse <ids...> ticks=N: the driver's clock says N ticks passed at once (the process was stopped).
+    const ticks = args.int('ticks');
+    if (ticks === undefined) throw new EnvError('elapse needs ticks=');
+    for (const id of args.ints()) env.up(id).elapse(ticks);
+  },
   quiesce: (env, args) => {
     // quiesce <id>: the leader quiesces its group if it may; prints whether it did.
     const id = one(args, 'quiesce');
