@@ -6,6 +6,7 @@
  * Keys and values are bytes. In every range an empty `start` is -∞ and an empty `end` is +∞.
  */
 
+import type { LeaseRevokeResult } from './leases.ts';
 import type { TxnResult, TxnWriteOp } from './txn.ts';
 
 /** One key/value pair of a `batchPut`. */
@@ -43,6 +44,10 @@ export interface CasEntry {
  * - `expireSessions`: store-internal; forgets sessions idle for `idleMs` or more (see `sessions.ts`). → the number forgotten.
  * - `txn`: etcd-style `if (compare) then (success) else (failure)` on keys of one region, applied
  *   whole or not at all (see `txn.ts`). → {@link TxnResult}.
+ * - `leasePut`: sets the value and attaches the key to lease `lease` (PD's lease id; refused with
+ *   `LeaseNotFound` if this region revoked it; see `leases.ts`). → `true`.
+ * - `revokeLease`: store-internal, sent on PD's word; deletes every key of the lease in the region
+ *   and refuses the lease from then on. → {@link LeaseRevokeResult}.
  */
 export type KvWriteOp =
   | { type: 'put'; key: Uint8Array; value: Uint8Array }
@@ -61,7 +66,9 @@ export type KvWriteOp =
   | { type: 'renewLock'; key: Uint8Array; owner: string; leaseMs: number }
   | { type: 'unlock'; key: Uint8Array; owner: string }
   | { type: 'expireSessions'; idleMs: number; limit: number }
-  | TxnWriteOp;
+  | TxnWriteOp
+  | { type: 'leasePut'; key: Uint8Array; value: Uint8Array; lease: number }
+  | { type: 'revokeLease'; lease: number };
 
 /** The type tag of a write. */
 export type KvWriteType = KvWriteOp['type'];
@@ -136,6 +143,8 @@ export interface KvWriteResults {
   unlock: UnlockResult;
   expireSessions: number;
   txn: TxnResult;
+  leasePut: true;
+  revokeLease: LeaseRevokeResult;
 }
 
 /** The result of any write. */

@@ -20,6 +20,7 @@ import type { Logger } from '../ports.ts';
 import type { Region } from '../region/types.ts';
 import { type loadPdState, PD_GROUP_ID } from './pd-state.ts';
 import type { HashReport } from './consistency-types.ts';
+import type { LeaseService } from './lease-service.ts';
 import type { RegionPeer } from './region-peer.ts';
 
 /**
@@ -43,14 +44,18 @@ export type PdMessage =
   /** The auth table (`encodeAuthTable`), for a store that is behind. */
   | { type: 'authTable'; table: Uint8Array }
   /** A replica's hash at a consistency check's index, for the store that proposed the check (`consistency.ts`); not PD's. */
-  | { type: 'hashReport'; report: HashReport };
+  | { type: 'hashReport'; report: HashReport }
+  /** PD's leader asks a region's leader to delete the keys of a revoked lease (`lease-service.ts`). */
+  | { type: 'leaseRevokeRegion'; leaseId: number; regionId: number }
+  /** A region's leader tells PD's leader the revoke applied over this range. */
+  | { type: 'leaseRegionRevoked'; leaseId: number; startKey: Uint8Array; endKey: Uint8Array };
 
 /** Encodes a PD message for the wire. */
 export function encodePdMessage(m: PdMessage): Uint8Array {
   return packValue(m).slice();
 }
 
-const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader', 'instructionFailed', 'authRevision', 'authTable', 'hashReport']) }).passthrough();
+const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader', 'instructionFailed', 'authRevision', 'authTable', 'hashReport', 'leaseRevokeRegion', 'leaseRegionRevoked']) }).passthrough();
 
 /** Decodes a PD message; undefined for bytes that are not one (dropped by the caller). */
 export function decodePdMessage(bytes: Uint8Array): PdMessage | undefined {
@@ -115,6 +120,8 @@ export class PdService {
   private storeStates = new Map<number, StoreState>();
   /** Regions whose metadata PD recorded, by id and version (to record only changes). */
   private recorded = new Map<number, string>();
+  /** TTL leases, kept by PD's leader (set by the store's PdWorker; `lease-service.ts`). */
+  leases: LeaseService | undefined;
   /** Counters for status and tests. */
   readonly counters = { heartbeatsSent: 0, heartbeatsRefused: 0, instructionsSent: 0, instructionsRun: 0, schedulingRounds: 0 };
 
@@ -142,6 +149,7 @@ export class PdService {
    */
   clockJumped(gapMs: number): void {
     if (this.view) this.view = discountPause(this.view, gapMs);
+    this.leases?.clockJumped(gapMs);
   }
 
   /** Called on every store tick. */
@@ -157,6 +165,7 @@ export class PdService {
       this.lastHeartbeatMs = now;
       void this.sendHeartbeats();
     }
+    this.leases?.tick();
     if (this.view && now - this.lastScheduleMs >= this.scheduleMs) {
       this.lastScheduleMs = now;
       this.scheduleRound();

@@ -10,6 +10,7 @@ import type { Region, RegionEpoch } from '../region/types.ts';
 import type { CheckResult } from './consistency-types.ts';
 import type { BackupPage, FenceAnswer } from './backup-fence.ts';
 import type { ReadConsistency } from './region-peer.ts';
+import type { LeaseInfo } from './lease-service.ts';
 import type { ReplicaReport } from './unsafe-recovery.ts';
 import type { RegionInfo } from './store-engine.ts';
 
@@ -93,8 +94,22 @@ export interface BackupRequest {
   op: { kind: 'thaw' } | { kind: 'release' } | { kind: 'read'; regionId: number; after?: Uint8Array; maxBytes: number };
 }
 
+/** A TTL lease call (docs/leases.md), served by PD's leader; other stores answer `NotLeader` with a hint. */
+export type LeaseOp =
+  | { kind: 'grant'; ttlMs: number }
+  | { kind: 'keepAlive'; id: number }
+  | { kind: 'timeToLive'; id: number }
+  | { kind: 'revoke'; id: number }
+  | { kind: 'list' };
+
+/** A lease call. */
+export interface LeaseRequest {
+  type: 'lease';
+  op: LeaseOp;
+}
+
 /** Any request a store serves; `type` selects the answer in {@link StoreResponses}. */
-export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest | RecoveryRequest | BackupRequest;
+export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest | RecoveryRequest | BackupRequest | LeaseRequest;
 
 /** What each request type answers. */
 export interface StoreResponses {
@@ -108,4 +123,6 @@ export interface StoreResponses {
   recovery: ReplicaReport[] | Region;
   /** thaw and release: how many fences or readers; read: a page. */
   backup: number | BackupPage;
+  /** grant, keepAlive, timeToLive: the lease; revoke: nothing (its keys are gone); list: the active lease ids. */
+  lease: LeaseInfo | number[] | undefined;
 }
