@@ -73,6 +73,11 @@ export class LeaseService {
     this.revokesPerRoundMax = opts.revokesPerRoundMax ?? 256;
   }
 
+  /** Whether this store's replica leads PD's group (and so keeps the leases). */
+  isLeader(): boolean {
+    return this.host.isLeader();
+  }
+
   private notLeader(): NotLeaderError {
     return new NotLeaderError(PD_GROUP_ID, this.host.leaderStoreId());
   }

@@ -44,6 +44,7 @@ import { RegionOps } from './region-ops.ts';
 import type { ReadConsistency, RegionPeer } from './region-peer.ts';
 import { addPeer, hostedRegions, peerFor, shutdown, soleVoter } from './replicas.ts';
 import type { LeaseOp, StoreResponses } from './requests.ts';
+import type { LeaseService } from './lease-service.ts';
 import { StreamReceiver } from './snapshot-receive.ts';
 import { ALL_STAGING, moveStaged, newSnapshotStreamStats, type SnapshotStreamStats } from './snapshot-stream.ts';
 import { confStateOf, isPdGroup, newStoreCounters, type StoreContext, type StoreCounters, tombstoneOf } from './store-context.ts';
@@ -167,6 +168,11 @@ export class StoreEngine {
    */
   proposeAuth(change: AuthChange): Promise<AuthTable> {
     return this.pdWorker.proposeAuth(change);
+  }
+
+  /** PD leader's lease keeper on this store (undefined without PD), for status and tests. */
+  get leases(): LeaseService | undefined {
+    return this.pdWorker.leases.service;
   }
 
   /**
