@@ -6,7 +6,6 @@
  * Keys and values are bytes. In every range an empty `start` is -∞ and an empty `end` is +∞.
  */
 
-import type { LeaseRevokeResult } from './leases.ts';
 import type { TxnResult, TxnWriteOp } from './txn.ts';
 
 /** One key/value pair of a `batchPut`. */
@@ -112,6 +111,14 @@ export interface LockResult {
   deadlineMs: number;
   /** How many times the holder entered the lock; 0 when nobody holds it. */
   acquires: number;
+}
+
+/** What revoking a lease in a region did (`leases.ts`): how many keys it deleted and the range it covered. */
+export interface LeaseRevokeResult {
+  deleted: number;
+  /** The region's range when the revoke applied: PD counts this range as cleared of the lease. */
+  startKey: Uint8Array;
+  endKey: Uint8Array;
 }
 
 /** The outcome of `unlock`. */

@@ -23,6 +23,8 @@
 import { LeaseNotFoundError } from '../errors.ts';
 import type { WriteOp } from '../ports.ts';
 import type { KvWriteOp, KvWriteResult } from './commands.ts';
+
+export type { LeaseRevokeResult } from './commands.ts';
 import { encodeKey, encodeU64, LEASE_KEY_PREFIX, perRegionRange, prefixedRange, REVOKED_LEASE_PREFIX, type StorageRange, writeU64 } from './keys.ts';
 import type { KvReader, WriteOverlay } from './overlay.ts';
 import type { TxnResult } from './txn.ts';
@@ -30,14 +32,6 @@ import type { TxnResult } from './txn.ts';
 /** Index entries a revoke reads per scan page (a revoke reads them all, page by page). */
 const REVOKE_PAGE = 1024;
 const EMPTY = new Uint8Array(0);
-
-/** What revoking a lease in a region did: how many keys it deleted and the range it covered. */
-export interface LeaseRevokeResult {
-  deleted: number;
-  /** The region's range when the revoke applied: PD counts this range as cleared of the lease. */
-  startKey: Uint8Array;
-  endKey: Uint8Array;
-}
 
 /** The storage key of `userKey`'s lease (present only while the key is attached to one). */
 export const leaseOfKey = (userKey: Uint8Array): Uint8Array => encodeKey(LEASE_KEY_PREFIX, userKey);

@@ -7,10 +7,9 @@ import { z } from 'zod';
 import { InvalidArgumentError, NotLeaderError } from '../errors.ts';
 import type { KvReadOp } from '../kv/commands.ts';
 import type { LeaseRevokeResult } from '../kv/leases.ts';
-import { type LeaseHost, type LeaseInfo, LeaseService } from './lease-service.ts';
+import { type LeaseHost, type LeaseInfo, type LeaseOp, LeaseService } from './lease-service.ts';
 import type { PdMessage } from './pd-service.ts';
 import { loadLease, loadLeases, PD_GROUP_ID } from './pd-state.ts';
-import type { LeaseOp } from './requests.ts';
 import { isPdGroup, type StoreContext } from './store-context.ts';
 
 /** Revoke proposals one store keeps in flight at most (PD resends what is dropped). */

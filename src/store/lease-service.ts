@@ -37,6 +37,14 @@ export interface LeaseHost {
   sendRevoke(toStoreId: number, leaseId: number, regionId: number): void;
 }
 
+/** A TTL lease call (docs/leases.md), served by PD's leader; other stores answer `NotLeader` with a hint. */
+export type LeaseOp =
+  | { kind: 'grant'; ttlMs: number }
+  | { kind: 'keepAlive'; id: number }
+  | { kind: 'timeToLive'; id: number }
+  | { kind: 'revoke'; id: number }
+  | { kind: 'list' };
+
 /** A lease as the client sees it. */
 export interface LeaseInfo {
   id: number;

@@ -10,7 +10,9 @@ import type { Region, RegionEpoch } from '../region/types.ts';
 import type { CheckResult } from './consistency-types.ts';
 import type { BackupPage, FenceAnswer } from './backup-fence.ts';
 import type { ReadConsistency } from './region-peer.ts';
-import type { LeaseInfo } from './lease-service.ts';
+import type { LeaseInfo, LeaseOp } from './lease-service.ts';
+
+export type { LeaseOp } from './lease-service.ts';
 import type { ReplicaReport } from './unsafe-recovery.ts';
 import type { RegionInfo } from './store-engine.ts';
 
@@ -93,14 +95,6 @@ export interface BackupRequest {
   backupId: string;
   op: { kind: 'thaw' } | { kind: 'release' } | { kind: 'read'; regionId: number; after?: Uint8Array; maxBytes: number };
 }
-
-/** A TTL lease call (docs/leases.md), served by PD's leader; other stores answer `NotLeader` with a hint. */
-export type LeaseOp =
-  | { kind: 'grant'; ttlMs: number }
-  | { kind: 'keepAlive'; id: number }
-  | { kind: 'timeToLive'; id: number }
-  | { kind: 'revoke'; id: number }
-  | { kind: 'list' };
 
 /** A lease call. */
 export interface LeaseRequest {

@@ -43,8 +43,7 @@ import { decodeRegionState, encodeRegionState } from './records.ts';
 import { RegionOps } from './region-ops.ts';
 import type { ReadConsistency, RegionPeer } from './region-peer.ts';
 import { addPeer, hostedRegions, peerFor, shutdown, soleVoter } from './replicas.ts';
-import type { LeaseOp, StoreResponses } from './requests.ts';
-import type { LeaseService } from './lease-service.ts';
+import type { LeaseInfo, LeaseOp, LeaseService } from './lease-service.ts';
 import { StreamReceiver } from './snapshot-receive.ts';
 import { ALL_STAGING, moveStaged, newSnapshotStreamStats, type SnapshotStreamStats } from './snapshot-stream.ts';
 import { confStateOf, isPdGroup, newStoreCounters, type StoreContext, type StoreCounters, tombstoneOf } from './store-context.ts';
@@ -179,7 +178,7 @@ export class StoreEngine {
    * Serves a TTL lease call (docs/leases.md) on PD's leader.
    * @throws NotLeaderError (with a hint) elsewhere; InvalidArgumentError without PD; LeaseNotFoundError for an unknown lease.
    */
-  lease(op: LeaseOp): Promise<StoreResponses['lease']> {
+  lease(op: LeaseOp): Promise<LeaseInfo | number[] | undefined> {
     this.ctx.catchUp();
     return this.pdWorker.leases.call(op);
   }
