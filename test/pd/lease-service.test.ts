@@ -14,7 +14,7 @@ const EMPTY = new Uint8Array(0);
 function fakePd() {
   const leases = new Map<number, PdLeaseRecord>();
   const sent: Array<{ to: number; leaseId: number; regionId: number }> = [];
-  const state = {
+  const state: { now: number; leader: boolean; nextId: number; regions: Array<{ id: number; startKey: Uint8Array; endKey: Uint8Array; leaderStoreId: number }> } = {
     now: 0,
     leader: true,
     nextId: 100,

@@ -54,13 +54,18 @@ describe('leases through flotilla serve', () => {
       await kv.put('z-leased', '2', { lease: id });
       await kv.put('plain', '3');
       let lost = false;
-      const keeper = kv.keepAliveInBackground(lease!, { intervalMs: 500, onLost: () => (lost = true) });
+      const keeper = kv.keepAliveInBackground(lease!, {
+        intervalMs: 500,
+        onLost: () => {
+          lost = true;
+        },
+      });
 
-      const pdLeader = await (async () => {
-        let found = 0;
-        await waitFor("PD's leader", async () => (found = await leaseKeeper([1, 2, 3])) > 0);
-        return found;
-      })();
+      let pdLeader = 0;
+      await waitFor("PD's leader", async () => {
+        pdLeader = await leaseKeeper([1, 2, 3]);
+        return pdLeader > 0;
+      });
       await cluster.kill(pdLeader);
       const survivors = [1, 2, 3].filter((s) => s !== pdLeader);
       await waitFor("a new PD leader", async () => (await leaseKeeper(survivors)) > 0);
