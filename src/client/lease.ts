@@ -88,6 +88,8 @@ export class LeaseClient {
     }
     // A grant whose answer was lost may have granted a lease nobody holds: it expires after its ttl, unattached.
     if (mayHaveApplied && op.kind === 'grant') throw new OutcomeUnknownError('no answer from PD\'s leader to a lease grant; a lease may have been granted and will expire unused');
+    // PD finishes a revoke it recorded on its own (every region, however long that takes).
+    if (mayHaveApplied && op.kind === 'revoke') throw new OutcomeUnknownError(`the revoke of lease ${op.id} was not confirmed in time; if PD recorded it, it deletes the keys region by region on its own`);
     throw new TimeoutError(`lease ${op.kind}: PD's leader did not answer within ${this.retry.timeoutMs} ms`);
   }
 

@@ -77,3 +77,17 @@ describe('leases', () => {
     expect(await drive(clock, kv.get('a'))).toBeNull();
   });
 });
+
+describe('leases without PD', () => {
+  it('are refused with a clear typed error, and a leased put writes nothing', async () => {
+    const v = await virtualCluster({ stores: 3 });
+    cluster = v.cluster;
+    const kv = cluster.client();
+    await drive(v.clock, kv.put('warm', '1'));
+    const err = await drive(v.clock, kv.grantLease(1000)).catch((e) => e);
+    expect(err).toMatchObject({ code: 'InvalidArgument' });
+    expect(String(err.message)).toContain('--no-pd');
+    await expect(drive(v.clock, kv.put('a', '1', { lease: 1_000_000 }))).rejects.toMatchObject({ code: 'InvalidArgument' });
+    expect(await drive(v.clock, kv.get('a'))).toBeNull();
+  });
+});
