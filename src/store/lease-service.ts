@@ -207,9 +207,11 @@ export class LeaseService {
   }
 
   private async round(): Promise<void> {
+    // Only leases tracked before the read can be judged gone by it: one granted meanwhile is not in it yet.
+    const tracked = this.table.ids();
     const leases = await this.host.loadLeases();
     const recorded = new Set(leases.map((l) => l.id));
-    for (const id of this.table.ids()) if (!recorded.has(id)) this.forgotten(id);
+    for (const id of tracked) if (!recorded.has(id)) this.forgotten(id);
     let sends = 0;
     for (const lease of leases) {
       if (!this.host.isLeader()) return;

@@ -14,7 +14,7 @@ const EMPTY = new Uint8Array(0);
 function fakePd() {
   const leases = new Map<number, PdLeaseRecord>();
   const sent: Array<{ to: number; leaseId: number; regionId: number }> = [];
-  const state: { now: number; leader: boolean; nextId: number; regions: Array<{ id: number; startKey: Uint8Array; endKey: Uint8Array; leaderStoreId: number }> } = {
+  const state: { now: number; leader: boolean; nextId: number; gate?: Promise<void>; regions: Array<{ id: number; startKey: Uint8Array; endKey: Uint8Array; leaderStoreId: number }> } = {
     now: 0,
     leader: true,
     nextId: 100,
@@ -44,7 +44,11 @@ function fakePd() {
         if (!state.leader) throw new Error('not leader');
       },
       propose: apply,
-      loadLeases: async () => [...leases.values()],
+      loadLeases: async () => {
+        const snapshot = [...leases.values()]; // read now, answered once the gate opens (a slow engine)
+        await state.gate;
+        return snapshot;
+      },
       loadLease: async (id) => leases.get(id),
       regions: () => state.regions,
       sendRevoke: (to, leaseId, regionId) => sent.push({ to, leaseId, regionId }),
@@ -120,6 +124,24 @@ describe('LeaseService', () => {
     expect(done).toBe(true);
     expect(pd.leases.has(lease.id)).toBe(false);
     await expect(pd.service.revoke(lease.id)).rejects.toMatchObject({ code: 'LeaseNotFound' });
+  });
+
+  it('does not take a lease granted while a round read the table for a forgotten one (its revoke waits)', async () => {
+    const pd = fakePd();
+    let open: () => void = () => {};
+    pd.state.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    pd.state.now += 100;
+    pd.service.tick(); // the round reads the (empty) lease table and waits on the slow engine
+    const lease = await pd.service.grant(60_000);
+    let done = false;
+    void pd.service.revoke(lease.id).then(() => (done = true));
+    open();
+    pd.state.gate = undefined;
+    await pd.run(300);
+    expect(done).toBe(false);
+    expect(pd.leases.get(lease.id)?.state).toBe('revoking');
   });
 
   it('refuses bad ttls without proposing anything', async () => {
