@@ -128,7 +128,7 @@ export class KvStateMachine {
       const staged = direct ? overlay : overlay.child();
       const result = await execute(staged, region, command.op, command.nowMs);
       // A write that sets or deletes keys without naming a lease detaches them from theirs (leases.ts).
-      if (command.op.type !== 'leasePut') detachWritten(staged, command.op, result);
+      if (command.op.type !== 'leasePut' && command.op.type !== 'revokeLease') await detachWritten(staged, region, command.op, result);
       if (clientId !== undefined) {
         staged.put(sessionKey(region.id, clientId), encodeSession({ seq: command.seq, lastSeenMs: command.nowMs, result }));
       }
