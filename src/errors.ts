@@ -27,7 +27,8 @@ export type FlotillaErrorCode =
   | 'CorruptCommand'
   | 'OutcomeUnknown'
   | 'Timeout'
-  | 'PermissionDenied';
+  | 'PermissionDenied'
+  | 'LeaseNotFound';
 
 /** Base class of every error of the KV API; `code` says which kind it is. */
 export class FlotillaError extends Error {
@@ -208,6 +209,19 @@ export class PermissionDeniedError extends FlotillaError {
   }
 }
 
+/**
+ * The lease is unknown: never granted, expired or revoked (docs/leases.md). Nothing was written;
+ * grant a new lease and attach the keys to it.
+ */
+export class LeaseNotFoundError extends FlotillaError {
+  readonly leaseId: number;
+  constructor(leaseId: number, detail = 'it was never granted, or it expired or was revoked') {
+    super('LeaseNotFound', `lease ${leaseId} not found: ${detail}; grant a new lease`);
+    this.name = 'LeaseNotFoundError';
+    this.leaseId = leaseId;
+  }
+}
+
 function hex(b: Uint8Array): string {
   let s = '0x';
   for (let i = 0; i < b.length && i < 32; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
@@ -267,4 +281,5 @@ const PROTOTYPES: Record<FlotillaErrorCode, FlotillaError> = {
   OutcomeUnknown: OutcomeUnknownError.prototype,
   Timeout: TimeoutError.prototype,
   PermissionDenied: PermissionDeniedError.prototype,
+  LeaseNotFound: LeaseNotFoundError.prototype,
 };

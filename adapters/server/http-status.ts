@@ -41,6 +41,8 @@ export interface StoreStatus {
   lostReplicas: Array<{ regionId: number; peerId: number; storeId: number; expected: string; actual: string }>;
   /** Load shedding (docs/overload.md): reads and writes admitted, shed by reason, in flight. */
   admission: RequestAdmissionStats;
+  /** TTL leases (docs/leases.md): whether this store leads PD's group and so keeps the leases, and its counters. */
+  leases?: { keeper: boolean; granted: number; expired: number; revokeRequests: number; forgotten: number };
   regions: Array<{
     id: number;
     startKey: string;
@@ -84,6 +86,7 @@ export function storeStatus(server: StoreServer): StoreStatus {
     seenIncarnations: server.store.seenIncarnations(),
     lostReplicas: server.store.lostReplicas(),
     admission: server.admission(),
+    ...(server.store.leases ? { leases: { keeper: server.store.leases.isLeader(), ...server.store.leases.counters } } : {}),
     regions: server.store
       .status()
       .sort((a, b) => a.region.id - b.region.id)

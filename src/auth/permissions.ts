@@ -44,6 +44,7 @@ const both = (key: Uint8Array): Need[] => [point('read', key), point('write', ke
 function writeNeeds(op: KvWriteOp): Need[] {
   switch (op.type) {
     case 'put':
+    case 'leasePut':
     case 'delete':
     case 'getSequence':
     case 'resetSequence':
@@ -66,6 +67,7 @@ function writeNeeds(op: KvWriteOp): Need[] {
     case 'batchCompareAndPut':
       return op.entries.flatMap((e) => both(e.key));
     case 'expireSessions':
+    case 'revokeLease':
       return [ADMIN_ALL]; // store-internal: never accepted from a client's call
     case 'txn':
       return [
@@ -97,7 +99,7 @@ function readNeeds(op: KvReadOp): Need[] {
  * The shape of a store request as far as permissions go (`src/store/requests.ts`'s `StoreRequest`
  * has it; named here so that auth, below the store, does not import it).
  */
-export type CheckedRequest = { type: 'write'; op: KvWriteOp } | { type: 'read'; op: KvReadOp } | { type: 'regions' } | { type: 'ident' } | { type: 'admin'; op: { kind: string } } | { type: 'recovery'; op: { kind: string } } | { type: 'backup'; op: { kind: string } } | { type: 'pdMembers' };
+export type CheckedRequest = { type: 'write'; op: KvWriteOp } | { type: 'read'; op: KvReadOp } | { type: 'regions' } | { type: 'ident' } | { type: 'admin'; op: { kind: string } } | { type: 'recovery'; op: { kind: string } } | { type: 'backup'; op: { kind: string } } | { type: 'pdMembers' } | { type: 'lease'; op: { kind: string } };
 
 /** What `request` needs, and the operation name a refusal reports. */
 export function requestNeeds(request: CheckedRequest): { operation: string; needs: Need[] } {
@@ -123,6 +125,11 @@ export function requestNeeds(request: CheckedRequest): { operation: string; need
     case 'pdMembers':
       // Where PD runs is cluster administration.
       return { operation: 'pdMembers', needs: [ADMIN_ALL] };
+    case 'lease':
+      // A lease holds no key itself: any logged-in user may grant and keep one (its keys are
+      // checked when put). Revoking deletes whatever keys others attached, which the store cannot
+      // check key by key: it needs write on every key (docs/leases.md).
+      return { operation: `lease ${request.op.kind}`, needs: request.op.kind === 'revoke' ? [{ access: 'write', start: EMPTY, end: EMPTY }] : [] };
   }
 }
 

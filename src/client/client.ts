@@ -19,6 +19,7 @@ import type { ReadConsistency } from '../store/region-peer.ts';
 import type { StoreConnector } from './connector.ts';
 import { DEFAULT_RETRY, Executor, RegroupError, type RetryOptions } from './executor.ts';
 import { DistributedLock, type LockOptions } from './lock.ts';
+import { type KeepAliveOptions, LeaseClient, type LeaseInfo, type LeaseKeeper } from './lease.ts';
 import { AdminClient } from './admin.ts';
 import type { BatchOutcome } from './batcher.ts';
 import { GetBatcher } from './get-batcher.ts';
@@ -33,6 +34,12 @@ export { type Bytes, toBytes } from './bytes.ts';
 /** Options of reads. `linearizable` (default: ReadIndex on the leader), `lease` (leader lease), `follower` (ReadIndex served by any replica), `stale` (local, may be behind). */
 export interface ReadOptions {
   consistency?: ReadConsistency;
+}
+
+/** Options of `put`. */
+export interface PutOptions {
+  /** Attach the key to this lease (`grantLease`): it is deleted when the lease expires or is revoked. */
+  lease?: number;
 }
 
 /** Options of range reads. */
@@ -67,6 +74,8 @@ export class KvClient {
   readonly limits: KvLimits;
   /** Region and store administration: split, move leaders, add and remove replicas. */
   readonly admin: AdminClient;
+  /** TTL leases, kept by PD's leader (docs/leases.md). */
+  private readonly leaseClient: LeaseClient;
   private readonly executor: Executor;
   private readonly slots: SessionSlots;
   private readonly batcher: PutBatcher;
@@ -94,6 +103,7 @@ export class KvClient {
     this.batcher = new PutBatcher(opts.putBatchMax ?? 128, (entries) => this.putParts(entries));
     this.getBatchMax = opts.getBatchMax ?? 128;
     this.admin = new AdminClient(opts.connector, this.router, this.executor, toBytes);
+    this.leaseClient = new LeaseClient(opts.connector, opts.clock, opts.rand, retry);
   }
 
   // --- the write path --------------------------------------------------------------------------
@@ -331,14 +341,59 @@ export class KvClient {
 
   // --- writes ----------------------------------------------------------------------------------
 
-  /** Sets `key` to `value`. Concurrent puts to one region travel as one batch. */
-  async put(key: Bytes, value: Bytes): Promise<true> {
+  /**
+   * Sets `key` to `value`. Concurrent puts to one region travel as one batch. With `lease`, the
+   * key is attached to that lease (`LeaseNotFound` if it is gone) and deleted when it ends; a put
+   * without one detaches the key from its lease.
+   */
+  async put(key: Bytes, value: Bytes, opts?: PutOptions): Promise<true> {
     const k = toBytes(key, 'key');
+    if (opts?.lease !== undefined) {
+      const op = { type: 'leasePut' as const, key: k, value: toBytes(value, 'value'), lease: opts.lease };
+      validateWriteOp(op, this.limits);
+      await this.leaseClient.ensureKnown(opts.lease);
+      return this.write(op, k);
+    }
     // A string value is only read until its batch is encoded: it may share a chunk.
     const v = typeof value === 'string' ? encodeUtf8Shared(value) : toBytes(value, 'value');
     validateWriteOp({ type: 'put', key: k, value: v }, this.limits);
     await this.batcher.add({ key: k, value: v });
     return true;
+  }
+
+  // --- leases (docs/leases.md) ------------------------------------------------------------------
+
+  /**
+   * Grants a lease: keys put with it are deleted `ttlMs` after PD's leader last heard a keepAlive.
+   * @param ttlMs - a positive integer, at most a day.
+   */
+  grantLease(ttlMs: number): Promise<LeaseInfo> {
+    return this.leaseClient.grant(ttlMs);
+  }
+
+  /** Restarts the lease's ttl once; `LeaseNotFound` when it expired or was revoked. */
+  keepAlive(id: number): Promise<LeaseInfo> {
+    return this.leaseClient.keepAlive(id);
+  }
+
+  /** Keeps the lease alive in the background (every ttl/3 by default) until `stop()` or its loss. */
+  keepAliveInBackground(lease: { id: number; ttlMs: number }, opts?: KeepAliveOptions): LeaseKeeper {
+    return this.leaseClient.keepAliveInBackground(lease, opts);
+  }
+
+  /** Revokes the lease; resolves once every key attached to it is deleted. */
+  revoke(id: number): Promise<void> {
+    return this.leaseClient.revoke(id);
+  }
+
+  /** The lease's ttl and the time it has left; `LeaseNotFound` when it is gone. */
+  leaseTimeToLive(id: number): Promise<LeaseInfo> {
+    return this.leaseClient.timeToLive(id);
+  }
+
+  /** The ids of the active leases. */
+  leases(): Promise<number[]> {
+    return this.leaseClient.list();
   }
 
   /** Sets many keys; atomic within each region, not across regions. */

@@ -34,6 +34,8 @@ const TYPES: readonly (readonly [KvWriteType, readonly string[]])[] = [
   ['unlock', ['key', 'owner']],
   ['expireSessions', ['idleMs', 'limit']],
   ['txn', ['compare', 'success', 'failure']],
+  ['leasePut', ['key', 'value', 'lease']],
+  ['revokeLease', ['lease']],
 ];
 
 const CODE_OF = new Map<KvWriteType, number>(TYPES.map(([type], code) => [type, code]));

@@ -43,6 +43,10 @@ export interface CasEntry {
  * - `expireSessions`: store-internal; forgets sessions idle for `idleMs` or more (see `sessions.ts`). → the number forgotten.
  * - `txn`: etcd-style `if (compare) then (success) else (failure)` on keys of one region, applied
  *   whole or not at all (see `txn.ts`). → {@link TxnResult}.
+ * - `leasePut`: sets the value and attaches the key to lease `lease` (PD's lease id; refused with
+ *   `LeaseNotFound` if this region revoked it; see `leases.ts`). → `true`.
+ * - `revokeLease`: store-internal, sent on PD's word; deletes every key of the lease in the region
+ *   and refuses the lease from then on. → {@link LeaseRevokeResult}.
  */
 export type KvWriteOp =
   | { type: 'put'; key: Uint8Array; value: Uint8Array }
@@ -61,7 +65,9 @@ export type KvWriteOp =
   | { type: 'renewLock'; key: Uint8Array; owner: string; leaseMs: number }
   | { type: 'unlock'; key: Uint8Array; owner: string }
   | { type: 'expireSessions'; idleMs: number; limit: number }
-  | TxnWriteOp;
+  | TxnWriteOp
+  | { type: 'leasePut'; key: Uint8Array; value: Uint8Array; lease: number }
+  | { type: 'revokeLease'; lease: number };
 
 /** The type tag of a write. */
 export type KvWriteType = KvWriteOp['type'];
@@ -107,6 +113,14 @@ export interface LockResult {
   acquires: number;
 }
 
+/** What revoking a lease in a region did (`leases.ts`): how many keys it deleted and the range it covered. */
+export interface LeaseRevokeResult {
+  deleted: number;
+  /** The region's range when the revoke applied: PD counts this range as cleared of the lease. */
+  startKey: Uint8Array;
+  endKey: Uint8Array;
+}
+
 /** The outcome of `unlock`. */
 export interface UnlockResult {
   /** Whether `owner` held the lock (and one hold was released). */
@@ -136,6 +150,8 @@ export interface KvWriteResults {
   unlock: UnlockResult;
   expireSessions: number;
   txn: TxnResult;
+  leasePut: true;
+  revokeLease: LeaseRevokeResult;
 }
 
 /** The result of any write. */

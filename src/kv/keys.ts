@@ -6,8 +6,10 @@
  * | `0x01`         | reserved: Raft log, hard state, apply and region state | (store-defined)   | store |
  * | `0x02`–`0x1f`  | reserved for the store and PD         |                                    | store |
  * | `c` (0x63)     | `c` + regionId (u64 BE) + clientId (UTF-8) | session: last seq, time, result | kv    |
+ * | `e` (0x65)     | `e` + userKey                         | the key's lease id (u64 BE; `leases.ts`) | kv |
  * | `l` (0x6c)     | `l` + userKey                         | lock record (owner, deadline, fencing token) | kv |
  * | `s` (0x73)     | `s` + userKey                         | next sequence value (u64 BE)       | kv    |
+ * | `x` (0x78)     | `x` + regionId (u64 BE) + leaseId (u64 BE) | empty: the region revoked the lease | kv |
  * | `z` (0x7a)     | `z` + userKey                         | the user's value                   | kv    |
  *
  * User data, sequences and locks are keyed by the user key, so a region's range `[start, end)`
@@ -28,6 +30,10 @@ export const SESSION_PREFIX = 0x63; // 'c'
 export const LOCK_PREFIX = 0x6c; // 'l'
 /** Sequences, per user key. */
 export const SEQUENCE_PREFIX = 0x73; // 's'
+/** The key → lease index, per user key (`leases.ts`). */
+export const LEASE_KEY_PREFIX = 0x65; // 'e'
+/** Leases a region revoked, per region (`leases.ts`). */
+export const REVOKED_LEASE_PREFIX = 0x78; // 'x'
 /** User data, per user key (TiKV's data prefix). */
 export const DATA_PREFIX = 0x7a; // 'z'
 
@@ -114,11 +120,20 @@ export function writeU64(out: Uint8Array, offset: number, value: number): void {
  * @param regionId - the region's id.
  */
 export function sessionRange(regionId: number): StorageRange {
+  return perRegionRange(SESSION_PREFIX, regionId);
+}
+
+/**
+ * The storage range `[prefix + u64(id), prefix + u64(id + 1))` of a per-region namespace.
+ * @param prefix - a per-region prefix (sessions, revoked leases).
+ * @param regionId - the region's id.
+ */
+export function perRegionRange(prefix: number, regionId: number): StorageRange {
   const start = new Uint8Array(9);
-  start[0] = SESSION_PREFIX;
+  start[0] = prefix;
   start.set(encodeU64(regionId), 1);
   const end = new Uint8Array(9);
-  end[0] = SESSION_PREFIX;
+  end[0] = prefix;
   end.set(encodeU64(regionId + 1), 1);
   return { start, end };
 }
@@ -146,9 +161,15 @@ export function sessionClientId(storageKey: Uint8Array): Uint8Array {
 
 /**
  * Every storage range a region owns in the KV namespaces: its data, sequences and locks over its
- * user range, and its sessions. A snapshot of the region is exactly these ranges.
+ * user range, and its sessions; then its key → lease index and its revoked leases. A snapshot of
+ * the region is exactly these ranges.
  * @param region - the region's id and user key range.
  */
 export function regionRanges(region: { id: number; startKey: Uint8Array; endKey: Uint8Array }): StorageRange[] {
-  return [...KEYED_PREFIXES.map((p) => prefixedRange(p, region.startKey, region.endKey)), sessionRange(region.id)];
+  return [
+    ...KEYED_PREFIXES.map((p) => prefixedRange(p, region.startKey, region.endKey)),
+    sessionRange(region.id),
+    prefixedRange(LEASE_KEY_PREFIX, region.startKey, region.endKey),
+    perRegionRange(REVOKED_LEASE_PREFIX, region.id),
+  ];
 }

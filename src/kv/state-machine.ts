@@ -27,6 +27,7 @@ import { encodeUtf8 } from '../codec/utf8.ts';
 import { decodeKvCommand } from './codec.ts';
 import type { KvCommand, KvReadOp, KvReadResult, KvWriteOp, KvWriteResult, SequenceRange } from './commands.ts';
 import { DATA_PREFIX, dataKey, prefixedRange, sequenceKey, sessionKey } from './keys.ts';
+import { attachLease, detachWritten, revokeLeaseKeys } from './leases.ts';
 import { HARD_KV_LIMITS, type KvLimits, resolveKvLimits } from './limits.ts';
 import { renewLock, tryLock, unlock } from './locks.ts';
 import type { KvReader, WriteOverlay } from './overlay.ts';
@@ -126,6 +127,8 @@ export class KvStateMachine {
       const direct = INFALLIBLE.has(command.op.type);
       const staged = direct ? overlay : overlay.child();
       const result = await execute(staged, region, command.op, command.nowMs);
+      // A write that sets or deletes keys without naming a lease detaches them from theirs (leases.ts).
+      if (command.op.type !== 'leasePut' && command.op.type !== 'revokeLease') await detachWritten(staged, region, command.op, result);
       if (clientId !== undefined) {
         staged.put(sessionKey(region.id, clientId), encodeSession({ seq: command.seq, lastSeenMs: command.nowMs, result }));
       }
@@ -235,5 +238,15 @@ async function execute(staged: WriteOverlay, region: RegionRange, op: KvWriteOp,
       return expireSessions(staged, region.id, nowMs, op.idleMs, op.limit);
     case 'txn':
       return executeTxn(staged, op);
+    case 'leasePut':
+      await attachLease(staged, region.id, op.key, op.lease);
+      staged.put(dataKey(op.key), op.value);
+      return true;
+    case 'revokeLease': {
+      // The keys go as an ordinary batchDelete, so every observer of deletes (watch) sees them.
+      const keys = await revokeLeaseKeys(staged, region, op.lease);
+      if (keys.length > 0) await execute(staged, region, { type: 'batchDelete', keys }, nowMs);
+      return { deleted: keys.length, startKey: region.startKey.slice(), endKey: region.endKey.slice() };
+    }
   }
 }

@@ -157,6 +157,14 @@ export function validateWriteOp(op: KvWriteOp, limits: KvLimits): void {
     case 'txn':
       validateTxn(op, limits);
       return;
+    case 'leasePut':
+      key(o.key, 'key', limits);
+      value(o.value, 'value', limits);
+      integer(o.lease, 'lease', 1, Number.MAX_SAFE_INTEGER);
+      return;
+    case 'revokeLease':
+      integer(o.lease, 'lease', 1, Number.MAX_SAFE_INTEGER);
+      return;
     default:
       throw new InvalidArgumentError('op.type', `unknown write type ${JSON.stringify((op as { type: unknown }).type)}`);
   }
@@ -294,6 +302,7 @@ export function opFootprint(op: KvWriteOp | KvReadOp): OpFootprint {
     case 'multiGet':
       return { keys: op.keys };
     case 'expireSessions':
+    case 'revokeLease':
       return { keys: [] };
     case 'txn':
       // One span from the lowest key to past the highest: a region is contiguous, so it holds

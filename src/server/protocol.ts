@@ -107,6 +107,7 @@ const writeOp = z.discriminatedUnion('type', [
   z.object({ type: z.literal('renewLock'), ...lock }),
   z.object({ type: z.literal('unlock'), key, owner: z.string().max(1024) }),
   z.object({ type: z.literal('txn'), compare: z.array(txnCompare).max(TXN_LIST_MAX), success: z.array(txnOp).max(TXN_LIST_MAX), failure: z.array(txnOp).max(TXN_LIST_MAX) }),
+  z.object({ type: z.literal('leasePut'), key, value: bytes, lease: z.int().positive() }),
 ]);
 
 const scan = { start: bytes, end: bytes, limit: z.number().optional(), returnValue: z.boolean().optional() };
@@ -151,6 +152,16 @@ const storeRequest = z.discriminatedUnion('type', [
   }),
   z.object({ type: z.literal('backup'), backupId: z.string().regex(BACKUP_ID), op: backupOp }),
   z.object({ type: z.literal('pdMembers') }),
+  z.object({
+    type: z.literal('lease'),
+    op: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('grant'), ttlMs: z.number() }),
+      z.object({ kind: z.literal('keepAlive'), id: z.int().positive() }),
+      z.object({ kind: z.literal('timeToLive'), id: z.int().positive() }),
+      z.object({ kind: z.literal('revoke'), id: z.int().positive() }),
+      z.object({ kind: z.literal('list') }),
+    ]),
+  }),
 ]);
 
 const address = z.object({ id: z.int().positive().max(STORE_ID_MAX), url: z.string().min(1).max(512) });

@@ -45,6 +45,8 @@ export async function dispatchRequest<R extends StoreRequest>(store: StoreEngine
       }
       return (await store.changePeer(request.regionId, request.epoch, op.change, op.storeId, undefined, op.incarnation)) as Answer;
     }
+    case 'lease':
+      return (await store.lease(request.op)) as Answer;
     case 'backup': {
       const op = request.op;
       if (op.kind === 'thaw') return store.backup.thaw(request.backupId) as Answer;

@@ -23,6 +23,7 @@ import type { Region } from '../region/types.ts';
 import { type loadPdState, PD_GROUP_ID } from './pd-state.ts';
 import type { HashReport } from './consistency-types.ts';
 import { type PdMembersInfo, pdMembersOf } from './pd-members.ts';
+import type { LeaseService } from './lease-service.ts';
 import type { RegionPeer } from './region-peer.ts';
 
 /**
@@ -53,14 +54,18 @@ export type PdMessage =
   /** A replica's hash at a consistency check's index, for the store that proposed the check (`consistency.ts`); not PD's. */
   | { type: 'hashReport'; report: HashReport }
   /** PD's leader answers each store heartbeat with the stores hosting PD's group now (docs/pd-membership.md). */
-  | { type: 'pdMembers'; storeIds: number[]; leaderStoreId: number };
+  | { type: 'pdMembers'; storeIds: number[]; leaderStoreId: number }
+  /** PD's leader asks a region's leader to delete the keys of a revoked lease (`lease-service.ts`). */
+  | { type: 'leaseRevokeRegion'; leaseId: number; regionId: number }
+  /** A region's leader tells PD's leader the revoke applied over this range. */
+  | { type: 'leaseRegionRevoked'; leaseId: number; startKey: Uint8Array; endKey: Uint8Array };
 
 /** Encodes a PD message for the wire. */
 export function encodePdMessage(m: PdMessage): Uint8Array {
   return packValue(m).slice();
 }
 
-const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader', 'instructionFailed', 'authRevision', 'authTable', 'hashReport', 'pdMembers']) }).passthrough();
+const pdMessageSchema = z.object({ type: z.enum(['storeHeartbeat', 'regionHeartbeat', 'instruction', 'setStoreState', 'pdLeader', 'instructionFailed', 'authRevision', 'authTable', 'hashReport', 'pdMembers', 'leaseRevokeRegion', 'leaseRegionRevoked']) }).passthrough();
 
 /** Decodes a PD message; undefined for bytes that are not one (dropped by the caller). */
 export function decodePdMessage(bytes: Uint8Array): PdMessage | undefined {
@@ -141,6 +146,8 @@ export class PdService {
   private storeStates = new Map<number, StoreState>();
   /** Regions whose metadata PD recorded, by id and version (to record only changes). */
   private recorded = new Map<number, string>();
+  /** TTL leases, kept by PD's leader (set by the store's PdWorker; `lease-service.ts`). */
+  leases: LeaseService | undefined;
   /** Counters for status and tests. */
   readonly counters = { heartbeatsSent: 0, heartbeatsRefused: 0, instructionsSent: 0, instructionsRun: 0, schedulingRounds: 0, pdMemberSteps: 0 };
 
@@ -184,6 +191,7 @@ export class PdService {
    */
   clockJumped(gapMs: number): void {
     if (this.view) this.view = discountPause(this.view, gapMs);
+    this.leases?.clockJumped(gapMs);
   }
 
   /** Called on every store tick. */
@@ -200,6 +208,7 @@ export class PdService {
       this.lastHeartbeatMs = now;
       void this.sendHeartbeats();
     }
+    this.leases?.tick();
     if (this.view && now - this.lastScheduleMs >= this.scheduleMs) {
       this.lastScheduleMs = now;
       this.scheduleRound();

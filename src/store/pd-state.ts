@@ -10,6 +10,7 @@
  * | 0x03 0x02 + u64 storeId | a store: `{id, state}`                      |
  * | 0x03 0x03 + u64 regionId| a region as PD last accepted it             |
  * | 0x03 0x04               | the auth table (`src/auth/table.ts`)        |
+ * | 0x03 0x05 + u64 leaseId | a lease: `{id, ttlMs, state}` (`src/pd/lease-table.ts`) |
  */
 import { z } from 'zod';
 import { packOwned, unpackValue } from '../codec/msgpack.ts';
@@ -60,6 +61,40 @@ const NEXT_ID = Uint8Array.of(PD_PREFIX, 0x01);
 const STORE = 0x02;
 const REGION = 0x03;
 const AUTH_TABLE = Uint8Array.of(PD_PREFIX, 0x04);
+const LEASE = 0x05;
+/** The longest lease PD grants: a day (a longer-lived key should not hang on a lease). */
+export const LEASE_TTL_MS_MAX = 24 * 60 * 60 * 1000;
+
+/** A lease as PD records it; its expiry is PD leader memory, not replicated (docs/leases.md). */
+export interface PdLeaseRecord {
+  id: number;
+  ttlMs: number;
+  /** `revoking`: expired or revoked; PD's leader is having every region delete its keys. */
+  state: 'active' | 'revoking';
+}
+
+const leaseRecordSchema = z.object({ id: z.number().int().positive(), ttlMs: z.number().int().positive(), state: z.enum(['active', 'revoking']) });
+
+function decodeLease(bytes: Uint8Array): PdLeaseRecord | undefined {
+  const r = leaseRecordSchema.safeParse(unpackValue(bytes));
+  return r.success ? r.data : undefined;
+}
+
+/** Reads one lease PD recorded; undefined when there is none (or its record is damaged). */
+export async function loadLease(view: KvReader, id: number): Promise<PdLeaseRecord | undefined> {
+  const b = await view.get(key(LEASE, id));
+  return b ? decodeLease(b) : undefined;
+}
+
+/** Reads every lease PD recorded, in id order. Skips damaged records. */
+export async function loadLeases(view: KvReader): Promise<PdLeaseRecord[]> {
+  const out: PdLeaseRecord[] = [];
+  for (const kv of await view.scan({ start: Uint8Array.of(PD_PREFIX, LEASE), end: Uint8Array.of(PD_PREFIX, LEASE + 1) })) {
+    const lease = decodeLease(kv.value);
+    if (lease) out.push(lease);
+  }
+  return out;
+}
 /** Ids below this are left to bootstrap (initial regions and peers). */
 export const FIRST_ALLOCATED_ID = 1_000_000;
 
@@ -76,7 +111,13 @@ export type PdCommand =
   | { type: 'putRegion'; region: Region }
   | { type: 'removeRegion'; regionId: number }
   /** A change to the users, roles or the auth switch. */
-  | { type: 'auth'; change: AuthChange };
+  | { type: 'auth'; change: AuthChange }
+  /** Grants a lease with a fresh id from the allocator (docs/leases.md). */
+  | { type: 'leaseGrant'; ttlMs: number }
+  /** Marks a lease revoking: PD's leader then has every region delete its keys. */
+  | { type: 'leaseRevoke'; id: number }
+  /** Forgets a revoked lease once every region deleted its keys. */
+  | { type: 'leaseForget'; id: number };
 
 const pos = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
 const schema = z.discriminatedUnion('type', [
@@ -85,6 +126,9 @@ const schema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('putRegion'), region: regionSchema }),
   z.object({ type: z.literal('removeRegion'), regionId: pos }),
   z.object({ type: z.literal('auth'), change: authChangeSchema }),
+  z.object({ type: z.literal('leaseGrant'), ttlMs: pos.max(LEASE_TTL_MS_MAX) }),
+  z.object({ type: z.literal('leaseRevoke'), id: pos }),
+  z.object({ type: z.literal('leaseForget'), id: pos }),
 ]);
 
 /** Encodes a PD command for its log. */
@@ -122,7 +166,13 @@ function readU64(b: Uint8Array): number {
  * What applying a PD command answers: a range of fresh ids for `allocIds`; for `auth` the new
  * table, or why the change was refused (nothing written); nothing otherwise.
  */
-export type PdResult = { start: number; end: number } | { auth: AuthTable } | { authRefused: string; argument: string } | undefined;
+export type PdResult =
+  | { start: number; end: number }
+  | { auth: AuthTable }
+  | { authRefused: string; argument: string }
+  /** `leaseGrant`: the lease; `leaseRevoke`: the lease now revoking, or `lease: null` when there is none. */
+  | { lease: PdLeaseRecord | null }
+  | undefined;
 
 /** Reads the auth table PD recorded (the empty table when none was ever written). */
 export async function loadAuthTable(view: KvReader): Promise<AuthTable> {
@@ -154,6 +204,25 @@ export async function applyPdCommand(overlay: WriteOverlay, cmd: PdCommand): Pro
       overlay.put(AUTH_TABLE, encodeAuthTable(result.table));
       return { auth: result.table };
     }
+    case 'leaseGrant': {
+      // The id comes from the same allocator as region and peer ids, in the same entry: one id, once.
+      const cur = await overlay.get(NEXT_ID);
+      const id = cur ? readU64(cur) : FIRST_ALLOCATED_ID;
+      overlay.put(NEXT_ID, encodeU64(id + 1));
+      const lease: PdLeaseRecord = { id, ttlMs: cmd.ttlMs, state: 'active' };
+      overlay.put(key(LEASE, id), packOwned(lease));
+      return { lease };
+    }
+    case 'leaseRevoke': {
+      const lease = await loadLease(overlay, cmd.id);
+      if (lease === undefined) return { lease: null };
+      const revoking: PdLeaseRecord = { ...lease, state: 'revoking' };
+      overlay.put(key(LEASE, cmd.id), packOwned(revoking));
+      return { lease: revoking };
+    }
+    case 'leaseForget':
+      overlay.delete(key(LEASE, cmd.id));
+      return undefined;
   }
 }
 

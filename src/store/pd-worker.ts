@@ -16,6 +16,7 @@ import type { ConfChange } from '../raft/types.ts';
 import { cloneRegion } from '../region/types.ts';
 import { encodeMembershipContext } from './membership.ts';
 import { hashReportSchema } from './consistency-types.ts';
+import { LeaseWorker } from './lease-host.ts';
 import { decodePdMessage, encodePdMessage, type PdHost, PdService } from './pd-service.ts';
 import { loadAuthTable, loadPdState, PD_GROUP_ID } from './pd-state.ts';
 import type { RegionOps } from './region-ops.ts';
@@ -25,6 +26,8 @@ import { isPdGroup, type StoreContext } from './store-context.ts';
 export class PdWorker {
   private readonly ctx: StoreContext;
   private readonly ops: RegionOps;
+  /** TTL leases: PD leader's keeper and this store's part in revokes (`lease-host.ts`). */
+  readonly leases: LeaseWorker;
 
   /** Creates the store's PdService (when the store runs PD) and sets it as `ctx.pd`. */
   constructor(ctx: StoreContext, ops: RegionOps) {
@@ -34,6 +37,7 @@ export class PdWorker {
       if (!ctx.opts.sendPd) throw new InvalidArgumentError('sendPd', 'is required with pd');
       ctx.pd = new PdService(this.pdHost(), ctx.opts.pd);
     }
+    this.leases = new LeaseWorker(ctx, (to, message) => this.pdHost().send(to, message));
   }
 
   /** Receives a PD message from another store (or this one). Malformed ones are dropped. */
@@ -49,6 +53,7 @@ export class PdWorker {
     }
     if (!ctx.pd) return;
     ctx.catchUp();
+    if (m && this.leases.receive(fromStoreId, m)) return;
     if (m) ctx.pd.receive(fromStoreId, m);
   }
 

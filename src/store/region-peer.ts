@@ -22,6 +22,7 @@ import type { MergeState } from './records.ts';
 import { epochEquals } from '../region/epoch.ts';
 import { mergeRegions, type SplitResult, splitRegion } from '../region/split.ts';
 import { copySessions } from '../kv/sessions.ts';
+import { copyRevokedLeases, revokedLeaseRange } from '../kv/leases.ts';
 import { type AdminCommand, type ComputeHashCommand, decodeAdminCommand, encodeAdminCommand } from './admin.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { applyConfChangeToRegion } from './membership.ts';
@@ -397,6 +398,8 @@ export class RegionPeer {
     // The child starts with the parent's client sessions, so a write retried after the split
     // reaches it already answered (at-most-once across the split).
     overlay.stage(await copySessions(overlay, this.regionId, parts.right.id));
+    // ... and its revoked leases, so the child refuses them too (kv/leases.ts).
+    overlay.stage(await copyRevokedLeases(overlay, this.regionId, parts.right.id));
     this.region = parts.left;
     this.regionDirty = true;
     this.splitChildren.push(parts.right);
@@ -454,6 +457,10 @@ export class RegionPeer {
     overlay.stage(await copySessions(overlay, sourceId, this.regionId));
     const gone = sessionRange(sourceId);
     overlay.deleteRange(gone.start, gone.end);
+    // ... and the union of both regions' revoked leases (kv/leases.ts).
+    overlay.stage(await copyRevokedLeases(overlay, sourceId, this.regionId));
+    const revoked = revokedLeaseRange(sourceId);
+    overlay.deleteRange(revoked.start, revoked.end);
     this.region = merged;
     this.regionDirty = true;
     this.absorbed.push(source);

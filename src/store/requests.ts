@@ -10,6 +10,9 @@ import type { Region, RegionEpoch } from '../region/types.ts';
 import type { CheckResult } from './consistency-types.ts';
 import type { BackupPage, FenceAnswer } from './backup-fence.ts';
 import type { ReadConsistency } from './region-peer.ts';
+import type { LeaseInfo, LeaseOp } from './lease-service.ts';
+
+export type { LeaseOp } from './lease-service.ts';
 import type { ReplicaReport } from './unsafe-recovery.ts';
 import type { RegionInfo } from './store-engine.ts';
 import type { PdMembersInfo } from './pd-members.ts';
@@ -94,13 +97,19 @@ export interface BackupRequest {
   op: { kind: 'thaw' } | { kind: 'release' } | { kind: 'read'; regionId: number; after?: Uint8Array; maxBytes: number };
 }
 
+/** A lease call. */
+export interface LeaseRequest {
+  type: 'lease';
+  op: LeaseOp;
+}
+
 /** The members of PD's group (docs/pd-membership.md); only PD's leader answers, others say `NotLeader` with a hint. */
 export interface PdMembersRequest {
   type: 'pdMembers';
 }
 
 /** Any request a store serves; `type` selects the answer in {@link StoreResponses}. */
-export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest | RecoveryRequest | BackupRequest | PdMembersRequest;
+export type StoreRequest = WriteRequest | ReadRequest | RegionsRequest | IdentRequest | AdminRequest | RecoveryRequest | BackupRequest | PdMembersRequest | LeaseRequest;
 
 /** What each request type answers. */
 export interface StoreResponses {
@@ -115,4 +124,6 @@ export interface StoreResponses {
   /** thaw and release: how many fences or readers; read: a page. */
   backup: number | BackupPage;
   pdMembers: PdMembersInfo;
+  /** grant, keepAlive, timeToLive: the lease; revoke: nothing (its keys are gone); list: the active lease ids. */
+  lease: LeaseInfo | number[] | undefined;
 }

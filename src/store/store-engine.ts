@@ -43,6 +43,7 @@ import { decodeRegionState, encodeRegionState } from './records.ts';
 import { RegionOps } from './region-ops.ts';
 import type { ReadConsistency, RegionPeer } from './region-peer.ts';
 import { addPeer, bootstrapLeader, hostedRegions, peerFor, shutdown, soleVoter } from './replicas.ts';
+import type { LeaseInfo, LeaseOp, LeaseService } from './lease-service.ts';
 import { StreamReceiver } from './snapshot-receive.ts';
 import { ALL_STAGING, moveStaged, newSnapshotStreamStats, type SnapshotStreamStats } from './snapshot-stream.ts';
 import { confStateOf, isPdGroup, newStoreCounters, type StoreContext, type StoreCounters, tombstoneOf } from './store-context.ts';
@@ -166,6 +167,20 @@ export class StoreEngine {
    */
   proposeAuth(change: AuthChange): Promise<AuthTable> {
     return this.pdWorker.proposeAuth(change);
+  }
+
+  /** PD leader's lease keeper on this store (undefined without PD), for status and tests. */
+  get leases(): LeaseService | undefined {
+    return this.pdWorker.leases.service;
+  }
+
+  /**
+   * Serves a TTL lease call (docs/leases.md) on PD's leader.
+   * @throws NotLeaderError (with a hint) elsewhere; InvalidArgumentError without PD; LeaseNotFoundError for an unknown lease.
+   */
+  lease(op: LeaseOp): Promise<LeaseInfo | number[] | undefined> {
+    this.ctx.catchUp();
+    return this.pdWorker.leases.call(op);
   }
 
   /**
