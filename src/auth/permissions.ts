@@ -67,6 +67,8 @@ function writeNeeds(op: KvWriteOp): Need[] {
       return op.entries.flatMap((e) => both(e.key));
     case 'expireSessions':
       return [ADMIN_ALL]; // store-internal: never accepted from a client's call
+    case 'compact':
+      return [ADMIN_ALL]; // drops history every watcher of the region may still need
     case 'txn':
       return [
         ...op.compare.map((c) => point('read', c.key)),
@@ -89,7 +91,10 @@ function readNeeds(op: KvReadOp): Need[] {
       return op.keys.map((k) => point('read', k));
     case 'scan':
     case 'reverseScan':
+    case 'watch':
       return [{ access: 'read', start: op.start, end: op.end }];
+    case 'getAt':
+      return [point('read', op.key)];
   }
 }
 

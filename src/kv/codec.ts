@@ -34,6 +34,7 @@ const TYPES: readonly (readonly [KvWriteType, readonly string[]])[] = [
   ['unlock', ['key', 'owner']],
   ['expireSessions', ['idleMs', 'limit']],
   ['txn', ['compare', 'success', 'failure']],
+  ['compact', ['revision']],
 ];
 
 const CODE_OF = new Map<KvWriteType, number>(TYPES.map(([type], code) => [type, code]));

@@ -157,6 +157,9 @@ export function validateWriteOp(op: KvWriteOp, limits: KvLimits): void {
     case 'txn':
       validateTxn(op, limits);
       return;
+    case 'compact':
+      integer(o.revision, 'revision', 0, Number.MAX_SAFE_INTEGER);
+      return;
     default:
       throw new InvalidArgumentError('op.type', `unknown write type ${JSON.stringify((op as { type: unknown }).type)}`);
   }
@@ -268,6 +271,16 @@ export function validateReadOp(op: KvReadOp, limits: KvLimits): void {
       if (o.limit !== undefined) integer(o.limit, 'limit', 1, limits.scanLimitMax);
       if (o.returnValue !== undefined && typeof o.returnValue !== 'boolean') throw new InvalidArgumentError('returnValue', 'must be a boolean');
       return;
+    case 'watch':
+      range(o.start, o.end, limits);
+      if (o.after !== undefined) integer(o.after, 'after', 0, Number.MAX_SAFE_INTEGER);
+      if (o.limit !== undefined) integer(o.limit, 'limit', 1, limits.scanLimitMax);
+      if (o.prevValue !== undefined && typeof o.prevValue !== 'boolean') throw new InvalidArgumentError('prevValue', 'must be a boolean');
+      return;
+    case 'getAt':
+      key(o.key, 'key', limits);
+      integer(o.revision, 'revision', 0, Number.MAX_SAFE_INTEGER);
+      return;
     default:
       throw new InvalidArgumentError('op.type', `unknown read type ${JSON.stringify((op as { type: unknown }).type)}`);
   }
@@ -286,6 +299,7 @@ export function opFootprint(op: KvWriteOp | KvReadOp): OpFootprint {
     case 'deleteRange':
     case 'scan':
     case 'reverseScan':
+    case 'watch':
       return { start: op.start, end: op.end };
     case 'batchPut':
     case 'batchCompareAndPut':
@@ -294,6 +308,7 @@ export function opFootprint(op: KvWriteOp | KvReadOp): OpFootprint {
     case 'multiGet':
       return { keys: op.keys };
     case 'expireSessions':
+    case 'compact':
       return { keys: [] };
     case 'txn':
       // One span from the lowest key to past the highest: a region is contiguous, so it holds

@@ -22,6 +22,7 @@ import type { MergeState } from './records.ts';
 import { epochEquals } from '../region/epoch.ts';
 import { mergeRegions, type SplitResult, splitRegion } from '../region/split.ts';
 import { copySessions } from '../kv/sessions.ts';
+import { inheritRevisionOnSplit, mergeRevisionState } from '../kv/history.ts';
 import { type AdminCommand, type ComputeHashCommand, decodeAdminCommand, encodeAdminCommand } from './admin.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { applyConfChangeToRegion } from './membership.ts';
@@ -288,7 +289,7 @@ export class RegionPeer {
       if (r.epochVersion !== this.region.epoch.version) throw new EpochNotMatchError(this.regionId, [this.region]);
       // StoreEngine.read validated the op and checked it against the region at this epoch
       // version (unchanged, just tested): no second validation per read.
-      r.resolve(await executeRead(view, r.op, sm.limits));
+      r.resolve(await executeRead(view, r.op, sm.limits, this.regionId));
     } catch (e) {
       r.reject(e as Error);
     }
@@ -397,6 +398,8 @@ export class RegionPeer {
     // The child starts with the parent's client sessions, so a write retried after the split
     // reaches it already answered (at-most-once across the split).
     overlay.stage(await copySessions(overlay, this.regionId, parts.right.id));
+    // The child's revisions continue the parent's, so a watch cursor holds across the split.
+    overlay.stage(await inheritRevisionOnSplit(overlay, this.regionId, parts.right.id));
     this.region = parts.left;
     this.regionDirty = true;
     this.splitChildren.push(parts.right);
@@ -454,6 +457,8 @@ export class RegionPeer {
     overlay.stage(await copySessions(overlay, sourceId, this.regionId));
     const gone = sessionRange(sourceId);
     overlay.deleteRange(gone.start, gone.end);
+    // Revisions continue from the larger of the two, so watch cursors of both hold (history.ts).
+    overlay.stage(await mergeRevisionState(overlay, sourceId, this.regionId));
     this.region = merged;
     this.regionDirty = true;
     this.absorbed.push(source);
