@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { runWatchSimulation } from './watch-simulation.ts';
 
 const FIRST = 1;
-const LAST = 12;
+const LAST = 10;
 
 describe('watch simulation', () => {
   it(`seeds ${FIRST}..${LAST}: no event lost, duplicated or reordered`, async () => {

@@ -41,6 +41,8 @@ export interface WatchSimResult {
   unknown: number;
   events: number;
   faults: number;
+  /** Splits and merges that succeeded. */
+  topology: number;
 }
 
 function sleep(clock: VirtualClock, ms: number): Promise<void> {
@@ -63,6 +65,33 @@ async function writer(kv: KvClient, id: number, rand: Rand, clock: VirtualClock,
       attempt.fate = e instanceof FlotillaError && e.code !== 'OutcomeUnknown' ? 'refused' : 'unknown';
     }
     await sleep(clock, rand.int(30));
+  }
+}
+
+/** Splits a region at a key inside it and merges neighbours, now and then, under whatever faults hold. */
+async function topologyLoop(kv: KvClient, rand: Rand, clock: VirtualClock, running: () => boolean, log: (what: string) => void, count: () => void): Promise<void> {
+  while (running()) {
+    await sleep(clock, 200 + rand.int(400));
+    if (!running()) return;
+    try {
+      const regions = await kv.admin.regions();
+      if (rand.int(2) === 0 || regions.length < 2) {
+        const at = `${KEYS[rand.int(KEYS.length)]}${rand.int(10)}`;
+        const region = regions.find((r) => (r.startKey.length === 0 || text(r.startKey)! < at) && (r.endKey.length === 0 || at < text(r.endKey)!));
+        if (region) {
+          await kv.admin.splitRegion(region.id, at);
+          log(`split region ${region.id} at ${at}`);
+          count();
+        }
+      } else {
+        const i = rand.int(regions.length - 1);
+        await kv.admin.mergeRegions(regions[i].id, regions[i + 1].id);
+        log(`merged region ${regions[i + 1].id} into ${regions[i].id}`);
+        count();
+      }
+    } catch (e) {
+      log(`split/merge refused: ${(e as Error).message.slice(0, 80)}`);
+    }
   }
 }
 
@@ -94,7 +123,8 @@ export async function runWatchSimulation(opts: { seed: number; workloadMs?: numb
   const rand = createSeededRand(opts.seed);
   const clock = createVirtualClock();
   const cluster = await createLocalCluster({
-    stores: rand.int(2) === 0 ? 3 : 5,
+    // Three stores: every region has a replica on each, so neighbours can always merge.
+    stores: 3,
     clock,
     seed: opts.seed,
     initialSplitKeys: ['e', 'n'],
@@ -106,6 +136,8 @@ export async function runWatchSimulation(opts: { seed: number; workloadMs?: numb
   const events: KvWatchEvent[] = [];
   let running = true;
   let faults = 0;
+  let topology = 0;
+  const log = (what: string) => opts.verbose && console.log(`t=${clock.now()} ${what}`);
   try {
     await drive(clock, cluster.waitForLeaders(), 60_000);
     const watcher = cluster.client({ retry: { timeoutMs: 2000, attemptTimeoutMs: 400 } }).watch({ start: '', end: '' }, { fromRevision: 1, pollIntervalMs: 20, limit: 16 });
@@ -114,9 +146,10 @@ export async function runWatchSimulation(opts: { seed: number; workloadMs?: numb
     })().catch((e) => failures.push(`watch failed: ${(e as Error).message}`));
     const writers = Array.from({ length: WRITERS }, (_, i) => writer(cluster.client({ retry: { timeoutMs: 2000, attemptTimeoutMs: 400 } }), i, createSeededRand(opts.seed * 977 + i), clock, attempts, () => running));
     const nemesis = faultLoop(cluster, clock, rand, () => running, opts.verbose ?? false, () => faults++, false);
+    const reshaper = topologyLoop(cluster.client({ retry: { timeoutMs: 1500, attemptTimeoutMs: 400 } }), createSeededRand(opts.seed * 131 + 7), clock, () => running, log, () => topology++);
     await elapse(clock, opts.workloadMs ?? 3000);
     running = false;
-    await drive(clock, Promise.all([...writers, nemesis]), 60_000);
+    await drive(clock, Promise.all([...writers, nemesis, reshaper]), 60_000);
     cluster.heal();
     cluster.network?.setFaults({ dropRate: 0, duplicateRate: 0, reorder: false });
     for (const id of cluster.storeIds) await cluster.restartStore(id);
@@ -142,5 +175,5 @@ export async function runWatchSimulation(opts: { seed: number; workloadMs?: numb
     running = false;
     await cluster.close();
   }
-  return { seed: opts.seed, failures, writes: attempts.length, unknown: attempts.filter((a) => a.fate === 'unknown').length, events: events.length, faults };
+  return { seed: opts.seed, failures, writes: attempts.length, unknown: attempts.filter((a) => a.fate === 'unknown').length, events: events.length, faults, topology };
 }
