@@ -6,7 +6,7 @@
  * Keys and values are bytes. In every range an empty `start` is -∞ and an empty `end` is +∞.
  */
 
-import type { WatchResult } from './history.ts';
+import type { WatchResult } from './history-types.ts';
 import type { TxnResult, TxnWriteOp } from './txn.ts';
 
 /** One key/value pair of a `batchPut`. */

@@ -15,7 +15,20 @@
  * key, `a` + revision could sort after `a\0`).
  */
 import { CorruptCommandError } from '../errors.ts';
-import { encodeU64, type StorageRange, writeU64 } from './keys.ts';
+
+/** A half-open storage key range (as `keys.ts`'s `StorageRange`; not imported: `keys.ts` imports this module). */
+interface StorageRange {
+  start: Uint8Array;
+  end: Uint8Array;
+}
+
+/** Writes a non-negative safe integer as 8 big-endian bytes (as `keys.ts`'s `writeU64`). */
+function writeU64(out: Uint8Array, offset: number, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`expected a non-negative safe integer, got ${value}`);
+  const v = new DataView(out.buffer, out.byteOffset + offset, 8);
+  v.setUint32(0, Math.floor(value / 0x1_0000_0000));
+  v.setUint32(4, value >>> 0);
+}
 
 /** Per-region revision record: the region's latest revision and its compaction point. */
 export const REVISION_PREFIX = 0x68; // 'h'
@@ -121,7 +134,7 @@ export function keyVersionRange(userKey: Uint8Array, fromRevision: number): Stor
 export function revisionKey(regionId: number): Uint8Array {
   const out = new Uint8Array(9);
   out[0] = REVISION_PREFIX;
-  out.set(encodeU64(regionId), 1);
+  writeU64(out, 1, regionId);
   return out;
 }
 

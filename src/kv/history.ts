@@ -21,7 +21,10 @@ import { compareKeys, nextKey } from '../region/keys.ts';
 import { unpackRecord } from './codec.ts';
 import { keyVersionRange, parseVersionKey, revisionKey, versionKey, versionRange } from './history-keys.ts';
 import { DATA_PREFIX, dataKey, decodeKey, prefixedRange } from './keys.ts';
+import type { WatchEvent, WatchResult } from './history-types.ts';
 import type { KvReader, WriteOverlay } from './overlay.ts';
+
+export type { WatchEvent, WatchResult } from './history-types.ts';
 
 /**
  * Revisions of history a region keeps without being asked: once it is this many plus a quarter
@@ -39,32 +42,6 @@ export interface RevisionState {
   revision: number;
   /** Versions at or below this revision may be gone; watches must start above it. */
   compactRevision: number;
-}
-
-/** One change of one key, as a watch delivers it. */
-export interface WatchEvent {
-  type: 'put' | 'delete';
-  key: Uint8Array;
-  /** The new value; null for a delete. */
-  value: Uint8Array | null;
-  /** The value before the change (null: absent); only when the watch asked for `prevValue`. */
-  prevValue?: Uint8Array | null;
-  /** The revision of the command that made the change (rises per key, see the module comment). */
-  revision: number;
-  /** The region time (`KvCommand.nowMs`) of the command. */
-  timeMs: number;
-}
-
-/** What a watch read returns. */
-export interface WatchResult {
-  /** Changes with revision above the cursor, by revision then key. */
-  events: WatchEvent[];
-  /** The new cursor: every change in the range up to this revision is in `events` or was before the cursor. */
-  revision: number;
-  /** The region's compaction point. */
-  compactRevision: number;
-  /** True when `limit` cut the answer: read again from `revision`. */
-  more: boolean;
 }
 
 /** A change to record: a user key and its new value (undefined: deleted). */
