@@ -16,11 +16,12 @@
  * gave (at most `limit` events per segment), and the stores hold nothing per watcher. A watcher
  * whose cursor falls below a region's compaction point fails with `Compacted`.
  */
-import { FlotillaError, InvalidArgumentError, RegionNotFoundError } from '../errors.ts';
+import { FlotillaError, InvalidArgumentError } from '../errors.ts';
 import type { WatchEvent, WatchResult } from '../kv/history.ts';
 import type { Clock } from '../ports.ts';
 import { compareKeys, keysEqual, rangeWithin } from '../region/keys.ts';
 import type { ReadConsistency } from '../store/region-peer.ts';
+import { StoreUnreachableError } from './connector.ts';
 import { type Executor, RegroupError } from './executor.ts';
 import type { Router } from './router.ts';
 
@@ -155,12 +156,14 @@ export class Watcher implements AsyncIterable<KvWatchEvent> {
       } catch (e) {
         if (e instanceof RegroupError) {
           // The segment's keys span regions now (a split): cut it along them, same cursor.
-          for (const piece of await this.#cut(seg)) next.push(piece);
-          again = true;
+          const pieces = await this.#cut(seg);
+          for (const piece of pieces) next.push(piece);
+          // Cut: poll the pieces at once. Not cut (no routes yet): wait the pause like an empty poll.
+          if (pieces.length > 1) again = true;
         } else if (e instanceof FlotillaError && TRANSIENT.has(e.code)) {
           next.push(seg);
-        } else if (!(e instanceof FlotillaError) && !this.#closed) {
-          next.push(seg); // a store unreachable beyond the retries: poll again later
+        } else if (e instanceof StoreUnreachableError) {
+          next.push(seg); // no store to ask now: poll again later
         } else {
           throw e;
         }
@@ -187,7 +190,10 @@ export class Watcher implements AsyncIterable<KvWatchEvent> {
     return { regionId, result };
   }
 
-  /** `seg` cut along the regions the route table has for it now (refreshed once if it has a gap). */
+  /**
+   * `seg` cut along the regions the route table has for it now (refreshed if it has a gap); `seg`
+   * whole when the table still has a gap (cut off from the stores: the next round tries again).
+   */
   async #cut(seg: Segment): Promise<Segment[]> {
     for (let attempt = 0; attempt < 2; attempt++) {
       if (this.#router.table.findUncoveredRange(seg.start, seg.end) === undefined) {
@@ -201,8 +207,7 @@ export class Watcher implements AsyncIterable<KvWatchEvent> {
       }
       await this.#router.refresh().catch(() => {});
     }
-    if (this.#closed) return [seg];
-    throw new RegionNotFoundError(0);
+    return [seg];
   }
 
   #sleep(ms: number): Promise<void> {
