@@ -95,6 +95,13 @@ function decodeVersion(bytes: Uint8Array): StoredVersion {
   return { type: raw[0] === 0 ? 'put' : 'delete', value: bytesOrNull(raw[1]), prev: bytesOrNull(raw[2]), timeMs: raw[3] };
 }
 
+/** A key as a Map key: one code unit per byte. */
+function keyId(key: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < key.length; i += 4096) s += String.fromCharCode.apply(null, key.subarray(i, i + 4096) as unknown as number[]);
+  return s;
+}
+
 /**
  * Records the changes of one applied command: reads each key's value before the change from
  * `before`, skips deletes of absent keys, and stages one version per changed key at the region's
@@ -107,10 +114,15 @@ function decodeVersion(bytes: Uint8Array): StoredVersion {
  * @param nowMs - the command's region time.
  */
 export async function recordChanges(before: KvReader, into: WriteOverlay, region: { id: number; startKey: Uint8Array; endKey: Uint8Array }, changes: readonly KeyChange[], nowMs: number): Promise<number> {
-  const last = new Map<string, KeyChange>();
-  for (const c of changes) last.set(String.fromCharCode(...c.key), c);
+  // One change (a put or a delete: nearly every command) needs no de-duplication.
+  let unique: Iterable<KeyChange> = changes;
+  if (changes.length > 1) {
+    const last = new Map<string, KeyChange>();
+    for (const c of changes) last.set(keyId(c.key), c);
+    unique = last.values();
+  }
   const real: { c: KeyChange; prev: Uint8Array | undefined }[] = [];
-  for (const c of last.values()) {
+  for (const c of unique) {
     const prev = await before.get(dataKey(c.key));
     if (prev === undefined && c.value === undefined) continue;
     real.push({ c, prev });
