@@ -27,9 +27,12 @@ import type { KvReader, WriteOverlay } from './overlay.ts';
 export type { WatchEvent, WatchResult } from './history-types.ts';
 
 /**
- * Revisions of history a region keeps without being asked: once it is this many plus a quarter
- * past its compaction point, applying a write compacts it to this many behind. A constant, not an
- * option: every replica must compact alike.
+ * Revisions of history a region keeps without being asked: a write that takes the region past
+ * this many above its compaction point moves the point up to this many behind. The version
+ * records below it are deleted incrementally: each write also looks at the next
+ * {@link compactBudget} version records after a cursor kept in the revision record (wrapping at
+ * the end of the region), so the deleting keeps pace with the writing at a constant cost per
+ * write. A constant, not an option: every replica must compact alike.
  */
 export const HISTORY_REVISIONS_KEPT = 10_000;
 /** Most version records one compaction deletes; the rest go at the next (they are never served). */
@@ -42,7 +45,12 @@ export interface RevisionState {
   revision: number;
   /** Versions at or below this revision may be gone; watches must start above it. */
   compactRevision: number;
+  /** Where the incremental compaction goes on (a version key); undefined: at the region's first. */
+  cursor?: Uint8Array;
 }
+
+/** Version records one write looks at for compaction: twice what it adds, plus two, so the cursor laps faster than versions arrive. */
+const compactBudget = (added: number) => 2 * added + 2;
 
 /** A change to record: a user key and its new value (undefined: deleted). */
 export interface KeyChange {
@@ -56,7 +64,9 @@ function u64At(bytes: Uint8Array, at: number): number {
 }
 
 function encodeRevisionState(s: RevisionState): Uint8Array {
-  const out = new Uint8Array(16);
+  // 16 bytes, then the compaction cursor (if any) to the end.
+  const out = new Uint8Array(16 + (s.cursor?.length ?? 0));
+  if (s.cursor) out.set(s.cursor, 16);
   const v = new DataView(out.buffer);
   v.setUint32(0, Math.floor(s.revision / 0x1_0000_0000));
   v.setUint32(4, s.revision >>> 0);
@@ -73,8 +83,10 @@ function encodeRevisionState(s: RevisionState): Uint8Array {
 export async function readRevisionState(view: KvReader, regionId: number): Promise<RevisionState> {
   const bytes = await view.get(revisionKey(regionId));
   if (bytes === undefined) return { revision: 0, compactRevision: 0 };
-  if (bytes.length !== 16) throw new CorruptCommandError(`a revision record must be 16 bytes, got ${bytes.length}`);
-  return { revision: u64At(bytes, 0), compactRevision: u64At(bytes, 8) };
+  if (bytes.length < 16) throw new CorruptCommandError(`a revision record needs 16 bytes, got ${bytes.length}`);
+  const state: RevisionState = { revision: u64At(bytes, 0), compactRevision: u64At(bytes, 8) };
+  if (bytes.length > 16) state.cursor = bytes.slice(16);
+  return state;
 }
 
 interface StoredVersion {
@@ -131,13 +143,26 @@ export async function recordChanges(before: KvReader, into: WriteOverlay, region
   const state = await readRevisionState(before, region.id);
   const revision = state.revision + 1;
   for (const { c, prev } of real) into.put(versionKey(c.key, revision), encodeVersion(c.value, prev, nowMs));
-  let compactRevision = state.compactRevision;
-  if (revision - compactRevision > HISTORY_REVISIONS_KEPT + HISTORY_REVISIONS_KEPT / 4) {
-    compactRevision = revision - HISTORY_REVISIONS_KEPT;
-    await stageCompaction(before, into, region, compactRevision);
-  }
-  into.put(revisionKey(region.id), encodeRevisionState({ revision, compactRevision }));
+  const compactRevision = Math.max(state.compactRevision, revision - HISTORY_REVISIONS_KEPT);
+  const next: RevisionState = { revision, compactRevision };
+  const cursor = compactRevision > 0 ? await compactStep(before, into, region, compactRevision, state.cursor, compactBudget(real.length)) : undefined;
+  if (cursor) next.cursor = cursor;
+  into.put(revisionKey(region.id), encodeRevisionState(next));
   return revision;
+}
+
+/**
+ * One step of incremental compaction: deletes the versions at or below `compactRevision` among
+ * the `budget` version records from `cursor` on (from the region's first when the cursor is
+ * outside its range: a split or merge moved it), and returns where the next step starts
+ * (undefined: back at the first).
+ */
+async function compactStep(view: KvReader, into: WriteOverlay, region: { startKey: Uint8Array; endKey: Uint8Array }, compactRevision: number, cursor: Uint8Array | undefined, budget: number): Promise<Uint8Array | undefined> {
+  const range = versionRange(region.startKey, region.endKey);
+  const start = cursor !== undefined && compareKeys(cursor, range.start) >= 0 && compareKeys(cursor, range.end) < 0 ? cursor : range.start;
+  const page = await view.scan({ start, end: range.end, limit: budget });
+  for (const kv of page) if (parseVersionKey(kv.key).revision <= compactRevision) into.delete(kv.key);
+  return page.length < budget ? undefined : nextKey(page[page.length - 1].key);
 }
 
 /**
@@ -187,7 +212,7 @@ export async function compactHistory(overlay: WriteOverlay, region: { id: number
   const target = Math.min(revision, state.revision);
   if (target <= state.compactRevision) return state.compactRevision;
   await stageCompaction(overlay, overlay, region, target);
-  overlay.put(revisionKey(region.id), encodeRevisionState({ revision: state.revision, compactRevision: target }));
+  overlay.put(revisionKey(region.id), encodeRevisionState({ ...state, compactRevision: target }));
   return target;
 }
 
