@@ -28,7 +28,8 @@ export type FlotillaErrorCode =
   | 'OutcomeUnknown'
   | 'Timeout'
   | 'PermissionDenied'
-  | 'LeaseNotFound';
+  | 'LeaseNotFound'
+  | 'Compacted';
 
 /** Base class of every error of the KV API; `code` says which kind it is. */
 export class FlotillaError extends Error {
@@ -222,6 +223,26 @@ export class LeaseNotFoundError extends FlotillaError {
   }
 }
 
+/**
+ * A watch or a read at a past revision asked for history the region has compacted away. Nothing
+ * was read; start again from the current state (read it, then watch from `compactRevision + 1`
+ * or from now).
+ */
+export class HistoryCompactedError extends FlotillaError {
+  readonly regionId: number;
+  /** The revision asked for. */
+  readonly revision: number;
+  /** The region's compaction point: history at or below it may be gone. */
+  readonly compactRevision: number;
+  constructor(regionId: number, revision: number, compactRevision: number) {
+    super('Compacted', `region ${regionId} has compacted its history up to revision ${compactRevision}; revision ${revision} is gone: read the current state and watch from revision ${compactRevision + 1} or later`);
+    this.name = 'HistoryCompactedError';
+    this.regionId = regionId;
+    this.revision = revision;
+    this.compactRevision = compactRevision;
+  }
+}
+
 function hex(b: Uint8Array): string {
   let s = '0x';
   for (let i = 0; i < b.length && i < 32; i++) s += (b[i] < 16 ? '0' : '') + b[i].toString(16);
@@ -282,4 +303,5 @@ const PROTOTYPES: Record<FlotillaErrorCode, FlotillaError> = {
   Timeout: TimeoutError.prototype,
   PermissionDenied: PermissionDeniedError.prototype,
   LeaseNotFound: LeaseNotFoundError.prototype,
+  Compacted: HistoryCompactedError.prototype,
 };

@@ -69,6 +69,8 @@ function writeNeeds(op: KvWriteOp): Need[] {
     case 'expireSessions':
     case 'revokeLease':
       return [ADMIN_ALL]; // store-internal: never accepted from a client's call
+    case 'compact':
+      return [ADMIN_ALL]; // drops history every watcher of the region may still need
     case 'txn':
       return [
         ...op.compare.map((c) => point('read', c.key)),
@@ -91,7 +93,10 @@ function readNeeds(op: KvReadOp): Need[] {
       return op.keys.map((k) => point('read', k));
     case 'scan':
     case 'reverseScan':
+    case 'watch':
       return [{ access: 'read', start: op.start, end: op.end }];
+    case 'getAt':
+      return [point('read', op.key)];
   }
 }
 

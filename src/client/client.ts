@@ -28,6 +28,7 @@ import { Router } from './router.ts';
 import { SessionSlots } from './sessions.ts';
 import { type Bytes, toBytes } from './bytes.ts';
 import { commitTxn, Txn } from './txn.ts';
+import { prefixEnd, type WatchOptions, Watcher } from './watch.ts';
 
 export { type Bytes, toBytes } from './bytes.ts';
 
@@ -40,6 +41,11 @@ export interface ReadOptions {
 export interface PutOptions {
   /** Attach the key to this lease (`grantLease`): it is deleted when the lease expires or is revoked. */
   lease?: number;
+}
+
+/** Options of `get`: `revision` reads the value as of that revision of the key's region (MVCC history, docs/watch.md). */
+export interface GetOptions extends ReadOptions {
+  revision?: number;
 }
 
 /** Options of range reads. */
@@ -249,8 +255,9 @@ export class KvClient {
   }
 
   /** The value of `key`, or null. Concurrent gets of one consistency travel as one `multiGet` per region. */
-  async get(key: Bytes, opts?: ReadOptions): Promise<Uint8Array | null> {
+  async get(key: Bytes, opts?: GetOptions): Promise<Uint8Array | null> {
     const k = toBytes(key, 'key');
+    if (opts?.revision !== undefined) return this.read({ type: 'getAt', key: k, revision: opts.revision }, k, opts);
     validateReadOp({ type: 'get', key: k }, this.limits);
     const consistency = opts?.consistency ?? this.consistency;
     let batcher = this.getBatchers.get(consistency);
@@ -494,6 +501,48 @@ export class KvClient {
    */
   txn(): Txn {
     return new Txn((op) => commitTxn({ executor: this.executor, router: this.router, slots: this.slots, limits: this.limits, clock: this.clock }, op));
+  }
+
+  /**
+   * Watches a key range for changes: an async iterable of put/delete events, in revision order
+   * per key, none lost or repeated across leader changes, reconnects, store restarts, splits and
+   * merges (docs/watch.md). `prefixOrRange` is a key prefix, or `{ start, end }` (empty end: +∞).
+   * Break out of the loop, or call `close()`, to stop.
+   * @param prefixOrRange - what to watch.
+   * @param opts - where to start, previous values, polling.
+   */
+  watch(prefixOrRange: Bytes | { start: Bytes; end: Bytes }, opts: WatchOptions = {}): Watcher {
+    let start: Uint8Array;
+    let end: Uint8Array;
+    if (typeof prefixOrRange === 'string' || prefixOrRange instanceof Uint8Array) {
+      start = toBytes(prefixOrRange, 'prefix');
+      end = prefixEnd(start);
+    } else {
+      start = toBytes(prefixOrRange.start, 'start');
+      end = toBytes(prefixOrRange.end, 'end');
+    }
+    return new Watcher(this.executor, this.router, this.clock, start, end, opts);
+  }
+
+  /**
+   * Compacts the MVCC history of every region overlapping `[start, end)` (default: all) up to
+   * `revision` (each region: at most its latest revision). Watches and `get(key, { revision })`
+   * below it fail with `Compacted` afterwards. Returns each region's compaction point.
+   * @param revision - the revision to compact to.
+   * @param range - the key range whose regions compact.
+   */
+  async compact(revision: number, range: { start?: Bytes; end?: Bytes } = {}): Promise<{ regionId: number; compactRevision: number }[]> {
+    const s = toBytes(range.start ?? '', 'start');
+    const e = toBytes(range.end ?? '', 'end');
+    validateWriteOp({ type: 'compact', revision }, this.limits);
+    const out: { regionId: number; compactRevision: number }[] = [];
+    let lo = s;
+    for (;;) {
+      const region = await this.router.regionFor(lo);
+      out.push({ regionId: region.id, compactRevision: await this.write({ type: 'compact', revision }, region.startKey) });
+      if (region.endKey.length === 0 || (e.length > 0 && compareKeys(region.endKey, e) >= 0)) return out;
+      lo = region.endKey;
+    }
   }
 
   /** The regions the client knows, in key order (refreshing first). */

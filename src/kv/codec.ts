@@ -36,6 +36,7 @@ const TYPES: readonly (readonly [KvWriteType, readonly string[]])[] = [
   ['txn', ['compare', 'success', 'failure']],
   ['leasePut', ['key', 'value', 'lease']],
   ['revokeLease', ['lease']],
+  ['compact', ['revision']],
 ];
 
 const CODE_OF = new Map<KvWriteType, number>(TYPES.map(([type], code) => [type, code]));

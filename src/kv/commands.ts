@@ -6,6 +6,7 @@
  * Keys and values are bytes. In every range an empty `start` is -∞ and an empty `end` is +∞.
  */
 
+import type { WatchResult } from './history-types.ts';
 import type { TxnResult, TxnWriteOp } from './txn.ts';
 
 /** One key/value pair of a `batchPut`. */
@@ -47,6 +48,7 @@ export interface CasEntry {
  *   `LeaseNotFound` if this region revoked it; see `leases.ts`). → `true`.
  * - `revokeLease`: store-internal, sent on PD's word; deletes every key of the lease in the region
  *   and refuses the lease from then on. → {@link LeaseRevokeResult}.
+ * - `compact`: moves the region's history compaction point up to `revision` (see `history.ts`). → the point now in effect.
  */
 export type KvWriteOp =
   | { type: 'put'; key: Uint8Array; value: Uint8Array }
@@ -67,7 +69,8 @@ export type KvWriteOp =
   | { type: 'expireSessions'; idleMs: number; limit: number }
   | TxnWriteOp
   | { type: 'leasePut'; key: Uint8Array; value: Uint8Array; lease: number }
-  | { type: 'revokeLease'; lease: number };
+  | { type: 'revokeLease'; lease: number }
+  | { type: 'compact'; revision: number };
 
 /** The type tag of a write. */
 export type KvWriteType = KvWriteOp['type'];
@@ -152,6 +155,7 @@ export interface KvWriteResults {
   txn: TxnResult;
   leasePut: true;
   revokeLease: LeaseRevokeResult;
+  compact: number;
 }
 
 /** The result of any write. */
@@ -161,6 +165,10 @@ export type KvWriteResult = KvWriteResults[KvWriteType];
  * A read, served from applied state. A range read covers `[start, end)` in ascending key order
  * (`reverseScan`: the same range, descending), returns at most `limit` pairs (default and ceiling:
  * `scanLimitMax`), and leaves values out (null) when `returnValue` is false.
+ *
+ * History reads (`history.ts`): `watch` returns the changes of keys in `[start, end)` with a
+ * revision above `after` (none and the current revision when `after` is absent), at most `limit`
+ * events in whole revisions; `getAt` returns a key's value as of a past revision of its region.
  */
 export type KvReadOp =
   | { type: 'get'; key: Uint8Array }
@@ -168,7 +176,9 @@ export type KvReadOp =
   | { type: 'containsKey'; key: Uint8Array }
   | { type: 'scan'; start: Uint8Array; end: Uint8Array; limit?: number; returnValue?: boolean }
   | { type: 'reverseScan'; start: Uint8Array; end: Uint8Array; limit?: number; returnValue?: boolean }
-  | { type: 'getLatestSequence'; key: Uint8Array };
+  | { type: 'getLatestSequence'; key: Uint8Array }
+  | { type: 'watch'; start: Uint8Array; end: Uint8Array; after?: number; limit?: number; prevValue?: boolean }
+  | { type: 'getAt'; key: Uint8Array; revision: number };
 
 /** The type tag of a read. */
 export type KvReadType = KvReadOp['type'];
@@ -187,6 +197,8 @@ export interface KvReadResults {
   scan: ScanEntry[];
   reverseScan: ScanEntry[];
   getLatestSequence: number;
+  watch: WatchResult;
+  getAt: Uint8Array | null;
 }
 
 /** The result of any read. */

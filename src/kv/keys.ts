@@ -18,9 +18,19 @@
  * are per region because Raft groups apply independently; a split copies them to the child and a
  * merge unions them (see `sessions.ts`). An empty `endKey` (+∞) maps to the next prefix byte.
  *
- * Nothing in `src/kv` ever writes outside these four prefixes, so the store may use everything
+ * MVCC history adds `h` (a region's revision record) and `v` (versions per user key, with the key
+ * encoded memcomparably): see `history-keys.ts`.
+ *
+ * Nothing in `src/kv` ever writes outside these prefixes, so the store may use everything
  * below `0x20` (TiKV keeps its Raft state under `0x01` the same way).
  */
+
+import { revisionRange, versionRange } from './history-keys.ts';
+
+/** The storage ranges of a region's MVCC history: its versions over its user range and its revision record. */
+function historyRanges(region: { id: number; startKey: Uint8Array; endKey: Uint8Array }): StorageRange[] {
+  return [versionRange(region.startKey, region.endKey), revisionRange(region.id)];
+}
 
 /** Reserved for the store's Raft state (log entries, hard state, apply state, region descriptors). Not written by `src/kv`. */
 export const RAFT_PREFIX = 0x01;
@@ -171,5 +181,6 @@ export function regionRanges(region: { id: number; startKey: Uint8Array; endKey:
     sessionRange(region.id),
     prefixedRange(LEASE_KEY_PREFIX, region.startKey, region.endKey),
     perRegionRange(REVOKED_LEASE_PREFIX, region.id),
+    ...historyRanges(region),
   ];
 }

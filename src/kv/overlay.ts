@@ -167,6 +167,18 @@ export class WriteOverlay implements KvReader {
     return copy;
   }
 
+  /**
+   * What this overlay stages under one key prefix byte: its puts and deletes (value undefined),
+   * and its range deletes that start under the prefix. For MVCC history (`history.ts`), which
+   * turns one command's staged data writes into versions.
+   * @param prefix - the key prefix byte.
+   */
+  stagedUnder(prefix: number): { writes: { key: Uint8Array; value: Uint8Array | undefined }[]; ranges: { start: Uint8Array; end: Uint8Array }[] } {
+    const writes: { key: Uint8Array; value: Uint8Array | undefined }[] = [];
+    for (const p of this.#pending.values()) if (p.key[0] === prefix) writes.push({ key: p.key, value: p.value });
+    return { writes, ranges: this.#ranges.filter((r) => r.start[0] === prefix) };
+  }
+
   /** A new overlay reading through this one, to stage one command's writes. */
   child(): WriteOverlay {
     return new WriteOverlay(this);

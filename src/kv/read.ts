@@ -5,6 +5,7 @@
 import { CorruptCommandError } from '../errors.ts';
 import type { KvReadOp, KvReadResult, ScanEntry } from './commands.ts';
 import { DATA_PREFIX, dataKey, decodeKey, encodeU64, prefixedRange, sequenceKey } from './keys.ts';
+import { readAtRevision, readWatch } from './history.ts';
 import type { KvLimits } from './limits.ts';
 import type { KvReader } from './overlay.ts';
 
@@ -43,8 +44,9 @@ export async function readSequence(view: KvReader, key: Uint8Array): Promise<num
  * @param view - the applied state.
  * @param op - the read.
  * @param limits - `scanLimitMax` bounds scans without a limit.
+ * @param regionId - the region read (history reads need it).
  */
-export async function executeRead(view: KvReader, op: KvReadOp, limits: KvLimits): Promise<KvReadResult> {
+export async function executeRead(view: KvReader, op: KvReadOp, limits: KvLimits, regionId: number): Promise<KvReadResult> {
   switch (op.type) {
     case 'get':
       return (await view.get(dataKey(op.key))) ?? null;
@@ -66,5 +68,9 @@ export async function executeRead(view: KvReader, op: KvReadOp, limits: KvLimits
       const withValue = op.returnValue ?? true;
       return found.map((kv): ScanEntry => ({ key: decodeKey(kv.key).slice(), value: withValue ? kv.value : null }));
     }
+    case 'watch':
+      return readWatch(view, regionId, { ...op, limit: op.limit ?? limits.scanLimitMax });
+    case 'getAt':
+      return readAtRevision(view, regionId, op.key, op.revision);
   }
 }

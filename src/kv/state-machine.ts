@@ -26,7 +26,8 @@ import { FlotillaError, InvalidArgumentError, StaleCommandError, ValueTooLargeEr
 import { encodeUtf8 } from '../codec/utf8.ts';
 import { decodeKvCommand } from './codec.ts';
 import type { KvCommand, KvReadOp, KvReadResult, KvWriteOp, KvWriteResult, SequenceRange } from './commands.ts';
-import { DATA_PREFIX, dataKey, prefixedRange, sequenceKey, sessionKey } from './keys.ts';
+import { compactHistory, type KeyChange, keysInDataRange, recordChanges } from './history.ts';
+import { DATA_PREFIX, dataKey, decodeKey, prefixedRange, sequenceKey, sessionKey } from './keys.ts';
 import { attachLease, detachWritten, revokeLeaseKeys } from './leases.ts';
 import { HARD_KV_LIMITS, type KvLimits, resolveKvLimits } from './limits.ts';
 import { renewLock, tryLock, unlock } from './locks.ts';
@@ -125,10 +126,15 @@ export class KvStateMachine {
       // Plain puts and deletes cannot fail once validated and in range: they stage straight into
       // the turn's overlay. Anything else stages into a child, merged only if the command succeeds.
       const direct = INFALLIBLE.has(command.op.type);
+      // MVCC history (history.ts): a plain write's changes are known from the op, and recorded
+      // before it stages (they read the values it replaces); any other command's are read back
+      // from its staged writes, before they merge.
+      if (direct) await recordChanges(overlay, overlay, region, directChanges(command.op), command.nowMs);
       const staged = direct ? overlay : overlay.child();
       const result = await execute(staged, region, command.op, command.nowMs);
       // A write that sets or deletes keys without naming a lease detaches them from theirs (leases.ts).
       if (command.op.type !== 'leasePut' && command.op.type !== 'revokeLease') await detachWritten(staged, region, command.op, result);
+      if (!direct) await recordChanges(overlay, staged, region, await stagedChanges(overlay, staged), command.nowMs);
       if (clientId !== undefined) {
         staged.put(sessionKey(region.id, clientId), encodeSession({ seq: command.seq, lastSeenMs: command.nowMs, result }));
       }
@@ -164,8 +170,33 @@ export class KvStateMachine {
   async read(view: KvReader, region: RegionRange, op: KvReadOp): Promise<KvReadResult> {
     validateReadOp(op, this.limits);
     checkOpInRegion(op, region);
-    return executeRead(view, op, this.limits);
+    return executeRead(view, op, this.limits, region.id);
   }
+}
+
+/** The data changes of a put, delete, batchPut or batchDelete, in order. */
+function directChanges(op: KvWriteOp): KeyChange[] {
+  switch (op.type) {
+    case 'put':
+      return [{ key: op.key, value: op.value }];
+    case 'delete':
+      return [{ key: op.key, value: undefined }];
+    case 'batchPut':
+      return op.entries.map((e) => ({ key: e.key, value: e.value }));
+    case 'batchDelete':
+      return op.keys.map((key) => ({ key, value: undefined }));
+    default:
+      return [];
+  }
+}
+
+/** The data changes a command staged in `staged` (a child of `before`): range deletes first, then its puts and deletes. */
+async function stagedChanges(before: WriteOverlay, staged: WriteOverlay): Promise<KeyChange[]> {
+  const { writes, ranges } = staged.stagedUnder(DATA_PREFIX);
+  const out: KeyChange[] = [];
+  for (const r of ranges) for (const key of await keysInDataRange(before, r.start, r.end)) out.push({ key, value: undefined });
+  for (const w of writes) out.push({ key: decodeKey(w.key), value: w.value });
+  return out;
 }
 
 async function getSequence(staged: WriteOverlay, key: Uint8Array, step: number): Promise<SequenceRange> {
@@ -248,5 +279,7 @@ async function execute(staged: WriteOverlay, region: RegionRange, op: KvWriteOp,
       if (keys.length > 0) await execute(staged, region, { type: 'batchDelete', keys }, nowMs);
       return { deleted: keys.length, startKey: region.startKey.slice(), endKey: region.endKey.slice() };
     }
+    case 'compact':
+      return compactHistory(staged, region, op.revision);
   }
 }

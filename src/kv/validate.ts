@@ -165,6 +165,9 @@ export function validateWriteOp(op: KvWriteOp, limits: KvLimits): void {
     case 'revokeLease':
       integer(o.lease, 'lease', 1, Number.MAX_SAFE_INTEGER);
       return;
+    case 'compact':
+      integer(o.revision, 'revision', 0, Number.MAX_SAFE_INTEGER);
+      return;
     default:
       throw new InvalidArgumentError('op.type', `unknown write type ${JSON.stringify((op as { type: unknown }).type)}`);
   }
@@ -276,6 +279,16 @@ export function validateReadOp(op: KvReadOp, limits: KvLimits): void {
       if (o.limit !== undefined) integer(o.limit, 'limit', 1, limits.scanLimitMax);
       if (o.returnValue !== undefined && typeof o.returnValue !== 'boolean') throw new InvalidArgumentError('returnValue', 'must be a boolean');
       return;
+    case 'watch':
+      range(o.start, o.end, limits);
+      if (o.after !== undefined) integer(o.after, 'after', 0, Number.MAX_SAFE_INTEGER);
+      if (o.limit !== undefined) integer(o.limit, 'limit', 1, limits.scanLimitMax);
+      if (o.prevValue !== undefined && typeof o.prevValue !== 'boolean') throw new InvalidArgumentError('prevValue', 'must be a boolean');
+      return;
+    case 'getAt':
+      key(o.key, 'key', limits);
+      integer(o.revision, 'revision', 0, Number.MAX_SAFE_INTEGER);
+      return;
     default:
       throw new InvalidArgumentError('op.type', `unknown read type ${JSON.stringify((op as { type: unknown }).type)}`);
   }
@@ -294,6 +307,7 @@ export function opFootprint(op: KvWriteOp | KvReadOp): OpFootprint {
     case 'deleteRange':
     case 'scan':
     case 'reverseScan':
+    case 'watch':
       return { start: op.start, end: op.end };
     case 'batchPut':
     case 'batchCompareAndPut':
@@ -303,6 +317,7 @@ export function opFootprint(op: KvWriteOp | KvReadOp): OpFootprint {
       return { keys: op.keys };
     case 'expireSessions':
     case 'revokeLease':
+    case 'compact':
       return { keys: [] };
     case 'txn':
       // One span from the lowest key to past the highest: a region is contiguous, so it holds

@@ -108,6 +108,7 @@ const writeOp = z.discriminatedUnion('type', [
   z.object({ type: z.literal('unlock'), key, owner: z.string().max(1024) }),
   z.object({ type: z.literal('txn'), compare: z.array(txnCompare).max(TXN_LIST_MAX), success: z.array(txnOp).max(TXN_LIST_MAX), failure: z.array(txnOp).max(TXN_LIST_MAX) }),
   z.object({ type: z.literal('leasePut'), key, value: bytes, lease: z.int().positive() }),
+  z.object({ type: z.literal('compact'), revision: z.int().nonnegative() }),
 ]);
 
 const scan = { start: bytes, end: bytes, limit: z.number().optional(), returnValue: z.boolean().optional() };
@@ -118,6 +119,8 @@ const readOp = z.discriminatedUnion('type', [
   z.object({ type: z.literal('scan'), ...scan }),
   z.object({ type: z.literal('reverseScan'), ...scan }),
   z.object({ type: z.literal('getLatestSequence'), key }),
+  z.object({ type: z.literal('watch'), start: bytes, end: bytes, after: z.int().nonnegative().optional(), limit: z.number().optional(), prevValue: z.boolean().optional() }),
+  z.object({ type: z.literal('getAt'), key, revision: z.int().nonnegative() }),
 ]);
 
 /** A backup's id: letters, digits, `_` and `-` (readers are keyed by it). */

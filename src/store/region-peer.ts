@@ -23,6 +23,7 @@ import { epochEquals } from '../region/epoch.ts';
 import { mergeRegions, type SplitResult, splitRegion } from '../region/split.ts';
 import { copySessions } from '../kv/sessions.ts';
 import { copyRevokedLeases, revokedLeaseRange } from '../kv/leases.ts';
+import { inheritRevisionOnSplit, mergeRevisionState } from '../kv/history.ts';
 import { type AdminCommand, type ComputeHashCommand, decodeAdminCommand, encodeAdminCommand } from './admin.ts';
 import type { Region, RegionEpoch } from '../region/types.ts';
 import { applyConfChangeToRegion } from './membership.ts';
@@ -289,7 +290,7 @@ export class RegionPeer {
       if (r.epochVersion !== this.region.epoch.version) throw new EpochNotMatchError(this.regionId, [this.region]);
       // StoreEngine.read validated the op and checked it against the region at this epoch
       // version (unchanged, just tested): no second validation per read.
-      r.resolve(await executeRead(view, r.op, sm.limits));
+      r.resolve(await executeRead(view, r.op, sm.limits, this.regionId));
     } catch (e) {
       r.reject(e as Error);
     }
@@ -400,6 +401,8 @@ export class RegionPeer {
     overlay.stage(await copySessions(overlay, this.regionId, parts.right.id));
     // ... and its revoked leases, so the child refuses them too (kv/leases.ts).
     overlay.stage(await copyRevokedLeases(overlay, this.regionId, parts.right.id));
+    // The child's revisions continue the parent's, so a watch cursor holds across the split.
+    overlay.stage(await inheritRevisionOnSplit(overlay, this.regionId, parts.right.id));
     this.region = parts.left;
     this.regionDirty = true;
     this.splitChildren.push(parts.right);
@@ -461,6 +464,8 @@ export class RegionPeer {
     overlay.stage(await copyRevokedLeases(overlay, sourceId, this.regionId));
     const revoked = revokedLeaseRange(sourceId);
     overlay.deleteRange(revoked.start, revoked.end);
+    // Revisions continue from the larger of the two, so watch cursors of both hold (history.ts).
+    overlay.stage(await mergeRevisionState(overlay, sourceId, this.regionId));
     this.region = merged;
     this.regionDirty = true;
     this.absorbed.push(source);

@@ -352,7 +352,7 @@ export class StoreEngine {
     // A stale read, or a lease read while the lease holds and all that is committed is readable,
     // is served from the engine now, in this call: no Raft round, no loop turn, no queue. The op
     // was validated and checked against the region just above, so it goes straight to the engine.
-    if (consistency === 'stale' || (consistency === 'lease' && peer.leaseReadable())) return executeRead(ctx.engine, op, ctx.sm.limits);
+    if (consistency === 'stale' || (consistency === 'lease' && peer.leaseReadable())) return executeRead(ctx.engine, op, ctx.sm.limits, peer.regionId);
     const result = peer.read(op, consistency);
     this.loop.kickReads(peer);
     return result;

@@ -63,14 +63,15 @@ describe('snapshotRegion / restoreRegion', () => {
     await h.write({ type: 'batchPut', entries: Array.from({ length: 25 }, (_, i) => ({ key: Uint8Array.of(i + 1), value: new Uint8Array(10) })) });
     const bytes = await snapshotRegion(h.engine, h.region);
     const { batches, pairs } = restoreRegion(bytes, { batchOpsMax: 10 });
-    expect(pairs).toBe(26); // 25 keys and one session
+    expect(pairs).toBe(52); // 25 keys, one session, 25 versions and the revision record (history.ts)
     expect(batches[0].slice(0, 4).map((op) => op.type)).toEqual(['deleteRange', 'deleteRange', 'deleteRange', 'deleteRange']);
     expect(batches.every((batch) => batch.length <= 10)).toBe(true);
     const small = restoreRegion(bytes, { batchBytesMax: 24 }).batches;
     const bytesOf = (batch: typeof small[0]) => batch.reduce((n, op) => n + (op.type === 'put' ? op.key.length + op.value.length : 0), 0);
-    // Each data pair is 12 bytes: two per batch; the session record is larger and goes alone.
-    expect(small.map((batch) => batch.filter((op) => op.type === 'put').length)).toEqual([...Array(12).fill(2), 1, 1]);
-    expect(small.slice(0, -1).every((batch) => bytesOf(batch) <= 24)).toBe(true);
+    // Each data pair is 12 bytes: two per batch; the session record, each version record and the
+    // revision record are larger and go alone.
+    expect(small.map((batch) => batch.filter((op) => op.type === 'put').length)).toEqual([...Array(12).fill(2), 1, 1, ...Array(25).fill(1), 1]);
+    expect(small.every((batch) => batch.filter((op) => op.type === 'put').length === 1 || bytesOf(batch) <= 24)).toBe(true);
   });
 
   it('refuses truncated, flipped or foreign bytes', async () => {

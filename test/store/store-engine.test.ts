@@ -121,10 +121,10 @@ describe('session expiry', () => {
       await elapse(v.clock, 200); // every replica applies it
       const store = v.cluster.store(1)!;
       const before = await drive(v.clock, store.regionDigest(1));
-      expect(before.pairs).toBe(2); // the value and the client's session
+      expect(before.pairs).toBe(4); // the value, the client's session, the value's version and the region's revision record (history.ts)
       await elapse(v.clock, 4000);
       const after = await drive(v.clock, store.regionDigest(1));
-      expect(after.pairs).toBe(1);
+      expect(after.pairs).toBe(3);
     } finally {
       await v.cluster.close();
     }
