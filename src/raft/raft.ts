@@ -74,6 +74,8 @@ export class Raft implements RaftCore {
   heartbeatElapsed = 0;
   /** In [electionTick, 2*electionTick); drawn anew on every reset so that split votes resolve. */
   randomizedElectionTimeout = 0;
+  /** A gap ran the election timer out and deferred it (`elapseElection`); cleared when the timer is reset. */
+  private electionDeferredByGap = false;
   /** Ticks since this node started; also the clock of lease accounting. Only rises. */
   tickCount = 0;
   /** Whether this node started from a hard state with a term (it may have granted a lease before). */
@@ -226,6 +228,7 @@ export class Raft implements RaftCore {
   }
 
   resetRandomizedElectionTimeout(): void {
+    this.electionDeferredByGap = false;
     this.randomizedElectionTimeout = this.cfg.electionTick + this.cfg.rand.int(this.cfg.electionTick);
   }
 
@@ -300,7 +303,7 @@ export class Raft implements RaftCore {
    * candidate campaigns on no tick of the gap (see {@link elapseElection}).
    */
   elapse(ticks: number): void {
-    if (this.state !== 'leader' && !this.quiesced) {
+    if (this.state !== 'leader' && !this.quiesced && !this.electionDeferredByGap) {
       this.elapseElection(ticks);
       return;
     }
@@ -326,6 +329,9 @@ export class Raft implements RaftCore {
       return;
     }
     this.electionElapsed = Math.max(this.electionElapsed, this.cfg.electionTick);
+    // Once: if the next gap comes before the deferred timer fired (every turn of a loaded process
+    // runs long), the timer fires in it, or a replica that never gets a short turn never campaigns.
+    this.electionDeferredByGap = true;
     // At least two ticks on: a driver counting a gap usually ticks once right after it, in the
     // same call, before it read anything (the store's catchUp does).
     this.randomizedElectionTimeout = this.electionElapsed + 2 + this.cfg.rand.int(this.cfg.electionTick);

@@ -94,6 +94,22 @@ describe('elapse', () => {
     }
   });
 
+  it('still campaigns when every turn runs long (a loaded process): a gap defers a timer once, not for ever', () => {
+    for (const gap of [1, ELECTION / 2, ELECTION, 3 * ELECTION])
+    for (let seed = 1; seed <= 20; seed++) {
+      const c = ledCluster({ rand: createSeededRand(seed) });
+      const follower = c.nodes.get(2)!;
+      // Its leader is gone; the store's ticker, always late, hands over a gap and then a tick.
+      let ticks = 0;
+      while (follower.raft.state === 'follower' && ticks < 40 * ELECTION) {
+        follower.elapse(gap);
+        follower.tick();
+        ticks += gap + 1;
+      }
+      expect(follower.raft.state, `gap ${gap}, seed ${seed}: still a follower after ${ticks} ticks`).toBe('preCandidate');
+    }
+  });
+
   it('lets a follower that heard its leader after the gap keep it (no campaign, no new term)', () => {
     const c = ledCluster();
     const follower = c.nodes.get(2)!;
