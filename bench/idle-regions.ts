@@ -15,6 +15,7 @@ import process from 'node:process';
 import { pathToFileURL } from 'node:url';
 import { createLocalCluster } from '../adapters/local-cluster.ts';
 import { startInProcessProfile } from './in-process-profile.ts';
+import { heapAfterGc as heap } from './heap.ts';
 
 /** What one run measured. */
 export interface IdleRun {
@@ -31,12 +32,6 @@ export interface IdleRun {
   load: [number, number];
 }
 
-const gc = (globalThis as { gc?: () => void }).gc;
-const heap = () => {
-  gc?.();
-  gc?.();
-  return process.memoryUsage().heapUsed;
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const load1 = () => os.loadavg()[0];
 

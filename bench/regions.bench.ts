@@ -8,13 +8,8 @@
 import { createLocalCluster } from '../adapters/local-cluster.ts';
 import { verifyExactlyOnce } from './kv.bench.ts';
 import type { BenchRow } from './table.ts';
+import { heapAfterGc as heap } from './heap.ts';
 
-const gc = (globalThis as { gc?: () => void }).gc;
-const heap = () => {
-  gc?.();
-  gc?.();
-  return process.memoryUsage().heapUsed;
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function idleRegions(count: number): Promise<{ bytesPerRegion: number; cpuShare: number }> {
